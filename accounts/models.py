@@ -1,0 +1,132 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+account_number_validator = RegexValidator(
+    r"^\d{11}$", _("L’identifiant doit comporter exactement 11 chiffres.")
+)
+
+
+class User(AbstractUser):
+    """Anyone who logs in: a member (sociétaire), an association's account, or bank staff.
+
+    Members and associations are identified by their regional bank and 11-digit account
+    number and never have a usable password: the bank's identity provider checks their code.
+    Staff log in to the admin with a username and password; ``caisse_regionale`` scopes what
+    they see (empty for national staff).
+    """
+
+    class Kind(models.TextChoices):
+        MEMBER = "member", _("Sociétaire")
+        ASSOCIATION = "association", _("Association")
+        STAFF = "staff", _("Personnel de la banque")
+
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.MEMBER)
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    caisse_locale = models.ForeignKey(
+        "caisses.CaisseLocale",
+        verbose_name=_("caisse locale"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    account_number = models.CharField(
+        _("numéro de compte"),
+        max_length=11,
+        null=True,
+        blank=True,
+        validators=[account_number_validator],
+    )
+    display_name = models.CharField(_("nom affiché"), max_length=150, blank=True)
+    is_societaire = models.BooleanField(_("sociétaire"), default=False)
+    recap_emails = models.BooleanField(
+        _("J'accepte de recevoir les e-mails récapitulatifs"), default=True
+    )
+    closed_at = models.DateTimeField(_("clôturé le"), null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caisse_regionale", "account_number"],
+                name="user_account_unique_per_cr",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "caisse_regionale"])]
+
+    def __str__(self):
+        return self.display_name or self.username
+
+    @property
+    def is_member(self) -> bool:
+        return self.kind == self.Kind.MEMBER
+
+    @property
+    def is_association(self) -> bool:
+        return self.kind == self.Kind.ASSOCIATION
+
+
+class BankCustomer(models.Model):
+    """The local directory behind the default identity provider.
+
+    Loaded from the bank's customer feed: one row per account holder (a person or an
+    association). Personal codes are stored hashed with Django's hashers, never in clear;
+    an association has no code of its own: the people in ``managers`` log in for it.
+    """
+
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Personne")
+        ASSOCIATION = "association", _("Association")
+
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale", on_delete=models.PROTECT, related_name="customers"
+    )
+    caisse_locale = models.ForeignKey(
+        "caisses.CaisseLocale", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    account_number = models.CharField(
+        _("numéro de compte"), max_length=11, validators=[account_number_validator]
+    )
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(_("nom"), max_length=150)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=20, blank=True)
+    address = models.CharField(_("adresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("code postal"), max_length=10, blank=True)
+    city = models.CharField(_("ville"), max_length=100, blank=True)
+    is_societaire = models.BooleanField(_("sociétaire"), default=False)
+    is_online_banking = models.BooleanField(_("utilisateur de la banque en ligne"), default=False)
+    personal_code = models.CharField(_("code personnel (haché)"), max_length=128, blank=True)
+    managers = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="managed_accounts",
+        verbose_name=_("personnes habilitées"),
+        help_text=_("Pour une association : les personnes habilitées à gérer ses comptes."),
+    )
+
+    class Meta:
+        verbose_name = _("client de la banque")
+        verbose_name_plural = _("clients de la banque")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caisse_regionale", "account_number"],
+                name="bank_customer_account_unique_per_cr",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.account_number})"

@@ -1,0 +1,178 @@
+import unicodedata
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import account_number_validator
+
+rna_validator = RegexValidator(
+    r"^W\d{9}$", _("Le numéro RNA commence par W suivi de 9 chiffres (ex. : W123456789).")
+)
+
+
+def normalize_search(text: str) -> str:
+    """Lower-case, accent-free form of a text, so « pyrenees » finds « Pyrénées » on any DB."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
+
+
+class Activity(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(_("libellé"), max_length=80)
+
+    class Meta:
+        ordering = ["label"]
+        verbose_name = _("activité")
+        verbose_name_plural = _("activités")
+
+    def __str__(self):
+        return self.label
+
+
+class Domain(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(_("libellé"), max_length=80)
+
+    class Meta:
+        ordering = ["label"]
+        verbose_name = _("domaine")
+        verbose_name_plural = _("domaines")
+
+    def __str__(self):
+        return self.label
+
+
+class Association(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        SUBMITTED = "submitted", _("En cours de vérification")
+        CORRECTION_REQUESTED = "correction_requested", _("Correction demandée")
+        VALIDATED = "validated", _("Validée")
+        REJECTED = "rejected", _("Refusée")
+
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        related_name="associations",
+    )
+    caisse_locale = models.ForeignKey(
+        "caisses.CaisseLocale",
+        verbose_name=_("caisse locale"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="associations",
+    )
+    account_number = models.CharField(
+        _("numéro de compte de l’association"),
+        max_length=11,
+        validators=[account_number_validator],
+    )
+    # The association's own login (kind=association); the president logs in through it.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="association",
+    )
+    name = models.CharField(_("nom"), max_length=200)
+    search_name = models.CharField(max_length=200, editable=False, db_index=True)
+    rna_number = models.CharField(
+        _("numéro RNA"), max_length=10, null=True, blank=True, validators=[rna_validator]
+    )
+    jo_publication_date = models.DateField(
+        _("date de parution au Journal Officiel"), null=True, blank=True
+    )
+    presentation = models.TextField(_("présentation"), blank=True)
+    activity = models.ForeignKey(
+        Activity, verbose_name=_("activité"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    domain = models.ForeignKey(
+        Domain, verbose_name=_("domaine"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    address = models.CharField(_("adresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("code postal"), max_length=10, blank=True)
+    city = models.CharField(_("ville"), max_length=100, blank=True)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    website = models.URLField(_("site internet"), blank=True)
+    email = models.EmailField(_("e-mail de contact"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=20, blank=True)
+    logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
+    president_name = models.CharField(_("président(e) / représentant(e) légal(e)"), max_length=150, blank=True)
+    president_email = models.EmailField(_("e-mail du représentant légal"), blank=True)
+    status = models.CharField(
+        _("statut"), max_length=24, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
+    submitted_at = models.DateTimeField(_("soumise le"), null=True, blank=True)
+    validated_at = models.DateTimeField(_("validée le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("association")
+        verbose_name_plural = _("associations")
+        constraints = [
+            models.UniqueConstraint(fields=["rna_number"], name="association_rna_unique"),
+            models.UniqueConstraint(
+                fields=["caisse_regionale", "account_number"],
+                name="association_account_unique_per_cr",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "submitted", "correction_requested", "validated", "rejected"]),
+                name="association_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["caisse_regionale", "status"])]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.search_name = normalize_search(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_name"}
+        super().save(*args, **kwargs)
+
+
+class StatusChange(models.Model):
+    """One decision in an association's file: who, when, from which status to which, and why."""
+
+    association = models.ForeignKey(Association, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=24, choices=Association.Status.choices, blank=True)
+    to_status = models.CharField(max_length=24, choices=Association.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("décision")
+        verbose_name_plural = _("historique des décisions")
+
+
+class Enrollment(models.Model):
+    """An association made eligible for one program (one campaign year) by its regional bank."""
+
+    association = models.ForeignKey(Association, on_delete=models.CASCADE, related_name="enrollments")
+    program = models.ForeignKey("cagnotte.Program", on_delete=models.PROTECT, related_name="enrollments")
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    enrolled_at = models.DateTimeField(_("enrôlée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("enrôlement")
+        verbose_name_plural = _("enrôlements")
+        constraints = [
+            models.UniqueConstraint(fields=["association", "program"], name="enrollment_unique")
+        ]
+        indexes = [models.Index(fields=["program", "association"])]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CagnotteConfig(AppConfig):
+    name = "cagnotte"
+    verbose_name = "Cagnotte"

@@ -1,0 +1,164 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Program(models.Model):
+    """A Tookets program of one regional bank for one campaign year."""
+
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale", on_delete=models.PROTECT, related_name="programs"
+    )
+    code = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("nom"), max_length=120)
+    year = models.PositiveSmallIntegerField(_("année de campagne"))
+    opens_on = models.DateField(_("ouverture"))
+    closes_on = models.DateField(_("clôture"))
+    swept_at = models.DateTimeField(_("soldée le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-year", "name"]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caisse_regionale", "year", "name"], name="program_unique_per_cr_year"
+            ),
+            models.CheckConstraint(condition=Q(closes_on__gte=models.F("opens_on")), name="program_dates_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.year})"
+
+    def is_open(self, on=None) -> bool:
+        on = on or timezone.localdate()
+        return self.opens_on <= on <= self.closes_on
+
+
+class Wallet(models.Model):
+    """A member's wallet in one program. ``balance`` caches the sum of its ledger entries."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="wallets")
+    balance = models.BigIntegerField(_("solde"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cagnotte")
+        verbose_name_plural = _("cagnottes")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "program"], name="wallet_one_per_member_program"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} — {self.program}"
+
+
+class LedgerEntry(models.Model):
+    """One movement on a wallet. Append-only; amounts are signed whole Tookets."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", _("Tookets récoltés")
+        GIFT = "gift", _("Don à une association")
+        SWEEP = "sweep", _("Don de fin d’année à l’association favorite")
+        RETURN = "return", _("Retour à la caisse régionale")
+        ADJUSTMENT = "adjustment", _("Régularisation")
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
+    amount = models.BigIntegerField(_("montant (K)"))
+    association = models.ForeignKey(
+        "associations.Association", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    # Makes the write idempotent: a credit's bank reference, a gift form's one-time token…
+    reference = models.CharField(_("référence"), max_length=100, unique=True)
+    period = models.CharField(_("période"), max_length=7, blank=True)  # YYYY-MM for credits
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    memo = models.CharField(_("motif"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("mouvement")
+        verbose_name_plural = _("mouvements")
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
+            models.CheckConstraint(
+                condition=~Q(kind="credit") | Q(amount__gt=0), name="entry_credit_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["gift", "sweep", "return"]) | Q(amount__lt=0),
+                name="entry_outflow_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["gift", "sweep"]) | Q(association__isnull=False),
+                name="entry_gift_has_association",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["wallet", "-created_at"]),
+            models.Index(fields=["wallet", "kind", "period"]),
+        ]
+
+
+class Favourite(models.Model):
+    """A member's one favourite association (« Mon Asso Favorite »)."""
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourite"
+    )
+    association = models.ForeignKey(
+        "associations.Association", on_delete=models.CASCADE, related_name="favourited_by"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("association favorite")
+        verbose_name_plural = _("associations favorites")
+
+
+class Supporter(models.Model):
+    """A member who gave to an association at least once: counts « N personnes nous ont soutenu »."""
+
+    association = models.ForeignKey("associations.Association", on_delete=models.CASCADE, related_name="supporters")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    first_gift_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["association", "member"], name="supporter_unique")
+        ]
+
+
+class AssociationTotals(models.Model):
+    """Summary of what an association received, kept in step with the ledger in the same
+    transaction as each gift, so a page of cards reads its figures in one query."""
+
+    association = models.OneToOneField(
+        "associations.Association", on_delete=models.CASCADE, primary_key=True, related_name="totals"
+    )
+    supporters = models.PositiveIntegerField(default=0)
+    received_total = models.BigIntegerField(default=0)
+    first_year = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(received_total__gte=0), name="totals_received_not_negative")
+        ]
+
+
+class AssociationYearTotals(models.Model):
+    association = models.ForeignKey("associations.Association", on_delete=models.CASCADE, related_name="year_totals")
+    year = models.PositiveSmallIntegerField()
+    received = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["association", "year"], name="year_totals_unique"),
+            models.CheckConstraint(condition=Q(received__gte=0), name="year_totals_not_negative"),
+        ]

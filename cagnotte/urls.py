@@ -1,0 +1,9 @@
+from django.urls import path
+
+from cagnotte import views
+
+app_name = "cagnotte"
+urlpatterns = [
+    path("cagnotte/", views.wallet, name="wallet"),
+    path("donner/<int:association_id>/", views.give, name="give"),
+]

@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from caisses.models import CaisseLocale, CaisseRegionale
+
+
+def staff_caisse(request):
+    """The regional bank a staff user is confined to; None for national staff and superusers."""
+    user = request.user
+    if user.is_superuser:
+        return None
+    return user.caisse_regionale_id
+
+
+class CaisseScopedAdmin(admin.ModelAdmin):
+    """Admin whose rows belong to a regional bank: staff of a bank see and edit only theirs.
+
+    ``caisse_path`` is the lookup from the model to its regional bank. Scoping the queryset
+    scopes everything the admin derives from it: lists, change pages, deletes, actions (an
+    object outside the queryset is « not found », even through an edited URL).
+    """
+
+    caisse_path = "caisse_regionale"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        caisse_id = staff_caisse(request)
+        if caisse_id is None:
+            if request.user.is_superuser or request.user.kind == "staff":
+                return qs
+            return qs.none()
+        return qs.filter(**{f"{self.caisse_path}_id": caisse_id})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        caisse_id = staff_caisse(request)
+        if caisse_id is not None:
+            model = db_field.related_model
+            if model is CaisseRegionale:
+                kwargs["queryset"] = CaisseRegionale.objects.filter(pk=caisse_id)
+            elif hasattr(model, "caisse_regionale"):
+                kwargs["queryset"] = model._default_manager.filter(caisse_regionale_id=caisse_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(CaisseRegionale)
+class CaisseRegionaleAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "program_label"]
+    search_fields = ["name", "code"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CaisseLocale)
+class CaisseLocaleAdmin(CaisseScopedAdmin):
+    list_display = ["name", "code", "departement", "caisse_regionale"]
+    list_filter = ["caisse_regionale"]
+    search_fields = ["name", "code"]

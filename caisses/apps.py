@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CaissesConfig(AppConfig):
+    name = "caisses"
+    verbose_name = "Caisses régionales"

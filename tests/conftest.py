@@ -1,0 +1,114 @@
+"""The standard cast and the services tests may need.
+
+With REQUIRE_SERVICES=1 (CI), a test that needs PostgreSQL, Redis or Chromium and cannot find
+it fails instead of skipping.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+from tests import factories as f
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def missing_service(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this test must run here)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_postgres(db):
+    if connection.vendor != "postgresql":
+        missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def pg_caisse(db):
+    return f.caisse("pyrenees-gascogne")
+
+
+@pytest.fixture
+def other_caisse(db):
+    return f.caisse("toulouse-31")
+
+
+@pytest.fixture
+def member(pg_caisse):
+    """A sociétaire of Pyrénées Gascogne."""
+    return f.MemberFactory(caisse_regionale=pg_caisse, display_name="Jeanne Dupont")
+
+
+@pytest.fixture
+def other_member(other_caisse):
+    """A sociétaire of another regional bank (Toulouse 31)."""
+    return f.MemberFactory(caisse_regionale=other_caisse, display_name="Paul Martin")
+
+
+@pytest.fixture
+def staff_pg(pg_caisse):
+    return f.StaffFactory(caisse_regionale=pg_caisse, username="staff-pg")
+
+
+@pytest.fixture
+def staff_other(other_caisse):
+    return f.StaffFactory(caisse_regionale=other_caisse, username="staff-t31")
+
+
+@pytest.fixture
+def national_staff(db):
+    return f.StaffFactory(caisse_regionale=None, username="staff-national")
+
+
+@pytest.fixture
+def program(pg_caisse):
+    return f.ProgramFactory(caisse_regionale=pg_caisse, code="carte-societaire-gers")
+
+
+@pytest.fixture
+def association(program):
+    """A validated association of Pyrénées Gascogne, enrolled in this year's program."""
+    association = f.AssociationFactory(caisse_regionale=program.caisse_regionale, name="Les Amis du Gers")
+    f.EnrollmentFactory(association=association, program=program)
+    return association
+
+
+# --- Browser tests --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not path:
+        missing_service("needs Debian's chromium (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def page(chromium_path, live_server):
+    """A Playwright page on Debian's Chromium, pointed at the live server."""
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in
+    # a thread with a running loop unless told it is safe (it is: the test is synchronous).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_service("needs playwright (pip install -r requirements.lock)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        context = browser.new_context(base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(10_000)
+        yield pg
+        context.close()
+        browser.close()

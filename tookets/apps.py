@@ -1,0 +1,22 @@
+from django.apps import apps
+from django.contrib.admin.apps import SimpleAdminConfig
+
+
+class TooketsAdminConfig(SimpleAdminConfig):
+    """The admin, discovering every app's admin module except django-leaflet's.
+
+    django-leaflet's admin integration imports GeoDjango, which needs the GDAL system
+    library; Tookets stores positions as plain latitude/longitude and uses only Leaflet's
+    templates and assets, so a fresh machine needs no GDAL.
+    """
+
+    def ready(self):
+        super().ready()
+        for app_config in apps.get_app_configs():
+            if app_config.name == "leaflet":
+                continue
+            try:
+                __import__(f"{app_config.name}.admin")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app_config.name}.admin":
+                    raise

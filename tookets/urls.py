@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from tookets import views
+
+admin.site.site_header = "Tookets — service Tookets des caisses régionales"
+admin.site.site_title = "Tookets"
+admin.site.index_title = "Administration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("cagnotte.urls")),
+    path("", include("associations.urls")),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
