@@ -3,7 +3,6 @@ import unicodedata
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
@@ -104,7 +103,9 @@ class Association(models.Model):
     email = models.EmailField(_("e-mail de contact"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=20, blank=True)
     logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
-    president_name = models.CharField(_("président(e) / représentant(e) légal(e)"), max_length=150, blank=True)
+    president_name = models.CharField(
+        _("président(e) / représentant(e) légal(e)"), max_length=150, blank=True
+    )
     president_email = models.EmailField(_("e-mail du représentant légal"), blank=True)
     status = models.CharField(
         _("statut"), max_length=24, choices=Status.choices, default=Status.DRAFT, db_index=True
@@ -125,7 +126,15 @@ class Association(models.Model):
                 name="association_account_unique_per_cr",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["draft", "submitted", "correction_requested", "validated", "rejected"]),
+                condition=models.Q(
+                    status__in=[
+                        "draft",
+                        "submitted",
+                        "correction_requested",
+                        "validated",
+                        "rejected",
+                    ]
+                ),
                 name="association_status_valid",
             ),
         ]
@@ -162,8 +171,12 @@ class StatusChange(models.Model):
 class Enrollment(models.Model):
     """An association made eligible for one program (one campaign year) by its regional bank."""
 
-    association = models.ForeignKey(Association, on_delete=models.CASCADE, related_name="enrollments")
-    program = models.ForeignKey("cagnotte.Program", on_delete=models.PROTECT, related_name="enrollments")
+    association = models.ForeignKey(
+        Association, on_delete=models.CASCADE, related_name="enrollments"
+    )
+    program = models.ForeignKey(
+        "cagnotte.Program", on_delete=models.PROTECT, related_name="enrollments"
+    )
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )

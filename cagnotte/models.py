@@ -26,7 +26,9 @@ class Program(models.Model):
             models.UniqueConstraint(
                 fields=["caisse_regionale", "year", "name"], name="program_unique_per_cr_year"
             ),
-            models.CheckConstraint(condition=Q(closes_on__gte=models.F("opens_on")), name="program_dates_ordered"),
+            models.CheckConstraint(
+                condition=Q(closes_on__gte=models.F("opens_on")), name="program_dates_ordered"
+            ),
         ]
 
     def __str__(self):
@@ -40,7 +42,9 @@ class Program(models.Model):
 class Wallet(models.Model):
     """A member's wallet in one program. ``balance`` caches the sum of its ledger entries."""
 
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets"
+    )
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="wallets")
     balance = models.BigIntegerField(_("solde"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,7 +53,9 @@ class Wallet(models.Model):
         verbose_name = _("cagnotte")
         verbose_name_plural = _("cagnottes")
         constraints = [
-            models.UniqueConstraint(fields=["member", "program"], name="wallet_one_per_member_program"),
+            models.UniqueConstraint(
+                fields=["member", "program"], name="wallet_one_per_member_program"
+            ),
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
         ]
 
@@ -71,7 +77,11 @@ class LedgerEntry(models.Model):
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("montant (K)"))
     association = models.ForeignKey(
-        "associations.Association", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+        "associations.Association",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
     )
     # Makes the write idempotent: a credit's bank reference, a gift form's one-time token…
     reference = models.CharField(_("référence"), max_length=100, unique=True)
@@ -125,7 +135,9 @@ class Favourite(models.Model):
 class Supporter(models.Model):
     """A member who gave to an association at least once: counts « N personnes nous ont soutenu »."""
 
-    association = models.ForeignKey("associations.Association", on_delete=models.CASCADE, related_name="supporters")
+    association = models.ForeignKey(
+        "associations.Association", on_delete=models.CASCADE, related_name="supporters"
+    )
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     first_gift_at = models.DateTimeField(default=timezone.now)
 
@@ -140,7 +152,10 @@ class AssociationTotals(models.Model):
     transaction as each gift, so a page of cards reads its figures in one query."""
 
     association = models.OneToOneField(
-        "associations.Association", on_delete=models.CASCADE, primary_key=True, related_name="totals"
+        "associations.Association",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="totals",
     )
     supporters = models.PositiveIntegerField(default=0)
     received_total = models.BigIntegerField(default=0)
@@ -148,12 +163,16 @@ class AssociationTotals(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(received_total__gte=0), name="totals_received_not_negative")
+            models.CheckConstraint(
+                condition=Q(received_total__gte=0), name="totals_received_not_negative"
+            )
         ]
 
 
 class AssociationYearTotals(models.Model):
-    association = models.ForeignKey("associations.Association", on_delete=models.CASCADE, related_name="year_totals")
+    association = models.ForeignKey(
+        "associations.Association", on_delete=models.CASCADE, related_name="year_totals"
+    )
     year = models.PositiveSmallIntegerField()
     received = models.BigIntegerField(default=0)
 

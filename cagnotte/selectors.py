@@ -15,7 +15,9 @@ class AssociationFigures:
     received_this_year: int = 0
 
 
-def association_figures(*, association_ids, year: int | None = None) -> dict[int, AssociationFigures]:
+def association_figures(
+    *, association_ids, year: int | None = None
+) -> dict[int, AssociationFigures]:
     """Figures for a page of association cards, in two queries whatever the page size.
 
     The summary tables are kept in step with the ledger inside each gift's transaction.

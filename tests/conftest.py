@@ -72,7 +72,9 @@ def program(pg_caisse):
 @pytest.fixture
 def association(program):
     """A validated association of Pyrénées Gascogne, enrolled in this year's program."""
-    association = f.AssociationFactory(caisse_regionale=program.caisse_regionale, name="Les Amis du Gers")
+    association = f.AssociationFactory(
+        caisse_regionale=program.caisse_regionale, name="Les Amis du Gers"
+    )
     f.EnrollmentFactory(association=association, program=program)
     return association
 
@@ -102,11 +104,18 @@ def page(chromium_path, live_server):
         browser = p.chromium.launch(
             executable_path=chromium_path,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
-        context = browser.new_context(base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900}
+        )
         pg = context.new_page()
         pg.set_default_timeout(10_000)
         yield pg

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.models import BankCustomer, User
 from associations.models import Activity, Association, Domain, Enrollment
-from caisses.models import CaisseLocale, CaisseRegionale
 from cagnotte.models import Program, Wallet
+from caisses.models import CaisseLocale, CaisseRegionale
 
 DEMO_CODE = "123456"
 # Hashing is slow by design: hash the shared test code once.

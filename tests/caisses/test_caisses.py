@@ -1,10 +1,26 @@
 from caisses.models import CaisseRegionale
 
 GUIDE_NAMES = [
-    "Ille et Vilaine", "Languedoc", "Loire Haute-Loire", "Lorraine", "Martinique Guyane",
-    "Morbihan", "Nord Est", "Nord Midi Pyrénées", "Nord de France", "Normandie",
-    "Normandie Seine", "Paris", "Provence Côte d'Azur", "Pyrénées Gascogne", "Réunion",
-    "Sud Méditerranée", "Sud Rhône Alpes", "Toulouse 31", "Touraine Poitou", "Val de France",
+    "Ille et Vilaine",
+    "Languedoc",
+    "Loire Haute-Loire",
+    "Lorraine",
+    "Martinique Guyane",
+    "Morbihan",
+    "Nord Est",
+    "Nord Midi Pyrénées",
+    "Nord de France",
+    "Normandie",
+    "Normandie Seine",
+    "Paris",
+    "Provence Côte d'Azur",
+    "Pyrénées Gascogne",
+    "Réunion",
+    "Sud Méditerranée",
+    "Sud Rhône Alpes",
+    "Toulouse 31",
+    "Touraine Poitou",
+    "Val de France",
 ]
 
 

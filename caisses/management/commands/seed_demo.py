@@ -14,11 +14,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--members", type=int, default=2000, help="nombre de sociétaires")
-        parser.add_argument("--associations", type=int, default=None,
-                            help="nombre d'associations hors Pyrénées Gascogne (défaut : raisonnable)")
+        parser.add_argument(
+            "--associations",
+            type=int,
+            default=None,
+            help="nombre d'associations hors Pyrénées Gascogne (défaut : raisonnable)",
+        )
         parser.add_argument("--seed", type=int, default=2015, help="graine du générateur")
-        parser.add_argument("--if-empty", action="store_true",
-                            help="ne rien faire si la base contient déjà des caisses locales")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="ne rien faire si la base contient déjà des caisses locales",
+        )
 
     def handle(self, *args, members, associations, seed, if_empty, **options):
         from caisses.models import CaisseLocale
@@ -33,8 +40,10 @@ class Command(BaseCommand):
             ("caisses locales", caisses_demo.seed),
             ("sociétaires", lambda rng: accounts_demo.seed(rng, members=members)),
         ]
-        for module_name, kwargs in [("associations.demo", {"associations": associations}),
-                                    ("cagnotte.demo", {})]:
+        for module_name, kwargs in [
+            ("associations.demo", {"associations": associations}),
+            ("cagnotte.demo", {}),
+        ]:
             try:
                 module = __import__(module_name, fromlist=["seed"])
             except ImportError:
@@ -48,4 +57,8 @@ class Command(BaseCommand):
             rng = random.Random(f"{seed}:{label}")
             summary = step(rng)
             self.stdout.write(f"{label}: {summary} ({time.perf_counter() - start:.1f} s)")
-        self.stdout.write(self.style.SUCCESS(f"Données de démonstration chargées en {time.perf_counter() - total_start:.1f} s."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Données de démonstration chargées en {time.perf_counter() - total_start:.1f} s."
+            )
+        )
