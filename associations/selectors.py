@@ -87,11 +87,11 @@ def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int,
 
 
 def map_rows(queryset: QuerySet[Association]) -> list[list]:
-    """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~1 m)."""
+    """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~10 m)."""
     rows = queryset.filter(latitude__isnull=False, longitude__isnull=False).values_list(
         "pk", "latitude", "longitude", "name"
     )
-    return [[pk, round(lat, 5), round(lng, 5), name] for pk, lat, lng, name in rows]
+    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in rows]
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
