@@ -120,3 +120,21 @@ def test_visibility_uses_exists_not_a_join(member):
     assert "EXISTS" in sql
     assert "DISTINCT" not in sql
     assert Association.objects.count() == 0
+
+
+def test_name_search_is_served_by_the_trigram_index_on_postgresql(require_postgres, member):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'association_search_name_trgm'"
+        )
+        (indexdef,) = cursor.fetchone()
+        assert "gin_trgm_ops" in indexdef
+        queryset = Association.objects.filter(directory_filter(name="Pyrénées")).values("pk")
+        sql, params = queryset.query.sql_with_params()
+        # With sequential scans priced out, the planner must have an index for LIKE '%…%'.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "association_search_name_trgm" in plan, plan
