@@ -7,7 +7,7 @@ other regional bank gets ``associations`` enrolled ones (150 by default).
 
 import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from associations.models import Activity, Association, Domain, Enrollment, normalize_search
@@ -201,4 +201,8 @@ def seed(rng, *, associations: int | None = None) -> str:
                         batch_size=1000,
                     )
                     enrolled += len(rows)
+    if created and connection.vendor == "postgresql":
+        # Fresh statistics after a bulk load, so the first directory requests get good plans.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE associations_association, associations_enrollment")
     return f"{created} associations dont {enrolled} enrôlées pour {year}"
