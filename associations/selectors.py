@@ -1,23 +1,106 @@
 """Reads about associations. Visibility rules are written here, once."""
 
+import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from associations.models import Association
+from associations.models import Association, Enrollment, normalize_search
+from caisses.models import CaisseLocale
 
 
-def associations_visible_to(member, *, on=None):
-    """Associations a member may see, choose and give to.
+def associations_visible_to(member, *, on: datetime.date | None = None) -> QuerySet[Association]:
+    """Associations a member may see, choose and give to. THE visibility rule.
 
     Validated, enrolled in a program of the member's regional bank that is open today, and in
-    that regional bank's territory.
+    that regional bank's territory. Anyone else (anonymous, staff without a regional bank, an
+    association's login) sees none.
+
+    The enrolment test is an EXISTS subquery rather than a join: a join repeats an association
+    once per open program and needs DISTINCT, which PostgreSQL pays for with a sort or hash
+    over the whole directory and which breaks ``count()``/``values_list()`` efficiency.
     """
     on = on or timezone.localdate()
-    if member is None or not member.is_authenticated or member.caisse_regionale_id is None:
+    if (
+        member is None
+        or not member.is_authenticated
+        or getattr(member, "kind", None) != "member"
+        or member.caisse_regionale_id is None
+    ):
         return Association.objects.none()
+    enrolled_in_open_program = Enrollment.objects.filter(
+        association_id=OuterRef("pk"),
+        program__caisse_regionale_id=member.caisse_regionale_id,
+        program__opens_on__lte=on,
+        program__closes_on__gte=on,
+    )
     return Association.objects.filter(
+        Exists(enrolled_in_open_program),
         status=Association.Status.VALIDATED,
         caisse_regionale_id=member.caisse_regionale_id,
-        enrollments__program__caisse_regionale_id=member.caisse_regionale_id,
-        enrollments__program__opens_on__lte=on,
-        enrollments__program__closes_on__gte=on,
-    ).distinct()
+    )
+
+
+def visible_association_or_none(member, *, association_id) -> Association | None:
+    """One association by id if the member may see it (for pages and forms taking an id)."""
+    try:
+        association_id = int(association_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        associations_visible_to(member)
+        .select_related("activity", "domain", "caisse_locale")
+        .filter(pk=association_id)
+        .first()
+    )
+
+
+def directory_filter(
+    *,
+    activity_id: int | None = None,
+    domain_id: int | None = None,
+    caisse_locale_id: int | None = None,
+    name: str = "",
+) -> Q:
+    """The directory's filters as one condition (empty when no filter is set).
+
+    The name is compared in its normalized form (lower case, no accents) with
+    ``search_name``; on PostgreSQL the LIKE '%…%' is served by the trigram GIN index.
+    """
+    condition = Q()
+    if activity_id is not None:
+        condition &= Q(activity_id=activity_id)
+    if domain_id is not None:
+        condition &= Q(domain_id=domain_id)
+    if caisse_locale_id is not None:
+        condition &= Q(caisse_locale_id=caisse_locale_id)
+    needle = normalize_search(name)
+    if needle:
+        condition &= Q(search_name__contains=needle)
+    return condition
+
+
+def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int, int]:
+    """(all visible, those matching the filters) in one query."""
+    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
+    return counts["total"], counts["matching"]
+
+
+def map_rows(queryset: QuerySet[Association]) -> list[list]:
+    """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~10 m)."""
+    rows = queryset.filter(latitude__isnull=False, longitude__isnull=False).values_list(
+        "pk", "latitude", "longitude", "name"
+    )
+    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in rows]
+
+
+def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
+    return CaisseLocale.objects.filter(caisse_regionale_id=caisse_regionale_id).order_by("name")
+
+
+def favourite_association_id(member) -> int | None:
+    from cagnotte.models import Favourite
+
+    if member is None or not member.is_authenticated:
+        return None
+    return Favourite.objects.filter(member=member).values_list("association_id", flat=True).first()

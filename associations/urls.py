@@ -5,7 +5,11 @@ from associations import views
 app_name = "associations"
 urlpatterns = [
     path("associations/", views.directory, name="directory"),
+    path("associations/carte.json", views.map_data, name="map_data"),
+    path("associations/<int:pk>/", views.detail, name="detail"),
+    path("associations/<int:pk>/fiche/", views.card, name="card"),
     path("favoris/", views.favourites, name="favourites"),
+    path("favoris/choisir/", views.set_favourite, name="set_favourite"),
     path("association/inscription/", views.register, name="register"),
     path("association/espace/", views.space, name="space"),
 ]

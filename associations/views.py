@@ -1,21 +1,213 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.selectors import (
+    associations_visible_to,
+    directory_counts,
+    favourite_association_id,
+    map_rows,
+    visible_association_or_none,
+)
+from cagnotte.selectors import association_figures
+
+PER_PAGE = 20
+MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
+
+
+def _with_figures(associations):
+    """Attach the card figures (supporters, totals) in two queries whatever the page size."""
+    figures = association_figures(association_ids=[a.pk for a in associations])
+    for association in associations:
+        association.figures = figures[association.pk]
+    return associations
+
+
+def _map_config(request, form):
+    cr = request.user.caisse_regionale
+    query = form.query_string(vue="")
+    if cr is None:  # not a member: nothing to show, open on France
+        center, bounds = [46.6, 2.4], [[42.3, -4.8], [51.1, 8.2]]
+    else:
+        center = [cr.center_lat, cr.center_lng]
+        bounds = [[cr.min_lat, cr.min_lng], [cr.max_lat, cr.max_lng]]
+    return {
+        "mapDataUrl": reverse("associations:map_data") + (f"?{query}" if query else ""),
+        "cardUrl": reverse("associations:card", args=[0]),
+        "tilesUrl": settings.MAP_TILES_URL,
+        "attribution": settings.MAP_TILES_ATTRIBUTION,
+        "center": center,
+        "bounds": bounds,
+    }
+
+
+def _directory_context(request):
+    """Filters, counts and either a page of cards (list) or the map's settings (map).
+
+    A constant number of queries whatever the number of associations and the filters:
+    session, user, three option lists, one count, then (list) one page, two figures, one
+    favourite.
+    """
+    member = request.user
+    visible = associations_visible_to(member)
+    form = DirectoryFilterForm(request.GET, member=member)
+    condition = form.condition()
+    total, matching = directory_counts(visible, condition)
+    context = {"form": form, "total": total, "matching": matching, "mode": form.mode}
+    if form.mode == MODE_MAP:
+        context["map_config"] = _map_config(request, form)
+        context["list_query"] = form.query_string(vue=MODE_LIST)
+    else:
+        paginator = Paginator(
+            visible.filter(condition)
+            .select_related("activity", "domain", "caisse_locale")
+            .order_by("name", "pk"),
+            PER_PAGE,
+        )
+        paginator.count = matching  # already counted above, with the total
+        page = paginator.get_page(request.GET.get("page"))
+        _with_figures(page.object_list)
+        context.update(
+            page=page,
+            favourite_id=favourite_association_id(member),
+            page_query=form.query_string(),
+            map_query=form.query_string(vue=MODE_MAP),
+        )
+    return context
 
 
 @login_required
+@require_GET
 def directory(request):
-    return render(request, "associations/directory.html")
+    context = _directory_context(request)
+    return render(request, "associations/directory.html", context)
 
 
 @login_required
+@require_GET
 def favourites(request):
-    return render(request, "associations/favourites.html")
+    context = _directory_context(request)
+    if "favourite_id" in context:
+        favourite_id = context["favourite_id"]
+    else:
+        favourite_id = favourite_association_id(request.user)
+    favourite = (
+        visible_association_or_none(request.user, association_id=favourite_id)
+        if favourite_id
+        else None
+    )
+    if favourite is not None:
+        _with_figures([favourite])
+    context.update(favourite=favourite, favourite_id=favourite_id)
+    return render(request, "associations/favourites.html", context)
 
 
+@login_required
+@require_GET
+def map_data(request):
+    """Markers as ``{"n": N, "rows": [[id, lat, lng, "name"], …]}``, cacheable.
+
+    Compact on purpose (about 2,800 markers for the largest regional bank). The ETag is the
+    body's hash: a browser revalidating after ``max-age`` gets a 304 without the body.
+    """
+    visible = associations_visible_to(request.user)
+    form = DirectoryFilterForm(request.GET, member=request.user)
+    rows = map_rows(visible.filter(form.condition()).order_by())
+    body = json.dumps(
+        {"n": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, max_age=MAP_DATA_MAX_AGE)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def _card_context(request, pk):
+    association = visible_association_or_none(request.user, association_id=pk)
+    if association is None:
+        raise Http404(_("Cette association n’est pas visible pour vous."))
+    _with_figures([association])
+    return {
+        "association": association,
+        "favourite_id": favourite_association_id(request.user),
+    }
+
+
+@login_required
+@require_GET
+def detail(request, pk):
+    return render(request, "associations/detail.html", _card_context(request, pk))
+
+
+@login_required
+@require_GET
+def card(request, pk):
+    """The card alone, fetched by the map when a marker is opened."""
+    context = _card_context(request, pk)
+    context["next"] = request.GET.get("next", "")
+    return render(request, "associations/_card.html", context)
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@login_required
+@require_POST
+def set_favourite(request):
+    from cagnotte.services import NotEligible, set_favourite
+
+    back = _safe_next(request, reverse("associations:favourites"))
+    try:
+        association_id = int(request.POST.get("association", ""))
+    except ValueError:
+        messages.error(request, _("Choisissez une association de la liste."))
+        return redirect(back)
+    try:
+        favourite = set_favourite(member=request.user, association_id=association_id)
+    except NotEligible:
+        messages.error(
+            request,
+            _(
+                "Cette association ne peut pas être votre favorite : elle n’est pas retenue "
+                "cette année par votre Caisse régionale."
+            ),
+        )
+        return redirect(back)
+    messages.success(
+        request,
+        _("« %(name)s » est maintenant votre association favorite.")
+        % {"name": favourite.association.name},
+    )
+    return redirect(back)
+
+
+# Placeholders until the registration issue lands (its views live in registration.py/space.py).
 def register(request):
-    return render(request, "associations/directory.html")
+    return render(request, "base.html")
 
 
 @login_required
 def space(request):
-    return render(request, "associations/directory.html")
+    return render(request, "base.html")

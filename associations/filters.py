@@ -1,0 +1,91 @@
+"""The directory's filters: a GET form, so a filtered view is a URL (shareable, back button).
+
+Option lists are read once per request (one query each) and values are checked against them
+in memory, so the number of queries does not depend on which filters are set.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from associations.models import Activity, Domain
+from associations.selectors import caisses_locales_of, directory_filter
+
+MODE_MAP = "carte"
+MODE_LIST = "liste"
+
+
+class DirectoryFilterForm(forms.Form):
+    activite = forms.TypedChoiceField(label=_("Filter par activités"), required=False)
+    domaine = forms.TypedChoiceField(label=_("Filter par domaines"), required=False)
+    caisse = forms.TypedChoiceField(label=_("Filter par caisse locale"), required=False)
+    q = forms.CharField(
+        label=_("Taper le nom de l'association"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Taper le nom de l'association"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    vue = forms.ChoiceField(
+        choices=[(MODE_LIST, _("Liste")), (MODE_MAP, _("Carte"))],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, data=None, *, member, **kwargs):
+        super().__init__(data, **kwargs)
+        activities = list(Activity.objects.values_list("pk", "code", "label"))
+        domains = list(Domain.objects.values_list("pk", "code", "label"))
+        caisses = list(
+            caisses_locales_of(member.caisse_regionale_id).values_list("pk", "code", "name")
+        )
+        for name, rows, empty in [
+            ("activite", activities, _("Toutes les activités")),
+            ("domaine", domains, _("Tous les domaines")),
+            ("caisse", caisses, _("Toutes les caisses locales")),
+        ]:
+            field = self.fields[name]
+            ids_by_code = {code: pk for pk, code, _label in rows}
+            field.choices = [("", empty)] + [(code, label) for _pk, code, label in rows]
+            field.coerce = ids_by_code.__getitem__
+            field.empty_value = None
+
+    def _valid_data(self) -> dict:
+        # A stale or hand-made link with one bad value keeps its other, valid filters.
+        self.is_valid()
+        return self.cleaned_data
+
+    def condition(self):
+        """The valid filters as a Q (see ``selectors.directory_filter``)."""
+        data = self._valid_data()
+        return directory_filter(
+            activity_id=data.get("activite"),
+            domain_id=data.get("domaine"),
+            caisse_locale_id=data.get("caisse"),
+            name=data.get("q") or "",
+        )
+
+    @property
+    def mode(self) -> str:
+        return MODE_MAP if self._valid_data().get("vue") == MODE_MAP else MODE_LIST
+
+    @property
+    def is_filtered(self) -> bool:
+        data = self._valid_data()
+        return any(data.get(k) for k in ("activite", "domaine", "caisse", "q"))
+
+    def query_string(self, **overrides) -> str:
+        """The current filters as a query string (for pagination and the map/list switch)."""
+        from django.http import QueryDict
+
+        params = QueryDict(mutable=True)
+        data = self.data if self.is_bound else {}
+        for key in ("activite", "domaine", "caisse", "q", "vue"):
+            value = overrides.get(key, data.get(key))
+            if value:
+                params[key] = value
+        return params.urlencode()
