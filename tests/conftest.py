@@ -4,6 +4,7 @@ With REQUIRE_SERVICES=1 (CI), a test that needs PostgreSQL, Redis or Chromium an
 it fails instead of skipping.
 """
 
+import importlib
 import os
 import shutil
 
@@ -19,6 +20,36 @@ def missing_service(reason: str):
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this test must run here)")
     pytest.skip(reason)
+
+
+# Data migrations load reference rows (the regional banks, activities and domains, the staff
+# group). A transactional test ends with a flush that empties every table, so the next test
+# would find none: put them back when they are missing.
+REFERENCE_DATA_MIGRATIONS = [
+    "caisses.migrations.0002_load_caisses_regionales",
+    "associations.migrations.0003_load_activities_domains",
+]
+
+
+def _uses_db(request) -> bool:
+    if request.node.get_closest_marker("django_db"):
+        return True
+    return bool({"db", "transactional_db", "live_server"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    if not _uses_db(request):
+        return
+    request.getfixturevalue("_django_db_helper")
+    from django.apps import apps
+
+    from caisses.models import CaisseRegionale
+
+    if CaisseRegionale.objects.exists():
+        return
+    for module in REFERENCE_DATA_MIGRATIONS:
+        importlib.import_module(module).load(apps, None)
 
 
 @pytest.fixture
