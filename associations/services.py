@@ -286,13 +286,13 @@ def reject_association(*, association: Association, staff: User, reason: str) ->
     )
 
 
-def enrollable_programs(*, caisse_regionale_id: int, on: datetime.date | None = None):
+def enrollable_programs(*, caisse_regionale_ids: Iterable[int], on: datetime.date | None = None):
     """Programs an association of this bank can be enrolled in today: the bank's programs of
     the current campaign year that have not closed yet (or that are open today)."""
     on = on or timezone.localdate()
     return Program.objects.filter(
         Q(year=on.year) | Q(opens_on__lte=on),
-        caisse_regionale_id=caisse_regionale_id,
+        caisse_regionale_id__in=list(caisse_regionale_ids),
         closes_on__gte=on,
         swept_at__isnull=True,
     )
@@ -311,7 +311,7 @@ def enroll_association(
     if not programs:
         raise WorkflowError(_("Choisissez au moins un programme."))
     allowed_ids = set(
-        enrollable_programs(caisse_regionale_id=association.caisse_regionale_id).values_list(
+        enrollable_programs(caisse_regionale_ids=[association.caisse_regionale_id]).values_list(
             "pk", flat=True
         )
     )
