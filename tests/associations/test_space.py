@@ -30,7 +30,11 @@ def make(asso_user, status, **kw):
     "status, message, expected",
     [
         (Status.SUBMITTED, "", "En cours de vérification"),
-        (Status.CORRECTION_REQUESTED, "Le logo est flou.", "Correction demandée : Le logo est flou."),
+        (
+            Status.CORRECTION_REQUESTED,
+            "Le logo est flou.",
+            "Correction demandée : Le logo est flou.",
+        ),
         (Status.VALIDATED, "", "Validée, visible à partir de son enrôlement"),
         (Status.REJECTED, "Hors territoire.", "Refusée : Hors territoire."),
     ],
@@ -39,7 +43,11 @@ def test_status_in_words(client, asso_user, staff_pg, status, message, expected)
     asso = make(asso_user, status)
     if message:
         StatusChange.objects.create(
-            association=asso, from_status="submitted", to_status=status, actor=staff_pg, message=message
+            association=asso,
+            from_status="submitted",
+            to_status=status,
+            actor=staff_pg,
+            message=message,
         )
     client.force_login(asso_user)
     page = client.get(SPACE)
