@@ -41,7 +41,7 @@ def type_code_on_keypad(page, code):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_president_registers_the_association(page, pg_caisse, demo_bank_association):
     page.goto("/")
     page.get_by_role("link", name="Association ? Créez votre compte").click()
