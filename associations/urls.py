@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from associations import views
 
 app_name = "associations"
 urlpatterns = [
+    path("", include("associations.urls_registration")),  # registration wizard, space
     path("associations/", views.directory, name="directory"),
     path("associations/carte.json", views.map_data, name="map_data"),
     path("associations/<int:pk>/", views.detail, name="detail"),

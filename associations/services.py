@@ -1,0 +1,402 @@
+"""Business actions on an association's file: registration, the staff workflow, enrolment.
+
+The workflow is a small state machine::
+
+    draft ──submit──▶ submitted ──validate──▶ validated ──enrol──▶ (visible)
+                        │   ▲
+      request_correction│   │submit (resubmission)
+                        ▼   │
+                 correction_requested
+    submitted / correction_requested ──reject──▶ rejected
+
+Each transition locks the association row, re-checks its status, writes the new status and a
+``StatusChange`` (who, when, from, to, why) in one transaction, and queues the email only once
+the transaction has committed.
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.identity import Identity
+from accounts.models import User
+from associations.models import Association, Enrollment, StatusChange, normalize_search
+from cagnotte.models import Program
+from caisses.models import CaisseRegionale
+
+Status = Association.Status
+
+# Statuses in which the association may still edit its file.
+EDITABLE_STATUSES = frozenset({Status.DRAFT, Status.CORRECTION_REQUESTED})
+
+# Fields the registration wizard writes; anything else is refused by ``save_registration_step``.
+WIZARD_FIELDS = frozenset(
+    {
+        "name",
+        "rna_number",
+        "jo_publication_date",
+        "president_name",
+        "president_email",
+        "email",
+        "phone",
+        "presentation",
+        "website",
+        "activity",
+        "domain",
+        "caisse_locale",
+        "address",
+        "postal_code",
+        "city",
+        "latitude",
+        "longitude",
+    }
+)
+
+# What a file needs before it can be submitted, with the label shown to the president.
+REQUIRED_FIELDS = {
+    "name": "nom",
+    "rna_number": "numéro RNA",
+    "jo_publication_date": "date de parution au Journal Officiel",
+    "president_name": "représentant(e) légal(e)",
+    "email": "e-mail de contact",
+    "presentation": "présentation",
+    "activity": "activité",
+    "domain": "domaine",
+    "caisse_locale": "caisse locale",
+    "address": "adresse",
+    "postal_code": "code postal",
+    "city": "ville",
+    "latitude": "position sur la carte",
+    "longitude": "position sur la carte",
+}
+
+
+class WorkflowError(Exception):
+    """Base of the domain errors of this module; ``str()`` is a French message for the user."""
+
+
+class InvalidTransition(WorkflowError):
+    pass
+
+
+class NotEligible(WorkflowError):
+    pass
+
+
+class IncompleteRegistration(WorkflowError):
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(_("Le dossier est incomplet : %s.") % ", ".join(missing))
+
+
+@dataclass(frozen=True)
+class RegistrationStart:
+    association: Association | None
+    refusal: str = ""  # a French message when the identity may not register
+
+
+# --- Registration (the association's side) --------------------------------------------------
+
+
+def start_registration(*, caisse: CaisseRegionale, identity: Identity, user: User) -> Association:
+    """The association's file for this bank account, created as a draft pre-filled from the bank.
+
+    Idempotent: authenticating again finds the same row (one per regional bank and account), so
+    the progress of the wizard survives a logout. A row that staff created without a login gets
+    linked to the association's user.
+    """
+    if not identity.is_association:
+        raise NotEligible(
+            _(
+                "Ce compte n’est pas un compte d’association. Saisissez le numéro de compte "
+                "de l’association (11 chiffres) et votre code personnel."
+            )
+        )
+    if not identity.is_societaire:
+        raise NotEligible(
+            _(
+                "Cette association n’est pas sociétaire de la Caisse régionale : elle ne peut "
+                "pas s’inscrire à Tookets. Rapprochez-vous de votre agence."
+            )
+        )
+    prefill = identity.prefill or {}
+    with transaction.atomic():
+        association = (
+            Association.objects.select_for_update()
+            .filter(caisse_regionale=caisse, account_number=identity.account_number)
+            .first()
+        )
+        if association is None:
+            association = Association(
+                caisse_regionale=caisse,
+                account_number=identity.account_number,
+                user=user,
+                name=(prefill.get("name") or identity.name)[:200],
+                email=prefill.get("email") or identity.email or "",
+                phone=(prefill.get("phone") or "")[:20],
+                address=(prefill.get("address") or "")[:200],
+                postal_code=(prefill.get("postal_code") or "")[:10],
+                city=(prefill.get("city") or "")[:100],
+                caisse_locale_id=identity.caisse_locale_id,
+                status=Status.DRAFT,
+            )
+            association.save()
+            StatusChange.objects.create(
+                association=association,
+                from_status="",
+                to_status=Status.DRAFT,
+                actor=user,
+                message=_("Inscription commencée."),
+            )
+        elif association.user_id is None:
+            association.user = user
+            association.save(update_fields=["user", "updated_at"])
+        elif association.user_id != user.pk:
+            # The unique constraints tie one user to one (bank, account): this cannot happen
+            # unless the data was edited by hand.
+            raise NotEligible(_("Ce dossier est rattaché à un autre compte."))
+    return association
+
+
+def save_registration_step(*, association: Association, fields: dict) -> Association:
+    """Write one wizard step to the draft, only while the file is still editable."""
+    unknown = set(fields) - WIZARD_FIELDS
+    if unknown:
+        raise ValueError(f"not a wizard field: {sorted(unknown)}")
+    values = dict(fields)
+    if "name" in values:
+        values["search_name"] = normalize_search(values["name"])
+    values["updated_at"] = timezone.now()
+    with transaction.atomic():
+        changed = Association.objects.filter(
+            pk=association.pk, status__in=EDITABLE_STATUSES
+        ).update(**values)
+        if changed != 1:
+            raise InvalidTransition(
+                _("Ce dossier a déjà été envoyé : il ne peut plus être modifié.")
+            )
+    association.refresh_from_db()
+    return association
+
+
+def registration_problems(association: Association) -> list[str]:
+    """What still prevents submitting the file, in French (empty when it is complete)."""
+    missing = []
+    for field, label in REQUIRED_FIELDS.items():
+        value = getattr(association, f"{field}_id" if field in _FK_FIELDS else field)
+        if value in (None, "") and label not in missing:
+            missing.append(label)
+    cr = association.caisse_regionale
+    if association.latitude is not None and association.longitude is not None:
+        if not position_in_territory(cr, association.latitude, association.longitude):
+            missing.append(_("position dans le territoire de la Caisse régionale"))
+    if association.caisse_locale_id and association.caisse_locale.caisse_regionale_id != cr.pk:
+        missing.append(_("caisse locale de la Caisse régionale"))
+    if association.jo_publication_date and association.jo_publication_date > (timezone.localdate()):
+        missing.append(_("date de parution au Journal Officiel passée"))
+    return missing
+
+
+_FK_FIELDS = {"activity", "domain", "caisse_locale"}
+
+
+def position_in_territory(cr: CaisseRegionale, latitude: float, longitude: float) -> bool:
+    return cr.min_lat <= latitude <= cr.max_lat and cr.min_lng <= longitude <= cr.max_lng
+
+
+def submit_registration(*, association: Association, actor: User) -> Association:
+    """draft → submitted, or correction_requested → submitted (a resubmission)."""
+    if actor.pk is None or association.user_id != actor.pk:
+        raise PermissionDenied("only the association's own account submits its file")
+    problems = registration_problems(association)
+    if problems:
+        raise IncompleteRegistration(problems)
+    return _transition(
+        association=association,
+        allowed={Status.DRAFT, Status.CORRECTION_REQUESTED},
+        to=Status.SUBMITTED,
+        actor=actor,
+        message="",
+        set_fields={"submitted_at": timezone.now()},
+    )
+
+
+# --- Staff decisions ------------------------------------------------------------------------
+
+
+def check_staff_scope(*, staff: User, association: Association) -> None:
+    """Staff act only on their own regional bank's associations; national staff on all."""
+    if not staff.is_active or not staff.is_staff:
+        raise PermissionDenied("not staff")
+    if staff.is_superuser:
+        return
+    if staff.kind != User.Kind.STAFF:
+        raise PermissionDenied("not bank staff")
+    if staff.caisse_regionale_id is None:
+        return  # national staff
+    if staff.caisse_regionale_id != association.caisse_regionale_id:
+        raise PermissionDenied("association of another regional bank")
+
+
+def request_correction(*, association: Association, staff: User, message: str) -> Association:
+    message = (message or "").strip()
+    if not message:
+        raise WorkflowError(_("Indiquez à l’association ce qu’elle doit corriger."))
+    check_staff_scope(staff=staff, association=association)
+    return _transition(
+        association=association,
+        allowed={Status.SUBMITTED},
+        to=Status.CORRECTION_REQUESTED,
+        actor=staff,
+        message=message,
+    )
+
+
+def validate_association(
+    *, association: Association, staff: User, message: str = ""
+) -> Association:
+    check_staff_scope(staff=staff, association=association)
+    return _transition(
+        association=association,
+        allowed={Status.SUBMITTED},
+        to=Status.VALIDATED,
+        actor=staff,
+        message=(message or "").strip(),
+        set_fields={"validated_at": timezone.now()},
+    )
+
+
+def reject_association(*, association: Association, staff: User, reason: str) -> Association:
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError(_("Indiquez le motif du refus."))
+    check_staff_scope(staff=staff, association=association)
+    return _transition(
+        association=association,
+        allowed={Status.SUBMITTED, Status.CORRECTION_REQUESTED},
+        to=Status.REJECTED,
+        actor=staff,
+        message=reason,
+    )
+
+
+def enrollable_programs(*, caisse_regionale_ids: Iterable[int], on: datetime.date | None = None):
+    """Programs an association of this bank can be enrolled in today: the bank's programs of
+    the current campaign year that have not closed yet (or that are open today)."""
+    on = on or timezone.localdate()
+    return Program.objects.filter(
+        Q(year=on.year) | Q(opens_on__lte=on),
+        caisse_regionale_id__in=list(caisse_regionale_ids),
+        closes_on__gte=on,
+        swept_at__isnull=True,
+    )
+
+
+def enroll_association(
+    *, association: Association, programs: Iterable[Program], staff: User
+) -> list[Enrollment]:
+    """Make a validated association eligible for this year's program(s) of its bank.
+
+    Idempotent per (association, program): enrolling twice keeps one enrolment (the unique
+    constraint backs this up). Returns the enrolments created by this call.
+    """
+    check_staff_scope(staff=staff, association=association)
+    programs = list(programs)
+    if not programs:
+        raise WorkflowError(_("Choisissez au moins un programme."))
+    allowed_ids = set(
+        enrollable_programs(caisse_regionale_ids=[association.caisse_regionale_id]).values_list(
+            "pk", flat=True
+        )
+    )
+    for program in programs:
+        if program.caisse_regionale_id != association.caisse_regionale_id:
+            raise NotEligible(
+                _(
+                    "Le programme « %s » n’est pas un programme de la Caisse régionale de l’association."
+                )
+                % program
+            )
+        if program.pk not in allowed_ids:
+            raise NotEligible(
+                _("Le programme « %s » n’est pas un programme de la campagne en cours.") % program
+            )
+    with transaction.atomic():
+        # The association's row lock serialises enrolments of one association, so the check
+        # for existing enrolments below cannot race with another enrolment.
+        locked = Association.objects.select_for_update().get(pk=association.pk)
+        if locked.status != Status.VALIDATED:
+            raise InvalidTransition(
+                _("Seule une association validée peut être enrôlée (statut actuel : %s).")
+                % locked.get_status_display()
+            )
+        existing = set(
+            Enrollment.objects.filter(association=locked, program__in=programs).values_list(
+                "program_id", flat=True
+            )
+        )
+        created = [
+            Enrollment.objects.create(association=locked, program=p, enrolled_by=staff)
+            for p in sorted(programs, key=lambda p: p.pk)
+            if p.pk not in existing
+        ]
+        if created:
+            change = StatusChange.objects.create(
+                association=locked,
+                from_status=locked.status,
+                to_status=locked.status,
+                actor=staff,
+                message=_("Enrôlée dans : %s.") % ", ".join(str(e.program) for e in created),
+            )
+            _queue_email(change)
+    association.refresh_from_db()
+    return created
+
+
+# --- Internals ------------------------------------------------------------------------------
+
+
+def _transition(
+    *,
+    association: Association,
+    allowed: set,
+    to: str,
+    actor: User,
+    message: str,
+    set_fields: dict | None = None,
+) -> Association:
+    with transaction.atomic():
+        # Lock and re-check: two staff members deciding at once, or a resubmission racing a
+        # decision, see the status the other one left and one of them is refused.
+        locked = Association.objects.select_for_update().get(pk=association.pk)
+        if locked.status not in allowed:
+            raise InvalidTransition(
+                _("Action impossible : le dossier est « %(status)s ».")
+                % {"status": locked.get_status_display()}
+            )
+        from_status = locked.status
+        locked.status = to
+        fields = ["status", "updated_at"]
+        for name, value in (set_fields or {}).items():
+            setattr(locked, name, value)
+            fields.append(name)
+        locked.save(update_fields=fields)
+        change = StatusChange.objects.create(
+            association=locked, from_status=from_status, to_status=to, actor=actor, message=message
+        )
+        _queue_email(change)
+    association.refresh_from_db()
+    return association
+
+
+def _queue_email(change: StatusChange) -> None:
+    from associations import tasks
+
+    change_id = change.pk
+    transaction.on_commit(lambda: tasks.send_decision_email.delay(change_id))

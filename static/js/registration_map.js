@@ -1,0 +1,34 @@
+// Registration wizard, address step: a draggable marker keeps the latitude/longitude fields
+// in step; typing coordinates moves the marker. The fields work on their own without JS.
+(function () {
+  "use strict";
+  var holder = document.getElementById("registration-map");
+  var configNode = document.getElementById("registration-map-config");
+  if (!holder || !configNode || typeof L === "undefined") return;
+  var config = JSON.parse(configNode.textContent);
+  var lat = document.getElementById("id_latitude");
+  var lng = document.getElementById("id_longitude");
+
+  var map = L.map(holder);
+  L.tileLayer(config.tiles, { attribution: config.attribution, maxZoom: 18 }).addTo(map);
+  var bounds = L.latLngBounds(config.bounds);
+  L.rectangle(bounds, { color: "#007461", weight: 1, fill: false, interactive: false }).addTo(map);
+  var start = config.marker || config.center;
+  if (config.marker) map.setView(start, 13); else map.fitBounds(bounds);
+  var marker = L.marker(start, { draggable: true, keyboard: true, title: holder.getAttribute("aria-label") }).addTo(map);
+
+  function round(x) { return Math.round(x * 1e6) / 1e6; }
+  function write(position) {
+    lat.value = round(position.lat);
+    lng.value = round(position.lng);
+    lat.dispatchEvent(new Event("change"));
+  }
+  marker.on("dragend", function () { write(marker.getLatLng()); });
+  map.on("click", function (event) { marker.setLatLng(event.latlng); write(event.latlng); });
+  function read() {
+    var a = parseFloat(lat.value), b = parseFloat(lng.value);
+    if (!isNaN(a) && !isNaN(b)) { marker.setLatLng([a, b]); map.panTo([a, b]); }
+  }
+  lat.addEventListener("input", read);
+  lng.addEventListener("input", read);
+})();

@@ -1,0 +1,108 @@
+"""A president registers the association in Chromium: keypad, steps, map, review, submit."""
+
+import pytest
+
+from accounts.models import BankCustomer
+from associations.models import Activity, Association, Domain
+from tests import factories as f
+
+ASSO_ACCOUNT = "98652790001"
+PRESIDENT_ACCOUNT = "98652700001"
+
+
+@pytest.fixture
+def demo_bank_association(pg_caisse):
+    local = f.CaisseLocaleFactory(caisse_regionale=pg_caisse, name="Auch Centre")
+    president = f.BankCustomerFactory(
+        caisse_regionale=pg_caisse,
+        account_number=PRESIDENT_ACCOUNT,
+        name="Marie Curie",
+        personal_code=f.demo_code_hash(),
+    )
+    customer = f.BankCustomerFactory(
+        caisse_regionale=pg_caisse,
+        caisse_locale=local,
+        account_number=ASSO_ACCOUNT,
+        kind=BankCustomer.Kind.ASSOCIATION,
+        name="Association Sportive Gersoise",
+        email="asg@example.test",
+        address="2 rue du Stade",
+        postal_code="32000",
+        city="Auch",
+        personal_code="",
+    )
+    customer.managers.add(president)
+    return local
+
+
+def type_code_on_keypad(page, code):
+    for digit in code:
+        page.locator(".reg-keypad-key", has_text=digit).click()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_president_registers_the_association(page, pg_caisse, demo_bank_association):
+    page.goto("/")
+    page.get_by_role("link", name="Association ? Créez votre compte").click()
+    page.get_by_role("link", name="J'ai un compte Crédit Agricole").click()
+
+    page.get_by_label("Caisse régionale dont l’association est cliente").select_option(
+        label="Pyrénées Gascogne"
+    )
+    page.get_by_label("Numéro de compte de l’association").fill(ASSO_ACCOUNT)
+    type_code_on_keypad(page, f.DEMO_CODE)
+    assert page.locator("[data-reg-keypad-dots]").inner_text() == "●●●●●●"
+    page.get_by_role("button", name="Valider").click()
+
+    # Identity: the bank's data is already there.
+    assert (
+        page.get_by_label("Nom de l’association").input_value() == "Association Sportive Gersoise"
+    )
+    page.get_by_label("Numéro RNA").fill("W321000123")
+    page.get_by_label("Date de parution au Journal Officiel").fill("2010-05-01")
+    page.get_by_label("Président(e) / représentant(e) légal(e)").fill("Marie Curie")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    # Presentation: too short first, the French error shows next to the field.
+    page.get_by_label("Présentation").fill("Trop court.")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+    assert (
+        page.locator("#id_presentation_error")
+        .inner_text()
+        .startswith("La présentation doit comporter au moins 30 caractères")
+    )
+    page.get_by_label("Présentation").fill(
+        "Club de rugby des jeunes du Gers depuis 1950, ouvert à toutes et tous."
+    )
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    page.locator("#id_activity").select_option(label=Activity.objects.first().label)
+    page.locator("#id_domain").select_option(label=Domain.objects.first().label)
+    page.get_by_label("Caisse locale (votre agence)").select_option(label="Auch Centre")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    # Address: the bank's address is pre-filled; a click on the map places the marker and
+    # fills the coordinates (the map opens on the regional bank's territory).
+    assert page.locator("#id_address").input_value() == "2 rue du Stade"
+    map_box = page.locator("#registration-map")
+    map_box.wait_for()
+    page.wait_for_function("document.querySelector('.leaflet-marker-icon') !== null")
+    box = map_box.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 + 10)
+    latitude = float(page.locator("#id_latitude").input_value())
+    longitude = float(page.locator("#id_longitude").input_value())
+    assert pg_caisse.min_lat <= latitude <= pg_caisse.max_lat
+    assert pg_caisse.min_lng <= longitude <= pg_caisse.max_lng
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    # Review, declaration, submit.
+    assert "W321000123" in page.content()
+    page.get_by_label("Je certifie être le représentant légal").check()
+    page.get_by_role("button", name="Envoyer l’inscription").click()
+    assert "En cours de vérification" in page.locator(".status-text").inner_text()
+
+    association = Association.objects.get(account_number=ASSO_ACCOUNT)
+    assert association.status == Association.Status.SUBMITTED
+    assert association.latitude == pytest.approx(latitude)
+    assert association.caisse_locale == demo_bank_association
