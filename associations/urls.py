@@ -11,6 +11,4 @@ urlpatterns = [
     path("associations/<int:pk>/fiche/", views.card, name="card"),
     path("favoris/", views.favourites, name="favourites"),
     path("favoris/choisir/", views.set_favourite, name="set_favourite"),
-    path("association/inscription/", views.register, name="register"),
-    path("association/espace/", views.space, name="space"),
 ]

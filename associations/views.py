@@ -202,12 +202,3 @@ def set_favourite(request):
     )
     return redirect(back)
 
-
-# Placeholders until the registration issue lands (its views live in registration.py/space.py).
-def register(request):
-    return render(request, "base.html")
-
-
-@login_required
-def space(request):
-    return render(request, "base.html")
