@@ -87,7 +87,10 @@ def test_demo_staff_can_use_the_admin(client):
     assert staff.caisse_regionale.code == "pyrenees-gascogne"
     assert staff.groups.filter(name="Service Tookets").exists()
     assert User.objects.get(username="admin").is_superuser
-    assert client.login(username="staff-t31", password="tookets-demo")
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "staff-t31", "password": "tookets-demo"}
+    )
+    assert response.status_code == 302
     assert client.get("/admin/accounts/user/").status_code == 200
 
 
