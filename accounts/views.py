@@ -176,7 +176,9 @@ def help_view(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_view(request):
-    form = SettingsForm(request.POST or None, instance=request.user)
+    # Not `request.POST or None`: unticking the only checkbox posts an empty form.
+    data = request.POST if request.method == "POST" else None
+    form = SettingsForm(data, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Vos paramètres ont été enregistrés."))
