@@ -25,14 +25,14 @@ class IdentifierForm(forms.Form):
     )
     account_number = forms.CharField(
         label=_("Identifiant"),
-        help_text=_("Ex: 98652706859"),
+        help_text=_("Saisissez votre identifiant à 11 chiffres"),
         max_length=20,
         error_messages={"required": _("Saisissez votre identifiant à 11 chiffres.")},
         widget=forms.TextInput(
             attrs={
                 "inputmode": "numeric",
                 "autocomplete": "username",
-                "placeholder": _("Saisissez votre identifiant à 11 chiffres"),
+                "placeholder": _("Ex: 98652706859"),
                 "spellcheck": "false",
             }
         ),
