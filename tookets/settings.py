@@ -157,6 +157,9 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 2)
+# Sessions are written to the database and read from the cache (Redis in production), so
+# any web process can serve any request and a cache flush loses no session.
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
