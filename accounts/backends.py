@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.contrib.auth.backends import BaseBackend
 from django.db import IntegrityError, transaction
 
@@ -18,12 +20,33 @@ def axes_username(request, credentials) -> str | None:
     return username_for(caisse.code, account)
 
 
+@dataclass
+class IneligibleCustomer:
+    """Returned instead of a user when the code is right but Tookets is not open to that customer.
+
+    Only sociétaires who use online banking get a wallet. The code was right, so this is not
+    a failed attempt for django-axes; no local user is created and nobody is logged in: the
+    login view shows a refusal page. It is not a ``User``: ``login()`` cannot take it.
+    """
+
+    identity: Identity
+    backend: str = ""  # django.contrib.auth.authenticate() sets it on what a backend returns
+
+    @property
+    def reason(self) -> str:
+        return "not_societaire" if not self.identity.is_societaire else "not_online_banking"
+
+
+def is_eligible(identity: Identity) -> bool:
+    return identity.is_societaire and identity.is_online_banking
+
+
 class BankBackend(BaseBackend):
     """Authenticates members and associations through the bank's identity provider.
 
     The provider is the authority; the local ``User`` row is created or refreshed from it on
-    each successful login. The identity is attached to the returned user (``user.identity``)
-    so the login view can refuse customers who may not use Tookets.
+    each successful login. The identity is attached to the returned user (``user.identity``).
+    A customer who may not use Tookets gets an ``IneligibleCustomer`` instead of a user.
     """
 
     def authenticate(self, request, caisse=None, account_number=None, code=None, **kwargs):
@@ -34,6 +57,8 @@ class BankBackend(BaseBackend):
         )
         if identity is None:
             return None
+        if not is_eligible(identity):
+            return IneligibleCustomer(identity=identity)
         user = sync_user(caisse=caisse, identity=identity)
         if user is None or not self.user_can_authenticate(user):
             return None

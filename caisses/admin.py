@@ -40,6 +40,15 @@ class CaisseScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = model._default_manager.filter(caisse_regionale_id=caisse_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Without this, a many-to-many widget (e.g. an association's managers) would list,
+        # and accept, rows of every regional bank.
+        caisse_id = staff_caisse(request)
+        model = db_field.related_model
+        if caisse_id is not None and hasattr(model, "caisse_regionale"):
+            kwargs["queryset"] = model._default_manager.filter(caisse_regionale_id=caisse_id)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
 
 @admin.register(CaisseRegionale)
 class CaisseRegionaleAdmin(admin.ModelAdmin):

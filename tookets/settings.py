@@ -135,16 +135,31 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_IPWARE_META_PRECEDENCE_ORDER = env.list(
     "AXES_IP_HEADERS", default=["REMOTE_ADDR"]
 )  # behind a proxy: ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-# Per client address: at most this many login attempts per hour (django-ratelimit).
+# Attempts made while locked do not push the end of the lockout back: the page can tell
+# when it ends, and that time holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Per client address: at most this many wrong codes per hour from one address, whatever the
+# identifiers (django-ratelimit, see accounts.views). Axes locks identifiers only: locking an
+# address after 3 failures would lock out every customer behind a shared NAT.
 LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/h")
 RATELIMIT_USE_CACHE = "default"
-SILENCED_SYSTEM_CHECKS = env.list(
-    # The development cache is per process; production sets CACHE_URL to Redis.
-    "SILENCED_SYSTEM_CHECKS",
-    default=["django_ratelimit.E003", "django_ratelimit.W001"],
-)
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+SILENCED_SYSTEM_CHECKS = [
+    # axes.W006 asks for "ip_address" in AXES_LOCKOUT_PARAMETERS; the per-address limit is
+    # done by django-ratelimit (LOGIN_RATE_PER_ADDRESS) with its own, higher, threshold.
+    "axes.W006",
+    *env.list(
+        # The development cache is per process; production sets CACHE_URL to Redis, which
+        # django-ratelimit accepts.
+        "SILENCED_SYSTEM_CHECKS",
+        default=["django_ratelimit.E003", "django_ratelimit.W001"],
+    ),
+]
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 2)
+# Sessions are written to the database and read from the cache (Redis in production), so
+# any web process can serve any request and a cache flush loses no session.
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "fr"

@@ -1,0 +1,112 @@
+/* Virtual keypad (templates/accounts/_keypad.html).
+ *
+ * The digits are shown at shuffled positions; what is posted is the positions, which the
+ * server maps back with the layout it kept in the session. Digits typed on a keyboard are
+ * mapped to the position where that digit is shown, so keyboard entry posts the same thing.
+ */
+(function () {
+  "use strict";
+
+  function setup(root, listenToKeyboard) {
+    var length = parseInt(root.getAttribute("data-length"), 10) || 6;
+    var field = root.querySelector("[data-keypad-positions]");
+    var status = root.querySelector("[data-keypad-status]");
+    var submit = root.querySelector("[data-keypad-submit]");
+    var dots = root.querySelectorAll(".keypad-dot");
+    var keys = root.querySelectorAll("[data-position]");
+    var form = root.closest("form");
+    var positions = [];
+
+    function announce() {
+      var n = positions.length;
+      var text;
+      if (n === 0) text = root.getAttribute("data-status-zero");
+      else if (n === 1) text = root.getAttribute("data-status-one");
+      else if (n >= length) text = root.getAttribute("data-status-done");
+      else text = root.getAttribute("data-status-many").replace("{n}", String(n));
+      status.textContent = text;
+    }
+
+    function render() {
+      field.value = positions.join("");
+      for (var i = 0; i < dots.length; i++) {
+        dots[i].classList.toggle("is-filled", i < positions.length);
+      }
+      submit.disabled = positions.length !== length;
+      announce();
+    }
+
+    function press(position) {
+      if (positions.length >= length) return;
+      positions.push(position);
+      render();
+    }
+
+    function erase() {
+      positions.pop();
+      render();
+    }
+
+    function clear() {
+      positions = [];
+      render();
+    }
+
+    function flash(button) {
+      button.classList.add("is-pressed");
+      window.setTimeout(function () { button.classList.remove("is-pressed"); }, 150);
+    }
+
+    keys.forEach(function (button) {
+      button.addEventListener("click", function () {
+        press(button.getAttribute("data-position"));
+      });
+    });
+    root.querySelector("[data-keypad-erase]").addEventListener("click", erase);
+    root.querySelector("[data-keypad-clear]").addEventListener("click", clear);
+
+    if (listenToKeyboard) {
+      document.addEventListener("keydown", function (event) {
+        var target = event.target;
+        if (event.ctrlKey || event.altKey || event.metaKey) return;
+        if (target && target.matches && target.matches("input:not([type=hidden]), textarea, select")) return;
+        if (/^[0-9]$/.test(event.key)) {
+          for (var i = 0; i < keys.length; i++) {
+            if (keys[i].textContent.trim() === event.key) {
+              event.preventDefault();
+              press(keys[i].getAttribute("data-position"));
+              flash(keys[i]);
+              return;
+            }
+          }
+        } else if (event.key === "Backspace") {
+          event.preventDefault();
+          erase();
+        } else if (event.key === "Escape") {
+          clear();
+        } else if (event.key === "Enter") {
+          var onButton = target && target.tagName === "BUTTON";
+          if (!onButton && positions.length === length && form) {
+            event.preventDefault();
+            if (form.requestSubmit) form.requestSubmit(submit);
+            else form.submit();
+          }
+        }
+      });
+    }
+
+    // A page shown again from the back/forward cache must not keep typed positions.
+    window.addEventListener("pageshow", clear);
+    render();
+    return root;
+  }
+
+  function init() {
+    var pads = document.querySelectorAll("[data-keypad]");
+    pads.forEach(function (root, index) { setup(root, index === 0); });
+    if (pads.length && !document.querySelector("[autofocus]")) pads[0].focus();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,20 @@
+import pytest
+from django.core.cache import cache
+
+from tests import factories as f
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # The per-address login limit lives in the cache (Redis in CI): each test starts clean.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def jeanne(pg_caisse):
+    """The demo member in the bank's directory: Pyrénées Gascogne, 98652706859, code 123456."""
+    return f.BankCustomerFactory(
+        caisse_regionale=pg_caisse, account_number="98652706859", name="Jeanne Dupont"
+    )
