@@ -101,5 +101,5 @@ def test_card_fragment_for_the_map(client_member, association):
 
 def test_card_queries_are_constant(client_member, association, django_assert_num_queries):
     # session, user, association, 2 figures, favourite
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client_member.get(reverse("associations:card", args=[association.pk]))

@@ -87,10 +87,10 @@ def test_other_members_get_their_own_data(client, other_member, association):
 def test_constant_number_of_queries(client_member, program, django_assert_num_queries, params):
     # session, user, 3 option lists, markers
     visible_associations(program=program, count=5)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert json.loads(client_member.get(URL, params).content)["n"] == 5
     visible_associations(program=program, count=55)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert json.loads(client_member.get(URL, params).content)["n"] == 60
 
 

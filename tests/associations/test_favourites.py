@@ -124,8 +124,8 @@ def test_favourites_page_queries_are_bounded(
     client_member.post(SET, {"association": chosen.pk})
     # session, user, 3 option lists, counts, page, 2 figures, favourite id,
     # favourite card (association, 2 figures)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         client_member.get(PAGE)
     visible_associations(program=program, count=40)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         client_member.get(PAGE)

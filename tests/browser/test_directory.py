@@ -10,6 +10,7 @@ import re
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from associations.models import Activity
 from cagnotte.models import Favourite
@@ -90,8 +91,17 @@ def test_member_filters_switches_map_and_list_opens_a_card_and_sets_a_favourite(
     page.wait_for_selector("#directory-map[data-markers='1']")
 
     # Open the card from the marker, then make it the favourite.
-    page.locator(".leaflet-marker-icon").first.click()
+    # A click that lands while Leaflet is still animating the view can miss the marker;
+    # wait for the map to settle, and click again if the card did not open.
     card = page.locator("#map-card .association-card")
+    for _attempt in range(3):
+        page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
+        page.locator(".leaflet-marker-icon").first.click()
+        try:
+            card.wait_for(timeout=3_000)
+            break
+        except PlaywrightTimeout:
+            continue
     card.wait_for()
     assert "Randonneurs des Pyrénées" in card.inner_text()
     assert "personnes nous ont soutenu, merci à vous !" in card.inner_text()

@@ -44,7 +44,7 @@ def type_code_on_keypad(page, code):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_president_registers_the_association(page, pg_caisse, demo_bank_association):
     page.goto("/")
-    page.get_by_role("link", name="Association ? Créez votre compte").click()
+    page.get_by_role("link", name="Association ? Créez votre compte").first.click()
     page.get_by_role("link", name="J'ai un compte Crédit Agricole").click()
 
     page.get_by_label("Caisse régionale dont l’association est cliente").select_option(
