@@ -52,6 +52,34 @@ def _reference_data(request):
         importlib.import_module(module).load(apps, None)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate limits, lockout counters, e-mail claims and cached sessions live in the cache
+    # (Redis in CI, which outlives a test run): each test starts clean.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request):
+    """Celery tasks run in-process, as in development, even when CI sets a broker.
+
+    Tests marked ``celery`` talk to a real worker through Redis instead.
+    """
+    from tookets.celery import app
+
+    if request.node.get_closest_marker("celery"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def require_postgres(db):
     if connection.vendor != "postgresql":

@@ -1,15 +1,6 @@
 import pytest
-from django.core.cache import cache
 
 from tests import factories as f
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    # The per-address login limit lives in the cache (Redis in CI): each test starts clean.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
