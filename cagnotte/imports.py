@@ -90,16 +90,25 @@ class ImportReport:
 
 
 def import_credits(
-    *, path: str | os.PathLike, all_or_nothing: bool = False, progress: bool = False
+    *,
+    path: str | os.PathLike,
+    all_or_nothing: bool = False,
+    progress: bool = False,
+    engine: str | None = None,
 ) -> ImportReport:
-    """Import one credit file; see the module docstring. Safe to run twice on the same file."""
+    """Import one credit file; see the module docstring. Safe to run twice on the same file.
+
+    ``engine`` forces ``"postgres"`` or ``"python"`` (tests run both on PostgreSQL); by default
+    the database decides.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(f"fichier introuvable : {path}")
     report = ImportReport(path=str(path), all_or_nothing=all_or_nothing)
     with open(path, "rb") as stream:
         header_end = _check_header(stream)
-        if connection.vendor == "postgresql":
+        engine = engine or ("postgres" if connection.vendor == "postgresql" else "python")
+        if engine == "postgres":
             _import_postgres(stream, header_end, report, progress=progress)
         else:
             _import_python(stream, header_end, report, progress=progress)
@@ -234,6 +243,9 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
         "e_duplicate": ERR_DUPLICATE,
     }
     with transaction.atomic(), connection.cursor() as cursor:
+        # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
+        # (it is then a savepoint): start from a clean slate.
+        cursor.execute("DROP TABLE IF EXISTS credit_import_staging, credit_import_rows")
         # One text column per line: a row with a wrong number of fields is reported, instead
         # of making COPY abort the whole file. Line numbers come from the identity, which
         # COPY fills in file order (line 1 is the header).
