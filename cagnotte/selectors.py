@@ -40,3 +40,64 @@ def association_figures(
             received_this_year=this_year.get(pk, 0),
         )
     return result
+
+
+def current_period(on=None) -> str:
+    """The credit period of a date, ``YYYY-MM`` as in the bank's files."""
+    on = on or timezone.localdate()
+    return f"{on.year:04d}-{on.month:02d}"
+
+
+def wallets_of(member, *, period: str | None = None):
+    """A member's wallets with their program and « récolté ce mois-ci », in one query."""
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
+
+    from cagnotte.models import LedgerEntry, Wallet
+
+    period = period or current_period()
+    return (
+        Wallet.objects.filter(member=member)
+        .select_related("program")
+        .annotate(
+            collected_this_month=Coalesce(
+                Sum(
+                    "entries__amount",
+                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
+                ),
+                0,
+            )
+        )
+        .order_by("-program__year", "program__name", "pk")
+    )
+
+
+def history_of(member):
+    """A member's movements, newest first, with what each page row shows (no N+1)."""
+    from cagnotte.models import LedgerEntry
+
+    return (
+        LedgerEntry.objects.filter(wallet__member=member)
+        .select_related("wallet__program", "association")
+        .order_by("-created_at", "-id")
+    )
+
+
+def givable_wallets(member, *, association_id: int):
+    """The member's wallets that can give to this association now: balance left, program open
+    and not swept, association enrolled in that program."""
+    from cagnotte.models import Wallet
+
+    today = timezone.localdate()
+    return (
+        Wallet.objects.filter(
+            member=member,
+            balance__gt=0,
+            program__opens_on__lte=today,
+            program__closes_on__gte=today,
+            program__swept_at__isnull=True,
+            program__enrollments__association_id=association_id,
+        )
+        .select_related("program")
+        .order_by("-program__year", "program__name", "pk")
+    )
