@@ -3,8 +3,8 @@ read-only (money moves only through the services, which keep balances and totals
 
 from django.contrib import admin
 
-from caisses.admin import CaisseScopedAdmin
 from cagnotte.models import LedgerEntry, Program, Wallet
+from caisses.admin import CaisseScopedAdmin
 
 
 @admin.register(Program)
