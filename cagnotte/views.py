@@ -8,7 +8,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from cagnotte.forms import GiveForm, new_give_token
-from cagnotte.selectors import current_period, givable_wallets, history_of, wallets_of
+from cagnotte.selectors import (
+    association_figures,
+    current_period,
+    givable_wallets,
+    history_of,
+    wallets_of,
+)
 from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
 
 HISTORY_PAGE_SIZE = 20
@@ -102,6 +108,7 @@ def give(request, association_id):
         "cagnotte/give.html",
         {
             "association": association,
+            "figures": association_figures(association_ids=[association.pk])[association.pk],
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,
