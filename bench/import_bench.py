@@ -94,6 +94,41 @@ def bare_copy(path: Path) -> float:
     return elapsed
 
 
+def ledger_copy_floor(run: str) -> float:
+    """COPY the imported rows again, as ready-made entries, straight into the ledger table
+    (its indexes, checks and wallet foreign key included), then roll back: what writing these
+    rows costs at the very least, whatever the import does around it."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
+        with connection.cursor() as cursor, open(tmp.name, "wb") as out:
+            with cursor.cursor.copy(
+                "COPY (SELECT wallet_id, kind, amount, 'floor-' || reference, period, memo, "
+                "created_at FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
+                "TO STDOUT WITH (FORMAT csv)",
+                [run + "-%"],
+            ) as copy:
+                for block in copy:
+                    out.write(block)
+        start = time.perf_counter()
+        try:
+            with transaction.atomic(), connection.cursor() as cursor, open(tmp.name, "rb") as f:
+                with cursor.cursor.copy(
+                    "COPY cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, "
+                    "memo, created_at) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
+                    while block := f.read(1 << 20):
+                        copy.write(block)
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
+                elapsed = time.perf_counter() - start
+                raise _Rollback
+        except _Rollback:
+            pass
+    return elapsed
+
+
+class _Rollback(Exception):
+    pass
+
+
 def cleanup() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -107,20 +142,34 @@ def cleanup() -> None:
         )
 
 
+def vacuum() -> None:
+    # Deleted bench rows leave dead index entries that would slow the next run's inserts.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE cagnotte_ledgerentry")
+        cursor.execute("VACUUM ANALYZE cagnotte_wallet")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench credits")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time a COPY of the same rows straight into the ledger table (rolled back)",
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
     with transaction.atomic(), connection.cursor() as cursor:
         ensure_members(cursor, args.members)
     cleanup()
+    vacuum()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "credits.csv"
-        write_file(path, args.rows, args.members, f"banc-{uuid.uuid4().hex[:8]}")
+        run = f"banc-{uuid.uuid4().hex[:8]}"
+        write_file(path, args.rows, args.members, run)
         size = path.stat().st_size
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
@@ -139,8 +188,15 @@ def main() -> None:
     print(f"import_credits:                    {import_seconds:.2f} s")
     print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
     print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
+    if args.floor:
+        floor = ledger_copy_floor(run)
+        print(
+            f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
+            f"({floor / copy_seconds:.2f}x the bare COPY; import = {import_seconds / floor:.2f}x it)"
+        )
     if not args.keep:
         cleanup()
+        vacuum()
 
 
 if __name__ == "__main__":

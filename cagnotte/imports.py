@@ -143,7 +143,34 @@ def _progress_bar(total: int, enabled: bool, desc: str):
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
+# The file's fields, one row per non-blank line. Filled either straight by a CSV COPY (a
+# well-formed file: the common, fast case) or, when that COPY refuses the file (a row with
+# too many or too few fields, a blank line…), from a line-per-row staging table.
+_PG_FIELDS_TABLE = """
+CREATE TEMP TABLE credit_import_fields (
+    line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),
+    caisse_code text, account_number text, program_code text, period text,
+    amount_text text, reference text, ncols int NOT NULL DEFAULT 6
+) ON COMMIT DROP
+"""
+_PG_RAW_TABLE = """
+CREATE TEMP TABLE credit_import_staging (
+    line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), raw text
+) ON COMMIT DROP
+"""
 # split_part is cheap (no array per row); the field count is the number of commas plus one.
+_PG_FIELDS_FROM_RAW = """
+INSERT INTO credit_import_fields
+    (line, caisse_code, account_number, program_code, period, amount_text, reference, ncols)
+OVERRIDING SYSTEM VALUE
+SELECT line, split_part(raw, ',', 1), split_part(raw, ',', 2), split_part(raw, ',', 3),
+       split_part(raw, ',', 4), split_part(raw, ',', 5), rtrim(split_part(raw, ',', 6), E'\\r'),
+       length(raw) - length(replace(raw, ',', '')) + 1
+FROM credit_import_staging
+WHERE btrim(raw, E' \\r') <> ''
+"""
+
+# Every row checked once, set-based; reasons in the order the Python path checks them.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
@@ -158,24 +185,23 @@ SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
          WHEN p.caisse_regionale_id <> cr.id THEN %(e_program_cr)s
          WHEN s.period !~ %(period_re)s THEN %(e_period)s
          WHEN s.amount_text !~ %(amount_re)s OR s.amount_text::bigint = 0 THEN %(e_amount)s
-         WHEN s.first_line <> s.line THEN replace(%(e_duplicate)s, '{line}', s.first_line::text)
+         WHEN d.first_line <> s.line THEN replace(%(e_duplicate)s, '{line}', d.first_line::text)
        END AS error
 FROM (
-    SELECT f.*,
-           min(line) FILTER (WHERE ncols = 6) OVER (PARTITION BY reference) AS first_line
-    FROM (
-        SELECT line,
-               length(raw) - length(replace(raw, ',', '')) + 1 AS ncols,
-               btrim(split_part(raw, ',', 1), ' "') AS caisse_code,
-               btrim(split_part(raw, ',', 2), ' "') AS account_number,
-               btrim(split_part(raw, ',', 3), ' "') AS program_code,
-               btrim(split_part(raw, ',', 4), ' "') AS period,
-               btrim(split_part(raw, ',', 5), ' "') AS amount_text,
-               btrim(split_part(raw, ',', 6), E' "\\r') AS reference
-        FROM credit_import_staging
-        WHERE btrim(raw, E' \\r') <> ''
-    ) f
+    SELECT line, ncols,
+           coalesce(btrim(caisse_code, ' "'), '') AS caisse_code,
+           coalesce(btrim(account_number, ' "'), '') AS account_number,
+           coalesce(btrim(program_code, ' "'), '') AS program_code,
+           coalesce(btrim(period, ' "'), '') AS period,
+           coalesce(btrim(amount_text, ' "'), '') AS amount_text,
+           coalesce(btrim(reference, ' "'), '') AS reference
+    FROM credit_import_fields
 ) s
+LEFT JOIN (
+    SELECT btrim(reference, ' "') AS reference, min(line) AS first_line
+    FROM credit_import_fields WHERE ncols = 6
+    GROUP BY 1 HAVING count(*) > 1
+) d ON d.reference = s.reference
 LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code
 LEFT JOIN accounts_user u
        ON u.caisse_regionale_id = cr.id AND u.account_number = s.account_number
@@ -247,32 +273,42 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
     with transaction.atomic(), connection.cursor() as cursor:
         # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
         # (it is then a savepoint): start from a clean slate.
-        cursor.execute("DROP TABLE IF EXISTS credit_import_staging, credit_import_rows")
+        cursor.execute(
+            "DROP TABLE IF EXISTS credit_import_fields, credit_import_staging, credit_import_rows"
+        )
         # Sorts and hashes over a million rows stay in memory; local to this transaction.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
-        # One text column per line: a row with a wrong number of fields is reported, instead
-        # of making COPY abort the whole file. Line numbers come from the identity, which
-        # COPY fills in file order (line 1 is the header).
-        cursor.execute(
-            "CREATE TEMP TABLE credit_import_staging ("
-            " line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), raw text"
-            ") ON COMMIT DROP"
-        )
-        bar = _progress_bar(size - header_end, progress, "COPY")
-        # psycopg 3 cursor behind Django's wrapper. CSV format with delimiter and quote bytes
-        # that never occur in the file: each line lands whole in ``raw``.
+        cursor.execute(_PG_FIELDS_TABLE)
         try:
-            with cursor.cursor.copy(
-                "COPY credit_import_staging (raw) FROM STDIN "
-                "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
-            ) as copy:
-                while block := stream.read(1 << 20):
-                    copy.write(block)
-                    bar.update(len(block))
-        except psycopg.DataError as exc:  # e.g. bytes that are not UTF-8
-            raise ImportFileError(f"fichier illisible : {exc}") from exc
-        finally:
-            bar.close()
+            # Line numbers come from the identity, which COPY fills in file order (line 1
+            # is the header). psycopg 3's copy, behind Django's cursor wrapper.
+            with transaction.atomic():
+                _pg_copy(
+                    cursor,
+                    "COPY credit_import_fields (caisse_code, account_number, program_code, "
+                    "period, amount_text, reference) FROM STDIN WITH (FORMAT csv)",
+                    stream,
+                    header_end,
+                    size,
+                    progress,
+                )
+        except psycopg.DataError:
+            # Not a clean six-column CSV: take each line whole (CSV format with delimiter and
+            # quote bytes that never occur), split it in SQL, and report the bad rows.
+            cursor.execute(_PG_RAW_TABLE)
+            try:
+                _pg_copy(
+                    cursor,
+                    "COPY credit_import_staging (raw) FROM STDIN "
+                    "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')",
+                    stream,
+                    header_end,
+                    size,
+                    progress,
+                )
+            except psycopg.DataError as exc:  # e.g. bytes that are not UTF-8
+                raise ImportFileError(f"fichier illisible : {exc}") from exc
+            cursor.execute(_PG_FIELDS_FROM_RAW)
         steps = _progress_bar(4, progress, "Validation et application")
         cursor.execute(_PG_PARSE, params)
         cursor.execute("ANALYZE credit_import_rows")
@@ -300,6 +336,18 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
         report.applied = int(applied)
         report.tookets_applied = int(tookets)
         report.already_applied = valid - report.applied
+
+
+def _pg_copy(cursor, sql: str, stream, start: int, size: int, progress: bool):
+    stream.seek(start)
+    bar = _progress_bar(size - start, progress, "COPY")
+    try:
+        with cursor.cursor.copy(sql) as copy:
+            while block := stream.read(1 << 20):
+                copy.write(block)
+                bar.update(len(block))
+    finally:
+        bar.close()
 
 
 # --- SQLite and other databases: plain Python ----------------------------------------------

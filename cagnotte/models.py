@@ -89,7 +89,9 @@ class LedgerEntry(models.Model):
         db_index=False,  # partial index below: credits (most rows) have no association
     )
     # Makes the write idempotent: a credit's bank reference, a gift form's one-time token…
-    reference = models.CharField(_("référence"), max_length=100, unique=True)
+    # Unique through Meta.constraints rather than unique=True: on PostgreSQL a unique field
+    # also gets a LIKE (varchar_pattern_ops) index, one more index per imported row for nothing.
+    reference = models.CharField(_("référence"), max_length=100)
     period = models.CharField(_("période"), max_length=7, blank=True)  # YYYY-MM for credits
     # Not indexed: users are anonymised on closure, never deleted, so nothing looks entries up
     # by author.
@@ -109,6 +111,7 @@ class LedgerEntry(models.Model):
         verbose_name = _("mouvement")
         verbose_name_plural = _("mouvements")
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="entry_reference_unique"),
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
             models.CheckConstraint(
                 condition=~Q(kind="credit") | Q(amount__gt=0), name="entry_credit_positive"

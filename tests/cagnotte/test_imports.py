@@ -172,3 +172,29 @@ def test_check_ledger_command_passes_then_names_a_corrupted_wallet(cast, tmp_pat
     err = capsys.readouterr().err
     assert f"cagnotte {wallet.pk} ({cast['member'].username}, carte-societaire-gers)" in err
     assert "solde 11, somme des mouvements 10" in err
+
+
+def test_empty_fields_of_a_well_formed_file(engine, cast, tmp_path):
+    m = cast["member"].account_number
+    path = write(
+        tmp_path,
+        [
+            f"pyrenees-gascogne,{m},carte-societaire-gers,,10,e1",
+            f"pyrenees-gascogne,{m},carte-societaire-gers,2026-01,,e2",
+            f"pyrenees-gascogne,{m},carte-societaire-gers,2026-01,10,",
+            f",{m},carte-societaire-gers,2026-01,10,e4",
+            "pyrenees-gascogne,,carte-societaire-gers,2026-01,10,e5",
+            f"pyrenees-gascogne,{m},,2026-01,10,e6",
+            f"pyrenees-gascogne,{m},carte-societaire-gers,2026-01,10,e7",
+        ],
+    )
+    report = import_credits(path=path, engine=engine)
+    reasons = dict(report.errors)
+    assert sorted(reasons) == [2, 3, 4, 5, 6, 7]
+    assert reasons[2].startswith("période invalide")
+    assert reasons[3].startswith("montant invalide")
+    assert reasons[4].startswith("référence manquante")
+    assert reasons[5] == "caisse régionale inconnue"
+    assert reasons[6].startswith("numéro de compte invalide")
+    assert reasons[7] == "programme inconnu"
+    assert report.applied == 1
