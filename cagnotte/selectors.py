@@ -20,7 +20,22 @@ def association_figures(
 ) -> dict[int, AssociationFigures]:
     """Figures for a page of association cards, in two queries whatever the page size.
 
-    The summary tables are kept in step with the ledger inside each gift's transaction.
+    Design: summing the ledger for every card of a page would read all of an association's
+    gifts each time (millions of rows across a directory page). Instead three small summary
+    tables are written by ``cagnotte.services._post_entry`` in the same transaction as each
+    gift or sweep entry, under the giver's wallet lock:
+
+    * ``Supporter`` — one row per (association, member) who ever gave; inserted with
+      ``ON CONFLICT DO NOTHING``, whose row count says whether the giver is new;
+    * ``AssociationTotals`` — supporters count, received since the first year, first year;
+    * ``AssociationYearTotals`` — received per campaign year (the program's year).
+
+    The totals are upserts (``INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``), so two
+    gifts to the same association at once serialise on its totals row instead of losing an
+    update, and the first gift creates the row without a race. Being in the gift's transaction,
+    the figures are exact, never eventually consistent: a rolled-back gift leaves no trace.
+    ``manage.py check_ledger`` recomputes them from the ledger and names any association whose
+    summary differs. Reading a page of cards is then two indexed lookups by primary key.
     """
     ids = list(association_ids)
     year = year or timezone.localdate().year

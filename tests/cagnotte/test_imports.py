@@ -198,3 +198,18 @@ def test_empty_fields_of_a_well_formed_file(engine, cast, tmp_path):
     assert reasons[6].startswith("numéro de compte invalide")
     assert reasons[7] == "programme inconnu"
     assert report.applied == 1
+
+
+def test_check_ledger_names_an_association_whose_totals_drifted(member, program, association):
+    from cagnotte.models import AssociationTotals
+    from cagnotte.services import give_tookets
+    from tests.cagnotte.helpers import credit
+
+    credit(member, program, 100)
+    give_tookets(
+        member=member, program=program, association_id=association.pk, amount=30, token="d"
+    )
+    call_command("check_ledger")
+    AssociationTotals.objects.filter(association=association).update(received_total=31)
+    with pytest.raises(CommandError):
+        call_command("check_ledger")
