@@ -3,6 +3,7 @@ figures change."""
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -14,6 +15,15 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def close_connections_opened_beside_playwright(page):
+    """Playwright's sync API runs the test in a greenlet of its own, with its own context: a
+    database connection opened there is not the one pytest-django closes, and would block
+    the test database's teardown. Close it while still in that context."""
+    yield
+    connections.close_all()
 
 
 def log_in(page, live_server, user):
