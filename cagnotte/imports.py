@@ -18,6 +18,7 @@ Two paths with the same semantics:
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -127,12 +128,12 @@ def _check_header(stream) -> int:
     return stream.tell()
 
 
-def _progress_bar(total: int, enabled: bool, desc: str):
+def _progress_bar(total: int | None, enabled: bool, desc: str, unit: str = "o"):
     from tqdm import tqdm
 
     return tqdm(
         total=total,
-        unit="o",
+        unit=unit,
         unit_scale=True,
         desc=desc,
         disable=not enabled,
@@ -163,42 +164,43 @@ _PG_FIELDS_FROM_RAW = """
 INSERT INTO credit_import_fields
     (line, caisse_code, account_number, program_code, period, amount_text, reference, ncols)
 OVERRIDING SYSTEM VALUE
-SELECT line, split_part(raw, ',', 1), split_part(raw, ',', 2), split_part(raw, ',', 3),
-       split_part(raw, ',', 4), split_part(raw, ',', 5), rtrim(split_part(raw, ',', 6), E'\\r'),
+SELECT line, btrim(split_part(raw, ',', 1), '"'), btrim(split_part(raw, ',', 2), '"'),
+       btrim(split_part(raw, ',', 3), '"'), btrim(split_part(raw, ',', 4), '"'),
+       btrim(split_part(raw, ',', 5), '"'), btrim(split_part(raw, ',', 6), E'"\\r'),
        length(raw) - length(replace(raw, ',', '')) + 1
 FROM credit_import_staging
 WHERE btrim(raw, E' \\r') <> ''
 """
 
 # Every row checked once, set-based; reasons in the order the Python path checks them.
+# Digit checks use ltrim(x, '0123456789') = '' rather than regular expressions: a million
+# rows times four regex matches was a third of the validation time.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
-       CASE WHEN s.amount_text ~ %(amount_re)s THEN s.amount_text::bigint END AS amount,
+       CASE WHEN s.amount_ok THEN s.amount_text::bigint END AS amount,
        CASE
          WHEN s.ncols <> 6 THEN %(e_columns)s
          WHEN s.reference = '' OR length(s.reference) > %(ref_max)s THEN %(e_reference)s
          WHEN cr.id IS NULL THEN %(e_caisse)s
-         WHEN s.account_number !~ %(account_re)s THEN %(e_account)s
+         WHEN length(s.account_number) <> 11
+              OR ltrim(s.account_number, '0123456789') <> '' THEN %(e_account)s
          WHEN u.id IS NULL THEN %(e_member)s
          WHEN p.id IS NULL THEN %(e_program)s
          WHEN p.caisse_regionale_id <> cr.id THEN %(e_program_cr)s
-         WHEN s.period !~ %(period_re)s THEN %(e_period)s
-         WHEN s.amount_text !~ %(amount_re)s OR s.amount_text::bigint = 0 THEN %(e_amount)s
+         WHEN length(s.period) <> 7 OR substr(s.period, 5, 1) <> '-'
+              OR ltrim(substr(s.period, 1, 4) || substr(s.period, 6, 2), '0123456789') <> ''
+              OR substr(s.period, 6, 2) NOT BETWEEN '01' AND '12' THEN %(e_period)s
+         WHEN NOT s.amount_ok OR ltrim(s.amount_text, '0') = '' THEN %(e_amount)s
          WHEN d.first_line <> s.line THEN replace(%(e_duplicate)s, '{line}', d.first_line::text)
        END AS error
 FROM (
-    SELECT line, ncols,
-           coalesce(btrim(caisse_code, ' "'), '') AS caisse_code,
-           coalesce(btrim(account_number, ' "'), '') AS account_number,
-           coalesce(btrim(program_code, ' "'), '') AS program_code,
-           coalesce(btrim(period, ' "'), '') AS period,
-           coalesce(btrim(amount_text, ' "'), '') AS amount_text,
-           coalesce(btrim(reference, ' "'), '') AS reference
-    FROM credit_import_fields
+    SELECT f.*, length(amount_text) BETWEEN 1 AND 15
+                AND ltrim(amount_text, '0123456789') = '' AS amount_ok
+    FROM credit_import_fields f
 ) s
 LEFT JOIN (
-    SELECT btrim(reference, ' "') AS reference, min(line) AS first_line
+    SELECT reference, min(line) AS first_line
     FROM credit_import_fields WHERE ncols = 6
     GROUP BY 1 HAVING count(*) > 1
 ) d ON d.reference = s.reference
@@ -255,9 +257,6 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
 
     size = os.fstat(stream.fileno()).st_size
     params = {
-        "amount_re": AMOUNT_RE,
-        "account_re": ACCOUNT_RE,
-        "period_re": PERIOD_RE,
         "ref_max": REFERENCE_MAX,
         "e_columns": ERR_COLUMNS,
         "e_reference": ERR_REFERENCE,
@@ -286,7 +285,9 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
                 _pg_copy(
                     cursor,
                     "COPY credit_import_fields (caisse_code, account_number, program_code, "
-                    "period, amount_text, reference) FROM STDIN WITH (FORMAT csv)",
+                    "period, amount_text, reference) FROM STDIN WITH (FORMAT csv, "
+                    "FORCE_NOT_NULL (caisse_code, account_number, program_code, period, "
+                    "amount_text, reference))",
                     stream,
                     header_end,
                     size,
@@ -309,7 +310,7 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
             except psycopg.DataError as exc:  # e.g. bytes that are not UTF-8
                 raise ImportFileError(f"fichier illisible : {exc}") from exc
             cursor.execute(_PG_FIELDS_FROM_RAW)
-        steps = _progress_bar(4, progress, "Validation et application")
+        steps = _progress_bar(4, progress, "Validation et application", unit="étapes")
         cursor.execute(_PG_PARSE, params)
         cursor.execute("ANALYZE credit_import_rows")
         steps.update(1)
@@ -369,17 +370,16 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
         re.compile(ACCOUNT_RE),
         re.compile(AMOUNT_RE),
     )
-    size = os.fstat(stream.fileno()).st_size
-    bar = _progress_bar(size - header_end, progress, "Lecture")
+    bar = _progress_bar(None, progress, "Lecture", unit="lignes")
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     parsed = []
-    for offset, raw in enumerate(text):
-        bar.update(len(raw.encode()))
-        line = offset + 2
-        if not raw.strip():
+    reader = csv.reader(text)
+    for fields in reader:
+        line = reader.line_num + 1  # the header was read before the reader started
+        if not any(f.strip() for f in fields):
             continue
-        fields = [f.strip(' "') for f in raw.rstrip("\r\n").split(",")]
         parsed.append((line, fields))
+        bar.update(1)
     bar.close()
     report.rows = len(parsed)
 
@@ -387,7 +387,7 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
     wanted = {
         (caisses.get(f[0]), f[1])
         for _line, f in parsed
-        if len(f) == 6 and f[0] in caisses and account_re.match(f[1])
+        if len(f) == 6 and f[0] in caisses and account_re.fullmatch(f[1])
     }
     members = {}
     by_caisse: dict[int, list[str]] = {}
@@ -417,7 +417,7 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
                 error = ERR_REFERENCE
             elif cr_id is None:
                 error = ERR_CAISSE
-            elif not account_re.match(account):
+            elif not account_re.fullmatch(account):
                 error = ERR_ACCOUNT
             elif (cr_id, account) not in members:
                 error = ERR_MEMBER
@@ -425,9 +425,9 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
                 error = ERR_PROGRAM
             elif program[1] != cr_id:
                 error = ERR_PROGRAM_CR
-            elif not period_re.match(period):
+            elif not period_re.fullmatch(period):
                 error = ERR_PERIOD
-            elif not amount_re.match(amount_text) or int(amount_text) == 0:
+            elif not amount_re.fullmatch(amount_text) or int(amount_text) == 0:
                 error = ERR_AMOUNT
             elif reference in first_line:
                 error = ERR_DUPLICATE.format(line=first_line[reference])
@@ -448,7 +448,7 @@ def _import_python(stream, header_end: int, report: ImportReport, *, progress: b
     good = _validate_rows(stream, header_end, report, progress=progress)
     if report.rejected or not good:
         return
-    bar = _progress_bar(len(good), progress, "Application")
+    bar = _progress_bar(len(good), progress, "Application", unit="lignes")
     with transaction.atomic():
         for start in range(0, len(good), BATCH):
             batch = good[start : start + BATCH]

@@ -213,3 +213,11 @@ def test_check_ledger_names_an_association_whose_totals_drifted(member, program,
     AssociationTotals.objects.filter(association=association).update(received_total=31)
     with pytest.raises(CommandError):
         call_command("check_ledger")
+
+
+def test_progress_bars_on_a_terminal(engine, cast, tmp_path, capsys):
+    m = cast["member"].account_number
+    path = write(tmp_path, [f"pyrenees-gascogne,{m},carte-societaire-gers,2026-01,5,pb-1"])
+    report = import_credits(path=path, engine=engine, progress=True)
+    assert report.applied == 1
+    assert "lignes" in capsys.readouterr().err or engine == "postgres"
