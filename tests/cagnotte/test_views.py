@@ -218,3 +218,12 @@ def test_no_balance_shows_a_clear_message(member_client, association):
 
 def test_unknown_association_is_404(member_client):
     assert member_client.get(reverse("cagnotte:give", args=[999999])).status_code == 404
+
+
+def test_give_page_for_one_program(member_client, member, program, association, pg_caisse):
+    other_program = f.ProgramFactory(caisse_regionale=pg_caisse, name="Autre programme")
+    credit(member, program, 110)
+    url = give_url(association)
+    assert member_client.get(f"{url}?programme={program.pk}").status_code == 200
+    assert member_client.get(f"{url}?programme={other_program.pk}").status_code == 404
+    assert member_client.get(f"{url}?programme=abc").status_code == 404
