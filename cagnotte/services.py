@@ -76,8 +76,9 @@ def _post_entry(
     if existing is not None:
         return existing, False
     try:
-        # A savepoint: a concurrent writer of the same reference (that we could not see yet)
-        # makes the insert fail without breaking the caller's transaction.
+        # One savepoint for both writes: a concurrent writer of the same reference (that we
+        # could not see yet) or a balance too low undoes this entry alone, without breaking
+        # the caller's transaction (a sweep goes on with the next wallet).
         with transaction.atomic():
             entry = LedgerEntry.objects.create(
                 wallet=wallet,
@@ -89,16 +90,18 @@ def _post_entry(
                 created_by=created_by,
                 memo=memo,
             )
+            # Conditional: the row changes only if it stays >= 0. The CheckConstraint on the
+            # balance is the backstop should anything bypass this.
+            moved = Wallet.objects.filter(pk=wallet.pk, balance__gte=-amount).update(
+                balance=F("balance") + amount
+            )
+            if moved != 1:
+                raise InsufficientBalance
     except IntegrityError:
         existing = LedgerEntry.objects.filter(reference=reference).first()
         if existing is None:
             raise
         return existing, False
-    try:
-        with transaction.atomic():
-            Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
-    except IntegrityError as exc:  # wallet_balance_not_negative: the database has the last word
-        raise InsufficientBalance from exc
     wallet.balance += amount
     if kind in TO_ASSOCIATION:
         _count_for_association(

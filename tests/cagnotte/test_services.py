@@ -198,3 +198,26 @@ def test_year_totals_are_per_program_year(member, pg_caisse, association):
             member=member, wallet_id=wallet.pk, association_id=association.pk, amount=1, token="c"
         )
     assert not AssociationYearTotals.objects.exists()
+
+
+def test_post_entry_refused_leaves_no_entry_in_the_callers_transaction(wallet, association):
+    from cagnotte.services import _post_entry
+
+    with transaction.atomic():
+        wallet = Wallet.objects.select_for_update().select_related("program").get(pk=wallet.pk)
+        with pytest.raises(InsufficientBalance):
+            _post_entry(
+                wallet=wallet,
+                kind="sweep",
+                amount=-501,
+                reference="sweep:1",
+                association_id=association.pk,
+            )
+        entry, created = _post_entry(
+            wallet=wallet, kind="return", amount=-500, reference="return:1"
+        )
+        assert created
+    assert not LedgerEntry.objects.filter(reference="sweep:1").exists()
+    wallet.refresh_from_db()
+    assert wallet.balance == 0
+    assert_ledger_consistent()
