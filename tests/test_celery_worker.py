@@ -103,5 +103,10 @@ def test_worker_imports_a_credit_file(require_postgres, member, program, tmp_pat
         except subprocess.TimeoutExpired:
             worker.kill()
             output, _ = worker.communicate()
+        # Our queue's bindings would otherwise stay in Redis after every run.
+        import redis
+
+        r = redis.Redis.from_url(BROKER_URL)
+        r.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     assert "cagnotte.tasks.import_credit_file" in output
     assert_ledger_consistent()
