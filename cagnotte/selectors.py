@@ -20,7 +20,22 @@ def association_figures(
 ) -> dict[int, AssociationFigures]:
     """Figures for a page of association cards, in two queries whatever the page size.
 
-    The summary tables are kept in step with the ledger inside each gift's transaction.
+    Design: summing the ledger for every card of a page would read all of an association's
+    gifts each time (millions of rows across a directory page). Instead three small summary
+    tables are written by ``cagnotte.services._post_entry`` in the same transaction as each
+    gift or sweep entry, under the giver's wallet lock:
+
+    * ``Supporter`` — one row per (association, member) who ever gave; inserted with
+      ``ON CONFLICT DO NOTHING``, whose row count says whether the giver is new;
+    * ``AssociationTotals`` — supporters count, received since the first year, first year;
+    * ``AssociationYearTotals`` — received per campaign year (the program's year).
+
+    The totals are upserts (``INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``), so two
+    gifts to the same association at once serialise on its totals row instead of losing an
+    update, and the first gift creates the row without a race. Being in the gift's transaction,
+    the figures are exact, never eventually consistent: a rolled-back gift leaves no trace.
+    ``manage.py check_ledger`` recomputes them from the ledger and names any association whose
+    summary differs. Reading a page of cards is then two indexed lookups by primary key.
     """
     ids = list(association_ids)
     year = year or timezone.localdate().year
@@ -40,3 +55,64 @@ def association_figures(
             received_this_year=this_year.get(pk, 0),
         )
     return result
+
+
+def current_period(on=None) -> str:
+    """The credit period of a date, ``YYYY-MM`` as in the bank's files."""
+    on = on or timezone.localdate()
+    return f"{on.year:04d}-{on.month:02d}"
+
+
+def wallets_of(member, *, period: str | None = None):
+    """A member's wallets with their program and « récolté ce mois-ci », in one query."""
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
+
+    from cagnotte.models import LedgerEntry, Wallet
+
+    period = period or current_period()
+    return (
+        Wallet.objects.filter(member=member)
+        .select_related("program")
+        .annotate(
+            collected_this_month=Coalesce(
+                Sum(
+                    "entries__amount",
+                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
+                ),
+                0,
+            )
+        )
+        .order_by("-program__year", "program__name", "pk")
+    )
+
+
+def history_of(member):
+    """A member's movements, newest first, with what each page row shows (no N+1)."""
+    from cagnotte.models import LedgerEntry
+
+    return (
+        LedgerEntry.objects.filter(wallet__member=member)
+        .select_related("wallet__program", "association")
+        .order_by("-created_at", "-id")
+    )
+
+
+def givable_wallets(member, *, association_id: int):
+    """The member's wallets that can give to this association now: balance left, program open
+    and not swept, association enrolled in that program."""
+    from cagnotte.models import Wallet
+
+    today = timezone.localdate()
+    return (
+        Wallet.objects.filter(
+            member=member,
+            balance__gt=0,
+            program__opens_on__lte=today,
+            program__closes_on__gte=today,
+            program__swept_at__isnull=True,
+            program__enrollments__association_id=association_id,
+        )
+        .select_related("program")
+        .order_by("-program__year", "program__name", "pk")
+    )

@@ -1,12 +1,36 @@
-"""Business actions on wallets, the ledger and favourites."""
+"""Business actions on wallets, the ledger and favourites.
 
-from django.db import transaction
+Every movement of Tookets goes through ``_post_entry``: one append-only ledger row whose
+unique ``reference`` makes the write idempotent, the wallet's cached balance moved by the
+same amount with ``F()`` (the database refuses a negative balance), and, for Tookets that
+reach an association (gift, sweep), the association's summary rows kept in step — all in
+the caller's transaction, with the wallet row already locked. Gifts, credits, adjustments,
+and later the year-end sweep and account closure (``sweep`` / ``return`` entries) all use it.
+"""
 
-from cagnotte.models import Favourite
+from __future__ import annotations
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
 
 
 class NotEligible(Exception):
     """The association may not be chosen or receive Tookets from this member."""
+
+
+class InsufficientBalance(Exception):
+    """The wallet does not hold enough Tookets for this movement."""
+
+
+class InvalidAmount(Exception):
+    """The amount is not a positive whole number of Tookets."""
+
+
+# Kinds whose Tookets reach an association and count in its figures.
+TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
 
 
 @transaction.atomic
@@ -21,3 +45,215 @@ def set_favourite(*, member, association_id: int) -> Favourite:
         member=member, defaults={"association": association}
     )
     return favourite
+
+
+def _check_amount(amount) -> int:
+    # bool is an int in Python: True Tookets make no sense.
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount
+    return amount
+
+
+def _post_entry(
+    *,
+    wallet: Wallet,
+    kind: str,
+    amount: int,
+    reference: str,
+    association_id: int | None = None,
+    period: str = "",
+    created_by=None,
+    memo: str = "",
+) -> tuple[LedgerEntry, bool]:
+    """Write one ledger entry and move the wallet's balance; idempotent on ``reference``.
+
+    The caller holds an open transaction and has locked ``wallet`` (``select_for_update``)
+    and re-checked its rules. ``amount`` is signed as stored. Returns ``(entry, created)``:
+    when the reference exists already, nothing is written and the existing entry is returned.
+    """
+    assert transaction.get_connection().in_atomic_block, "_post_entry needs a transaction"
+    existing = LedgerEntry.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
+    try:
+        # One savepoint for both writes: a concurrent writer of the same reference (that we
+        # could not see yet) or a balance too low undoes this entry alone, without breaking
+        # the caller's transaction (a sweep goes on with the next wallet).
+        with transaction.atomic():
+            entry = LedgerEntry.objects.create(
+                wallet=wallet,
+                kind=kind,
+                amount=amount,
+                reference=reference,
+                association_id=association_id,
+                period=period,
+                created_by=created_by,
+                memo=memo,
+            )
+            # Conditional: the row changes only if it stays >= 0. The CheckConstraint on the
+            # balance is the backstop should anything bypass this.
+            moved = Wallet.objects.filter(pk=wallet.pk, balance__gte=-amount).update(
+                balance=F("balance") + amount
+            )
+            if moved != 1:
+                raise InsufficientBalance
+    except IntegrityError:
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is None:
+            raise
+        return existing, False
+    wallet.balance += amount
+    if kind in TO_ASSOCIATION:
+        _count_for_association(
+            association_id=association_id,
+            member_id=wallet.member_id,
+            year=wallet.program.year,
+            received=-amount,
+        )
+    return entry, True
+
+
+def _count_for_association(*, association_id: int, member_id: int, year: int, received: int):
+    """Keep Supporter, AssociationTotals and AssociationYearTotals in step with one gift.
+
+    Upserts (``INSERT … ON CONFLICT``, understood by PostgreSQL and SQLite alike) so that two
+    gifts to the same association at once neither lose an update nor collide on creation.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO cagnotte_supporter (association_id, member_id, first_gift_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (association_id, member_id) DO NOTHING",
+            [association_id, member_id, now],
+        )
+        new_supporter = 1 if cursor.rowcount == 1 else 0
+        cursor.execute(
+            "INSERT INTO cagnotte_associationtotals "
+            "(association_id, supporters, received_total, first_year) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (association_id) DO UPDATE SET "
+            "supporters = cagnotte_associationtotals.supporters + EXCLUDED.supporters, "
+            "received_total = cagnotte_associationtotals.received_total "
+            "+ EXCLUDED.received_total, "
+            "first_year = CASE WHEN cagnotte_associationtotals.first_year IS NULL "
+            "OR EXCLUDED.first_year < cagnotte_associationtotals.first_year "
+            "THEN EXCLUDED.first_year ELSE cagnotte_associationtotals.first_year END",
+            [association_id, new_supporter, received, year],
+        )
+        cursor.execute(
+            "INSERT INTO cagnotte_associationyeartotals (association_id, year, received) "
+            "VALUES (%s, %s, %s) ON CONFLICT (association_id, year) DO UPDATE SET "
+            "received = cagnotte_associationyeartotals.received + EXCLUDED.received",
+            [association_id, year, received],
+        )
+
+
+def _locked_wallet(*, member, wallet_id: int | None, program: Program | None) -> Wallet | None:
+    qs = Wallet.objects.select_for_update().select_related("program").filter(member=member)
+    if wallet_id is not None:
+        qs = qs.filter(pk=wallet_id)
+    elif program is not None:
+        qs = qs.filter(program=program)
+    else:
+        raise TypeError("give wallet_id or program")
+    return qs.first()
+
+
+def give_tookets(
+    *,
+    member,
+    association_id: int,
+    amount: int,
+    token: str,
+    wallet_id: int | None = None,
+    program: Program | None = None,
+) -> LedgerEntry:
+    """A member gives whole Tookets of one wallet to an association (« VALIDER LA DEMANDE »).
+
+    ``token`` is the form's one-time token: the gift's reference is ``gift:<token>``, so a
+    double click or a replayed post returns the first gift and gives nothing more. The
+    wallet row is locked, then balance and eligibility are checked again: two gifts racing
+    on one wallet are serialised and can never overdraw it.
+    """
+    from associations.selectors import associations_visible_to
+
+    if not token:
+        raise ValueError("a gift needs its one-time token")
+    reference = f"gift:{token}"
+    with transaction.atomic():
+        wallet = _locked_wallet(member=member, wallet_id=wallet_id, program=program)
+        # A replay first: the gift was made, whatever the balance or the rules say now.
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            if wallet is None or existing.wallet_id != wallet.pk:
+                raise NotEligible
+            return existing
+        amount = _check_amount(amount)
+        if wallet is None:
+            raise InsufficientBalance
+        if not member.is_member or member.closed_at is not None:
+            raise NotEligible
+        program = wallet.program
+        if program.swept_at is not None or not program.is_open():
+            raise NotEligible
+        eligible = (
+            associations_visible_to(member)
+            .filter(pk=association_id, enrollments__program=program)
+            .exists()
+        )
+        if not eligible:
+            raise NotEligible
+        if amount > wallet.balance:
+            raise InsufficientBalance
+        entry, _ = _post_entry(
+            wallet=wallet,
+            kind=LedgerEntry.Kind.GIFT,
+            amount=-amount,
+            reference=reference,
+            association_id=association_id,
+            created_by=member,
+        )
+        return entry
+
+
+def credit_wallet(
+    *,
+    member,
+    program: Program,
+    amount: int,
+    reference: str,
+    period: str = "",
+    kind: str = LedgerEntry.Kind.CREDIT,
+    created_by=None,
+    memo: str = "",
+) -> LedgerEntry:
+    """Credit one wallet (created if needed), or adjust it (``kind=adjustment``, signed amount).
+
+    Idempotent on ``reference``. A negative adjustment larger than the balance raises
+    ``InsufficientBalance``. Bulk credits go through ``cagnotte.imports.import_credits``.
+    """
+    if kind not in (LedgerEntry.Kind.CREDIT, LedgerEntry.Kind.ADJUSTMENT):
+        raise ValueError(f"credit_wallet does not write {kind} entries")
+    if kind == LedgerEntry.Kind.CREDIT:
+        amount = _check_amount(amount)
+    elif isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise InvalidAmount
+    with transaction.atomic():
+        # get_or_create retries the read in a savepoint if a concurrent call created it first.
+        Wallet.objects.get_or_create(member=member, program=program)
+        wallet = Wallet.objects.select_for_update().get(member=member, program=program)
+        wallet.program = program
+        if amount < 0 and -amount > wallet.balance:
+            existing = LedgerEntry.objects.filter(reference=reference).first()
+            if existing is not None:
+                return existing
+            raise InsufficientBalance
+        entry, _ = _post_entry(
+            wallet=wallet,
+            kind=kind,
+            amount=amount,
+            reference=reference,
+            period=period,
+            created_by=created_by,
+            memo=memo,
+        )
+        return entry

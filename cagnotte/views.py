@@ -1,12 +1,126 @@
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from cagnotte.forms import GiveForm, new_give_token
+from cagnotte.selectors import (
+    association_figures,
+    current_period,
+    givable_wallets,
+    history_of,
+    wallets_of,
+)
+from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
+
+HISTORY_PAGE_SIZE = 20
 
 
-@login_required
+def member_required(view):
+    """Wallet pages are for members: associations and staff get a clear page, not an error."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_member:
+            return render(request, "cagnotte/members_only.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@member_required
 def wallet(request):
-    return render(request, "cagnotte/wallet.html")
+    """« MA CAGNOTTE DE TOOKETS »: per program what came in this month and what is left."""
+    wallets = list(wallets_of(request.user, period=current_period()))
+    history = Paginator(history_of(request.user), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "cagnotte/wallet.html", {"wallets": wallets, "history": history})
 
 
-@login_required
+def _visible_association(member, association_id):
+    from associations.selectors import associations_visible_to
+
+    return associations_visible_to(member).filter(pk=association_id).first()
+
+
+@member_required
 def give(request, association_id):
-    return render(request, "cagnotte/wallet.html")
+    """« J'AIDE L'ASSOCIATION »: one form per program with Tookets left (default: all of it)."""
+    member = request.user
+    association = _visible_association(member, association_id)
+    if association is None:
+        if request.method == "POST":
+            return render(request, "cagnotte/give_refused.html", status=400)
+        raise Http404
+    wallets = list(givable_wallets(member, association_id=association.pk))
+    program_id = request.GET.get("programme")
+    if program_id is not None:
+        # A link for one program (?programme=<id>): the association must be enrolled in it.
+        if (
+            not program_id.isdigit()
+            or not association.enrollments.filter(program_id=int(program_id)).exists()
+        ):
+            raise Http404
+        wallets = [w for w in wallets if w.program_id == int(program_id)]
+    form_kwargs = {"member_id": member.pk, "association_id": association.pk}
+    posted = None
+    if request.method == "POST":
+        posted = GiveForm(request.POST, **form_kwargs)
+        if posted.is_valid():
+            try:
+                entry = give_tookets(
+                    member=member,
+                    wallet_id=posted.cleaned_data["wallet"],
+                    association_id=association.pk,
+                    amount=posted.cleaned_data["amount"],
+                    token=posted.cleaned_data["one_time"],
+                )
+            except InvalidAmount:
+                posted.add_error("amount", _("Le montant doit être un nombre entier de Tookets."))
+            except InsufficientBalance:
+                posted.add_error(
+                    "amount", _("Le montant dépasse les Tookets qu’il vous reste à distribuer.")
+                )
+            except NotEligible:
+                posted.add_error(
+                    None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
+                )
+            else:
+                # Same message for a replayed post: it describes the one gift that was made.
+                messages.success(
+                    request,
+                    _("Merci ! Vous avez donné %(amount)s K à %(association)s.")
+                    % {"amount": -entry.amount, "association": association.name},
+                )
+                return redirect("cagnotte:wallet")
+    forms = []
+    for w in wallets:
+        if posted is not None and posted.data.get("wallet") == str(w.pk):
+            form = posted
+        else:
+            form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
+        # A fresh token per display; a post that failed gave nothing with its token.
+        token = new_give_token(member_id=member.pk, association_id=association.pk, wallet_id=w.pk)
+        forms.append({"wallet": w, "form": form, "token": token})
+    status = 200
+    if posted is not None and not any(entry["form"] is posted for entry in forms):
+        # The posted wallet cannot give here (empty, closed, other program): say so.
+        status = 400
+    return render(
+        request,
+        "cagnotte/give.html",
+        {
+            "association": association,
+            "figures": association_figures(association_ids=[association.pk])[association.pk],
+            "forms": forms,
+            "posted_elsewhere": status == 400,
+            "posted": posted,
+        },
+        status=status,
+    )

@@ -1,0 +1,203 @@
+"""Credit import benchmark: import_credits against a bare COPY of the same file.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tookets_h4 \
+        .venv/bin/python bench/import_bench.py --rows 1000000
+
+Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, writes a
+CSV of ``--rows`` credits with fresh references, times a bare ``COPY`` of that file into an
+unindexed table of the same database, then ``import_credits`` on it, and prints both times
+and their ratio (target: at most 3). Bench rows are removed afterwards unless ``--keep``.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tookets.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+
+from cagnotte.imports import import_credits  # noqa: E402
+from cagnotte.ledger_checks import check_ledger  # noqa: E402
+
+CAISSE = "pyrenees-gascogne"
+FIRST_ACCOUNT = 97_000_000_000
+
+
+def ensure_members(cursor, count: int) -> None:
+    cursor.execute("SELECT id FROM caisses_caisseregionale WHERE code = %s", [CAISSE])
+    caisse_id = cursor.fetchone()[0]
+    cursor.execute(
+        """
+        INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,
+            email, is_staff, is_active, date_joined, kind, caisse_regionale_id, account_number,
+            display_name, is_societaire, recap_emails)
+        SELECT '!', false, %(caisse)s || ':' || (%(first)s + n)::text, '', '', '', false, true,
+            now(), 'member', %(caisse_id)s, (%(first)s + n)::text, 'Sociétaire banc ' || n,
+            true, false
+        FROM generate_series(0, %(count)s - 1) AS n
+        ON CONFLICT DO NOTHING
+        """,
+        {"caisse": CAISSE, "first": FIRST_ACCOUNT, "count": count, "caisse_id": caisse_id},
+    )
+    cursor.execute(
+        """
+        INSERT INTO cagnotte_program (caisse_regionale_id, code, name, year, opens_on, closes_on)
+        VALUES (%s, 'banc-import', 'Programme de banc d’essai', 2000, '2000-01-01', '2000-12-31')
+        ON CONFLICT DO NOTHING
+        """,
+        [caisse_id],
+    )
+
+
+def write_file(path: Path, rows: int, members: int, run: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("caisse_code,account_number,program_code,period,amount,reference\n")
+        chunk = []
+        for n in range(rows):
+            account = FIRST_ACCOUNT + (n * 7919) % members
+            chunk.append(
+                f"{CAISSE},{account},banc-import,2000-{n % 12 + 1:02d},{n % 500 + 1},{run}-{n:08d}\n"
+            )
+            if len(chunk) == 50_000:
+                out.writelines(chunk)
+                chunk.clear()
+        out.writelines(chunk)
+
+
+def bare_copy(path: Path) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
+        cursor.execute(
+            "CREATE TABLE bench_bare_copy (caisse_code text, account_number text, "
+            "program_code text, period text, amount text, reference text)"
+        )
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as f:
+        with cursor.cursor.copy(
+            "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy:
+            while block := f.read(1 << 20):
+                copy.write(block)
+    elapsed = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_bare_copy")
+    return elapsed
+
+
+def ledger_copy_floor(run: str) -> float:
+    """COPY the imported rows again, as ready-made entries, straight into the ledger table
+    (its indexes, checks and wallet foreign key included), then roll back: what writing these
+    rows costs at the very least, whatever the import does around it."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
+        with connection.cursor() as cursor, open(tmp.name, "wb") as out:
+            with cursor.cursor.copy(
+                "COPY (SELECT wallet_id, kind, amount, 'floor-' || reference, period, memo, "
+                "created_at FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
+                "TO STDOUT WITH (FORMAT csv)",
+                [run + "-%"],
+            ) as copy:
+                for block in copy:
+                    out.write(block)
+        start = time.perf_counter()
+        try:
+            with transaction.atomic(), connection.cursor() as cursor, open(tmp.name, "rb") as f:
+                with cursor.cursor.copy(
+                    "COPY cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, "
+                    "memo, created_at) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
+                    while block := f.read(1 << 20):
+                        copy.write(block)
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
+                elapsed = time.perf_counter() - start
+                raise _Rollback
+        except _Rollback:
+            pass
+    return elapsed
+
+
+class _Rollback(Exception):
+    pass
+
+
+def cleanup() -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM cagnotte_ledgerentry WHERE wallet_id IN (SELECT w.id FROM "
+            "cagnotte_wallet w JOIN cagnotte_program p ON p.id = w.program_id "
+            "WHERE p.code = 'banc-import')"
+        )
+        cursor.execute(
+            "DELETE FROM cagnotte_wallet WHERE program_id IN "
+            "(SELECT id FROM cagnotte_program WHERE code = 'banc-import')"
+        )
+
+
+def vacuum() -> None:
+    # Deleted bench rows leave dead index entries that would slow the next run's inserts.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE cagnotte_ledgerentry")
+        cursor.execute("VACUUM ANALYZE cagnotte_wallet")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the bench credits")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time a COPY of the same rows straight into the ledger table (rolled back)",
+    )
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
+    with transaction.atomic(), connection.cursor() as cursor:
+        ensure_members(cursor, args.members)
+    cleanup()
+    vacuum()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "credits.csv"
+        run = f"banc-{uuid.uuid4().hex[:8]}"
+        write_file(path, args.rows, args.members, run)
+        size = path.stat().st_size
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+        copy_seconds = bare_copy(path)
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+        start = time.perf_counter()
+        report = import_credits(path=path)
+        import_seconds = time.perf_counter() - start
+    assert report.applied == args.rows and not report.errors, report.summary()
+    start = time.perf_counter()
+    check = check_ledger()
+    check_seconds = time.perf_counter() - start
+    print(f"rows: {args.rows}  members: {args.members}  file: {size / 1e6:.1f} MB")
+    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s")
+    print(f"import_credits:                    {import_seconds:.2f} s")
+    print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
+    print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
+    if args.floor:
+        floor = ledger_copy_floor(run)
+        print(
+            f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
+            f"({floor / copy_seconds:.2f}x the bare COPY; import = {import_seconds / floor:.2f}x it)"
+        )
+    if not args.keep:
+        cleanup()
+        vacuum()
+
+
+if __name__ == "__main__":
+    main()

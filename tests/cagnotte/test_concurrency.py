@@ -1,0 +1,126 @@
+"""Real concurrent transactions on PostgreSQL: each thread has its own connection."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from cagnotte.imports import import_credits
+from cagnotte.models import AssociationTotals, LedgerEntry, Wallet
+from cagnotte.services import InsufficientBalance, give_tookets
+from tests.cagnotte.helpers import assert_ledger_consistent, credit
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def run_in_threads(count, target):
+    barrier = threading.Barrier(count)
+    outcomes = [None] * count
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[i] = target(i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects every outcome
+            outcomes[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    return outcomes
+
+
+def test_fifty_concurrent_gifts_never_overdraw(require_postgres, member, program, association):
+    credit(member, program, 1000)
+    wallet = Wallet.objects.get(member=member, program=program)
+
+    def give(i):
+        return give_tookets(
+            member=member,
+            wallet_id=wallet.pk,
+            association_id=association.pk,
+            amount=30,
+            token=f"race-{i}",
+        )
+
+    outcomes = run_in_threads(50, give)
+    gifts = [o for o in outcomes if isinstance(o, LedgerEntry)]
+    refused = [o for o in outcomes if isinstance(o, InsufficientBalance)]
+    assert len(gifts) == 33, outcomes
+    assert len(refused) == 17, outcomes
+    wallet.refresh_from_db()
+    assert wallet.balance == 10
+    assert LedgerEntry.objects.filter(wallet=wallet, kind="gift").count() == 33
+    totals = AssociationTotals.objects.get(association=association)
+    assert (totals.received_total, totals.supporters) == (990, 1)
+    assert_ledger_consistent()
+
+
+def test_the_same_token_posted_fifty_times_at_once_gives_once(
+    require_postgres, member, program, association
+):
+    credit(member, program, 1000)
+    wallet = Wallet.objects.get(member=member, program=program)
+
+    def give(i):
+        return give_tookets(
+            member=member,
+            wallet_id=wallet.pk,
+            association_id=association.pk,
+            amount=30,
+            token="double-click",
+        )
+
+    outcomes = run_in_threads(20, give)
+    assert all(isinstance(o, LedgerEntry) for o in outcomes), outcomes
+    assert len({o.pk for o in outcomes}) == 1
+    wallet.refresh_from_db()
+    assert wallet.balance == 970
+    assert_ledger_consistent()
+
+
+def test_import_and_gifts_race_on_the_same_wallets(
+    require_postgres, member, program, association, tmp_path
+):
+    from tests import factories as f
+
+    others = [f.MemberFactory(caisse_regionale=member.caisse_regionale) for _ in range(5)]
+    for m in [member, *others]:
+        credit(m, program, 100)
+    path = tmp_path / "credits.csv"
+    rows = ["caisse_code,account_number,program_code,period,amount,reference"]
+    for n in range(200):
+        m = [member, *others][n % 6]
+        rows.append(f"pyrenees-gascogne,{m.account_number},{program.code},2026-02,5,race-{n}")
+    path.write_text("\n".join(rows) + "\n")
+    wallet = Wallet.objects.get(member=member, program=program)
+
+    def act(i):
+        if i == 0:
+            return import_credits(path=path)
+        return give_tookets(
+            member=member,
+            wallet_id=wallet.pk,
+            association_id=association.pk,
+            amount=10,
+            token=f"imp-{i}",
+        )
+
+    outcomes = run_in_threads(12, act)
+    report = outcomes[0]
+    assert report.applied == 200, report
+    gifts = [o for o in outcomes[1:] if isinstance(o, LedgerEntry)]
+    assert len(gifts) + sum(isinstance(o, InsufficientBalance) for o in outcomes[1:]) == 11
+    wallet.refresh_from_db()
+    # 100 + 34 credits of 5 (every sixth row is this member's), minus the gifts made.
+    assert wallet.balance == 100 + 34 * 5 - 10 * len(gifts)
+    assert connection.vendor == "postgresql"
+    assert_ledger_consistent()

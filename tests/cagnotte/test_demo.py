@@ -1,0 +1,43 @@
+import datetime
+import random
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from cagnotte import demo
+from cagnotte.models import Program, Wallet
+from tests import factories as f
+from tests.cagnotte.helpers import assert_ledger_consistent
+
+
+def test_demo_member_sees_410_k_this_month_and_can_give(client, pg_caisse):
+    year = timezone.localdate().year
+    # As the associations demo would leave it: the program and enrolled associations.
+    program = f.ProgramFactory(
+        caisse_regionale=pg_caisse,
+        code=f"carte-societaire-gers-{year}",
+        opens_on=datetime.date(year, 1, 1),
+        closes_on=datetime.date(year, 12, 31),
+    )
+    for _ in range(3):
+        f.EnrollmentFactory(
+            association=f.AssociationFactory(caisse_regionale=pg_caisse), program=program
+        )
+    others = [f.MemberFactory(caisse_regionale=pg_caisse) for _ in range(10)]
+
+    summary = demo.seed(random.Random(1))
+    again = demo.seed(random.Random(1))
+
+    assert "crédits importés" in summary and " 0 crédits importés" in again
+    jeanne = User.objects.get(account_number=demo.DEMO_ACCOUNT, caisse_regionale=pg_caisse)
+    assert jeanne.display_name == "Jeanne Dupont" and jeanne.is_member
+    assert Program.objects.filter(year=year).count() == 20  # one per regional bank
+    wallet = Wallet.objects.get(member=jeanne, program=program)
+    assert wallet.balance == demo.DEMO_LEFT
+    assert Wallet.objects.filter(member__in=others).count() == 10
+    client.force_login(jeanne)
+    html = client.get(reverse("cagnotte:wallet")).content.decode()
+    assert 'data-figure="collected">410 K<' in html
+    assert 'data-figure="balance">110 K<' in html
+    assert_ledger_consistent()
