@@ -180,3 +180,8 @@ def page(chromium_path, live_server):
         yield pg
         context.close()
         browser.close()
+    # Playwright's sync API runs the test in a greenlet of its own: a database connection the
+    # test opened there is never closed by Django and would block dropping the test database.
+    from django.db import connections
+
+    connections.close_all()
