@@ -184,6 +184,12 @@ STORAGES = {
     },
 }
 
+# In development WhiteNoise serves static/ straight from the finders and looks again on each
+# request, so `make run` shows an edited CSS or JS file without collectstatic. In production it
+# indexes the collected, hashed files once at start-up.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
