@@ -80,3 +80,23 @@ def test_admin_pages_render_in_french(client, national_staff, association, membe
     entry = LedgerEntry.objects.get()
     html = client.get(reverse("admin:cagnotte_ledgerentry_change", args=[entry.pk])).content
     assert "Tookets récoltés +100 K (credit-1)" in html.decode()
+
+
+@pytest.mark.django_db
+def test_an_english_browser_still_gets_the_admin_in_french(client, staff_pg, pg_caisse):
+    client.force_login(staff_pg)
+    page = client.get(
+        reverse("admin:associations_association_changelist"), HTTP_ACCEPT_LANGUAGE="en-US,en"
+    )
+    html = page.content.decode()
+    assert '<html lang="fr"' in html
+    assert "Sélectionnez l’objet association à changer" in html
+
+
+@pytest.mark.django_db
+def test_bank_staff_lists_drop_the_bank_column(client, staff_pg, national_staff, association):
+    url = reverse("admin:associations_association_changelist")
+    client.force_login(staff_pg)
+    assert "column-caisse_regionale" not in client.get(url).content.decode()
+    client.force_login(national_staff)
+    assert "column-caisse_regionale" in client.get(url).content.decode()

@@ -163,7 +163,9 @@ SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.back
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
-LANGUAGES = [("fr", "Français"), ("en", "English")]
+# French only: with English offered, a browser asking for English got Django's own texts
+# (admin, form errors, dates) in English among our French ones.
+LANGUAGES = [("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
