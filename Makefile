@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format lock setup clean
+.PHONY: run test install lint format lock setup clean messages
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Refresh the French catalog from the sources and compile it (needs GNU gettext). Both files are
+# committed, so a fresh clone needs no gettext tools. The msgids are French already: only a new
+# plural entry needs its msgstr[0]/msgstr[1] filled (tests/associations/test_i18n.py checks it).
+messages: install
+	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles \
+		--ignore=bench --ignore=node_modules --ignore=tests
+	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 # Re-pin every dependency from pyproject.toml (needs pip-tools in the venv).
 lock: install

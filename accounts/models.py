@@ -91,10 +91,17 @@ class BankCustomer(models.Model):
         ASSOCIATION = "association", _("Association")
 
     caisse_regionale = models.ForeignKey(
-        "caisses.CaisseRegionale", on_delete=models.PROTECT, related_name="customers"
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        related_name="customers",
     )
     caisse_locale = models.ForeignKey(
-        "caisses.CaisseLocale", on_delete=models.SET_NULL, null=True, blank=True
+        "caisses.CaisseLocale",
+        verbose_name=_("caisse locale"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     account_number = models.CharField(
         _("numéro de compte"), max_length=11, validators=[account_number_validator]

@@ -9,6 +9,7 @@ bank's association — typed in a URL or posted by hand — is « not found ».
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, Min, Sum
 from django.http import Http404
 from django.shortcuts import redirect
@@ -149,6 +150,8 @@ class AssociationAdmin(CaisseScopedAdmin):
     ]
     search_fields = ["name", "search_name", "rna_number"]
     list_select_related = ["caisse_locale", "activity", "caisse_regionale"]
+    # A website typed without a scheme is an https one (Django 6.0's default; 5.2 warns).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     ordering = ["status", "submitted_at", "name"]
     readonly_fields = [
         "caisse_regionale",

@@ -40,6 +40,9 @@ class RegistrationAuthForm(forms.Form):
         label=_("Caisse régionale dont l’association est cliente"),
         queryset=CaisseRegionale.objects.order_by("name"),
         empty_label=_("Choisissez une Caisse régionale"),
+        # The first field takes the focus, not the keypad further down (keypad.js focuses the
+        # keypad only when nothing on the page asks for it).
+        widget=forms.Select(attrs={"autofocus": True}),
         error_messages={"required": _("Choisissez la Caisse régionale de l’association.")},
     )
     account_number = forms.CharField(

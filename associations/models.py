@@ -19,7 +19,7 @@ def normalize_search(text: str) -> str:
 
 
 class Activity(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
     label = models.CharField(_("libellé"), max_length=80)
 
     class Meta:
@@ -32,7 +32,7 @@ class Activity(models.Model):
 
 
 class Domain(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
     label = models.CharField(_("libellé"), max_length=80)
 
     class Meta:
@@ -74,13 +74,16 @@ class Association(models.Model):
     # The association's own login (kind=association); the president logs in through it.
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("compte de connexion"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="association",
     )
     name = models.CharField(_("nom"), max_length=200)
-    search_name = models.CharField(max_length=200, editable=False, db_index=True)
+    search_name = models.CharField(
+        _("nom pour la recherche"), max_length=200, editable=False, db_index=True
+    )
     rna_number = models.CharField(
         _("numéro RNA"), max_length=10, null=True, blank=True, validators=[rna_validator]
     )
@@ -153,11 +156,24 @@ class Association(models.Model):
 class StatusChange(models.Model):
     """One decision in an association's file: who, when, from which status to which, and why."""
 
-    association = models.ForeignKey(Association, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=24, choices=Association.Status.choices, blank=True)
-    to_status = models.CharField(max_length=24, choices=Association.Status.choices)
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="history",
+    )
+    from_status = models.CharField(
+        _("statut précédent"), max_length=24, choices=Association.Status.choices, blank=True
+    )
+    to_status = models.CharField(
+        _("nouveau statut"), max_length=24, choices=Association.Status.choices
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     message = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("le"), auto_now_add=True)
@@ -167,18 +183,32 @@ class StatusChange(models.Model):
         verbose_name = _("décision")
         verbose_name_plural = _("historique des décisions")
 
+    def __str__(self):
+        before = self.get_from_status_display() if self.from_status else "—"
+        return f"{self.association} : {before} → {self.get_to_status_display()}"
+
 
 class Enrollment(models.Model):
     """An association made eligible for one program (one campaign year) by its regional bank."""
 
     association = models.ForeignKey(
-        Association, on_delete=models.CASCADE, related_name="enrollments"
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="enrollments",
     )
     program = models.ForeignKey(
-        "cagnotte.Program", on_delete=models.PROTECT, related_name="enrollments"
+        "cagnotte.Program",
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="enrollments",
     )
     enrolled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("enrôlée par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     enrolled_at = models.DateTimeField(_("enrôlée le"), auto_now_add=True)
 
@@ -189,3 +219,6 @@ class Enrollment(models.Model):
             models.UniqueConstraint(fields=["association", "program"], name="enrollment_unique")
         ]
         indexes = [models.Index(fields=["program", "association"])]
+
+    def __str__(self):
+        return f"{self.association} — {self.program}"

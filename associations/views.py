@@ -201,4 +201,3 @@ def set_favourite(request):
         % {"name": favourite.association.name},
     )
     return redirect(back)
-

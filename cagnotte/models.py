@@ -9,7 +9,10 @@ class Program(models.Model):
     """A Tookets program of one regional bank for one campaign year."""
 
     caisse_regionale = models.ForeignKey(
-        "caisses.CaisseRegionale", on_delete=models.PROTECT, related_name="programs"
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        related_name="programs",
     )
     code = models.SlugField(_("code"), max_length=60, unique=True)
     name = models.CharField(_("nom"), max_length=120)
@@ -43,11 +46,16 @@ class Wallet(models.Model):
     """A member's wallet in one program. ``balance`` caches the sum of its ledger entries."""
 
     member = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sociétaire"),
+        on_delete=models.PROTECT,
+        related_name="wallets",
     )
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="wallets")
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.PROTECT, related_name="wallets"
+    )
     balance = models.BigIntegerField(_("solde"), default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("cagnotte")
@@ -76,12 +84,17 @@ class LedgerEntry(models.Model):
     # No single-column index on wallet: the (wallet, -created_at) index serves it. Every index
     # here is paid by each row of a million-row credit import, so each one earns its place.
     wallet = models.ForeignKey(
-        Wallet, on_delete=models.PROTECT, related_name="entries", db_index=False
+        Wallet,
+        verbose_name=_("cagnotte"),
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
     )
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("montant (K)"))
     association = models.ForeignKey(
         "associations.Association",
+        verbose_name=_("association"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -97,6 +110,7 @@ class LedgerEntry(models.Model):
     # by author.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("saisi par"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -136,17 +150,26 @@ class LedgerEntry(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount:+d} K ({self.reference})"
+
 
 class Favourite(models.Model):
     """A member's one favourite association (« Mon Asso Favorite »)."""
 
     member = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourite"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sociétaire"),
+        on_delete=models.CASCADE,
+        related_name="favourite",
     )
     association = models.ForeignKey(
-        "associations.Association", on_delete=models.CASCADE, related_name="favourited_by"
+        "associations.Association",
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="favourited_by",
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("choisie le"), auto_now=True)
 
     class Meta:
         verbose_name = _("association favorite")
@@ -157,12 +180,22 @@ class Supporter(models.Model):
     """A member who gave to an association at least once: counts « N personnes nous ont soutenu »."""
 
     association = models.ForeignKey(
-        "associations.Association", on_delete=models.CASCADE, related_name="supporters"
+        "associations.Association",
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="supporters",
     )
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    first_gift_at = models.DateTimeField(default=timezone.now)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sociétaire"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    first_gift_at = models.DateTimeField(_("premier don le"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("soutien")
+        verbose_name_plural = _("soutiens")
         constraints = [
             models.UniqueConstraint(fields=["association", "member"], name="supporter_unique")
         ]
@@ -174,15 +207,18 @@ class AssociationTotals(models.Model):
 
     association = models.OneToOneField(
         "associations.Association",
+        verbose_name=_("association"),
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="totals",
     )
-    supporters = models.PositiveIntegerField(default=0)
-    received_total = models.BigIntegerField(default=0)
-    first_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    supporters = models.PositiveIntegerField(_("soutiens"), default=0)
+    received_total = models.BigIntegerField(_("total reçu (K)"), default=0)
+    first_year = models.PositiveSmallIntegerField(_("premier don en"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("totaux d’une association")
+        verbose_name_plural = _("totaux des associations")
         constraints = [
             models.CheckConstraint(
                 condition=Q(received_total__gte=0), name="totals_received_not_negative"
@@ -192,12 +228,17 @@ class AssociationTotals(models.Model):
 
 class AssociationYearTotals(models.Model):
     association = models.ForeignKey(
-        "associations.Association", on_delete=models.CASCADE, related_name="year_totals"
+        "associations.Association",
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="year_totals",
     )
-    year = models.PositiveSmallIntegerField()
-    received = models.BigIntegerField(default=0)
+    year = models.PositiveSmallIntegerField(_("année"))
+    received = models.BigIntegerField(_("reçu (K)"), default=0)
 
     class Meta:
+        verbose_name = _("total annuel d’une association")
+        verbose_name_plural = _("totaux annuels des associations")
         constraints = [
             models.UniqueConstraint(fields=["association", "year"], name="year_totals_unique"),
             models.CheckConstraint(condition=Q(received__gte=0), name="year_totals_not_negative"),

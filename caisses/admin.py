@@ -30,6 +30,20 @@ class CaisseScopedAdmin(admin.ModelAdmin):
             return qs.none()
         return qs.filter(**{f"{self.caisse_path}_id": caisse_id})
 
+    # For the staff of one bank the bank column and filter say the same thing on every row;
+    # dropping them leaves room for the other columns at 1280 px.
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        if staff_caisse(request) is None:
+            return columns
+        return [column for column in columns if column != "caisse_regionale"]
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if staff_caisse(request) is None:
+            return filters
+        return [f for f in filters if f != "caisse_regionale"]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         caisse_id = staff_caisse(request)
         if caisse_id is not None:

@@ -13,10 +13,10 @@ class CaisseRegionale(models.Model):
     # Territory bounding box and centre: where the map opens and where local banks lie.
     center_lat = models.FloatField(_("latitude du centre"))
     center_lng = models.FloatField(_("longitude du centre"))
-    min_lat = models.FloatField()
-    max_lat = models.FloatField()
-    min_lng = models.FloatField()
-    max_lng = models.FloatField()
+    min_lat = models.FloatField(_("latitude minimale"))
+    max_lat = models.FloatField(_("latitude maximale"))
+    min_lng = models.FloatField(_("longitude minimale"))
+    max_lng = models.FloatField(_("longitude maximale"))
 
     class Meta:
         ordering = ["name"]
@@ -31,7 +31,10 @@ class CaisseLocale(models.Model):
     """A local bank (agence / caisse locale) of a regional bank."""
 
     caisse_regionale = models.ForeignKey(
-        CaisseRegionale, on_delete=models.PROTECT, related_name="caisses_locales"
+        CaisseRegionale,
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        related_name="caisses_locales",
     )
     code = models.CharField(_("code"), max_length=20)
     name = models.CharField(_("nom"), max_length=120)

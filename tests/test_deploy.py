@@ -52,3 +52,18 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_serves_only_the_collected_static_files():
+    code = "from django.conf import settings as s; print(s.WHITENOISE_USE_FINDERS, s.WHITENOISE_AUTOREFRESH)"
+    result = _manage("shell", "-v", "0", "-c", code, env=_production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_development_serves_static_files_without_collectstatic(client, settings):
+    # DEBUG (the development default) makes WhiteNoise read static/ through the finders.
+    assert settings.WHITENOISE_USE_FINDERS and settings.WHITENOISE_AUTOREFRESH
+    response = client.get("/static/css/tookets.css")
+    assert response.status_code == 200
+    assert b".keypad" in b"".join(response.streaming_content)

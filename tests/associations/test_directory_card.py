@@ -52,7 +52,7 @@ def test_figures_default_to_zero_and_this_year(client_member, association):
     html = client_member.get(reverse("associations:detail", args=[association.pk])).content
     html = html.decode()
     year = timezone.localdate().year
-    assert "0 personnes nous ont soutenu, merci à vous !" in html
+    assert "0 personne nous a soutenu, merci à vous !" in html
     assert f"Depuis {year} <strong>0\u00a0K</strong>" in html
 
 

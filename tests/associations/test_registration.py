@@ -74,7 +74,10 @@ def test_auth_page_shows_a_shuffled_keypad(client, db):
     assert response.status_code == 200
     layout = client.session["keypad:register"]
     assert sorted(layout) == list("0123456789")
-    assert response.content.decode().count('class="reg-keypad-key"') == 10
+    html = response.content.decode()
+    # The login page's keypad and script, not a copy of them.
+    assert html.count('class="keypad-key" data-position=') == 10
+    assert "js/keypad.js" in html and "registration_keypad" not in html
 
 
 def test_authentication_creates_a_prefilled_draft_and_logs_the_association_in(

@@ -54,7 +54,7 @@ def test_member_gives_and_sees_balance_and_figures_change(
     assert page.locator('[data-figure="balance"]').inner_text() == "710 K"
 
     page.goto(reverse("cagnotte:give", args=[association.pk]))
-    assert page.locator('[data-figure="supporters"]').inner_text() == "0 personnes nous ont soutenu"
+    assert page.locator('[data-figure="supporters"]').inner_text() == "0 personne nous a soutenu"
     amount = page.get_by_label("Montant du don pour le programme Carte Sociétaire - GERS")
     assert amount.input_value() == "710"  # the whole balance by default
     amount.fill("600")

@@ -1,6 +1,8 @@
 """A president registers the association in Chromium: keypad, steps, map, review, submit."""
 
 import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
 
 from accounts.models import BankCustomer
 from associations.models import Activity, Association, Domain
@@ -37,7 +39,7 @@ def demo_bank_association(pg_caisse):
 
 def type_code_on_keypad(page, code):
     for digit in code:
-        page.locator(".reg-keypad-key", has_text=digit).click()
+        page.get_by_role("button", name=f"Chiffre {digit}", exact=True).click()
 
 
 @pytest.mark.browser
@@ -52,8 +54,8 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
     )
     page.get_by_label("Numéro de compte de l’association").fill(ASSO_ACCOUNT)
     type_code_on_keypad(page, f.DEMO_CODE)
-    assert page.locator("[data-reg-keypad-dots]").inner_text() == "●●●●●●"
-    page.get_by_role("button", name="Valider").click()
+    assert page.locator(".keypad-dot.is-filled").count() == 6
+    page.get_by_role("button", name="VALIDER").click()
 
     # Identity: the bank's data is already there.
     assert (
@@ -106,3 +108,32 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
     assert association.status == Association.Status.SUBMITTED
     assert association.latitude == pytest.approx(latitude)
     assert association.caisse_locale == demo_bank_association
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_president_types_the_code_on_the_keyboard(page, pg_caisse, demo_bank_association):
+    # The wizard uses the login page's keypad: same keyboard entry, same status messages.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(reverse("associations:register_auth"))
+    status = page.locator("[data-keypad-status]")
+    page.get_by_label("Caisse régionale dont l’association est cliente").select_option(
+        label="Pyrénées Gascogne"
+    )
+    # Digits typed into the account number go there, not to the keypad.
+    page.get_by_label("Numéro de compte de l’association").press_sequentially(ASSO_ACCOUNT)
+    expect(status).to_have_text("Aucun chiffre saisi sur 6")
+    expect(page.get_by_role("button", name="VALIDER")).to_be_disabled()
+
+    page.get_by_text("Code personnel", exact=True).click()  # the keypad takes the keys
+    page.keyboard.type("12")
+    expect(status).to_have_text("2 chiffres saisis sur 6")
+    page.keyboard.press("Backspace")
+    expect(status).to_have_text("1 chiffre saisi sur 6")
+    page.keyboard.press("Escape")
+    page.keyboard.type(f.DEMO_CODE)
+    expect(status).to_have_text("6 chiffres saisis sur 6 : vous pouvez valider")
+    assert page.locator("input[name=positions]").input_value() != f.DEMO_CODE
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_label("Nom de l’association")).to_have_value("Association Sportive Gersoise")
