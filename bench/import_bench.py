@@ -187,6 +187,7 @@ def main() -> None:
     print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s")
     print(f"import_credits:                    {import_seconds:.2f} s")
     print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
+    print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
     print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
     if args.floor:
         floor = ledger_copy_floor(run)
