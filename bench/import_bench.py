@@ -74,7 +74,33 @@ def write_file(path: Path, rows: int, members: int, run: str) -> None:
         out.writelines(chunk)
 
 
-def bare_copy(path: Path) -> float:
+def backend_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, when the server runs on
+    this machine (/proc readable): on a busy machine it varies much less than wall time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    def __enter__(self):
+        self.start = backend_cpu()
+        return self
+
+    def __exit__(self, *exc):
+        end = backend_cpu()
+        self.seconds = None if end is None or self.start is None else end - self.start
+
+    def __str__(self):
+        return "" if self.seconds is None else f" (backend CPU {self.seconds:.2f} s)"
+
+
+def bare_copy(path: Path) -> tuple[float, CpuClock]:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
         cursor.execute(
@@ -82,19 +108,20 @@ def bare_copy(path: Path) -> float:
             "program_code text, period text, amount text, reference text)"
         )
     start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as f:
-        with cursor.cursor.copy(
-            "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
-        ) as copy:
-            while block := f.read(1 << 20):
-                copy.write(block)
+    with CpuClock() as cpu:
+        with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as f:
+            with cursor.cursor.copy(
+                "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy:
+                while block := f.read(1 << 20):
+                    copy.write(block)
     elapsed = time.perf_counter() - start
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_bare_copy")
-    return elapsed
+    return elapsed, cpu
 
 
-def ledger_copy_floor(run: str) -> float:
+def ledger_copy_floor(run: str) -> tuple[float, CpuClock]:
     """COPY the imported rows again, as ready-made entries, straight into the ledger table
     (its indexes, checks and wallet foreign key included), then roll back: what writing these
     rows costs at the very least, whatever the import does around it."""
@@ -108,6 +135,7 @@ def ledger_copy_floor(run: str) -> float:
             ) as copy:
                 for block in copy:
                     out.write(block)
+        cpu = CpuClock().__enter__()
         start = time.perf_counter()
         try:
             with transaction.atomic(), connection.cursor() as cursor, open(tmp.name, "rb") as f:
@@ -119,10 +147,11 @@ def ledger_copy_floor(run: str) -> float:
                         copy.write(block)
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
                 elapsed = time.perf_counter() - start
+                cpu.__exit__()
                 raise _Rollback
         except _Rollback:
             pass
-    return elapsed
+    return elapsed, cpu
 
 
 class _Rollback(Exception):
@@ -173,26 +202,28 @@ def main() -> None:
         size = path.stat().st_size
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
-        copy_seconds = bare_copy(path)
+        copy_seconds, copy_cpu = bare_copy(path)
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
         start = time.perf_counter()
-        report = import_credits(path=path)
+        with CpuClock() as import_cpu:
+            report = import_credits(path=path)
         import_seconds = time.perf_counter() - start
     assert report.applied == args.rows and not report.errors, report.summary()
     start = time.perf_counter()
     check = check_ledger()
     check_seconds = time.perf_counter() - start
     print(f"rows: {args.rows}  members: {args.members}  file: {size / 1e6:.1f} MB")
-    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s")
-    print(f"import_credits:                    {import_seconds:.2f} s")
+    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s{copy_cpu}")
+    print(f"import_credits:                    {import_seconds:.2f} s{import_cpu}")
     print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
-    print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
+    timings = getattr(report, "timings", {})
+    print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
     if args.floor:
-        floor = ledger_copy_floor(run)
+        floor, floor_cpu = ledger_copy_floor(run)
         print(
-            f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
+            f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s{floor_cpu} "
             f"({floor / copy_seconds:.2f}x the bare COPY; import = {import_seconds / floor:.2f}x it)"
         )
     if not args.keep:

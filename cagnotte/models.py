@@ -42,8 +42,9 @@ class Program(models.Model):
 class Wallet(models.Model):
     """A member's wallet in one program. ``balance`` caches the sum of its ledger entries."""
 
+    # No single-column index on member: the (member, program) unique index serves it.
     member = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets", db_index=False
     )
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="wallets")
     balance = models.BigIntegerField(_("solde"), default=0)
