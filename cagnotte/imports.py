@@ -155,7 +155,7 @@ _PG_FIELDS_TABLE = """
 CREATE TEMP TABLE credit_import_fields (
     line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),
     caisse_code text, account_number text, program_code text, period text,
-    amount_text text, reference text, ncols int NOT NULL DEFAULT 6
+    amount_text text, reference text COLLATE "C", ncols int NOT NULL DEFAULT 6
 ) ON COMMIT DROP
 """
 _PG_RAW_TABLE = """
@@ -215,10 +215,19 @@ LEFT JOIN accounts_user u
 LEFT JOIN cagnotte_program p ON p.code = s.program_code
 """
 
+# One pass over the valid rows: per (member, program), how many credits and how much. The
+# wallet upsert, the locks and the balance update then read 1 row per wallet, not per credit.
+_PG_TOTALS = """
+CREATE TEMP TABLE credit_import_totals ON COMMIT DROP AS
+SELECT member_id, program_id, count(*) AS n, sum(amount) AS total
+FROM credit_import_rows WHERE error IS NULL
+GROUP BY member_id, program_id
+"""
+
 _PG_CREATE_WALLETS = """
 INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
-SELECT DISTINCT member_id, program_id, 0, now()
-FROM credit_import_rows WHERE error IS NULL
+SELECT member_id, program_id, 0, now()
+FROM credit_import_totals
 ORDER BY member_id, program_id
 ON CONFLICT (member_id, program_id) DO NOTHING
 """
@@ -228,9 +237,8 @@ ON CONFLICT (member_id, program_id) DO NOTHING
 # locked wallets are kept as a small map (member, program) -> wallet for the writes below.
 _PG_LOCK_WALLETS = """
 CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
-SELECT w.id, w.member_id, w.program_id FROM cagnotte_wallet w
-JOIN (SELECT DISTINCT member_id, program_id FROM credit_import_rows WHERE error IS NULL) k
-  ON w.member_id = k.member_id AND w.program_id = k.program_id
+SELECT w.id, w.member_id, w.program_id, k.total FROM cagnotte_wallet w
+JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
 ORDER BY w.id
 FOR UPDATE OF w
 """
@@ -249,18 +257,11 @@ JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.p
 WHERE r.error IS NULL
 ORDER BY w.id
 """
-# Every valid row was inserted: each wallet's new balance is the sum of its rows in the
-# staging table, without reading the entries back.
-_PG_BALANCES_FROM_ROWS = """
-UPDATE cagnotte_wallet w SET balance = w.balance + t.total
-FROM (
-    SELECT k.id, sum(r.amount) AS total
-    FROM credit_import_rows r
-    JOIN credit_import_wallets k ON k.member_id = r.member_id AND k.program_id = r.program_id
-    WHERE r.error IS NULL
-    GROUP BY k.id
-) t
-WHERE w.id = t.id
+# Every valid row was inserted: each wallet's new balance adds its total of the file.
+_PG_BALANCES_FROM_TOTALS = """
+UPDATE cagnotte_wallet w SET balance = w.balance + k.total
+FROM credit_import_wallets k
+WHERE w.id = k.id
 """
 
 # General path: rows already imported (same file twice, overlapping files) are skipped by
@@ -330,7 +331,7 @@ def _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progres
     # (it is then a savepoint): start from a clean slate.
     cursor.execute(
         "DROP TABLE IF EXISTS credit_import_fields, credit_import_staging, credit_import_rows, "
-        "credit_import_wallets"
+        "credit_import_totals, credit_import_wallets"
     )
     # Sorts and hashes over a million rows stay in memory; local to this transaction.
     cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
@@ -374,16 +375,16 @@ def _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progres
     steps.update(1)
     timer("validation")
     cursor.execute(
-        "SELECT count(*), count(*) FILTER (WHERE error IS NULL), "
-        "coalesce(sum(amount) FILTER (WHERE error IS NULL), 0) FROM credit_import_rows"
-    )
-    report.rows, valid, valid_tookets = cursor.fetchone()
-    cursor.execute(
         "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
     )
     report.errors = [(int(line), error) for line, error in cursor.fetchall()]
-    steps.update(1)
     timer("report")
+    cursor.execute(_PG_TOTALS)
+    cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
+    valid, valid_tookets = (int(x) for x in cursor.fetchone())
+    report.rows = valid + len(report.errors)
+    steps.update(1)
+    timer("totals per wallet")
     if report.rejected or valid == 0:
         steps.close()
         return
@@ -398,9 +399,9 @@ def _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progres
         with transaction.atomic():
             cursor.execute(_PG_INSERT_NEW)
             timer("insert")
-            cursor.execute(_PG_BALANCES_FROM_ROWS)
+            cursor.execute(_PG_BALANCES_FROM_TOTALS)
             timer("balances")
-        report.applied, report.tookets_applied = valid, int(valid_tookets)
+        report.applied, report.tookets_applied = valid, valid_tookets
     except IntegrityError as exc:
         if getattr(exc.__cause__.diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
             raise
