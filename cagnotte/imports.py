@@ -8,11 +8,17 @@ rows already imported are counted as « déjà appliquées », not as errors.
 Two paths with the same semantics:
 
 * PostgreSQL — the file is streamed untouched through ``COPY`` into a temporary staging
-  table; parsing, validation and application are a handful of set-based statements
-  (``INSERT … SELECT … ON CONFLICT (reference) DO NOTHING RETURNING`` feeding one
-  ``UPDATE`` of the balances), all in one transaction. Affected wallets are locked in id
-  order before any write, as gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import
-  and gifts (or two imports) queue behind each other and never deadlock.
+  table; parsing, validation and application are a handful of set-based statements, all in
+  one transaction: validation into a temporary table, one aggregate per wallet (new wallets,
+  locks, balances), then the entries. Affected wallets are locked in id order before any
+  write, as gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import and gifts (or two
+  imports) queue behind each other and never deadlock. Entries go in with a plain
+  ``INSERT … SELECT`` and each wallet's balance grows by its total in the file; if a
+  reference is already in the ledger (the same file twice, overlapping files) the unique
+  constraint stops that statement, it is rolled back to a savepoint and the general path runs
+  instead (``ON CONFLICT (reference) DO NOTHING RETURNING`` feeding the balance update).
+  Writing the entries themselves (heap, three indexes, then one deferred wallet foreign-key
+  check per entry at commit) is most of the time: see ``bench/import_bench.py --floor``.
 * SQLite (development) — plain Python, in batches, inside one transaction.
 """
 
@@ -403,7 +409,8 @@ def _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progres
             timer("balances")
         report.applied, report.tookets_applied = valid, valid_tookets
     except IntegrityError as exc:
-        if getattr(exc.__cause__.diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
             raise
         timer("insert (rolled back: references already imported)")
         cursor.execute(_PG_APPLY)
