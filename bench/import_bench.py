@@ -1,12 +1,16 @@
 """Credit import benchmark: import_credits against a bare COPY of the same file.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tookets_h4 \
-        .venv/bin/python bench/import_bench.py --rows 1000000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tookets_h6 \
+        .venv/bin/python bench/import_bench.py --rows 1000000 --floor
 
 Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, writes a
 CSV of ``--rows`` credits with fresh references, times a bare ``COPY`` of that file into an
 unindexed table of the same database, then ``import_credits`` on it, and prints both times
-and their ratio (target: at most 3). Bench rows are removed afterwards unless ``--keep``.
+and their ratio (target: at most 3), the import's time per step, and with ``--floor`` what a
+COPY of the same rows as ready-made entries into the ledger table costs (its indexes, checks
+and wallet foreign key: no import can write the entries for less). Where the database runs on
+this machine, each figure also gives the PostgreSQL backend's CPU seconds, steadier than wall
+time on a busy machine. Bench rows are removed afterwards unless ``--keep``.
 """
 
 import argparse
@@ -74,7 +78,33 @@ def write_file(path: Path, rows: int, members: int, run: str) -> None:
         out.writelines(chunk)
 
 
-def bare_copy(path: Path) -> float:
+def backend_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, when the server runs on
+    this machine (/proc readable): on a busy machine it varies much less than wall time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    def __enter__(self):
+        self.start = backend_cpu()
+        return self
+
+    def __exit__(self, *exc):
+        end = backend_cpu()
+        self.seconds = None if end is None or self.start is None else end - self.start
+
+    def __str__(self):
+        return "" if self.seconds is None else f" (backend CPU {self.seconds:.2f} s)"
+
+
+def bare_copy(path: Path) -> tuple[float, CpuClock]:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
         cursor.execute(
@@ -82,22 +112,26 @@ def bare_copy(path: Path) -> float:
             "program_code text, period text, amount text, reference text)"
         )
     start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as f:
-        with cursor.cursor.copy(
-            "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
-        ) as copy:
-            while block := f.read(1 << 20):
-                copy.write(block)
+    with CpuClock() as cpu:
+        with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as f:
+            with cursor.cursor.copy(
+                "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy:
+                while block := f.read(1 << 20):
+                    copy.write(block)
     elapsed = time.perf_counter() - start
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_bare_copy")
-    return elapsed
+    return elapsed, cpu
 
 
-def ledger_copy_floor(run: str) -> float:
+def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
     """COPY the imported rows again, as ready-made entries, straight into the ledger table
     (its indexes, checks and wallet foreign key included), then roll back: what writing these
-    rows costs at the very least, whatever the import does around it."""
+    rows costs at the very least, whatever the import does around it. Timed in parts: the COPY
+    itself (heap, indexes, checks), the deferred wallet foreign-key checks, and for comparison
+    the same COPY into a copy of the ledger table without its indexes, checks or keys."""
+    parts = {}
     with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
         with connection.cursor() as cursor, open(tmp.name, "wb") as out:
             with cursor.cursor.copy(
@@ -108,21 +142,34 @@ def ledger_copy_floor(run: str) -> float:
             ) as copy:
                 for block in copy:
                     out.write(block)
-        start = time.perf_counter()
-        try:
-            with transaction.atomic(), connection.cursor() as cursor, open(tmp.name, "rb") as f:
-                with cursor.cursor.copy(
-                    "COPY cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, "
-                    "memo, created_at) FROM STDIN WITH (FORMAT csv)"
-                ) as copy:
-                    while block := f.read(1 << 20):
-                        copy.write(block)
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
-                elapsed = time.perf_counter() - start
-                raise _Rollback
-        except _Rollback:
-            pass
-    return elapsed
+        for table in ("cagnotte_ledgerentry", "bench_ledger_heap"):
+            with connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+            try:
+                with transaction.atomic(), connection.cursor() as cursor, open(tmp.name, "rb") as f:
+                    if table == "bench_ledger_heap":
+                        cursor.execute(
+                            "CREATE TABLE bench_ledger_heap "
+                            "(LIKE cagnotte_ledgerentry INCLUDING DEFAULTS INCLUDING IDENTITY)"
+                        )
+                    start, cpu = time.perf_counter(), CpuClock().__enter__()
+                    with cursor.cursor.copy(
+                        f"COPY {table} (wallet_id, kind, amount, reference, period, "
+                        "memo, created_at) FROM STDIN WITH (FORMAT csv)"
+                    ) as copy:
+                        while block := f.read(1 << 20):
+                            copy.write(block)
+                    cpu.__exit__()
+                    parts[table] = (time.perf_counter() - start, cpu)
+                    if table == "cagnotte_ledgerentry":
+                        start, cpu = time.perf_counter(), CpuClock().__enter__()
+                        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
+                        cpu.__exit__()
+                        parts["fk"] = (time.perf_counter() - start, cpu)
+                    raise _Rollback
+            except _Rollback:
+                pass
+    return parts
 
 
 class _Rollback(Exception):
@@ -173,27 +220,46 @@ def main() -> None:
         size = path.stat().st_size
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
-        copy_seconds = bare_copy(path)
+        copy_seconds, copy_cpu = bare_copy(path)
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
         start = time.perf_counter()
-        report = import_credits(path=path)
+        with CpuClock() as import_cpu:
+            report = import_credits(path=path)
         import_seconds = time.perf_counter() - start
     assert report.applied == args.rows and not report.errors, report.summary()
     start = time.perf_counter()
     check = check_ledger()
     check_seconds = time.perf_counter() - start
     print(f"rows: {args.rows}  members: {args.members}  file: {size / 1e6:.1f} MB")
-    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s")
-    print(f"import_credits:                    {import_seconds:.2f} s")
+    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s{copy_cpu}")
+    print(f"import_credits:                    {import_seconds:.2f} s{import_cpu}")
     print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
+    if import_cpu.seconds is not None and copy_cpu.seconds:
+        print(f"ratio of backend CPU seconds: {import_cpu.seconds / copy_cpu.seconds:.2f}")
+    timings = getattr(report, "timings", {})
+    print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
     if args.floor:
-        floor = ledger_copy_floor(run)
+        parts = ledger_copy_floor(run)
+        (rows_s, rows_cpu), (fk_s, fk_cpu) = parts["cagnotte_ledgerentry"], parts["fk"]
+        heap_s, heap_cpu = parts["bench_ledger_heap"]
+        floor = rows_s + fk_s
         print(
             f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
             f"({floor / copy_seconds:.2f}x the bare COPY; import = {import_seconds / floor:.2f}x it)"
         )
+        print(f"  of which COPY (heap, indexes, checks): {rows_s:.2f} s{rows_cpu}")
+        print(f"  of which wallet foreign-key checks:     {fk_s:.2f} s{fk_cpu}")
+        print(
+            f"  same COPY into the ledger's columns without indexes/keys: {heap_s:.2f} s{heap_cpu}"
+        )
+        if rows_cpu.seconds is not None and copy_cpu.seconds:
+            floor_cpu = rows_cpu.seconds + fk_cpu.seconds
+            print(
+                f"  floor in backend CPU: {floor_cpu:.2f} s ({floor_cpu / copy_cpu.seconds:.2f}x "
+                f"the bare COPY's; import = {import_cpu.seconds / floor_cpu:.2f}x it)"
+            )
     if not args.keep:
         cleanup()
         vacuum()

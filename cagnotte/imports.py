@@ -8,11 +8,17 @@ rows already imported are counted as « déjà appliquées », not as errors.
 Two paths with the same semantics:
 
 * PostgreSQL — the file is streamed untouched through ``COPY`` into a temporary staging
-  table; parsing, validation and application are a handful of set-based statements
-  (``INSERT … SELECT … ON CONFLICT (reference) DO NOTHING RETURNING`` feeding one
-  ``UPDATE`` of the balances), all in one transaction. Affected wallets are locked in id
-  order before any write, as gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import
-  and gifts (or two imports) queue behind each other and never deadlock.
+  table; parsing, validation and application are a handful of set-based statements, all in
+  one transaction: validation into a temporary table, one aggregate per wallet (new wallets,
+  locks, balances), then the entries. Affected wallets are locked in id order before any
+  write, as gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import and gifts (or two
+  imports) queue behind each other and never deadlock. Entries go in with a plain
+  ``INSERT … SELECT`` and each wallet's balance grows by its total in the file; if a
+  reference is already in the ledger (the same file twice, overlapping files) the unique
+  constraint stops that statement, it is rolled back to a savepoint and the general path runs
+  instead (``ON CONFLICT (reference) DO NOTHING RETURNING`` feeding the balance update).
+  Writing the entries themselves (heap, three indexes, then one deferred wallet foreign-key
+  check per entry at commit) is most of the time: see ``bench/import_bench.py --floor``.
 * SQLite (development) — plain Python, in batches, inside one transaction.
 """
 
@@ -23,11 +29,12 @@ import io
 import os
 import re
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,6 +45,7 @@ AMOUNT_RE = r"^[0-9]{1,15}$"
 REFERENCE_MAX = 100
 BATCH = 5000
 PG_WORK_MEM = "256MB"
+REFERENCE_CONSTRAINT = "entry_reference_unique"
 
 # Reasons, in French (they are read by the bank's operators), in the order they are checked.
 ERR_COLUMNS = "nombre de colonnes incorrect (6 attendues)"
@@ -66,6 +74,8 @@ class ImportReport:
     wallets_created: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     all_or_nothing: bool = False
+    # Seconds per step of the PostgreSQL path, for bench/import_bench.py's profile.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def rejected(self) -> bool:
@@ -151,7 +161,7 @@ _PG_FIELDS_TABLE = """
 CREATE TEMP TABLE credit_import_fields (
     line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),
     caisse_code text, account_number text, program_code text, period text,
-    amount_text text, reference text, ncols int NOT NULL DEFAULT 6
+    amount_text text, reference text COLLATE "C", ncols int NOT NULL DEFAULT 6
 ) ON COMMIT DROP
 """
 _PG_RAW_TABLE = """
@@ -211,34 +221,66 @@ LEFT JOIN accounts_user u
 LEFT JOIN cagnotte_program p ON p.code = s.program_code
 """
 
+# One pass over the valid rows: per (member, program), how many credits and how much. The
+# wallet upsert, the locks and the balance update then read 1 row per wallet, not per credit.
+_PG_TOTALS = """
+CREATE TEMP TABLE credit_import_totals ON COMMIT DROP AS
+SELECT member_id, program_id, count(*) AS n, sum(amount) AS total
+FROM credit_import_rows WHERE error IS NULL
+GROUP BY member_id, program_id
+"""
+
 _PG_CREATE_WALLETS = """
 INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
-SELECT DISTINCT member_id, program_id, 0, now()
-FROM credit_import_rows WHERE error IS NULL
+SELECT member_id, program_id, 0, now()
+FROM credit_import_totals
 ORDER BY member_id, program_id
 ON CONFLICT (member_id, program_id) DO NOTHING
 """
 
 # Row locks on every affected wallet, taken in id order (the order every writer of several
-# wallets uses), before any entry is written: no deadlock with gifts or another import.
+# wallets uses), before any entry is written: no deadlock with gifts or another import. The
+# locked wallets are kept as a small map (member, program) -> wallet for the writes below.
 _PG_LOCK_WALLETS = """
-SELECT count(*) FROM (
-    SELECT w.id FROM cagnotte_wallet w
-    JOIN (SELECT DISTINCT member_id, program_id FROM credit_import_rows WHERE error IS NULL) k
-      ON w.member_id = k.member_id AND w.program_id = k.program_id
-    ORDER BY w.id
-    FOR UPDATE OF w
-) locked
+CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
+SELECT w.id, w.member_id, w.program_id, k.total FROM cagnotte_wallet w
+JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
+ORDER BY w.id
+FOR UPDATE OF w
 """
 
+# Fast path, for rows whose references are all new (the common case: this month's file):
+# a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
+# (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
+# pages in order). A reference already in the ledger makes it fail on the unique constraint;
+# the caller then rolls it back and takes the general path below.
+_PG_INSERT_NEW = """
+INSERT INTO cagnotte_ledgerentry
+    (wallet_id, kind, amount, reference, period, memo, created_at)
+SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
+FROM credit_import_rows r
+JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
+WHERE r.error IS NULL
+ORDER BY w.id
+"""
+# Every valid row was inserted: each wallet's new balance adds its total of the file.
+_PG_BALANCES_FROM_TOTALS = """
+UPDATE cagnotte_wallet w SET balance = w.balance + k.total
+FROM credit_import_wallets k
+WHERE w.id = k.id
+"""
+
+# General path: rows already imported (same file twice, overlapping files) are skipped by
+# ON CONFLICT, and the balances come from what was actually inserted.
 _PG_APPLY = """
 WITH inserted AS (
     INSERT INTO cagnotte_ledgerentry
         (wallet_id, kind, amount, reference, period, memo, created_at)
     SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
     FROM credit_import_rows r
-    JOIN cagnotte_wallet w ON w.member_id = r.member_id AND w.program_id = r.program_id
+    JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
+    ORDER BY w.id
     ON CONFLICT (reference) DO NOTHING
     RETURNING wallet_id, amount
 ), per_wallet AS (
@@ -252,10 +294,32 @@ SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM updated
 """
 
 
+class _StepTimer:
+    """Adds the seconds since the previous step to ``report.timings[name]``."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.report.timings[name] = self.report.timings.get(name, 0.0) + now - self.last
+        self.last = now
+
+
 def _import_postgres(stream, header_end: int, report: ImportReport, *, progress: bool):
+    size = os.fstat(stream.fileno()).st_size
+    timer = _StepTimer(report)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progress)
+    # The ledger's wallet foreign key is deferred: one check per new entry runs at commit.
+    timer("commit")
+
+
+def _pg_stage_and_apply(cursor, stream, header_end, size, report, timer, progress):
     import psycopg
 
-    size = os.fstat(stream.fileno()).st_size
     params = {
         "ref_max": REFERENCE_MAX,
         "e_columns": ERR_COLUMNS,
@@ -269,74 +333,93 @@ def _import_postgres(stream, header_end: int, report: ImportReport, *, progress:
         "e_amount": ERR_AMOUNT,
         "e_duplicate": ERR_DUPLICATE,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
-        # (it is then a savepoint): start from a clean slate.
-        cursor.execute(
-            "DROP TABLE IF EXISTS credit_import_fields, credit_import_staging, credit_import_rows"
-        )
-        # Sorts and hashes over a million rows stay in memory; local to this transaction.
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
-        cursor.execute(_PG_FIELDS_TABLE)
+    # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
+    # (it is then a savepoint): start from a clean slate.
+    cursor.execute(
+        "DROP TABLE IF EXISTS credit_import_fields, credit_import_staging, credit_import_rows, "
+        "credit_import_totals, credit_import_wallets"
+    )
+    # Sorts and hashes over a million rows stay in memory; local to this transaction.
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
+    cursor.execute(_PG_FIELDS_TABLE)
+    try:
+        # Line numbers come from the identity, which COPY fills in file order (line 1
+        # is the header). psycopg 3's copy, behind Django's cursor wrapper.
+        with transaction.atomic():
+            _pg_copy(
+                cursor,
+                "COPY credit_import_fields (caisse_code, account_number, program_code, "
+                "period, amount_text, reference) FROM STDIN WITH (FORMAT csv, "
+                "FORCE_NOT_NULL (caisse_code, account_number, program_code, period, "
+                "amount_text, reference))",
+                stream,
+                header_end,
+                size,
+                progress,
+            )
+    except psycopg.DataError:
+        # Not a clean six-column CSV: take each line whole (CSV format with delimiter and
+        # quote bytes that never occur), split it in SQL, and report the bad rows.
+        cursor.execute(_PG_RAW_TABLE)
         try:
-            # Line numbers come from the identity, which COPY fills in file order (line 1
-            # is the header). psycopg 3's copy, behind Django's cursor wrapper.
-            with transaction.atomic():
-                _pg_copy(
-                    cursor,
-                    "COPY credit_import_fields (caisse_code, account_number, program_code, "
-                    "period, amount_text, reference) FROM STDIN WITH (FORMAT csv, "
-                    "FORCE_NOT_NULL (caisse_code, account_number, program_code, period, "
-                    "amount_text, reference))",
-                    stream,
-                    header_end,
-                    size,
-                    progress,
-                )
-        except psycopg.DataError:
-            # Not a clean six-column CSV: take each line whole (CSV format with delimiter and
-            # quote bytes that never occur), split it in SQL, and report the bad rows.
-            cursor.execute(_PG_RAW_TABLE)
-            try:
-                _pg_copy(
-                    cursor,
-                    "COPY credit_import_staging (raw) FROM STDIN "
-                    "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')",
-                    stream,
-                    header_end,
-                    size,
-                    progress,
-                )
-            except psycopg.DataError as exc:  # e.g. bytes that are not UTF-8
-                raise ImportFileError(f"fichier illisible : {exc}") from exc
-            cursor.execute(_PG_FIELDS_FROM_RAW)
-        steps = _progress_bar(4, progress, "Validation et application", unit="étapes")
-        cursor.execute(_PG_PARSE, params)
-        cursor.execute("ANALYZE credit_import_rows")
-        steps.update(1)
-        cursor.execute(
-            "SELECT count(*), count(*) FILTER (WHERE error IS NULL) FROM credit_import_rows"
-        )
-        report.rows, valid = cursor.fetchone()
-        cursor.execute(
-            "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
-        )
-        report.errors = [(int(line), error) for line, error in cursor.fetchall()]
-        steps.update(1)
-        if report.rejected or valid == 0:
-            steps.close()
-            return
-        cursor.execute(_PG_CREATE_WALLETS)
-        report.wallets_created = cursor.rowcount
-        cursor.execute(_PG_LOCK_WALLETS)
-        steps.update(1)
+            _pg_copy(
+                cursor,
+                "COPY credit_import_staging (raw) FROM STDIN "
+                "WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')",
+                stream,
+                header_end,
+                size,
+                progress,
+            )
+        except psycopg.DataError as exc:  # e.g. bytes that are not UTF-8
+            raise ImportFileError(f"fichier illisible : {exc}") from exc
+        cursor.execute(_PG_FIELDS_FROM_RAW)
+    timer("staging COPY")
+    steps = _progress_bar(4, progress, "Validation et application", unit="étapes")
+    cursor.execute(_PG_PARSE, params)
+    cursor.execute("ANALYZE credit_import_rows")
+    steps.update(1)
+    timer("validation")
+    cursor.execute(
+        "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
+    )
+    report.errors = [(int(line), error) for line, error in cursor.fetchall()]
+    timer("report")
+    cursor.execute(_PG_TOTALS)
+    cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
+    valid, valid_tookets = (int(x) for x in cursor.fetchone())
+    report.rows = valid + len(report.errors)
+    steps.update(1)
+    timer("totals per wallet")
+    if report.rejected or valid == 0:
+        steps.close()
+        return
+    cursor.execute(_PG_CREATE_WALLETS)
+    report.wallets_created = cursor.rowcount
+    timer("wallet upsert")
+    cursor.execute(_PG_LOCK_WALLETS)
+    cursor.execute("ANALYZE credit_import_wallets")
+    steps.update(1)
+    timer("wallet lock")
+    try:
+        with transaction.atomic():
+            cursor.execute(_PG_INSERT_NEW)
+            timer("insert")
+            cursor.execute(_PG_BALANCES_FROM_TOTALS)
+            timer("balances")
+        report.applied, report.tookets_applied = valid, valid_tookets
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+            raise
+        timer("insert (rolled back: references already imported)")
         cursor.execute(_PG_APPLY)
         applied, tookets = cursor.fetchone()
-        steps.update(1)
-        steps.close()
-        report.applied = int(applied)
-        report.tookets_applied = int(tookets)
-        report.already_applied = valid - report.applied
+        report.applied, report.tookets_applied = int(applied), int(tookets)
+        timer("insert skipping known references, and balances")
+    steps.update(1)
+    steps.close()
+    report.already_applied = valid - report.applied
 
 
 def _pg_copy(cursor, sql: str, stream, start: int, size: int, progress: bool):

@@ -1,0 +1,209 @@
+"""The PostgreSQL credit import's fast path (issue 4 §2) against the plain Python import.
+
+The fast path inserts every valid row with a plain INSERT and adds each wallet's total from
+the staging table; when a reference is already in the ledger it rolls that back and takes the
+general path (ON CONFLICT, balances from what was inserted). Both must give exactly what the
+Python import gives.
+"""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from cagnotte.imports import import_credits
+from cagnotte.models import LedgerEntry, Wallet
+from tests import factories as f
+from tests.cagnotte.helpers import assert_ledger_consistent, credit
+
+HEADER = "caisse_code,account_number,program_code,period,amount,reference"
+FAST = "insert"
+FALLBACK = "insert skipping known references, and balances"
+
+
+@pytest.fixture(params=["python", "postgres"])
+def engine(request, db):
+    if request.param == "postgres":
+        request.getfixturevalue("require_postgres")
+    return request.param
+
+
+@pytest.fixture
+def members(pg_caisse):
+    return [f.MemberFactory(caisse_regionale=pg_caisse) for _ in range(5)]
+
+
+@pytest.fixture
+def programs(program, pg_caisse):
+    return [
+        program,
+        f.ProgramFactory(caisse_regionale=pg_caisse, code="carte-2", name="Livret Tookets"),
+    ]
+
+
+def rows_for(members, programs, *, prefix, count):
+    """``count`` credits spread over every member and program, in no particular wallet order."""
+    rows = []
+    for n in range(count):
+        member = members[(n * 3) % len(members)]
+        program = programs[n % len(programs)]
+        rows.append((member, program, f"2026-{n % 12 + 1:02d}", n % 97 + 1, f"{prefix}-{n:05d}"))
+    return rows
+
+
+def write(tmp_path, rows, name="credits.csv", extra=()):
+    lines = [
+        f"pyrenees-gascogne,{m.account_number},{p.code},{period},{amount},{ref}"
+        for m, p, period, amount, ref in rows
+    ]
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *lines, *extra]) + "\n", encoding="utf-8")
+    return path
+
+
+def balances():
+    return {
+        (w.member_id, w.program_id): w.balance
+        for w in Wallet.objects.order_by("member_id", "program_id")
+    }
+
+
+def expected_balances(*row_sets):
+    totals, seen = {}, set()
+    for rows in row_sets:
+        for m, p, _period, amount, ref in rows:
+            if ref not in seen:
+                seen.add(ref)
+                totals[(m.pk, p.pk)] = totals.get((m.pk, p.pk), 0) + amount
+    return totals
+
+
+def test_a_fresh_file_gives_what_the_python_import_gives(engine, members, programs, tmp_path):
+    rows = rows_for(members, programs, prefix="fresh", count=400)
+    report = import_credits(path=write(tmp_path, rows), engine=engine)
+    assert (report.rows, report.applied, report.already_applied, report.errors) == (
+        400,
+        400,
+        0,
+        [],
+    )
+    assert report.tookets_applied == sum(r[3] for r in rows)
+    assert report.wallets_created == 10
+    assert balances() == expected_balances(rows)
+    assert LedgerEntry.objects.filter(kind="credit").count() == 400
+    if engine == "postgres":
+        assert FAST in report.timings and FALLBACK not in report.timings
+    assert_ledger_consistent()
+
+
+def test_reimport_and_overlapping_files_credit_each_reference_once(
+    engine, members, programs, tmp_path
+):
+    first_rows = rows_for(members, programs, prefix="month", count=300)
+    # The second file repeats the last 100 rows of the first and brings 150 new ones.
+    second_rows = first_rows[200:] + rows_for(members, programs, prefix="next", count=150)
+    first = import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine)
+    again = import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine)
+    second = import_credits(path=write(tmp_path, second_rows, "b.csv"), engine=engine)
+
+    assert (first.applied, first.already_applied) == (300, 0)
+    assert (again.applied, again.already_applied, again.tookets_applied) == (0, 300, 0)
+    assert (second.applied, second.already_applied) == (150, 100)
+    assert second.tookets_applied == sum(r[3] for r in second_rows[100:])
+    assert again.wallets_created == second.wallets_created == 0
+    assert balances() == expected_balances(first_rows, second_rows)
+    assert LedgerEntry.objects.count() == 450
+    if engine == "postgres":
+        assert FALLBACK in again.timings and FALLBACK in second.timings
+    assert_ledger_consistent()
+
+
+def test_a_reference_already_used_elsewhere_in_the_ledger_is_not_credited_again(
+    engine, members, programs, tmp_path
+):
+    # The same reference already on another wallet (another program): the row counts as
+    # already applied, on both paths, and nothing else of the file is lost.
+    credit(members[1], programs[1], 7, reference="taken-1")
+    rows = [
+        (members[0], programs[0], "2026-03", 40, "new-1"),
+        (members[0], programs[0], "2026-03", 50, "taken-1"),
+        (members[2], programs[0], "2026-03", 60, "new-2"),
+    ]
+    report = import_credits(path=write(tmp_path, rows), engine=engine)
+    assert (report.applied, report.already_applied, report.tookets_applied) == (2, 1, 100)
+    assert Wallet.objects.get(member=members[0], program=programs[0]).balance == 40
+    assert Wallet.objects.get(member=members[1], program=programs[1]).balance == 7
+    assert_ledger_consistent()
+
+
+def test_bad_rows_are_reported_with_their_line_and_the_rest_takes_the_fast_path(
+    engine, members, programs, tmp_path
+):
+    rows = rows_for(members, programs, prefix="mixed", count=50)
+    path = write(
+        tmp_path,
+        rows,
+        extra=[
+            f"pyrenees-gascogne,{members[0].account_number},carte-2,2026-13,5,bad-period",
+            f"pyrenees-gascogne,{members[0].account_number},carte-2,2026-01,5,mixed-00003",
+        ],
+    )
+    report = import_credits(path=path, engine=engine)
+    assert [line for line, _ in report.errors] == [52, 53]
+    assert report.errors[1][1] == "référence en double dans le fichier (déjà vue ligne 5)"
+    assert (report.rows, report.applied) == (52, 50)
+    assert balances() == expected_balances(rows)
+    if engine == "postgres":
+        assert FAST in report.timings
+    assert_ledger_consistent()
+
+
+def test_all_or_nothing_writes_nothing(engine, members, programs, tmp_path):
+    rows = rows_for(members, programs, prefix="aon", count=20)
+    path = write(tmp_path, rows, extra=["pyrenees-gascogne,123,carte-2,2026-01,5,bad-account"])
+    report = import_credits(path=path, all_or_nothing=True, engine=engine)
+    assert report.rejected and [line for line, _ in report.errors] == [22]
+    assert not Wallet.objects.exists() and not LedgerEntry.objects.exists()
+
+
+def test_inside_a_callers_transaction_the_fallback_keeps_the_rest(
+    require_postgres, members, programs, tmp_path
+):
+    rows = rows_for(members, programs, prefix="outer", count=30)
+    path = write(tmp_path, rows)
+    with transaction.atomic():
+        first = import_credits(path=path)
+        again = import_credits(path=path)
+        assert Wallet.objects.filter(balance__gt=0).count() == 10
+    assert (first.applied, again.applied, again.already_applied) == (30, 0, 30)
+    assert balances() == expected_balances(rows)
+    assert_ledger_consistent()
+
+
+def test_the_postgres_import_runs_a_fixed_number_of_statements(
+    require_postgres, members, programs, tmp_path
+):
+    # Set-based: the number of statements does not grow with the file (COPY is not counted).
+    small = write(tmp_path, rows_for(members, programs, prefix="s", count=5), "s.csv")
+    large = write(tmp_path, rows_for(members, programs, prefix="l", count=2000), "l.csv")
+    with CaptureQueriesContext(connection) as for_small:
+        import_credits(path=small)
+    with CaptureQueriesContext(connection) as for_large:
+        import_credits(path=large)
+    assert len(for_small) == len(for_large) <= 20
+
+
+def test_the_schema_keeps_the_import_cheap(require_postgres):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+            "WHERE a.attrelid = 'cagnotte_ledgerentry'::regclass AND a.attname = 'reference'"
+        )
+        assert cursor.fetchone()[0] == "C"
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'cagnotte_wallet'")
+        assert "fillfactor=50" in cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'cagnotte_wallet' ORDER BY 1"
+        )
+        indexes = [row[0] for row in cursor.fetchall()]
+    # The (member, program) unique index serves lookups by member: no single-column one.
+    assert not any(d.endswith("(member_id)") for d in indexes), indexes
