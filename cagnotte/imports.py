@@ -464,6 +464,7 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
         parsed.append((line, fields))
         bar.update(1)
     bar.close()
+    text.detach()  # the caller's ``with open(...)`` owns and closes the file
     report.rows = len(parsed)
 
     # Members of the file, looked up in batches of accounts (not one query per row).
