@@ -178,10 +178,11 @@ def page(chromium_path, live_server):
         pg = context.new_page()
         pg.set_default_timeout(10_000)
         yield pg
+        # Playwright's sync API runs the test in a greenlet of its own: a database connection
+        # the test opened there is never closed by Django and would block dropping the test
+        # database. Close it from that greenlet.
+        from django.db import connections
+
+        connections.close_all()
         context.close()
         browser.close()
-    # Playwright's sync API runs the test in a greenlet of its own: a database connection the
-    # test opened there is never closed by Django and would block dropping the test database.
-    from django.db import connections
-
-    connections.close_all()
