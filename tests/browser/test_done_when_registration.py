@@ -304,7 +304,8 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     expect(member.locator("p.lead")).to_have_text(
         "Distribuez vos TOOKETS à l’association retenue cette année par votre Caisse régionale."
     )
-    member.get_by_placeholder("Taper le nom de l'association").fill("eauze")
+    # Typed as on a PC keyboard: no accents, a straight apostrophe for the name's « ’ ».
+    member.get_by_placeholder("Taper le nom de l'association").fill("gersoise d'eauze")
     member.get_by_role("button", name="CHERCHER").click()
     expect(member.get_by_role("status")).to_have_text("1 association correspond à votre recherche.")
     expect(member.locator(".association-name")).to_have_text([CORRECTED_NAME])
@@ -319,7 +320,7 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
         "link", name="Distribuer les Tookets"
     ).click()
     expect(other.locator(".association-name")).to_have_text(["Club Sportif Toulousain"])
-    other.get_by_placeholder("Taper le nom de l'association").fill("eauze")
+    other.get_by_placeholder("Taper le nom de l'association").fill("gersoise d'eauze")
     other.get_by_role("button", name="CHERCHER").click()
     expect(other.locator(".association-name")).to_have_count(0)
     expect(other.locator(".empty")).to_have_text(
