@@ -87,7 +87,9 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
     assert page.locator("#id_address").input_value() == "2 rue du Stade"
     map_box = page.locator("#registration-map")
     map_box.wait_for()
-    page.wait_for_function("document.querySelector('.leaflet-marker-icon') !== null")
+    # A locator, not wait_for_function: the page's CSP forbids the eval a string predicate
+    # needs whenever it has to poll.
+    page.locator(".leaflet-marker-icon").wait_for()
     box = map_box.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 + 10)
     latitude = float(page.locator("#id_latitude").input_value())
