@@ -188,7 +188,8 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     # Address: the bank's address is there; a click on the map places the association.
     expect(president.get_by_role("heading", name="Étape 4 : Adresse et position")).to_be_visible()
     expect(president.locator("#id_address")).to_have_value("2 rue du Stade")
-    # The map script puts the marker on the bank's territory once Leaflet has loaded.
+    # The map script puts the marker once Leaflet has loaded. A locator, not wait_for_function:
+    # the page's CSP forbids the eval a string predicate needs when it has to poll.
     president.locator(".leaflet-marker-icon").wait_for()
     box = president.locator("#registration-map").bounding_box()
     president.mouse.click(box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 + 10)
