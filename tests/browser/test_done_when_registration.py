@@ -116,8 +116,13 @@ def log_in_with_keypad(page, *, caisse_name, account_number):
     page.get_by_label("IDENTIFIANT").fill(account_number)
     page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
+    # The keys are in the page before keypad.js (deferred) listens to them: a click that
+    # lands earlier is lost. The script announces the empty code once it is ready.
+    status = page.locator("[data-keypad-status]")
+    expect(status).to_have_text("Aucun chiffre saisi sur 6")
     for digit in DEMO_CODE:
         page.get_by_role("button", name=f"Chiffre {digit}", exact=True).click()
+    expect(status).to_have_text("6 chiffres saisis sur 6 : vous pouvez valider")
     page.get_by_role("button", name="VALIDER").click()
 
 
@@ -159,8 +164,11 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
         label="Pyrénées Gascogne"
     )
     president.get_by_label("Numéro de compte de l’association").fill(DEMO_ASSOCIATION_ACCOUNT)
+    # Deferred scripts have run once the page is loaded: no key click is lost.
+    president.wait_for_load_state("load")
     for digit in DEMO_CODE:
         president.locator(".reg-keypad-key", has_text=digit).click()
+    expect(president.locator("[data-reg-keypad-dots]")).to_have_text("●●●●●●")
     president.get_by_role("button", name="Valider").click()
 
     # Identity: pre-filled from the bank; the rest is typed.
