@@ -51,6 +51,7 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
         label="Pyrénées Gascogne"
     )
     page.get_by_label("Numéro de compte de l’association").fill(ASSO_ACCOUNT)
+    page.wait_for_load_state("load")  # the keypad's deferred script listens: no click is lost
     type_code_on_keypad(page, f.DEMO_CODE)
     assert page.locator("[data-reg-keypad-dots]").inner_text() == "●●●●●●"
     page.get_by_role("button", name="Valider").click()
