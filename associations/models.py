@@ -12,9 +12,14 @@ rna_validator = RegexValidator(
 )
 
 
+# Typographic apostrophes (« d’Auch », as phones and the demo data write them) and the one a PC
+# keyboard types (« d'Auch ») must match each other.
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+
 def normalize_search(text: str) -> str:
     """Lower-case, accent-free form of a text, so « pyrenees » finds « Pyrénées » on any DB."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    decomposed = unicodedata.normalize("NFKD", text or "").translate(APOSTROPHES)
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
 
 

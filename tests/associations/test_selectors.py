@@ -1,6 +1,8 @@
 import datetime
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser
 
 from associations.models import Association
@@ -91,6 +93,30 @@ def test_name_filter_ignores_case_and_accents(member, program):
     assert list(visible.filter(directory_filter(name="  PYRÉNÉES "))) == [a]
     assert list(visible.filter(directory_filter(name="ecole de musique"))) == [b]
     assert list(visible.filter(directory_filter(name="%"))) == []  # LIKE wildcards are escaped
+
+
+def test_name_filter_treats_typed_and_typographic_apostrophes_alike(member, program):
+    # The demo data and phones write « d’Auch » (U+2019); a PC keyboard types « d'Auch ».
+    a = f.AssociationFactory(name="Football Club d’Auch")
+    b = f.AssociationFactory(name="Chorale de l'Isle-Jourdain")
+    for x in (a, b):
+        f.EnrollmentFactory(association=x, program=program)
+    visible = associations_visible_to(member)
+    assert list(visible.filter(directory_filter(name="club d'auch"))) == [a]
+    assert list(visible.filter(directory_filter(name="CLUB D’AUCH"))) == [a]
+    assert list(visible.filter(directory_filter(name="de l’isle"))) == [b]
+    assert list(visible.filter(directory_filter(name="de l'isle"))) == [b]
+
+
+def test_migration_refolds_apostrophes_in_search_names_stored_before(db):
+    a = f.AssociationFactory(name="Football Club d’Auch")
+    b = f.AssociationFactory(name="Théâtre de Condom")
+    Association.objects.filter(pk=a.pk).update(search_name="football club d’auch")
+    migration = importlib.import_module("associations.migrations.0005_search_name_apostrophes")
+    migration.recompute(django_apps, None)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.search_name, b.search_name) == ("football club d'auch", "theatre de condom")
 
 
 def test_search_name_follows_name_on_save(db):

@@ -30,6 +30,9 @@ def _identify(page):
     page.get_by_label("IDENTIFIANT").fill("98652706859")
     page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
+    # keypad.js is deferred: wait until it listens (it announces the empty code), or the
+    # first keys could be pressed before it does and be lost.
+    expect(page.locator("[data-keypad-status]")).to_have_text("Aucun chiffre saisi sur 6")
 
 
 def test_demo_member_logs_in_by_clicking_the_keypad(page, jeanne):

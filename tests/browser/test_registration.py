@@ -53,6 +53,7 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
         label="Pyrénées Gascogne"
     )
     page.get_by_label("Numéro de compte de l’association").fill(ASSO_ACCOUNT)
+    page.wait_for_load_state("load")  # the keypad's deferred script listens: no click is lost
     type_code_on_keypad(page, f.DEMO_CODE)
     assert page.locator(".keypad-dot.is-filled").count() == 6
     page.get_by_role("button", name="VALIDER").click()
@@ -89,7 +90,9 @@ def test_president_registers_the_association(page, pg_caisse, demo_bank_associat
     assert page.locator("#id_address").input_value() == "2 rue du Stade"
     map_box = page.locator("#registration-map")
     map_box.wait_for()
-    page.wait_for_function("document.querySelector('.leaflet-marker-icon') !== null")
+    # A locator, not wait_for_function: the page's CSP forbids the eval a string predicate
+    # needs whenever it has to poll.
+    page.locator(".leaflet-marker-icon").wait_for()
     box = map_box.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 + 10)
     latitude = float(page.locator("#id_latitude").input_value())
