@@ -112,7 +112,7 @@ def test_migration_refolds_apostrophes_in_search_names_stored_before(db):
     a = f.AssociationFactory(name="Football Club d’Auch")
     b = f.AssociationFactory(name="Théâtre de Condom")
     Association.objects.filter(pk=a.pk).update(search_name="football club d’auch")
-    migration = importlib.import_module("associations.migrations.0005_search_name_apostrophes")
+    migration = importlib.import_module("associations.migrations.0006_search_name_apostrophes")
     migration.recompute(django_apps, None)
     a.refresh_from_db()
     b.refresh_from_db()

@@ -34,5 +34,5 @@ def recompute(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("associations", "0004_search_trigram_index")]
+    dependencies = [("associations", "0005_french_verbose_names")]
     operations = [migrations.RunPython(recompute, migrations.RunPython.noop, elidable=True)]
