@@ -164,12 +164,13 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
         label="Pyrénées Gascogne"
     )
     president.get_by_label("Numéro de compte de l’association").fill(DEMO_ASSOCIATION_ACCOUNT)
-    # Deferred scripts have run once the page is loaded: no key click is lost.
-    president.wait_for_load_state("load")
+    # The wizard uses the login's keypad: wait until its deferred script listens.
+    status = president.locator("[data-keypad-status]")
+    expect(status).to_have_text("Aucun chiffre saisi sur 6")
     for digit in DEMO_CODE:
-        president.locator(".reg-keypad-key", has_text=digit).click()
-    expect(president.locator("[data-reg-keypad-dots]")).to_have_text("●●●●●●")
-    president.get_by_role("button", name="Valider").click()
+        president.get_by_role("button", name=f"Chiffre {digit}", exact=True).click()
+    expect(status).to_have_text("6 chiffres saisis sur 6 : vous pouvez valider")
+    president.get_by_role("button", name="VALIDER").click()
 
     # Identity: pre-filled from the bank; the rest is typed.
     expect(president.get_by_role("heading", name="Étape 1 : Identité")).to_be_visible()
