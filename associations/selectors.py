@@ -1,11 +1,14 @@
 """Reads about associations. Visibility rules are written here, once."""
 
 import datetime
+import hashlib
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from associations.models import Association, Enrollment, normalize_search
+from associations.models import Activity, Association, Domain, Enrollment, normalize_search
 from caisses.models import CaisseLocale
 
 
@@ -62,9 +65,13 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
         return Association.objects.none()
     from cagnotte.models import Program
 
-    open_programs = Program.objects.filter(
-        caisse_regionale_id=member.caisse_regionale_id, opens_on__lte=on, closes_on__gte=on
-    ).values("pk")
+    open_programs = (
+        Program.objects.filter(
+            caisse_regionale_id=member.caisse_regionale_id, opens_on__lte=on, closes_on__gte=on
+        )
+        .order_by()
+        .values("pk")
+    )
     enrolled_in_open_program = Enrollment.objects.filter(
         _InSubquery(F("program_id"), open_programs),
         association_id=OuterRef("pk"),
@@ -121,16 +128,88 @@ def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int,
     return counts["total"], counts["matching"]
 
 
+def _markers(queryset: QuerySet[Association]) -> QuerySet:
+    return (
+        queryset.filter(latitude__isnull=False, longitude__isnull=False)
+        .order_by()
+        .values_list("pk", "latitude", "longitude", "name")
+    )
+
+
 def map_rows(queryset: QuerySet[Association]) -> list[list]:
     """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~10 m)."""
-    rows = queryset.filter(latitude__isnull=False, longitude__isnull=False).values_list(
-        "pk", "latitude", "longitude", "name"
-    )
-    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in rows]
+    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in _markers(queryset)]
+
+
+def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | None]:
+    """A digest of exactly what the map markers of ``queryset`` show, in one query.
+
+    Returns ``(digest, rows)``. On PostgreSQL the database hashes the marker rows (id,
+    position, name, in id order) without sending them: ``rows`` is None and the caller builds
+    them only when it has no body cached for that digest. Elsewhere the rows are read and
+    hashed here, and returned so they are not read twice. Any change that shows on the map
+    (an association appearing, leaving, renamed or moved, whatever wrote it) changes the
+    digest, so a body cached under it is never stale.
+    """
+    markers = _markers(queryset)
+    if connection.vendor == "postgresql":
+        sql, params = markers.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), md5(coalesce(string_agg(markers::text, E'\\n' "
+                f"ORDER BY markers.pk), '')) FROM ({sql}) AS markers",
+                params,
+            )
+            count, digest = cursor.fetchone()
+        return f"{count}-{digest}", None
+    rows = [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in markers]
+    digest = hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
+    return f"{len(rows)}-{digest}", rows
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
     return CaisseLocale.objects.filter(caisse_regionale_id=caisse_regionale_id).order_by("name")
+
+
+# The filters' option lists change a few times a year, yet every directory page and map-data
+# request needs them: cached, and forgotten as soon as a row changes (``apps.ready`` connects
+# ``forget_directory_options`` to saves and deletes); the timeout only bounds what a change
+# made without signals (a bulk update, a raw SQL edit) can leave behind.
+DIRECTORY_OPTIONS_TIMEOUT = 300  # seconds
+_REFERENCE_OPTIONS_KEY = "directory-options:reference"
+
+
+def _caisses_locales_options_key(caisse_regionale_id) -> str:
+    return f"directory-options:caisses-locales:{caisse_regionale_id}"
+
+
+def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str]]]:
+    """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
+
+    One cache round trip when warm; three small queries when not.
+    """
+    cr_key = _caisses_locales_options_key(caisse_regionale_id)
+    cached = cache.get_many([_REFERENCE_OPTIONS_KEY, cr_key])
+    reference = cached.get(_REFERENCE_OPTIONS_KEY)
+    if reference is None:
+        reference = {
+            "activities": list(Activity.objects.values_list("pk", "code", "label")),
+            "domains": list(Domain.objects.values_list("pk", "code", "label")),
+        }
+        cache.set(_REFERENCE_OPTIONS_KEY, reference, DIRECTORY_OPTIONS_TIMEOUT)
+    caisses = cached.get(cr_key)
+    if caisses is None:
+        caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
+        cache.set(cr_key, caisses, DIRECTORY_OPTIONS_TIMEOUT)
+    return {**reference, "caisses": caisses}
+
+
+def forget_directory_options(sender, instance, **kwargs):
+    """Signal receiver: an activity, domain or local bank changed."""
+    if isinstance(instance, CaisseLocale):
+        cache.delete(_caisses_locales_options_key(instance.caisse_regionale_id))
+    else:
+        cache.delete(_REFERENCE_OPTIONS_KEY)
 
 
 def favourite_association_id(member) -> int | None:
