@@ -145,26 +145,32 @@ def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | 
     """A digest of exactly what the map markers of ``queryset`` show, in one query.
 
     Returns ``(digest, rows)``. On PostgreSQL the database hashes the marker rows (id,
-    position, name, in id order) without sending them: ``rows`` is None and the caller builds
-    them only when it has no body cached for that digest. Elsewhere the rows are read and
+    position, name) without sending them: ``rows`` is None and the caller builds them only
+    when it has no body cached for that digest. Elsewhere the rows are read and
     hashed here, and returned so they are not read twice. Any change that shows on the map
     (an association appearing, leaving, renamed or moved, whatever wrote it) changes the
     digest, so a body cached under it is never stale.
     """
     markers = _markers(queryset)
     if connection.vendor == "postgresql":
+        # A sum of 64-bit hashes of the rows' text (id, position, name): no sort and no big
+        # string to build, unlike md5(string_agg(… ORDER BY id)), which cost twice as much.
+        # The id in each row keeps two rows from swapping or cancelling out.
         sql, params = markers.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*), md5(coalesce(string_agg(markers::text, E'\\n' "
-                f"ORDER BY markers.pk), '')) FROM ({sql}) AS markers",
+                "SELECT count(*), coalesce(sum(hashtextextended(markers::text, 0)), 0) "
+                f"FROM ({sql}) AS markers",
                 params,
             )
-            count, digest = cursor.fetchone()
-        return f"{count}-{digest}", None
+            count, total = cursor.fetchone()
+        return _digest(count, total), None
     rows = [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in markers]
-    digest = hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
-    return f"{len(rows)}-{digest}", rows
+    return _digest(len(rows), repr(rows)), rows
+
+
+def _digest(count: int, data) -> str:
+    return f"{count}-{hashlib.blake2b(str(data).encode(), digest_size=12).hexdigest()}"
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
