@@ -54,6 +54,26 @@ def _t(message: str) -> str:
 CARD_TAG = '<li><span class="visually-hidden">{} </span>{}</li>'
 
 
+def _card_words(context) -> dict:
+    """What every card of a page writes alike (translations, a URL, the year), once per
+    template render rather than once per card."""
+    words = context.render_context.get("association_card")
+    if words is None:
+        words = context.render_context["association_card"] = {
+            "activity": _t("Activité :"),
+            "domain": _t("Domaine :"),
+            "caisse_locale": _t("Caisse locale :"),
+            "favourite": _t("Mon Asso Favorite"),
+            "since": _t("Depuis"),
+            "this_year": _t("Cette année"),
+            "give": _t("J'AIDE L'ASSOCIATION"),
+            "set_favourite": _t("Mettre en favoris"),
+            "set_favourite_url": conditional_escape(reverse("associations:set_favourite")),
+            "year": timezone.localdate().year,
+        }
+    return words
+
+
 @register.simple_tag(takes_context=True)
 def association_card(context, association):
     """One association's card, built in Python.
@@ -68,12 +88,13 @@ def association_card(context, association):
     pk = association.pk
     is_favourite = pk == context.get("favourite_id")
     figures = association.figures
+    words = _card_words(context)
     tags = "".join(
-        "    " + ("" if related is None else format_html(CARD_TAG, _t(label), related)) + "\n"
+        "    " + ("" if related is None else format_html(CARD_TAG, words[label], related)) + "\n"
         for label, related in (
-            ("Activité :", association.activity),
-            ("Domaine :", association.domain),
-            ("Caisse locale :", association.caisse_locale),
+            ("activity", association.activity),
+            ("domain", association.domain),
+            ("caisse_locale", association.caisse_locale),
         )
     )
     if context.get("full"):
@@ -92,7 +113,7 @@ def association_card(context, association):
         figures.supporters,
     ) % {"counter": esc(figures.supporters)}
     if is_favourite:
-        badge = f'<p class="favourite-badge">{_t("Mon Asso Favorite")}</p>'
+        badge = f'<p class="favourite-badge">{words["favourite"]}</p>'
         favourite_form = "    \n"
     else:
         badge = ""
@@ -104,20 +125,18 @@ def association_card(context, association):
             csrf = format_html(
                 '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', csrf_token
             )
-        set_favourite = esc(reverse("associations:set_favourite"))
         favourite_form = (
-            f'    \n    <form method="post" action="{set_favourite}" class="favourite-form">'
+            f'    \n    <form method="post" action="{words["set_favourite_url"]}" class="favourite-form">'
             f"{csrf}\n"
             f'      <input type="hidden" name="association" value="{pk}">\n'
             f'      <input type="hidden" name="next" value="{esc(next_url)}">\n'
             '      <button type="submit" class="button button-ghost button-small">'
-            f"{_t('Mettre en favoris')}</button>\n"
+            f"{words['set_favourite']}</button>\n"
             "    </form>\n    \n"
         )
     detail_url = esc(reverse("associations:detail", args=[pk]))
     give_url = esc(reverse("cagnotte:give", args=[pk]))
-    give_label = _t("J'AIDE L'ASSOCIATION")
-    year = figures.first_year or timezone.localdate().year
+    year = figures.first_year or words["year"]
     html = (
         "\n"
         f'<article class="association-card{" is-favourite" if is_favourite else ""}"'
@@ -130,12 +149,12 @@ def association_card(context, association):
         "  </ul>\n"
         f"{presentation}"
         f'  <p class="association-supporters">{supporters}</p>\n'
-        f'  <p class="association-figures">{_t("Depuis")} {esc(year)}'
+        f'  <p class="association-figures">{words["since"]} {esc(year)}'
         f" <strong>{esc(tookets(figures.received_total))}</strong>"
         ' <span aria-hidden="true">|</span><span class="visually-hidden">,</span>'
-        f" {_t('Cette année')} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
+        f" {words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
         '  <div class="card-actions">\n'
-        f'    <a class="button" href="{give_url}">{give_label}</a>\n'
+        f'    <a class="button" href="{give_url}">{words["give"]}</a>\n'
         f"{favourite_form}"
         "  </div>\n"
         "</article>\n"
