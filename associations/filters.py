@@ -1,14 +1,13 @@
 """The directory's filters: a GET form, so a filtered view is a URL (shareable, back button).
 
-Option lists are read once per request (one query each) and values are checked against them
-in memory, so the number of queries does not depend on which filters are set.
+Option lists come from the cache (``selectors.directory_options``) and values are checked
+against them in memory, so the number of queries does not depend on which filters are set.
 """
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from associations.models import Activity, Domain
-from associations.selectors import caisses_locales_of, directory_filter
+from associations.selectors import directory_filter, directory_options
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"
@@ -38,15 +37,11 @@ class DirectoryFilterForm(forms.Form):
 
     def __init__(self, data=None, *, member, **kwargs):
         super().__init__(data, **kwargs)
-        activities = list(Activity.objects.values_list("pk", "code", "label"))
-        domains = list(Domain.objects.values_list("pk", "code", "label"))
-        caisses = list(
-            caisses_locales_of(member.caisse_regionale_id).values_list("pk", "code", "name")
-        )
+        options = directory_options(member.caisse_regionale_id)
         for name, rows, empty in [
-            ("activite", activities, _("Toutes les activités")),
-            ("domaine", domains, _("Tous les domaines")),
-            ("caisse", caisses, _("Toutes les caisses locales")),
+            ("activite", options["activities"], _("Toutes les activités")),
+            ("domaine", options["domains"], _("Tous les domaines")),
+            ("caisse", options["caisses"], _("Toutes les caisses locales")),
         ]:
             field = self.fields[name]
             ids_by_code = {code: pk for pk, code, _label in rows}

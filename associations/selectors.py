@@ -1,12 +1,41 @@
 """Reads about associations. Visibility rules are written here, once."""
 
 import datetime
+import hashlib
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from associations.models import Association, Enrollment, normalize_search
+from associations.models import Activity, Association, Domain, Enrollment, normalize_search
 from caisses.models import CaisseLocale
+
+
+class _InSubquery(Lookup):
+    """``column IN (subquery)``; on PostgreSQL ``column = ANY(ARRAY(subquery))``.
+
+    The ARRAY form makes PostgreSQL run the subquery once, first (an InitPlan), so the outer
+    query is planned against a list of values, not against a join whose size it can only guess:
+    for the directory it then estimates the enrolments of the open program from the
+    statistics and walks the directory's order index instead of sorting every visible row.
+    """
+
+    lookup_name = "in_subquery"
+    prepare_rhs = False
+
+    def _sides(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return lhs, rhs, (*lhs_params, *rhs_params)
+
+    def as_sql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} IN {rhs}", params
+
+    def as_postgresql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", params
 
 
 def associations_visible_to(member, *, on: datetime.date | None = None) -> QuerySet[Association]:
@@ -19,6 +48,12 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     The enrolment test is an EXISTS subquery rather than a join: a join repeats an association
     once per open program and needs DISTINCT, which PostgreSQL pays for with a sort or hash
     over the whole directory and which breaks ``count()``/``values_list()`` efficiency.
+
+    The open programs are resolved inside the same statement, before the rest (see
+    ``_InSubquery``): with the programs as a join, PostgreSQL guessed an average program's
+    enrolments (1/20 of all) for the largest regional bank and chose to sort all its
+    associations to show a page of 20; with the ids known first it reads 20 rows from the
+    order index. One query still, and nothing cached, so visibility is always current.
     """
     on = on or timezone.localdate()
     if (
@@ -28,11 +63,18 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
         or member.caisse_regionale_id is None
     ):
         return Association.objects.none()
+    from cagnotte.models import Program
+
+    open_programs = (
+        Program.objects.filter(
+            caisse_regionale_id=member.caisse_regionale_id, opens_on__lte=on, closes_on__gte=on
+        )
+        .order_by()
+        .values("pk")
+    )
     enrolled_in_open_program = Enrollment.objects.filter(
+        _InSubquery(F("program_id"), open_programs),
         association_id=OuterRef("pk"),
-        program__caisse_regionale_id=member.caisse_regionale_id,
-        program__opens_on__lte=on,
-        program__closes_on__gte=on,
     )
     return Association.objects.filter(
         Exists(enrolled_in_open_program),
@@ -86,16 +128,94 @@ def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int,
     return counts["total"], counts["matching"]
 
 
+def _markers(queryset: QuerySet[Association]) -> QuerySet:
+    return (
+        queryset.filter(latitude__isnull=False, longitude__isnull=False)
+        .order_by()
+        .values_list("pk", "latitude", "longitude", "name")
+    )
+
+
 def map_rows(queryset: QuerySet[Association]) -> list[list]:
     """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~10 m)."""
-    rows = queryset.filter(latitude__isnull=False, longitude__isnull=False).values_list(
-        "pk", "latitude", "longitude", "name"
-    )
-    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in rows]
+    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in _markers(queryset)]
+
+
+def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | None]:
+    """A digest of exactly what the map markers of ``queryset`` show, in one query.
+
+    Returns ``(digest, rows)``. On PostgreSQL the database hashes the marker rows (id,
+    position, name) without sending them: ``rows`` is None and the caller builds them only
+    when it has no body cached for that digest. Elsewhere the rows are read and
+    hashed here, and returned so they are not read twice. Any change that shows on the map
+    (an association appearing, leaving, renamed or moved, whatever wrote it) changes the
+    digest, so a body cached under it is never stale.
+    """
+    markers = _markers(queryset)
+    if connection.vendor == "postgresql":
+        # A sum of 64-bit hashes of the rows' text (id, position, name): no sort and no big
+        # string to build, unlike md5(string_agg(… ORDER BY id)), which cost twice as much.
+        # The id in each row keeps two rows from swapping or cancelling out.
+        sql, params = markers.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), coalesce(sum(hashtextextended(markers::text, 0)), 0) "
+                f"FROM ({sql}) AS markers",
+                params,
+            )
+            count, total = cursor.fetchone()
+        return _digest(count, total), None
+    rows = [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in markers]
+    return _digest(len(rows), repr(rows)), rows
+
+
+def _digest(count: int, data) -> str:
+    return f"{count}-{hashlib.blake2b(str(data).encode(), digest_size=12).hexdigest()}"
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
     return CaisseLocale.objects.filter(caisse_regionale_id=caisse_regionale_id).order_by("name")
+
+
+# The filters' option lists change a few times a year, yet every directory page and map-data
+# request needs them: cached, and forgotten as soon as a row changes (``apps.ready`` connects
+# ``forget_directory_options`` to saves and deletes); the timeout only bounds what a change
+# made without signals (a bulk update, a raw SQL edit) can leave behind.
+DIRECTORY_OPTIONS_TIMEOUT = 300  # seconds
+_REFERENCE_OPTIONS_KEY = "directory-options:reference"
+
+
+def _caisses_locales_options_key(caisse_regionale_id) -> str:
+    return f"directory-options:caisses-locales:{caisse_regionale_id}"
+
+
+def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str]]]:
+    """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
+
+    One cache round trip when warm; three small queries when not.
+    """
+    cr_key = _caisses_locales_options_key(caisse_regionale_id)
+    cached = cache.get_many([_REFERENCE_OPTIONS_KEY, cr_key])
+    reference = cached.get(_REFERENCE_OPTIONS_KEY)
+    if reference is None:
+        reference = {
+            "activities": list(Activity.objects.values_list("pk", "code", "label")),
+            "domains": list(Domain.objects.values_list("pk", "code", "label")),
+        }
+        cache.set(_REFERENCE_OPTIONS_KEY, reference, DIRECTORY_OPTIONS_TIMEOUT)
+    caisses = cached.get(cr_key)
+    if caisses is None:
+        caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
+        cache.set(cr_key, caisses, DIRECTORY_OPTIONS_TIMEOUT)
+    return {**reference, "caisses": caisses}
+
+
+def forget_directory_options(sender, instance, **kwargs):
+    """Signal receiver: an activity, domain or local bank changed."""
+    if isinstance(instance, CaisseLocale):
+        cache.delete(_caisses_locales_options_key(instance.caisse_regionale_id))
+    else:
+        cache.delete(_REFERENCE_OPTIONS_KEY)
 
 
 def favourite_association_id(member) -> int | None:

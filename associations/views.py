@@ -1,9 +1,11 @@
-import hashlib
+import gzip
 import json
+import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +20,7 @@ from associations.selectors import (
     associations_visible_to,
     directory_counts,
     favourite_association_id,
+    map_fingerprint,
     map_rows,
     visible_association_or_none,
 )
@@ -25,6 +28,10 @@ from cagnotte.selectors import association_figures
 
 PER_PAGE = 20
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
+# The cached body is keyed by the markers' digest, so this only bounds the memory that bodies
+# of past states take; it is never a staleness window.
+MAP_DATA_CACHE_TIMEOUT = 60 * 60
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
 
 
 def _with_figures(associations):
@@ -114,27 +121,53 @@ def favourites(request):
     return render(request, "associations/favourites.html", context)
 
 
+def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
+    """The map data, plain and gzipped (compressed once, when it is built)."""
+    body = json.dumps(
+        {"n": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return body, gzip.compress(body, compresslevel=6)
+
+
 @login_required
 @require_GET
 def map_data(request):
     """Markers as ``{"n": N, "rows": [[id, lat, lng, "name"], …]}``, cacheable.
 
     Compact on purpose (about 2,800 markers for the largest regional bank). The ETag is the
-    body's hash: a browser revalidating after ``max-age`` gets a 304 without the body.
+    digest of the markers (``map_fingerprint``, one query): a browser revalidating after
+    ``max-age`` gets a 304 without anything else being read. The body, plain and gzipped, is
+    kept in the cache under that digest, so members seeing the same markers share it and any
+    change to the markers is a new key: the cache is never stale.
     """
     visible = associations_visible_to(request.user)
     form = DirectoryFilterForm(request.GET, member=request.user)
-    rows = map_rows(visible.filter(form.condition()).order_by())
-    body = json.dumps(
-        {"n": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
-    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    markers = visible.filter(form.condition())
+    fingerprint, rows = map_fingerprint(markers)
+    use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+    # One ETag per representation: a cache must not answer a gzip request with the plain body.
+    etag = f'"{fingerprint}{"-gz" if use_gzip else ""}"'
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
+        key = f"map-data:{fingerprint}"
+        bodies = cache.get(key)
+        if bodies is None:
+            read_now = rows is None
+            bodies = _map_body(map_rows(markers) if read_now else rows)
+            # The rows were read after the digest: keep them only if the markers did not
+            # change in between, so a key never holds another state's body.
+            if not read_now or map_fingerprint(markers)[0] == fingerprint:
+                cache.set(key, bodies, MAP_DATA_CACHE_TIMEOUT)
+            else:
+                etag = None
+        body, gzipped = bodies
+        response = HttpResponse(gzipped if use_gzip else body, content_type="application/json")
+        if use_gzip:
+            response["Content-Encoding"] = "gzip"
+    if etag:
+        response["ETag"] = etag
     patch_cache_control(response, private=True, max_age=MAP_DATA_MAX_AGE)
-    patch_vary_headers(response, ["Cookie"])
+    patch_vary_headers(response, ["Cookie", "Accept-Encoding"])
     return response
 
 

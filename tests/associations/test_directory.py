@@ -180,11 +180,13 @@ def test_constant_number_of_queries(
         activity=Activity.objects.get(code="sport"),
         domain=Domain.objects.get(code="nature"),
     )
-    # user (the session is read from the cache), 3 option lists, counts + (list) page, 2 figures, favourite / (map) user's CR
-    expected = 9 if mode == "liste" else 6
+    # user, counts, then (list) page, 2 figures, favourite or (map) the user's regional bank;
+    # the session and the option lists come from the cache.
+    expected = 6 if mode == "liste" else 3
     visible_associations(program=program, count=5, **kwargs)
     favourite = visible_associations(program=program, count=1, **kwargs)[0]
     client.post(reverse("associations:set_favourite"), {"association": favourite.pk})
+    client.get(URL, params)  # option lists into the cache
     with django_assert_num_queries(expected):
         response = client.get(URL, params)
     assert response.status_code == 200
@@ -196,3 +198,20 @@ def test_constant_number_of_queries(
     assert response.status_code == 200
     if mode == "liste":
         assert len(card_names(response)) == PER_PAGE
+
+
+def test_option_lists_are_cached_and_follow_changes(
+    client_member, association, pg_caisse, django_assert_num_queries
+):
+    client_member.get(URL)
+    with django_assert_num_queries(6):  # warm: user, counts, page, 2 figures, favourite
+        client_member.get(URL)
+    f.CaisseLocaleFactory(caisse_regionale=pg_caisse, code="NEW", name="Caisse toute neuve")
+    Activity.objects.create(code="nouvelle", label="Activité nouvelle")
+    with django_assert_num_queries(6 + 3):  # the three option lists read again, once
+        html = client_member.get(URL).content.decode()
+    assert '<option value="NEW">Caisse toute neuve</option>' in html
+    assert '<option value="nouvelle">Activité nouvelle</option>' in html
+    assert len(card_names(client_member.get(URL, {"caisse": "NEW"}))) == 0
+    Activity.objects.filter(code="nouvelle").delete()
+    assert "Activité nouvelle" not in client_member.get(URL).content.decode()

@@ -1,9 +1,14 @@
+from pathlib import Path
+
 import pytest
+from django.template import Context, engines
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from associations.templatetags.directory_tags import tookets
+from associations.views import _with_figures
 from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite
+from tests import factories as f
 from tests.associations.directory_cast import hidden_associations
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +108,61 @@ def test_card_queries_are_constant(client_member, association, django_assert_num
     # session, user, association, 2 figures, favourite
     with django_assert_num_queries(5):
         client_member.get(reverse("associations:card", args=[association.pk]))
+
+
+REFERENCE = Path(__file__).with_name("card_reference.html")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, pg_caisse, language):
+    """``association_card`` builds the card in Python for speed: same HTML, byte for byte."""
+    year = timezone.localdate().year
+    plain = f.AssociationFactory(
+        caisse_regionale=pg_caisse,
+        name="<script>alert('x')</script> & « Cie »",
+        presentation="",
+        activity=None,
+        domain=None,
+        caisse_locale=None,
+    )
+    wordy = f.AssociationFactory(
+        caisse_regionale=pg_caisse,
+        name="L’Amicale d’Éauze",
+        presentation=("Un texte <b>très</b> long & « engagé »,\n\nsur deux paragraphes. " * 8),
+    )
+    AssociationTotals.objects.create(
+        association=wordy, supporters=1, received_total=1234567, first_year=2015
+    )
+    AssociationYearTotals.objects.create(association=wordy, year=year, received=9830)
+    AssociationTotals.objects.create(association=plain, supporters=2, received_total=0)
+    cards = _with_figures([association, plain, wordy])
+    reference = engines["django"].engine.from_string(REFERENCE.read_text())
+    tag = engines["django"].engine.from_string(
+        "{% load directory_tags %}{% association_card association %}"
+    )
+    request = rf.get("/associations/", {"q": "a&b", "x": '<"'})
+    compared = 0
+    with translation.override(language):
+        for card in cards:
+            for favourite_id in (None, card.pk, card.pk + 1000):
+                for full in (False, True):
+                    for next_url in ("", "/associations/?vue=carte&q=<a>"):
+                        context = {
+                            "association": card,
+                            "favourite_id": favourite_id,
+                            "full": full,
+                            "next": next_url,
+                            "request": request,
+                            "csrf_token": "token<&>",
+                        }
+                        expected = reference.render(Context(context))
+                        assert tag.render(Context(context)) == expected
+                        compared += 1
+    assert compared == 36
+    assert "&lt;script&gt;" in tag.render(Context({"association": plain, "request": request}))
+
+
+def test_list_and_single_card_pages_use_the_card(client_member, association):
+    html = client_member.get(reverse("associations:directory")).content.decode()
+    assert f'<li>\n<article class="association-card" id="association-{association.pk}"' in html
+    assert "0 personnes nous ont soutenu, merci à vous !" in html
