@@ -165,4 +165,4 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
 def test_list_and_single_card_pages_use_the_card(client_member, association):
     html = client_member.get(reverse("associations:directory")).content.decode()
     assert f'<li>\n<article class="association-card" id="association-{association.pk}"' in html
-    assert "0 personnes nous ont soutenu, merci à vous !" in html
+    assert "0 personne nous a soutenu, merci à vous !" in html
