@@ -28,6 +28,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from cagnotte.imports import import_credits  # noqa: E402
@@ -209,6 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
+    call_command("migrate", verbosity=0)  # a fresh database works too
     with transaction.atomic(), connection.cursor() as cursor:
         ensure_members(cursor, args.members)
     cleanup()
