@@ -126,3 +126,28 @@ class WalletFactory(factory.django.DjangoModelFactory):
 
     member = factory.SubFactory(MemberFactory)
     program = factory.SubFactory(ProgramFactory)
+
+
+def bank_association(caisse_regionale, caisse_locale, *, account, manager_account):
+    """The bank's record of an association account and the person allowed to manage it.
+
+    As in the demo: « Association Sportive Gersoise », no code of its own (its manager's
+    personal code, the demo code, authenticates it).
+    """
+    manager = BankCustomerFactory(
+        caisse_regionale=caisse_regionale, account_number=manager_account, name="Marie Curie"
+    )
+    customer = BankCustomerFactory(
+        caisse_regionale=caisse_regionale,
+        caisse_locale=caisse_locale,
+        account_number=account,
+        kind=BankCustomer.Kind.ASSOCIATION,
+        name="Association Sportive Gersoise",
+        email="asg@example.test",
+        address="2 rue du Stade",
+        postal_code="32000",
+        city="Auch",
+        personal_code="",
+    )
+    customer.managers.add(manager)
+    return customer

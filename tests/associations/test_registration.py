@@ -26,23 +26,9 @@ def _clear_cache():
 @pytest.fixture
 def bank_association(pg_caisse):
     local = f.CaisseLocaleFactory(caisse_regionale=pg_caisse, name="Auch")
-    president = f.BankCustomerFactory(
-        caisse_regionale=pg_caisse, account_number=PRESIDENT_ACCOUNT, name="Marie Curie"
+    return f.bank_association(
+        pg_caisse, local, account=ASSO_ACCOUNT, manager_account=PRESIDENT_ACCOUNT
     )
-    customer = f.BankCustomerFactory(
-        caisse_regionale=pg_caisse,
-        caisse_locale=local,
-        account_number=ASSO_ACCOUNT,
-        kind=BankCustomer.Kind.ASSOCIATION,
-        name="Association Sportive Gersoise",
-        email="asg@example.test",
-        address="2 rue du Stade",
-        postal_code="32000",
-        city="Auch",
-        personal_code="",
-    )
-    customer.managers.add(president)
-    return customer
 
 
 def positions_for(client, code):

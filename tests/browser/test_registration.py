@@ -4,7 +4,6 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accounts.models import BankCustomer
 from associations.models import Activity, Association, Domain
 from tests import factories as f
 
@@ -15,25 +14,7 @@ PRESIDENT_ACCOUNT = "98652700001"
 @pytest.fixture
 def demo_bank_association(pg_caisse):
     local = f.CaisseLocaleFactory(caisse_regionale=pg_caisse, name="Auch Centre")
-    president = f.BankCustomerFactory(
-        caisse_regionale=pg_caisse,
-        account_number=PRESIDENT_ACCOUNT,
-        name="Marie Curie",
-        personal_code=f.demo_code_hash(),
-    )
-    customer = f.BankCustomerFactory(
-        caisse_regionale=pg_caisse,
-        caisse_locale=local,
-        account_number=ASSO_ACCOUNT,
-        kind=BankCustomer.Kind.ASSOCIATION,
-        name="Association Sportive Gersoise",
-        email="asg@example.test",
-        address="2 rue du Stade",
-        postal_code="32000",
-        city="Auch",
-        personal_code="",
-    )
-    customer.managers.add(president)
+    f.bank_association(pg_caisse, local, account=ASSO_ACCOUNT, manager_account=PRESIDENT_ACCOUNT)
     return local
 
 
