@@ -80,7 +80,8 @@ PRESENTATIONS = [
 STREETS = ["rue de la République", "place de l’Église", "avenue des Pyrénées", "chemin du Moulin"]
 
 
-def _program(cr: CaisseRegionale, year: int) -> Program:
+def demo_program(cr: CaisseRegionale, year: int) -> Program:
+    """The regional bank's demo program of the year (« Carte Sociétaire - GERS »…), made once."""
     code = (
         f"carte-societaire-gers-{year}"
         if cr.code == PG_CODE
@@ -164,7 +165,7 @@ def seed(rng, *, associations: int | None = None) -> str:
     created = enrolled = 0
     with transaction.atomic():
         for cr_index, cr in enumerate(CaisseRegionale.objects.order_by("code")):
-            program = _program(cr, year)
+            program = demo_program(cr, year)
             locales = list(cr.caisses_locales.order_by("code"))
             if not locales or cr.associations.exists():
                 continue  # no local banks yet, or already seeded

@@ -5,7 +5,6 @@ Runs after the accounts and associations demos. Credits go through the real impo
 ledger like any other and ``check_ledger`` passes on it. Running it again adds nothing.
 """
 
-import datetime
 import tempfile
 from pathlib import Path
 
@@ -21,32 +20,16 @@ DEMO_LEFT = 110  # « RESTE À DISTRIBUER : 110 K » once her demo gifts are mad
 MAX_OTHER_GIFTS = 1_000
 
 
-def program_code(cr, year: int) -> str:
-    if cr.code == DEMO_CAISSE:
-        return f"carte-societaire-gers-{year}"
-    return f"carte-societaire-{cr.code}-{year}"
-
-
 def ensure_programs(year: int) -> dict:
     """This year's program of every regional bank (the associations demo may have made them)."""
+    from associations.demo import demo_program
     from cagnotte.models import Program
     from caisses.models import CaisseRegionale
 
     programs = {}
     for cr in CaisseRegionale.objects.order_by("code"):
         existing = Program.objects.filter(caisse_regionale=cr, year=year).order_by("pk").first()
-        if existing is None:
-            existing, _ = Program.objects.get_or_create(
-                code=program_code(cr, year),
-                defaults={
-                    "caisse_regionale": cr,
-                    "name": f"Carte Sociétaire - {cr.program_label}",
-                    "year": year,
-                    "opens_on": datetime.date(year, 1, 1),
-                    "closes_on": datetime.date(year, 12, 31),
-                },
-            )
-        programs[cr.pk] = existing
+        programs[cr.pk] = existing or demo_program(cr, year)
     return programs
 
 
