@@ -116,6 +116,11 @@ def log_in_with_keypad(page, *, caisse_name, account_number):
     page.get_by_label("IDENTIFIANT").fill(account_number)
     page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
+    enter_demo_code(page)
+
+
+def enter_demo_code(page):
+    """The demo code on the shuffled keypad (login and wizard share it), then VALIDER."""
     # The keys are in the page before keypad.js (deferred) listens to them: a click that
     # lands earlier is lost. The script announces the empty code once it is ready.
     status = page.locator("[data-keypad-status]")
@@ -164,13 +169,7 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
         label="Pyrénées Gascogne"
     )
     president.get_by_label("Numéro de compte de l’association").fill(DEMO_ASSOCIATION_ACCOUNT)
-    # The wizard uses the login's keypad: wait until its deferred script listens.
-    status = president.locator("[data-keypad-status]")
-    expect(status).to_have_text("Aucun chiffre saisi sur 6")
-    for digit in DEMO_CODE:
-        president.get_by_role("button", name=f"Chiffre {digit}", exact=True).click()
-    expect(status).to_have_text("6 chiffres saisis sur 6 : vous pouvez valider")
-    president.get_by_role("button", name="VALIDER").click()
+    enter_demo_code(president)
 
     # Identity: pre-filled from the bank; the rest is typed.
     expect(president.get_by_role("heading", name="Étape 1 : Identité")).to_be_visible()
