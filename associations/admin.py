@@ -26,6 +26,7 @@ from associations.models import Association, Enrollment, StatusChange
 from cagnotte.models import AssociationYearTotals
 from caisses.admin import CaisseScopedAdmin, staff_caisse
 from caisses.models import CaisseRegionale
+from tookets.http import int_or_none
 
 Status = Association.Status
 
@@ -285,11 +286,8 @@ class AssociationAdmin(CaisseScopedAdmin):
         ]
 
     def _selected(self, request, raw_ids: str) -> list[Association]:
-        try:
-            ids = {int(x) for x in raw_ids.split(",") if x.strip()}
-        except ValueError:
-            raise Http404 from None
-        if not ids:
+        ids = {int_or_none(x.strip()) for x in raw_ids.split(",") if x.strip()}
+        if not ids or None in ids:
             raise Http404
         found = list(
             self.get_queryset(request)
@@ -385,8 +383,7 @@ class AssociationAdmin(CaisseScopedAdmin):
         caisses = []
         if caisse_id is None:
             caisses = list(CaisseRegionale.objects.order_by("name"))
-            chosen = request.GET.get("caisse", "")
-            caisse_id = int(chosen) if chosen.isdigit() else None
+            caisse_id = int_or_none(request.GET.get("caisse"))
         caisse = CaisseRegionale.objects.filter(pk=caisse_id).first() if caisse_id else None
         associations = self.get_queryset(request)
         if caisse is not None:
