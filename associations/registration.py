@@ -6,6 +6,7 @@ logs the association's user in and creates the draft file pre-filled from the ba
 then writes to that draft row, so progress survives a logout; the review page submits it.
 """
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -277,6 +278,8 @@ def _map_config(association: Association, form) -> dict:
             [float(lat), float(lng)] if lat not in (None, "") and lng not in (None, "") else None
         )
     except (TypeError, ValueError):
+        marker = None
+    if marker and not all(math.isfinite(x) for x in marker):  # « nan », « inf »: no marker
         marker = None
     return {
         "center": [cr.center_lat, cr.center_lng],

@@ -272,3 +272,34 @@ def test_admin_list_filters_with_garbage_are_not_an_error(client, request, url, 
     client.force_login(f.StaffFactory(is_superuser=True, caisse_regionale=None))
     response = client.get(reverse(url), query)
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("selected", ["abc", "²", "9" * 5000])
+def test_an_admin_action_on_rows_that_are_no_ids_reloads_the_list(client, selected):
+    client.force_login(f.StaffFactory(is_superuser=True, caisse_regionale=None))
+    url = reverse("admin:caisses_caisselocale_changelist")
+    response = client.post(
+        url, {"action": "delete_selected", "_selected_action": [selected], "index": "0"}
+    )
+    assert response.status_code == 302
+    assert response.url == url
+
+
+@pytest.mark.parametrize("amount", ["١٠", "１０", "²"])
+def test_a_gift_amount_in_unicode_digits_is_refused(client, member, association, program, amount):
+    from cagnotte.forms import new_give_token
+    from cagnotte.models import Wallet
+    from tests.cagnotte.helpers import credit
+
+    credit(member, program, 100)
+    wallet = Wallet.objects.get(member=member)
+    client.force_login(member)
+    token = new_give_token(member_id=member.pk, association_id=association.pk, wallet_id=wallet.pk)
+    response = client.post(
+        reverse("cagnotte:give", args=[association.pk]),
+        {"wallet": wallet.pk, "token": token, "amount": amount},
+    )
+    assert response.status_code == 200
+    assert "nombre entier de Tookets" in response.content.decode()
+    wallet.refresh_from_db()
+    assert wallet.balance == 100

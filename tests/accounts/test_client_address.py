@@ -215,3 +215,12 @@ def test_registration_limit_uses_the_same_address(pg_caisse):
     assert "Trop de tentatives" in last.content.decode()
     other = post(behind_proxies(SOMEONE_ELSE, proxies=1, forged="203.0.113.5"))
     assert "Trop de tentatives" not in other.content.decode()
+
+
+@pytest.mark.parametrize("obsolete", ["AXES_IP_HEADERS", "RATELIMIT_IP_META_KEY"])
+def test_an_old_proxy_setting_stops_start_up_with_what_to_set_instead(obsolete):
+    from tests.test_deploy import _manage, _production_env
+
+    result = _manage("check", env=_production_env(**{obsolete: "HTTP_X_FORWARDED_FOR"}))
+    assert result.returncode != 0
+    assert f"{obsolete} is no longer read: set TRUSTED_PROXY_COUNT" in result.stderr
