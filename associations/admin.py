@@ -79,7 +79,9 @@ class AssociationAdminForm(django_forms.ModelForm):
 
     def clean_caisse_locale(self):
         local = self.cleaned_data.get("caisse_locale")
-        if local and local.caisse_regionale_id != self.instance.caisse_regionale_id:
+        if local and not services.caisse_locale_fits(
+            association=self.instance, caisse_locale=local
+        ):
             raise django_forms.ValidationError(
                 _("Choisissez une caisse locale de la Caisse régionale de l’association.")
             )

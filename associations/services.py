@@ -29,7 +29,7 @@ from accounts.identity import Identity
 from accounts.models import User
 from associations.models import Association, Enrollment, StatusChange, normalize_search
 from cagnotte.models import Program
-from caisses.models import CaisseRegionale
+from caisses.models import CaisseLocale, CaisseRegionale
 from caisses.staff import may_act_on
 
 Status = Association.Status
@@ -200,7 +200,9 @@ def registration_problems(association: Association) -> list[str]:
     if association.latitude is not None and association.longitude is not None:
         if not position_in_territory(cr, association.latitude, association.longitude):
             missing.append(_("position dans le territoire de la Caisse régionale"))
-    if association.caisse_locale_id and association.caisse_locale.caisse_regionale_id != cr.pk:
+    if association.caisse_locale_id and not caisse_locale_fits(
+        association=association, caisse_locale=association.caisse_locale
+    ):
         missing.append(_("caisse locale de la Caisse régionale"))
     if association.jo_publication_date and association.jo_publication_date > (timezone.localdate()):
         missing.append(_("date de parution au Journal Officiel passée"))
@@ -208,6 +210,11 @@ def registration_problems(association: Association) -> list[str]:
 
 
 _FK_FIELDS = {"activity", "domain", "caisse_locale"}
+
+
+def caisse_locale_fits(*, association: Association, caisse_locale: CaisseLocale) -> bool:
+    """An association's local bank is one of its regional bank's."""
+    return caisse_locale.caisse_regionale_id == association.caisse_regionale_id
 
 
 def position_in_territory(cr: CaisseRegionale, latitude: float, longitude: float) -> bool:

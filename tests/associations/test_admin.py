@@ -256,6 +256,16 @@ def test_national_dashboard_can_pick_a_bank(client, national_staff, pg_file, t31
     assert sum(n for _v, _l, n in page.context["by_status"]) == 1
 
 
+def test_national_dashboard_ignores_a_bank_that_is_not_ascii_digits(
+    client, national_staff, pg_file, t31_file
+):
+    client.force_login(national_staff)
+    for value in ("²", "١", "abc", "%00"):
+        page = client.get(DASHBOARD, {"caisse": value})
+        assert page.status_code == 200, value
+        assert page.context["caisse"] is None
+
+
 def test_dashboard_is_linked_from_the_list(client, staff_pg):
     client.force_login(staff_pg)
     assert DASHBOARD in client.get(CHANGELIST).content.decode()
