@@ -1,7 +1,10 @@
 """Django admin for the regional banks' Tookets service: check, decide, enrol, follow.
 
 Every decision goes through ``associations.services``; the admin only collects the input.
-Scoping: ``CaisseScopedAdmin`` confines each staff member to their regional bank's rows, and
+``DECISIONS`` is the one table of them (title, form, button, service): the list's actions,
+the change page's buttons and the decision page are all made from it, and each decision
+records its own event in the file's history, shown on the change page (``file_history``).
+The dashboard's figures come from ``associations.selectors.staff_dashboard``. Scoping: ``CaisseScopedAdmin`` confines each staff member to their regional bank's rows, and
 every custom view below fetches associations through ``get_queryset`` too, so an id of another
 bank's association — typed in a URL or posted by hand — is « not found ».
 """
@@ -195,7 +198,7 @@ class AssociationAdmin(CaisseScopedAdmin):
         "submitted_at",
         "validated_at",
         "decision_links",
-        "history",
+        "file_history",
     ]
     fieldsets = [
         (
@@ -236,7 +239,7 @@ class AssociationAdmin(CaisseScopedAdmin):
             gettext_lazy("Adresse"),
             {"fields": ["address", "postal_code", "city", "latitude", "longitude"]},
         ),
-        (gettext_lazy("Historique du dossier"), {"fields": ["history"]}),
+        (gettext_lazy("Historique du dossier"), {"fields": ["file_history"]}),
     ]
     inlines = [EnrollmentInline]
     actions = [_decision_action(kind, decision) for kind, decision in DECISIONS.items()]
@@ -279,7 +282,7 @@ class AssociationAdmin(CaisseScopedAdmin):
         return format_html(" ".join(["{}"] * len(links)), *links)
 
     @admin.display(description=gettext_lazy("Historique"))
-    def history(self, obj):
+    def file_history(self, obj):
         """The file's story in one table: every event with who, when and why. The change
         page is reached through the scoped queryset only, so this is too."""
         if obj is None or obj.pk is None:

@@ -288,7 +288,9 @@ def test_deleting_a_staff_user_keeps_their_decisions(require_postgres, change, s
 # --- Existing rows get their event -----------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test leaves the tables as the other transactional
+# tests expect them (content types and permissions are reloaded, not recreated).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_names_the_event_of_every_existing_row(pg_caisse):
     before = [("associations", "0006_search_name_apostrophes")]
     executor = MigrationExecutor(connection)
