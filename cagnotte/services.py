@@ -49,7 +49,7 @@ def _waiting_at_most(seconds: float):
     parameter); SQLite has no row locks to wait on. The setting lives as long as the
     transaction: when the caller's transaction is the outer one, it is put back afterwards.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or seconds <= 0:  # 0: wait as long as it takes
         yield
         return
     nested = connection.in_atomic_block
