@@ -46,9 +46,9 @@ _PG_COPY = (
     "account_number, program_code, period, amount_text, reference))"
 )
 
-# Every row checked once, set-based; the CASE comes from rules.ROW_RULES. Digit checks use
-# ltrim(x, '0123456789') = '' rather than regular expressions: a million rows times four
-# regex matches was a third of the validation time.
+# Every row checked once, set-based; the CASE comes from rules.ROW_RULES (all but the deferred
+# duplicate rule, below). Digit checks use ltrim(x, '0123456789') = '' rather than regular
+# expressions: a million rows times four regex matches was a third of the validation time.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
@@ -59,16 +59,27 @@ FROM (
                 AND ltrim(amount_text, '0123456789') = '' AS amount_ok
     FROM credit_import_fields f
 ) s
-LEFT JOIN (
-    SELECT reference, min(line) AS first_line
-    FROM credit_import_fields WHERE read_error IS NULL
-    GROUP BY 1 HAVING count(*) > 1
-) d ON d.reference = s.reference
 LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code
 LEFT JOIN accounts_user u
        ON u.caisse_regionale_id = cr.id AND u.account_number = s.account_number
       AND u.kind = 'member'
 LEFT JOIN cagnotte_program p ON p.code = s.program_code
+"""
+
+# The deferred rule: a reference seen earlier in the file (on any readable row). Grouping a
+# million references is a third of the validation, and a clean file cannot break it: when no
+# row broke another rule and the plain INSERT below went through the ledger's unique index,
+# no reference occurred twice. So it runs when the file has bad rows (a duplicate of a bad
+# row is reported too), for --all-or-nothing (every error before any write), and when that
+# INSERT fails on a reference.
+_PG_DEFERRED = """
+UPDATE credit_import_rows s SET error = {reason}
+FROM (
+    SELECT reference, min(line) AS first_line
+    FROM credit_import_fields WHERE read_error IS NULL
+    GROUP BY 1 HAVING count(*) > 1
+) d
+WHERE s.error IS NULL AND d.reference = s.reference AND ({condition})
 """
 
 # One pass over the valid rows: per (member, program), how many credits and how much (a
@@ -179,6 +190,10 @@ class _StepTimer:
         self.last = now
 
 
+class _DeferredNeeded(Exception):
+    """Wallet totals too large on a file whose deferred rule was not checked yet."""
+
+
 class _Rejected(Exception):
     """All or nothing, and a wallet total found too large once wallets were locked."""
 
@@ -217,17 +232,55 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     steps = progress_bar(4, progress, "Validation et application", unit="étapes")
     parse = _PG_PARSE.format(error_case=error_case, digits=rules.AMOUNT_DIGITS_MAX)
     cursor.execute(parse, params)
+    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+    deferred_checked = False
+    if cursor.fetchone()[0] or report.all_or_nothing:
+        _check_deferred(cursor, ceiling)
+        deferred_checked = True
     cursor.execute("ANALYZE credit_import_rows")
     steps.update(1)
     timer("validation")
+    fast = True
+    while True:
+        try:
+            with transaction.atomic():
+                _apply(cursor, report, timer, steps, fast=fast, deferred_checked=deferred_checked)
+            break
+        except _DeferredNeeded:
+            pass
+        except IntegrityError as exc:
+            diag = getattr(exc.__cause__, "diag", None)
+            if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+                raise
+            # A reference already in the ledger (the same file twice, overlapping files), or
+            # one that occurs twice in the file: everything since the savepoint is undone.
+            timer("insert (rolled back: references already imported)")
+            fast = False
+        if not deferred_checked:
+            _check_deferred(cursor, ceiling)
+            deferred_checked = True
+            timer("validation")
+    steps.close()
+
+
+def _check_deferred(cursor, ceiling: int) -> None:
+    checks, params = rules.sql_deferred_checks(ceiling)
+    for condition, reason in checks:
+        cursor.execute(_PG_DEFERRED.format(condition=condition, reason=reason), params)
+
+
+def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) -> None:
+    """Totals per wallet, wallets created and locked, then the entries and the balances:
+    ``fast`` with a plain INSERT (raises IntegrityError if a reference is already taken),
+    else skipping references already in the ledger."""
+    report.wallets_created = report.applied = report.tookets_applied = 0
     cursor.execute(_PG_TOTALS)
-    cursor.execute("SELECT count(*) FROM credit_import_rows WHERE error IS NOT NULL")
-    has_errors = cursor.fetchone()[0] > 0
+    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+    has_errors = cursor.fetchone()[0]
     steps.update(1)
     timer("totals per wallet")
     if report.all_or_nothing and has_errors:
         _fetch_errors(cursor, report)
-        steps.close()
         return
     limits = {"balance_max": rules.BALANCE_MAX}
     cursor.execute(_PG_CREATE_WALLETS, limits)
@@ -237,6 +290,10 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()
+    if too_large and not deferred_checked:
+        # Rows of these wallets become bad rows: a later row with the same reference is then
+        # a duplicate of a bad row, which only the deferred rule reports.
+        raise _DeferredNeeded
     if too_large:
         cursor.execute(
             _PG_REPORT_TOO_LARGE,
@@ -251,31 +308,22 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     _fetch_errors(cursor, report)
     timer("report")
     if report.rejected:
-        steps.close()
         raise _Rejected  # undoes the wallets created above
     cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
     valid, valid_tookets = (int(x) for x in cursor.fetchone())
-    if valid == 0:
-        steps.close()
-        return
-    try:
-        with transaction.atomic():
+    if valid:
+        if fast:
             cursor.execute(_PG_INSERT_NEW)
             timer("insert")
             cursor.execute(_PG_BALANCES_FROM_TOTALS)
             timer("balances")
-        report.applied, report.tookets_applied = valid, valid_tookets
-    except IntegrityError as exc:
-        diag = getattr(exc.__cause__, "diag", None)
-        if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
-            raise
-        timer("insert (rolled back: references already imported)")
-        cursor.execute(_PG_APPLY)
-        applied, tookets = cursor.fetchone()
-        report.applied, report.tookets_applied = int(applied), int(tookets)
-        timer("insert skipping known references, and balances")
+            report.applied, report.tookets_applied = valid, valid_tookets
+        else:
+            cursor.execute(_PG_APPLY)
+            applied, tookets = cursor.fetchone()
+            report.applied, report.tookets_applied = int(applied), int(tookets)
+            timer("insert skipping known references, and balances")
     steps.update(1)
-    steps.close()
     report.already_applied = valid - report.applied
 
 

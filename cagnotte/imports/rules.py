@@ -81,6 +81,9 @@ class RowRule:
     message: str  # may hold {line} (first line of a duplicate) or {max} (the ceiling)
     sql: str  # true when the row breaks the rule
     broken: Callable[[CheckedRow, int], bool]  # (row, amount ceiling)
+    # Checked by PostgreSQL in a statement of its own, after the others, and only when it can
+    # matter (see postgres.py): it must come after every rule that is not deferred.
+    deferred: bool = False
 
 
 def _account_bad(a: str) -> bool:
@@ -153,8 +156,10 @@ ROW_RULES: tuple[RowRule, ...] = (
         ERR_DUPLICATE,
         "d.first_line <> s.line",
         lambda r, _: r.first_line is not None and r.first_line != r.line,
+        deferred=True,
     ),
 )
+assert all(r.deferred for r in ROW_RULES[[r.deferred for r in ROW_RULES].index(True) :])
 
 
 def amount_ceiling() -> int:
@@ -177,18 +182,38 @@ def first_broken(row: CheckedRow, ceiling: int) -> str | None:
     return None
 
 
-def sql_error_case(ceiling: int) -> tuple[str, dict]:
-    """The PostgreSQL engine: one CASE giving each row the reason of the first rule it breaks,
-    and its parameters (``amount_max`` and one per reason)."""
-    branches, params = [], {"amount_max": ceiling}
+def _sql_reason(rule: RowRule, key: str) -> str:
+    reason = f"%({key})s"
+    if "{line}" in rule.message:
+        reason = f"replace({reason}, '{{line}}', d.first_line::text)"
+    return reason
+
+
+def _sql_params(ceiling: int) -> dict:
+    params = {"amount_max": ceiling}
     for n, rule in enumerate(ROW_RULES):
-        key = f"e_{n}"
-        params[key] = rule.message.replace("{max}", str(ceiling))
-        reason = f"%({key})s"
-        if "{line}" in rule.message:
-            reason = f"replace({reason}, '{{line}}', d.first_line::text)"
-        branches.append(f"WHEN {rule.sql} THEN {reason}")
-    return "CASE " + " ".join(branches) + " END", params
+        params[f"e_{n}"] = rule.message.replace("{max}", str(ceiling))
+    return params
+
+
+def sql_error_case(ceiling: int) -> tuple[str, dict]:
+    """The PostgreSQL engine: one CASE giving each row the reason of the first rule it breaks
+    (of the rules not deferred), and its parameters (``amount_max``, one per reason)."""
+    branches = [
+        f"WHEN {rule.sql} THEN {_sql_reason(rule, f'e_{n}')}"
+        for n, rule in enumerate(ROW_RULES)
+        if not rule.deferred
+    ]
+    return "CASE " + " ".join(branches) + " END", _sql_params(ceiling)
+
+
+def sql_deferred_checks(ceiling: int) -> tuple[list[tuple[str, str]], dict]:
+    """The deferred rules, in order, as (SQL condition, reason) for the rows that broke none
+    of the others, and their parameters; postgres.py runs each as an ``UPDATE … SET error =
+    <reason> WHERE error IS NULL AND <condition>`` over the same aliases."""
+    return [
+        (rule.sql, _sql_reason(rule, f"e_{n}")) for n, rule in enumerate(ROW_RULES) if rule.deferred
+    ], _sql_params(ceiling)
 
 
 def wallet_total_message() -> str:

@@ -278,3 +278,21 @@ def test_both_paths_give_the_same_ledger_balances_and_report(cast, tmp_path, all
         on_postgres = run_rolled_back("postgres", paths, all_or_nothing=all_or_nothing)
         in_python = run_rolled_back("python", paths, all_or_nothing=all_or_nothing)
         assert on_postgres == in_python, name
+
+
+def test_both_paths_agree_on_a_duplicate_of_a_row_whose_wallet_total_is_too_large(
+    cast, tmp_path, settings
+):
+    settings.CREDIT_MAX_AMOUNT = 999999999999999
+    m, o = cast["m"], cast["o"]
+    big = [row(m, f"big{n}", amount=999999999999999) for n in range(9300)]
+    other = f"toulouse-31,{o},carte-t31,2026-02,40,big0".encode()  # the same reference
+    fine = f"toulouse-31,{o},carte-t31,2026-02,5,fine".encode()
+    # No row breaks a row rule: on PostgreSQL, only the wallet check calls for the deferred one.
+    path = write(tmp_path, [*big, other, fine])
+    on_postgres, in_python = (run_rolled_back(e, [path]) for e in ENGINES)
+    assert on_postgres == in_python
+    [result] = in_python
+    assert result["errors"][-1] == (9302, "référence en double dans le fichier (déjà vue ligne 2)")
+    assert len(result["errors"]) == 9301
+    assert [entry[4] for entry in result["ledger"]] == ["fine"]
