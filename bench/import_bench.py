@@ -6,7 +6,8 @@
 Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, writes a
 CSV of ``--rows`` credits with fresh references, times a bare ``COPY`` of that file into an
 unindexed table of the same database, then ``import_credits`` on it, and prints both times
-and their ratio (target: at most 3), the import's time per step, and with ``--floor`` what a
+and their ratio (target: at most 3), the import's time per step (wall and backend CPU) and
+the CPU of this process (the reader runs here), and with ``--floor`` what a
 COPY of the same rows as ready-made entries into the ledger table costs (its indexes, checks
 and wallet foreign key: no import can write the entries for less). Where the database runs on
 this machine, each figure also gives the PostgreSQL backend's CPU seconds, steadier than wall
@@ -80,17 +81,16 @@ def write_file(path: Path, rows: int, members: int, run: str) -> None:
         out.writelines(chunk)
 
 
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
 def backend_cpu() -> float | None:
     """CPU seconds used so far by this connection's PostgreSQL backend, when the server runs on
     this machine (/proc readable): on a busy machine it varies much less than wall time."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return backend_cpu_of(backend_pid())
 
 
 def profile_backend_cpu_per_step() -> dict[str, float]:
@@ -113,9 +113,7 @@ def profile_backend_cpu_per_step() -> dict[str, float]:
         original_init(self, report)
         self._cpu = backend_cpu_of(self_pid[0])
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        self_pid = [cursor.fetchone()[0]]
+    self_pid = [backend_pid()]
     timer_class.__call__ = timed
     timer_class.__init__ = init
     return per_step
