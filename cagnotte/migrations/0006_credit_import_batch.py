@@ -26,7 +26,7 @@ def let_staff_read_the_batches(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cagnotte', '0004_import_fast_path'),
+        ('cagnotte', '0005_ledger_entry_append_only'),
         ('accounts', '0002_service_tookets_group'),
         ('caisses', '0003_french_verbose_names'),
     ]
