@@ -20,3 +20,9 @@ class TooketsAdminConfig(SimpleAdminConfig):
             except ModuleNotFoundError as exc:
                 if exc.name != f"{app_config.name}.admin":
                     raise
+        # Imported here: the admin's modules need the app registry, which is loading above.
+        from django.contrib import admin
+
+        from tookets.admin_lists import guard_changelists
+
+        guard_changelists(admin.site)

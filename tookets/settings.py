@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session is read: a NUL byte in a cookie, the query or a form is a 400.
+    "tookets.http.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,9 +134,21 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
-AXES_IPWARE_META_PRECEDENCE_ORDER = env.list(
-    "AXES_IP_HEADERS", default=["REMOTE_ADDR"]
-)  # behind a proxy: ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client address, read in one place (tookets.http.client_ip) from the number of proxies
+# in front of the application that append to X-Forwarded-For: 0 (REMOTE_ADDR) without one,
+# 1 behind one load balancer. django-axes and the per-address limit both ask it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT is the number of proxies: 0 or more.")
+for _obsolete in ("AXES_IP_HEADERS", "RATELIMIT_IP_META_KEY"):
+    if _obsolete in env.ENVIRON:
+        # They read the left-most, client-written X-Forwarded-For entry (axes) or the load
+        # balancer's own address (ratelimit): silently ignoring them would hide that.
+        raise ImproperlyConfigured(
+            f"{_obsolete} is no longer read: set TRUSTED_PROXY_COUNT (the number of proxies "
+            "in front of the application, e.g. 1 behind one load balancer) instead."
+        )
+AXES_CLIENT_IP_CALLABLE = "tookets.http.client_ip"
 # Attempts made while locked do not push the end of the lockout back: the page can tell
 # when it ends, and that time holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -143,7 +157,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # address after 3 failures would lock out every customer behind a shared NAT.
 LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/h")
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+RATELIMIT_IP_META_KEY = "tookets.http.client_ip"
 SILENCED_SYSTEM_CHECKS = [
     # axes.W006 asks for "ip_address" in AXES_LOCKOUT_PARAMETERS; the per-address limit is
     # done by django-ratelimit (LOGIN_RATE_PER_ADDRESS) with its own, higher, threshold.
