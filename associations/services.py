@@ -29,6 +29,7 @@ from accounts.models import User
 from associations.models import Association, Enrollment, StatusChange, normalize_search
 from cagnotte.models import Program
 from caisses.models import CaisseRegionale
+from tookets import outbox
 
 Status = Association.Status
 
@@ -396,7 +397,4 @@ def _transition(
 
 
 def _queue_email(change: StatusChange) -> None:
-    from associations import tasks
-
-    change_id = change.pk
-    transaction.on_commit(lambda: tasks.send_decision_email.delay(change_id))
+    outbox.enqueue("associations.tasks.send_decision_email", status_change_id=change.pk)

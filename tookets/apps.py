@@ -1,4 +1,4 @@
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.contrib.admin.apps import SimpleAdminConfig
 
 
@@ -20,3 +20,11 @@ class TooketsAdminConfig(SimpleAdminConfig):
             except ModuleNotFoundError as exc:
                 if exc.name != f"{app_config.name}.admin":
                     raise
+
+
+class TooketsConfig(AppConfig):
+    """The project's own models: the task outbox and the record of jobs done once."""
+
+    name = "tookets"
+    verbose_name = "Tookets"
+    default_auto_field = "django.db.models.BigAutoField"
