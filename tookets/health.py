@@ -86,7 +86,7 @@ def check_broker() -> str:
         return "eager"  # no broker configured: tasks run in-process
     try:
         with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
+            conn.ensure_connection(max_retries=0, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
             client = getattr(conn.default_channel, "client", None)
             if client is not None:  # Redis connects lazily: ask it something
                 client.ping()
