@@ -104,9 +104,16 @@ def site_on(server: RedisServer):
     """Point the cache (database 1) and the Celery broker (database 0) at ``server``."""
     from tookets.celery import app
 
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    # broker_url itself yields to the CELERY_BROKER_URL environment variable; the read and
+    # write URLs set in the configuration do not.
+    keys = ("broker_url", "broker_read_url", "broker_write_url", "task_always_eager")
+    saved = {k: app.conf.get(k) for k in keys}
+    broker = server.url(0)
     with override_settings(CACHES=redis_cache_settings(server.url(1))):
-        app.conf.update(broker_url=server.url(0), task_always_eager=False)
+        app.conf.update(
+            broker_url=broker, broker_read_url=broker, broker_write_url=broker,
+            task_always_eager=False,
+        )
         _reset_celery_connections(app)
         try:
             yield

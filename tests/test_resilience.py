@@ -101,11 +101,22 @@ def test_the_site_keeps_serving_with_redis_down_and_the_email_goes_out_once_it_i
         assert browser.post(favourite_url, {"association": second.pk}).status_code == 302
         assert Favourite.objects.get(member=member).association == second
 
-        # A member who was not logged in logs in (and the per-address limit says it is off).
+        # A member who was not logged in mistypes the code (the per-address limit cannot count
+        # and says so in the log), then logs in.
         newcomer_browser = Client()
+        wrong = login_with_code(newcomer_browser, code="000000", account=newcomer.account_number)
+        assert wrong.status_code == 200
         response = login_with_code(newcomer_browser, account=newcomer.account_number)
         assert response.status_code == 302, response.content.decode()[:500]
         assert newcomer_browser.get(reverse("cagnotte:wallet")).status_code == 200
+        # The lockout per identifier is in the database: it still locks after three wrong codes.
+        intruder = Client()
+        target = f.BankCustomerFactory(caisse_regionale=program.caisse_regionale)
+        statuses = [
+            login_with_code(intruder, code="000000", account=target.account_number).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [200, 200, 429, 429]
 
         # An association registers: its receipt email waits in the outbox.
         president = Client()
@@ -138,6 +149,7 @@ def test_the_site_keeps_serving_with_redis_down_and_the_email_goes_out_once_it_i
         with celery_worker(
             redis_server, env={"EMAIL_BACKEND": BACKEND, "TEST_EMAIL_LOG": str(log)}
         ) as worker:
+            # The worker drains the outbox as it starts: the broker is back.
             wait_for(lambda: sent(log) or worker.poll() is not None, timeout=90, what="email")
             # Draining again (beat would) publishes nothing more.
             assert outbox.drain() == 0

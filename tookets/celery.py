@@ -36,4 +36,4 @@ def _drain_outbox_on_start(sender=None, **kwargs):
     # A worker (re)starting is often the broker coming back: send what waited meanwhile.
     from tookets.tasks import drain_outbox  # tookets.tasks imports this app: a cycle
 
-    drain_outbox.delay()
+    drain_outbox.delay(even_if_backed_off=True)

@@ -23,7 +23,7 @@ from functools import partial
 
 from celery import Task
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from tookets.celery import app as celery_app
@@ -67,19 +67,22 @@ def publish(message_id: int) -> bool:
         return False
 
 
-def drain(*, limit: int | None = None) -> int:
+def drain(*, limit: int | None = None, even_if_backed_off: bool = False) -> int:
     """Publish the pending messages that are due, oldest first; return how many were.
 
     Stops at the first failure: the broker is away, the next drain tries again. Rows locked by
     another drain (or by a request's after-commit publish) are skipped, so drains may overlap.
+    ``even_if_backed_off``: also those whose next attempt is later (a worker just connected to
+    the broker: it is back, no need to wait).
     """
     published = 0
+    due = Q() if even_if_backed_off else Q(available_at__lte=timezone.now())
     while limit is None or published < limit:
         batch = DRAIN_BATCH if limit is None else min(DRAIN_BATCH, limit - published)
         with transaction.atomic():
             messages = list(
                 OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(published_at__isnull=True, available_at__lte=timezone.now())
+                .filter(due, published_at__isnull=True)
                 .order_by("available_at", "id")[:batch]
             )
             for message in messages:
