@@ -111,7 +111,9 @@ def site_on(server: RedisServer):
     broker = server.url(0)
     with override_settings(CACHES=redis_cache_settings(server.url(1))):
         app.conf.update(
-            broker_url=broker, broker_read_url=broker, broker_write_url=broker,
+            broker_url=broker,
+            broker_read_url=broker,
+            broker_write_url=broker,
             task_always_eager=False,
         )
         _reset_celery_connections(app)

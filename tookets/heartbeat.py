@@ -2,13 +2,10 @@
 
 The worker touches ``CELERY_HEARTBEAT_FILE`` from its own timer (driven by the event loop
 that consumes tasks, so a stuck or disconnected worker stops touching it); beat touches it on
-every tick of its scheduler. ``python -m tookets.heartbeat FILE MAX_AGE`` exits 1 when the file
-is older than MAX_AGE seconds, without importing Django (a healthcheck runs every few seconds).
+every tick of its scheduler. The healthchecks in docker-compose.yml are one line of Python
+reading the file's age, so a probe every few seconds costs no Django start-up.
 """
 
-import os
-import sys
-import time
 from pathlib import Path
 
 from celery import bootsteps
@@ -20,13 +17,6 @@ WORKER_INTERVAL_SECONDS = 10
 def touch(path: str) -> None:
     if path:
         Path(path).touch()
-
-
-def is_fresh(path: str, max_age: float) -> bool:
-    try:
-        return time.time() - os.path.getmtime(path) <= max_age
-    except OSError:
-        return False
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
@@ -56,8 +46,3 @@ class HeartbeatScheduler(PersistentScheduler):
     def tick(self, *args, **kwargs):
         touch(self.app.conf.get("heartbeat_file") or "")
         return super().tick(*args, **kwargs)
-
-
-if __name__ == "__main__":
-    file, max_age = sys.argv[1], float(sys.argv[2])
-    sys.exit(0 if is_fresh(file, max_age) else 1)
