@@ -1,9 +1,10 @@
 """/sante/: 200 while the database answers, saying which optional service is degraded."""
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
-from tests.services import redis_cache_settings
+from tests.services import free_port, redis_cache_settings
 from tests.test_outbox import dead_broker  # noqa: F401 - fixture
 from tookets.celery import app
 from tookets.heartbeat import HeartbeatScheduler
@@ -54,3 +55,18 @@ def test_beat_touches_its_heartbeat_file_on_each_tick(tmp_path):
     finally:
         app.conf.heartbeat_file = ""
     assert heartbeat.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_unreachable_is_503(require_postgres, client):
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = free_port()  # nothing listens there
+    try:
+        response = client.get("/sante/")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+    assert response.status_code == 503
+    assert response.json() == {"database": "down", "status": "down"}
+    assert client.get("/sante/").status_code == 200  # and back once it answers again

@@ -36,4 +36,9 @@ def _drain_outbox_on_start(sender=None, **kwargs):
     # A worker (re)starting is often the broker coming back: send what waited meanwhile.
     from tookets.tasks import drain_outbox  # tookets.tasks imports this app: a cycle
 
-    drain_outbox.delay(even_if_backed_off=True)
+    # On a queue this worker consumes, so that this very worker (not some other) does it.
+    task_consumer = getattr(sender, "task_consumer", None)
+    queues = [q.name for q in getattr(task_consumer, "queues", None) or []]
+    drain_outbox.apply_async(
+        kwargs={"even_if_backed_off": True}, queue=queues[0] if queues else None
+    )

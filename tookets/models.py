@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class OutboxMessage(models.Model):
@@ -11,16 +12,18 @@ class OutboxMessage(models.Model):
     and drained again (``tookets.outbox.drain``) until the broker takes it.
     """
 
-    task = models.CharField(max_length=200)
-    kwargs = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
+    task = models.CharField(_("tâche"), max_length=200)
+    kwargs = models.JSONField(_("arguments"), default=dict)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     # Not published before this time: pushed back after each failed attempt.
-    available_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    published_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    available_at = models.DateTimeField(_("prochain essai"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("essais"), default=0)
+    published_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
 
     class Meta:
+        verbose_name = _("tâche en attente")
+        verbose_name_plural = _("tâches en attente")
         indexes = [
             # The drain reads only the pending rows, oldest due first; published rows (nearly
             # all of them) stay out of the index.
@@ -42,8 +45,12 @@ class CompletedJob(models.Model):
     twice by the outbox) do its work once: see ``tookets.outbox.once``.
     """
 
-    key = models.CharField(max_length=200, unique=True)
-    done_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(_("clé"), max_length=200, unique=True)
+    done_at = models.DateTimeField(_("fait le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("travail effectué")
+        verbose_name_plural = _("travaux effectués")
 
     def __str__(self):
         return self.key
