@@ -90,11 +90,10 @@ def redis_cache_settings(url: str) -> dict:
     }
 
 
-def _reset_celery_connections(app) -> None:
-    # The app keeps its broker connection pools once made: drop them so the next publish
-    # connects to the broker now configured.
-    if app._pool is not None:
-        app._pool.force_close_all()
+def reset_celery_connections(app) -> None:
+    # The app keeps its broker connection pools once made: forget them so the next publish
+    # connects to the broker now configured. (Not closed: kombu's registry of pools would hand
+    # the closed one back for the same URL.)
     app._pool = None
     app.amqp._producer_pool = None
 
@@ -116,12 +115,12 @@ def site_on(server: RedisServer):
             broker_write_url=broker,
             task_always_eager=False,
         )
-        _reset_celery_connections(app)
+        reset_celery_connections(app)
         try:
             yield
         finally:
             app.conf.update(saved)
-            _reset_celery_connections(app)
+            reset_celery_connections(app)
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def test_beat_touches_its_heartbeat_file_on_each_tick(tmp_path):
     assert heartbeat.exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_database_unreachable_is_503(require_postgres, client):
     port = connection.settings_dict["PORT"]
     connection.close()

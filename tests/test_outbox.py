@@ -13,7 +13,7 @@ from associations import services
 from associations.models import Association, StatusChange
 from associations.tasks import send_decision_email
 from tests import factories as f
-from tests.services import redis_cache_settings
+from tests.services import redis_cache_settings, reset_celery_connections
 from tookets import outbox
 from tookets.celery import app
 from tookets.log_throttle import OncePerInterval
@@ -34,12 +34,10 @@ def dead_broker():
         broker_write_url=DEAD_REDIS,
         task_always_eager=False,
     )
-    app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections(app)
     yield
     app.conf.update(saved)
-    app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections(app)
 
 
 def correction_requested(staff):

@@ -61,7 +61,7 @@ def member_pages(association) -> list[str]:
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_site_keeps_serving_with_redis_down_and_the_email_goes_out_once_it_is_back(
     require_postgres, redis_server, member, program, association, staff_pg, tmp_path, caplog
 ):
@@ -164,7 +164,7 @@ def test_the_site_keeps_serving_with_redis_down_and_the_email_goes_out_once_it_i
     assert_ledger_consistent()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_killed_in_the_middle_of_a_task_leaves_it_done_once(
     require_postgres, redis_server, tmp_path
 ):
@@ -227,7 +227,7 @@ def _serve(handler, path):
 
 
 @pytest.mark.parametrize("mode", ["persistent", "pool"])
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_dropped_database_connections_are_replaced_on_the_next_request(require_postgres, mode):
     settings_dict = connection.settings_dict
     saved = (settings_dict.get("CONN_MAX_AGE"), dict(settings_dict.get("OPTIONS", {})))
