@@ -2,9 +2,11 @@
 
 import datetime
 import logging
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -191,3 +193,12 @@ def test_the_log_filter_lets_one_line_a_minute_through(caplog):
         "another message",
         "cache down (and 4 more like it since the last one)",
     ]
+
+
+def test_the_drain_command_says_what_it_did(staff_pg, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        correction_requested(staff_pg)
+    out = StringIO()
+    call_command("drain_outbox", stdout=out)
+    assert out.getvalue().startswith("1 published, 0 pending")
+    assert len(mail.outbox) == 1
