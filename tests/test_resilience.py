@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from associations.models import Association
+from associations.models import Association, StatusChange
 from cagnotte.models import Favourite, LedgerEntry, Wallet
 from tests import factories as f
 from tests.accounts.helpers import login_with_code
@@ -170,7 +170,9 @@ def test_a_worker_killed_in_the_middle_of_a_task_leaves_it_done_once(
 ):
     association = f.AssociationFactory(status=Association.Status.SUBMITTED, email="a@example.test")
     change = association.history.create(
-        from_status=Association.Status.DRAFT, to_status=Association.Status.SUBMITTED
+        from_status=Association.Status.DRAFT,
+        to_status=Association.Status.SUBMITTED,
+        event=StatusChange.Event.SUBMITTED,
     )
     log, stall = tmp_path / "sent.jsonl", tmp_path / "stalled.pid"
     heartbeat = tmp_path / "worker.heartbeat"
