@@ -1,4 +1,4 @@
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.contrib.admin.apps import SimpleAdminConfig
 
 
@@ -26,3 +26,11 @@ class TooketsAdminConfig(SimpleAdminConfig):
         from tookets.admin_lists import guard_changelists
 
         guard_changelists(admin.site)
+
+
+class TooketsConfig(AppConfig):
+    """The project's own models: the task outbox and the record of jobs done once."""
+
+    name = "tookets"
+    verbose_name = "Tookets"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -44,9 +44,13 @@ INSTALLED_APPS = [
     "accounts",
     "associations",
     "cagnotte",
+    "tookets.apps.TooketsConfig",
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's probe is answered before host checks, HTTPS redirects and
+    # sessions, so it reports the services and nothing else (tookets/health.py).
+    "tookets.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session is read: a NUL byte in a cookie, the query or a form is a 400.
@@ -94,7 +98,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A connection kept from an earlier request (or lent by the pool) is checked before use: a
+    # PostgreSQL restart or failover kills them all, and without the check the first request
+    # on each dead one would fail.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -106,6 +113,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tookets")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # Redis down is a cache miss, not an error page: django-redis swallows connection errors
+    # (each cache call returns its miss value) and logs them on "tookets.cache", throttled to
+    # one line a minute by the filter below. Short socket timeouts: an unreachable Redis costs a
+    # request at most a fraction of a second per cache call.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+            "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
+        }
+    )
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "tookets.cache"
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -157,6 +178,10 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # address after 3 failures would lock out every customer behind a shared NAT.
 LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/h")
 RATELIMIT_USE_CACHE = "default"
+# With the cache down the per-address limit cannot count: it lets the attempt through (and
+# accounts.lockout logs a warning) rather than refuse every login. The per-identifier lockout,
+# kept in the database by django-axes, still applies.
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_IP_META_KEY = "tookets.http.client_ip"
 SILENCED_SYSTEM_CHECKS = [
     # axes.W006 asks for "ip_address" in AXES_LOCKOUT_PARAMETERS; the per-address limit is
@@ -224,8 +249,35 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# A task is acknowledged once it has run: a worker killed in the middle (SIGKILL, OOM, a lost
+# pool process) leaves it to be delivered again, so every task is safe to run twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Requests never wait on a dead broker: work is queued through the outbox (tookets/outbox.py)
+# and published after commit with short timeouts and no retry loop; the drain retries later.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0),
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    # A message taken by a worker that died without a word comes back after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# Pending outbox rows are drained this often by beat (and once when a worker starts).
+OUTBOX_DRAIN_SECONDS = env.int("OUTBOX_DRAIN_SECONDS", default=30)
+# Written by the worker and beat; docker compose's healthchecks read their age.
+CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default="")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {}  # filled by tookets/celery.py
 CREDIT_DROP_DIR = env.path("CREDIT_DROP_DIR", default=BASE_DIR / "var" / "credits")
@@ -283,7 +335,14 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # An outage repeats the same error on every request: one line a minute per message.
+    "filters": {"once_per_minute": {"()": "tookets.log_throttle.OncePerInterval", "seconds": 60}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "tookets.cache": {"filters": ["once_per_minute"]},
+        "tookets.outbox": {"filters": ["once_per_minute"]},
+        "accounts.lockout": {"filters": ["once_per_minute"]},
+    },
 }
