@@ -86,8 +86,8 @@ def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
     ``SignatureExpired``) when it was tampered with or is too old."""
     signer = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT)
     payload = signer.unsign_object(token, max_age=UNSUBSCRIBE_MAX_AGE)
-    # The signature is good: the timestamp inside it is the one we wrote.
-    _value, _sep, stamp = signer.unsign(token).rpartition(":")
+    # The signature is good: the timestamp under it (« value:timestamp ») is the one we wrote.
+    _value, _sep, stamp = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token).rpartition(":")
     signed_at = datetime.datetime.fromtimestamp(signing.b62_decode(stamp), tz=datetime.UTC)
     member_id = payload.get("m") if isinstance(payload, dict) else None
     if not isinstance(member_id, int):
@@ -236,6 +236,10 @@ def _not_yet_claimed(queryset, *, kind: str, period: str):
     )
 
 
+def _claimed(kind: str, period: str) -> int:
+    return MemberEmail.objects.filter(kind=kind, period=period).count()
+
+
 def _stale(kind: str, period: str) -> int:
     return MemberEmail.objects.filter(
         kind=kind, period=period, status=MemberEmail.Status.CLAIMED
@@ -245,7 +249,7 @@ def _stale(kind: str, period: str) -> int:
 def send_recap_emails(*, period: str, batch_size: int = BATCH_SIZE) -> SendReport:
     """The monthly recap of ``period`` (YYYY-MM) to every accepting member, once each."""
     parse_period(period)
-    report = SendReport(kind=Kind.RECAP, period=period)
+    report = SendReport(kind=Kind.RECAP, period=period, skipped=_claimed(Kind.RECAP, period))
     recipients = _not_yet_claimed(
         recap_recipients(), kind=Kind.RECAP, period=period
     ).select_related("caisse_regionale")
@@ -273,7 +277,9 @@ def send_reminders(
     today = today or timezone.localdate()
     if not _campaign_open(program, today):
         raise CampaignClosed
-    report = SendReport(kind=Kind.REMINDER, period=program.code)
+    report = SendReport(
+        kind=Kind.REMINDER, period=program.code, skipped=_claimed(Kind.REMINDER, program.code)
+    )
     recipients = _not_yet_claimed(
         reminder_recipients(program), kind=Kind.REMINDER, period=program.code
     ).select_related("caisse_regionale")
@@ -301,7 +307,9 @@ def send_due_reminders(*, today: datetime.date | None = None) -> list[SendReport
     programs = Program.objects.filter(
         swept_at__isnull=True, opens_on__lte=today, closes_on__gte=today
     ).order_by("pk")
-    return [send_reminders(program=p, today=today) for p in programs if reminder_is_due(p, today=today)]
+    return [
+        send_reminders(program=p, today=today) for p in programs if reminder_is_due(p, today=today)
+    ]
 
 
 def send_gift_receipt(*, entry_id: int) -> bool:

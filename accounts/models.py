@@ -54,7 +54,9 @@ class User(AbstractUser):
     )
     # When the member last changed the recap choice: an unsubscribe link signed before a
     # re-subscription is stale (a replayed old link cannot unsubscribe again).
-    recap_changed_at = models.DateTimeField(_("choix des e-mails modifié le"), null=True, blank=True)
+    recap_changed_at = models.DateTimeField(
+        _("choix des e-mails modifié le"), null=True, blank=True
+    )
     closed_at = models.DateTimeField(_("clôturé le"), null=True, blank=True)
     closed_by = models.ForeignKey(
         "self",

@@ -35,7 +35,9 @@ def closed_identifier(*, caisse_regionale_id: int, account_number: str) -> str:
 
 
 def is_closed_identifier(*, caisse_regionale_id: int, account_number: str) -> bool:
-    digest = closed_identifier(caisse_regionale_id=caisse_regionale_id, account_number=account_number)
+    digest = closed_identifier(
+        caisse_regionale_id=caisse_regionale_id, account_number=account_number
+    )
     return User.objects.filter(closed_identifier=digest, closed_at__isnull=False).exists()
 
 
@@ -81,7 +83,9 @@ class ClosureResult:
     settled: list[LedgerEntry]
 
 
-def close_account(*, member: User, choices: dict[int, str], actor: User | None = None) -> ClosureResult:
+def close_account(
+    *, member: User, choices: dict[int, str], actor: User | None = None
+) -> ClosureResult:
     """Close a member's account, in one transaction.
 
     1. Lock the user row (two closures at once: the second finds it closed, ``AccountClosed``).

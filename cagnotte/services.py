@@ -278,7 +278,9 @@ def favourite_can_receive(*, member, program: Program):
     return favourite.association if favourite else None
 
 
-def settle_wallet(*, wallet: Wallet, to_favourite: bool, actor=None, reason: str) -> LedgerEntry | None:
+def settle_wallet(
+    *, wallet: Wallet, to_favourite: bool, actor=None, reason: str
+) -> LedgerEntry | None:
     """Empty one wallet through the ledger: to the member's favourite, or back to the bank.
 
     ``to_favourite``: a ``sweep`` entry to the favourite, which must be able to receive in the

@@ -1,12 +1,12 @@
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.emails import queue_gift_receipt
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.selectors import (
     association_figures,
@@ -15,6 +15,7 @@ from cagnotte.selectors import (
     history_of,
     wallets_of,
 )
+from cagnotte.models import LedgerEntry
 from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
 
 HISTORY_PAGE_SIZE = 20
@@ -92,13 +93,10 @@ def give(request, association_id):
                     None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
                 )
             else:
-                # Same message for a replayed post: it describes the one gift that was made.
-                messages.success(
-                    request,
-                    _("Merci ! Vous avez donné %(amount)s K à %(association)s.")
-                    % {"amount": -entry.amount, "association": association.name},
-                )
-                return redirect("cagnotte:wallet")
+                # A replayed post lands on the same receipt: it describes the one gift made,
+                # and its email is claimed once per gift.
+                queue_gift_receipt(entry_id=entry.pk)
+                return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
     forms = []
     for w in wallets:
         if posted is not None and posted.data.get("wallet") == str(w.pk):
@@ -123,4 +121,22 @@ def give(request, association_id):
             "posted": posted,
         },
         status=status,
+    )
+
+
+@member_required
+def gift_receipt(request, entry_id):
+    """After « VALIDER LA DEMANDE »: the gift is recorded (amount, association, what is left)."""
+    entry = get_object_or_404(
+        history_of(request.user).filter(kind=LedgerEntry.Kind.GIFT), pk=entry_id
+    )
+    return render(
+        request,
+        "cagnotte/gift_receipt.html",
+        {
+            "entry": entry,
+            "amount": -entry.amount,
+            "wallet": entry.wallet,
+            "accepts_emails": request.user.recap_emails and bool(request.user.email),
+        },
     )
