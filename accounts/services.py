@@ -67,7 +67,8 @@ def unsubscribe(*, member_id: int, signed_at: datetime.datetime) -> UnsubscribeR
         member = User.objects.select_for_update().filter(pk=member_id).first()
         if member is None or member.closed_at is not None:
             return UnsubscribeResult(changed=False, closed=True)
-        if member.recap_changed_at and member.recap_changed_at > signed_at:
+        # Tokens carry whole seconds: one signed in the second of the change is not stale.
+        if member.recap_changed_at and member.recap_changed_at.replace(microsecond=0) > signed_at:
             return None
         if not member.recap_emails:
             return UnsubscribeResult(changed=False)
