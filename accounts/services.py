@@ -99,7 +99,10 @@ def close_account(
     """
     actor = actor or member
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(pk=member.pk).first()
+        # FOR NO KEY UPDATE: a gift racing this closure holds its wallet and then checks the
+        # foreign keys to this user (FOR KEY SHARE); a plain FOR UPDATE here would deadlock
+        # with it while we wait for that wallet.
+        user = User.objects.select_for_update(no_key=True).filter(pk=member.pk).first()
         if user is None or user.closed_at is not None:
             raise AccountClosed
         if user.kind != User.Kind.MEMBER:
