@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.emails import queue_gift_receipt
 from cagnotte.forms import GiveForm, new_give_token
+from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     association_figures,
     current_period,
@@ -15,7 +16,6 @@ from cagnotte.selectors import (
     history_of,
     wallets_of,
 )
-from cagnotte.models import LedgerEntry
 from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
 
 HISTORY_PAGE_SIZE = 20
