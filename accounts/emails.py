@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
@@ -146,7 +146,6 @@ class SendReport:
     sent: int = 0
     skipped: int = 0  # claimed by an earlier or concurrent run
     stale_claims: int = 0  # claimed but never confirmed sent (a run that crashed mid-send)
-    failed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (

@@ -118,7 +118,7 @@ def close_account(
             if entry is not None:
                 settled.append(entry)
         account_number, name = user.account_number or "", user.display_name
-        anonymise_entries_of(member=user, account_number=account_number, name=name)
+        anonymise_entries_of(member=user, name=name)
         Favourite.objects.filter(member=user).delete()
         _delete_sessions(user_id=user.pk)
         _forget_login_attempts(username=user.username)

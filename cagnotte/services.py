@@ -317,25 +317,18 @@ def settle_wallet(
         return entry
 
 
-def anonymise_entries_of(*, member, account_number: str, name: str) -> int:
+def anonymise_entries_of(*, member, name: str) -> int:
     """Strip what names a closing member from their ledger rows; the movements stay.
 
-    Rows point at the (anonymised) user through their wallet; what can still name them is a
-    bank reference embedding the account number (the bank's credit references do) or a memo
-    quoting their name. The reference becomes a digest of itself: still unique, still the
-    same for every row, no longer the number. This is the one place that rewrites ledger rows.
+    Rows point at the (anonymised) user through their wallet. What else can name them: the
+    author column of the entries they wrote themselves (their gifts), and a memo quoting their
+    name. Both are blanked, nothing else is touched: amounts, kinds, dates and references stay
+    for the bank's accounts (a credit's reference is the bank's own, and keeps a re-imported
+    file from crediting twice). Blanking is the one change an append-only ledger allows.
+    This is the one place that rewrites ledger rows.
     """
-    import hashlib
-
-    changed = 0
-    entries = LedgerEntry.objects.filter(wallet__member=member).only("pk", "reference", "memo")
-    for entry in entries:
-        fields = {}
-        if account_number and account_number in entry.reference:
-            digest = hashlib.sha256(entry.reference.encode()).hexdigest()[:40]
-            fields["reference"] = f"anonymise:{digest}"
-        if name and name in entry.memo:
-            fields["memo"] = entry.memo.replace(name, "—")
-        if fields:
-            changed += LedgerEntry.objects.filter(pk=entry.pk).update(**fields)
+    entries = LedgerEntry.objects.filter(wallet__member=member)
+    changed = entries.filter(created_by=member).update(created_by=None)
+    if name:
+        changed += entries.filter(memo__contains=name).update(memo="")
     return changed

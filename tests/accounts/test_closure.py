@@ -98,8 +98,13 @@ def test_closure_gives_the_balance_to_the_favourite(
     assert user.account_number is None and ACCOUNT not in user.username
     assert user.closed_identifier and not user.is_active and not user.has_usable_password()
     assert not Favourite.objects.filter(member=user).exists()
-    # The bank's credit reference named the account number: anonymised, still unique.
-    assert not LedgerEntry.objects.filter(reference__contains=ACCOUNT).exists()
+    # The ledger rows stay, without their author (the member's own entries) and every amount
+    # as it was.
+    assert not LedgerEntry.objects.filter(created_by=user).exists()
+    assert sorted(LedgerEntry.objects.values_list("kind", "amount")) == [
+        ("credit", 300),
+        ("sweep", -300),
+    ]
     # Every session is gone, this one and the other device's.
     assert not [s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id")]
     assert other_device.get(reverse("cagnotte:wallet")).status_code == 302
@@ -276,3 +281,21 @@ def test_association_accounts_are_told_to_contact_their_caisse(client, pg_caisse
 def test_closure_pages_need_a_login(client):
     for url in (START, CODE, CONFIRM):
         assert client.get(url)["Location"].startswith(reverse("accounts:login"))
+
+
+def test_closure_blanks_a_memo_naming_the_member(jeanne_member, wallet, program, staff_pg):
+    from cagnotte.services import credit_wallet
+
+    credit_wallet(
+        member=jeanne_member,
+        program=program,
+        amount=5,
+        reference="adj-1",
+        kind="adjustment",
+        created_by=staff_pg,
+        memo="Geste commercial pour Jeanne Dupont",
+    )
+    services.close_account(member=jeanne_member, choices={})
+    adjustment = LedgerEntry.objects.get(reference="adj-1")
+    assert (adjustment.memo, adjustment.amount, adjustment.created_by_id) == ("", 5, staff_pg.pk)
+    assert_ledger_consistent()
