@@ -27,6 +27,7 @@ from django.utils import formats, timezone
 
 from accounts.models import MemberEmail, User
 from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
+from cagnotte.selectors import balance_after
 from cagnotte.services import favourite_can_receive
 
 logger = logging.getLogger(__name__)
@@ -464,7 +465,7 @@ def build_gift_receipt(*, member: User, entry: LedgerEntry) -> EmailMultiAlterna
             "amount": -entry.amount,
             "association": entry.association,
             "program": wallet.program,
-            "left": Wallet.objects.filter(pk=wallet.pk).values_list("balance", flat=True)[0],
+            "left": balance_after(entry),
         },
         unsubscribe=False,
     )

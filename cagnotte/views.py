@@ -11,6 +11,7 @@ from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     association_figures,
+    balance_after,
     current_period,
     givable_wallets,
     history_of,
@@ -137,6 +138,7 @@ def gift_receipt(request, entry_id):
             "entry": entry,
             "amount": -entry.amount,
             "wallet": entry.wallet,
+            "left": balance_after(entry),
             "accepts_emails": request.user.recap_emails and bool(request.user.email),
         },
     )

@@ -367,3 +367,19 @@ def test_receipt_of_someone_else_is_not_found(
         member=other, program=program, association_id=association.pk, amount=5, token="x"
     )
     assert member_client.get(reverse("cagnotte:gift_receipt", args=[entry.pk])).status_code == 404
+
+
+def test_receipt_says_what_was_left_after_that_gift(
+    mailbox, member_client, member, program, association
+):
+    from cagnotte.models import LedgerEntry
+
+    credit(member, program, 110)
+    _data, first = give(member_client, association, 40)
+    give(member_client, association, 30)
+    # The first receipt, seen again later, still says what was left right after it.
+    again = member_client.get(first.redirect_chain[-1][0]).content.decode()
+    assert "Il vous reste 70 K à distribuer" in again
+    first_gift = LedgerEntry.objects.filter(kind="gift").order_by("pk").first()
+    assert emails.send_gift_receipt(entry_id=first_gift.pk)
+    assert "Il vous reste 70 K à distribuer" in mailbox[-1].body
