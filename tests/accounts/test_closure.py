@@ -299,3 +299,37 @@ def test_closure_blanks_a_memo_naming_the_member(jeanne_member, wallet, program,
     adjustment = LedgerEntry.objects.get(reference="adj-1")
     assert (adjustment.memo, adjustment.amount, adjustment.created_by_id) == ("", 5, staff_pg.pk)
     assert_ledger_consistent()
+
+
+def test_closure_pages_pin_their_queries(
+    jeanne_client, jeanne_member, wallet, association, django_assert_max_num_queries
+):
+    Favourite.objects.create(member=jeanne_member, association=association)
+    with django_assert_max_num_queries(8):
+        assert jeanne_client.get(START).status_code == 200
+    jeanne_client.post(START, {f"wallet_{wallet.pk}": "favourite"})
+    with django_assert_max_num_queries(6):
+        assert jeanne_client.get(CODE).status_code == 200
+
+
+def test_another_members_wallet_cannot_be_chosen(jeanne_client, jeanne_member, wallet, program):
+    other = f.MemberFactory(caisse_regionale=program.caisse_regionale)
+    credit(other, program, 80)
+    other_wallet = Wallet.objects.get(member=other)
+    posted = jeanne_client.post(
+        START, {f"wallet_{wallet.pk}": "return", f"wallet_{other_wallet.pk}": "return"}
+    )
+    assert posted.status_code == 302
+    assert jeanne_client.session["closure:choices"] == {str(wallet.pk): "return"}
+    enter_code(jeanne_client)
+    jeanne_client.post(CONFIRM, {"confirm": "yes"})
+    other_wallet.refresh_from_db()
+    assert other_wallet.balance == 80
+    assert User.objects.get(pk=other.pk).closed_at is None
+
+
+@pytest.mark.parametrize("value", ["", "favourite", "elsewhere", "return\x00", "1"])
+def test_hostile_choices_are_refused_in_french(jeanne_client, wallet, value):
+    response = jeanne_client.post(START, {f"wallet_{wallet.pk}": value})
+    assert response.status_code == 400
+    assert "Choisissez ce que deviennent ces Tookets." in response.content.decode()

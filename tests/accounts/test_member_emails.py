@@ -383,3 +383,17 @@ def test_receipt_says_what_was_left_after_that_gift(
     first_gift = LedgerEntry.objects.filter(kind="gift").order_by("pk").first()
     assert emails.send_gift_receipt(entry_id=first_gift.pk)
     assert "Il vous reste 70 K à distribuer" in mailbox[-1].body
+
+
+def test_receipt_page_pins_its_queries(
+    member_client, member, program, association, django_assert_max_num_queries
+):
+    from cagnotte.services import give_tookets
+
+    credit(member, program, 50)
+    entry = give_tookets(
+        member=member, program=program, association_id=association.pk, amount=5, token="q"
+    )
+    with django_assert_max_num_queries(5):
+        response = member_client.get(reverse("cagnotte:gift_receipt", args=[entry.pk]))
+    assert response.status_code == 200
