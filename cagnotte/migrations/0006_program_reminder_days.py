@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cagnotte', '0004_import_fast_path'),
+        ('cagnotte', '0005_ledger_entry_append_only'),
     ]
 
     operations = [
