@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cagnotte', '0005_ledger_entry_append_only'),
+        ('cagnotte', '0006_credit_import_batch'),
     ]
 
     operations = [
