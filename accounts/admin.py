@@ -6,6 +6,21 @@ from accounts.models import BankCustomer, User
 from caisses.admin import CaisseScopedAdmin
 
 
+class ClosedFilter(admin.SimpleListFilter):
+    title = _("clôture")
+    parameter_name = "cloture"
+
+    def lookups(self, request, model_admin):
+        return [("oui", _("Comptes clôturés")), ("non", _("Comptes ouverts"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "oui":
+            return queryset.filter(closed_at__isnull=False)
+        if self.value() == "non":
+            return queryset.filter(closed_at__isnull=True)
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(CaisseScopedAdmin, DjangoUserAdmin):
     """Users of the staff's regional bank (all of them for national staff and superusers)."""
@@ -18,8 +33,16 @@ class UserAdmin(CaisseScopedAdmin, DjangoUserAdmin):
         "account_number",
         "is_societaire",
         "is_active",
+        "closed_at",
     ]
-    list_filter = ["kind", "caisse_regionale", "is_societaire", "is_staff", "is_active"]
+    list_filter = [
+        "kind",
+        "caisse_regionale",
+        "is_societaire",
+        "is_staff",
+        "is_active",
+        ClosedFilter,
+    ]
     search_fields = ["username", "display_name", "account_number", "email"]
     ordering = ["username"]
     list_select_related = ["caisse_regionale"]
@@ -40,8 +63,18 @@ class UserAdmin(CaisseScopedAdmin, DjangoUserAdmin):
                     "account_number",
                     "is_societaire",
                     "recap_emails",
-                    "closed_at",
+                    "recap_changed_at",
                 )
+            },
+        ),
+        (
+            _("Clôture"),
+            {
+                "fields": ("closed_at", "closed_by"),
+                "description": _(
+                    "Un compte clôturé ne garde ni nom, ni e-mail, ni identifiant ; ses "
+                    "mouvements restent, sans nom."
+                ),
             },
         ),
         (
@@ -62,7 +95,7 @@ class UserAdmin(CaisseScopedAdmin, DjangoUserAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["last_login", "date_joined", "closed_at"]
+        readonly = ["last_login", "date_joined", "closed_at", "closed_by", "recap_changed_at"]
         if obj is not None and obj.kind in (User.Kind.MEMBER, User.Kind.ASSOCIATION):
             # A customer's identity is the bank's: the username is « <bank code>:<account> »
             # (accounts.backends.username_for), which Django's username validator refuses for

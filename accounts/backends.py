@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.identity import Identity, get_provider
 from accounts.models import User
+from accounts.services import is_closed_identifier
 
 
 def username_for(caisse_code: str, account_number: str) -> str:
@@ -31,9 +32,12 @@ class IneligibleCustomer:
 
     identity: Identity
     backend: str = ""  # django.contrib.auth.authenticate() sets it on what a backend returns
+    closed: bool = False  # the member closed their Tookets account
 
     @property
     def reason(self) -> str:
+        if self.closed:
+            return "closed"
         return "not_societaire" if not self.identity.is_societaire else "not_online_banking"
 
 
@@ -57,6 +61,10 @@ class BankBackend(BaseBackend):
         )
         if identity is None:
             return None
+        if is_closed_identifier(
+            caisse_regionale_id=caisse.pk, account_number=identity.account_number
+        ):
+            return IneligibleCustomer(identity=identity, closed=True)
         if not is_eligible(identity):
             return IneligibleCustomer(identity=identity)
         user = sync_user(caisse=caisse, identity=identity)

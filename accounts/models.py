@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 account_number_validator = RegexValidator(
@@ -51,7 +52,26 @@ class User(AbstractUser):
     recap_emails = models.BooleanField(
         _("J'accepte de recevoir les e-mails récapitulatifs"), default=True
     )
+    # When the member last changed the recap choice: an unsubscribe link signed before a
+    # re-subscription is stale (a replayed old link cannot unsubscribe again).
+    recap_changed_at = models.DateTimeField(
+        _("choix des e-mails modifié le"), null=True, blank=True
+    )
     closed_at = models.DateTimeField(_("clôturé le"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "self",
+        verbose_name=_("clôturé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A closed account keeps neither its name nor its account number; a keyed hash of
+    # « regional bank + account number » lets the login say « ce compte est clôturé » without
+    # keeping the number itself (accounts.services.closed_identifier).
+    closed_identifier = models.CharField(
+        _("identifiant clôturé (empreinte)"), max_length=64, blank=True, db_index=True
+    )
 
     objects = UserManager()
 
@@ -137,3 +157,47 @@ class BankCustomer(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.account_number})"
+
+
+class MemberEmail(models.Model):
+    """One email to a member, claimed before it is sent: the idempotency key of every send.
+
+    The unique (member, kind, period) row is committed before the message leaves, so a second
+    run (or a run resumed after a crash) finds it and sends nothing: at most once. A send that
+    failed for sure (the mail server refused it) deletes its claim so a retry sends it; a row
+    left ``claimed`` by a crash in the middle of a send is not retried (it may have left).
+    """
+
+    class Kind(models.TextChoices):
+        RECAP = "recap", _("Récapitulatif mensuel")
+        REMINDER = "reminder", _("Rappel de fin de campagne")
+        GIFT = "gift", _("Reçu de don")
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("en cours d’envoi")
+        SENT = "sent", _("envoyé")
+
+    member = models.ForeignKey(
+        User, verbose_name=_("sociétaire"), on_delete=models.CASCADE, related_name="emails"
+    )
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    # recap: YYYY-MM; reminder: the program code; gift: the ledger entry id.
+    period = models.CharField(_("période"), max_length=64)
+    status = models.CharField(
+        _("état"), max_length=10, choices=Status.choices, default=Status.CLAIMED
+    )
+    claimed_at = models.DateTimeField(_("réservé le"), default=timezone.now)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail envoyé à un sociétaire")
+        verbose_name_plural = _("e-mails envoyés aux sociétaires")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind", "period"], name="member_email_once_per_period"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "period", "status"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.period} → {self.member_id}"

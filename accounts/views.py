@@ -7,19 +7,26 @@ them with that layout and asks ``django.contrib.auth.authenticate`` — so djang
 failure and locks the identifier after 3 wrong codes.
 """
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import keypad, lockout, remember
+from accounts import emails, keypad, lockout, remember, selectors, services
 from accounts.backends import IneligibleCustomer, axes_username
 from accounts.forms import IdentifierForm, SettingsForm
 from accounts.models import User
+from cagnotte.services import NotEligible
+from caisses.models import CaisseRegionale
 from tookets.http import redirect_to_next, safe_next
 
 KEYPAD_PURPOSE = "login"
@@ -151,7 +158,7 @@ def locked_out(request, original_response=None, credentials=None, *args, **kwarg
 
 @require_POST
 def forget_identifier(request):
-    response = redirect("accounts:login")
+    response = redirect_to_next(request, reverse("accounts:login"))
     remember.forget(response)
     messages.success(request, _("Votre identifiant a été oublié sur cet appareil."))
     return response
@@ -172,14 +179,221 @@ def help_view(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_view(request):
+    """« Paramètres »: the recap emails, the remembered identifier, my data, closing."""
     # Not `request.POST or None`: unticking the only checkbox posts an empty form.
     data = request.POST if request.method == "POST" else None
     form = SettingsForm(data, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.set_recap_emails(member=request.user, accept=form.cleaned_data["recap_emails"])
         messages.success(request, _("Vos paramètres ont été enregistrés."))
         return redirect("accounts:settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    remembered = remember.recall(request)
+    remembered_caisse = None
+    if remembered:
+        remembered_caisse = CaisseRegionale.objects.filter(code=remembered[0]).first()
+    return render(
+        request,
+        "accounts/settings.html",
+        {
+            "form": form,
+            "remembered": remembered,
+            "remembered_caisse": remembered_caisse,
+        },
+    )
+
+
+@login_required
+@require_GET
+def my_data(request):
+    """« Télécharger mes données »: a ZIP of JSON and CSV files, the member's rows only."""
+    if not request.user.is_member:
+        raise Http404
+    response = HttpResponse(selectors.member_data_zip(request.user), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="tookets-mes-donnees.zip"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- One-click unsubscribe (RFC 8058) -------------------------------------------------------
+
+
+@csrf_exempt  # the mail client posts here, without a session or a CSRF token (RFC 8058)
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET: a confirmation page with a button; POST: unsubscribe, no login needed.
+
+    A tampered or expired token gets a clear page and changes nothing.
+    """
+    try:
+        claim = emails.read_unsubscribe_token(token)
+    except signing.SignatureExpired:
+        return render(request, "accounts/unsubscribe.html", {"state": "expired"}, status=400)
+    except signing.BadSignature:
+        return render(request, "accounts/unsubscribe.html", {"state": "invalid"}, status=400)
+    if request.method == "GET":
+        return render(request, "accounts/unsubscribe.html", {"state": "confirm", "token": token})
+    result = services.unsubscribe(member_id=claim.member_id, signed_at=claim.signed_at)
+    if result is None:
+        return render(request, "accounts/unsubscribe.html", {"state": "stale"}, status=400)
+    state = "closed" if result.closed else "done"
+    return render(request, "accounts/unsubscribe.html", {"state": state})
+
+
+# --- Account closure --------------------------------------------------------------------------
+
+CLOSURE_CHOICES = "closure:choices"
+CLOSURE_VERIFIED = "closure:verified"
+CLOSURE_PURPOSE = "closure"
+# The code typed on the keypad is good for one closure confirmation within this time.
+CLOSURE_CODE_SECONDS = 10 * 60
+
+
+def _closure_refused(request):
+    """Associations (and staff) do not close from the site."""
+    return render(request, "accounts/closure_association.html", status=403)
+
+
+def _closure_choices(request) -> dict[int, str] | None:
+    raw = request.session.get(CLOSURE_CHOICES)
+    if not isinstance(raw, dict):
+        return None
+    return {int(k): v for k, v in raw.items()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def closure_start(request):
+    """Step 1: what closing means, and what to do with each balance."""
+    if not request.user.is_member:
+        return _closure_refused(request)
+    wallets = selectors.closure_wallets(request.user)
+    errors = []
+    if request.method == "POST":
+        choices = {}
+        for row in wallets:
+            wallet = row["wallet"]
+            value = request.POST.get(f"wallet_{wallet.pk}", "")
+            if value == services.TO_FAVOURITE and row["receiver"] is not None:
+                choices[str(wallet.pk)] = services.TO_FAVOURITE
+            elif value == services.TO_BANK:
+                choices[str(wallet.pk)] = services.TO_BANK
+            else:
+                row["error"] = _("Choisissez ce que deviennent ces Tookets.")
+                errors.append(wallet.pk)
+        if not errors:
+            request.session[CLOSURE_CHOICES] = choices
+            request.session.pop(CLOSURE_VERIFIED, None)
+            return redirect("accounts:closure_code")
+    return render(
+        request,
+        "accounts/closure.html",
+        {"wallets": wallets, "posted": request.POST if request.method == "POST" else {}},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def closure_code(request):
+    """Step 2: the personal code again, on the login's keypad (positions mapped server-side)."""
+    if not request.user.is_member:
+        return _closure_refused(request)
+    if _closure_choices(request) is None:
+        return redirect("accounts:closure")
+    member = request.user
+    error = ""
+    status = 200
+    if request.method == "POST":
+        remaining = lockout.address_lock_remaining(request)
+        if remaining is not None:
+            return _locked_page(request, remaining)
+        code = keypad.decode(request, request.POST.get("positions", ""), purpose=CLOSURE_PURPOSE)
+        if code is None:
+            error = _("Votre code n’a pas pu être lu. Saisissez vos 6 chiffres sur le pavé.")
+            status = 400
+        else:
+            result = authenticate(
+                request,
+                caisse=member.caisse_regionale,
+                account_number=member.account_number,
+                code=code,
+            )
+            if getattr(request, "axes_locked_out", False):
+                logout(request)
+                return locked_out(
+                    request,
+                    credentials={
+                        "caisse": member.caisse_regionale,
+                        "account_number": member.account_number,
+                    },
+                )
+            if isinstance(result, User) and result.pk == member.pk:
+                request.session[CLOSURE_VERIFIED] = int(time.time())
+                return redirect("accounts:closure_confirm")
+            lockout.count_address_failure(request)
+            error = _("Code personnel incorrect.")
+            status = 400
+    return render(
+        request,
+        "accounts/closure_code.html",
+        {
+            "digits": keypad.new_layout(request, purpose=CLOSURE_PURPOSE),
+            "keypad_error": error,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def closure_confirm(request):
+    """Step 3: the last confirmation, then one service closes the account."""
+    if not request.user.is_member:
+        return _closure_refused(request)
+    choices = _closure_choices(request)
+    verified = request.session.get(CLOSURE_VERIFIED)
+    if choices is None:
+        return redirect("accounts:closure")
+    if not isinstance(verified, int) or time.time() - verified > CLOSURE_CODE_SECONDS:
+        return redirect("accounts:closure_code")
+    wallets = selectors.closure_wallets(request.user)
+    for row in wallets:
+        row["to_favourite"] = choices.get(row["wallet"].pk) == services.TO_FAVOURITE
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            error = _("Cochez la case pour confirmer la clôture de votre compte.")
+        else:
+            try:
+                services.close_account(member=request.user, choices=choices)
+            except NotEligible:
+                request.session.pop(CLOSURE_VERIFIED, None)
+                messages.error(
+                    request,
+                    _(
+                        "Votre association favorite ne peut plus recevoir ces Tookets. "
+                        "Choisissez à nouveau ce qu’ils deviennent."
+                    ),
+                )
+                return redirect("accounts:closure")
+            except services.AccountClosed:
+                logout(request)
+                return redirect("accounts:closed")
+            logout(request)
+            response = redirect("accounts:closed")
+            remember.forget(response)
+            return response
+    return render(
+        request,
+        "accounts/closure_confirm.html",
+        {"wallets": wallets, "error": error},
+        status=400 if error else 200,
+    )
+
+
+def closed(request):
+    """Shown once the account is closed (nobody is logged in any more)."""
+    return render(request, "accounts/closed.html")
 
 
 @require_POST

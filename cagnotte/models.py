@@ -22,6 +22,12 @@ class Program(models.Model):
     opens_on = models.DateField(_("ouverture"))
     closes_on = models.DateField(_("clôture"))
     swept_at = models.DateTimeField(_("soldée le"), null=True, blank=True)
+    # « Some weeks before the close »: three weeks leave time to choose a favourite.
+    reminder_days_before = models.PositiveSmallIntegerField(
+        _("rappel de fin de campagne (jours avant la clôture)"),
+        default=21,
+        help_text=_("Le rappel par e-mail part ce nombre de jours avant la clôture."),
+    )
 
     class Meta:
         ordering = ["-year", "name"]

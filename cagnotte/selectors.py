@@ -116,3 +116,15 @@ def givable_wallets(member, *, association_id: int):
         .select_related("program")
         .order_by("-program__year", "program__name", "pk")
     )
+
+
+def balance_after(entry) -> int:
+    """The wallet's balance right after one of its entries (what a receipt says is left)."""
+    from django.db.models import Sum
+
+    from cagnotte.models import LedgerEntry
+
+    total = LedgerEntry.objects.filter(wallet_id=entry.wallet_id, pk__lte=entry.pk).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return int(total or 0)

@@ -301,3 +301,78 @@ def credit_wallet(
             memo=memo,
         )
         return entry
+
+
+def favourite_can_receive(*, member, program: Program):
+    """The member's favourite association if it can receive this program's Tookets, else None.
+
+    It can when it is validated and enrolled in that program (the year-end sweep's rule).
+    """
+    from associations.models import Association
+
+    favourite = (
+        Favourite.objects.select_related("association")
+        .filter(
+            member=member,
+            association__status=Association.Status.VALIDATED,
+            association__enrollments__program=program,
+        )
+        .first()
+    )
+    return favourite.association if favourite else None
+
+
+def settle_wallet(
+    *, wallet: Wallet, to_favourite: bool, actor=None, reason: str
+) -> LedgerEntry | None:
+    """Empty one wallet through the ledger: to the member's favourite, or back to the bank.
+
+    ``to_favourite``: a ``sweep`` entry to the favourite, which must be able to receive in the
+    wallet's program (else ``NotEligible``, nothing written); otherwise a ``return`` entry to
+    the regional bank. The reference ``settle:<wallet id>`` makes it idempotent: settling a
+    wallet again returns the first entry. Returns None when there is nothing to settle.
+    Locks the wallet row; runs in the caller's transaction if there is one.
+    """
+    reference = f"settle:{wallet.pk}"
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().select_related("program").get(pk=wallet.pk)
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing
+        if locked.balance == 0:
+            return None
+        association_id = None
+        kind = LedgerEntry.Kind.RETURN
+        if to_favourite:
+            association = favourite_can_receive(member=locked.member, program=locked.program)
+            if association is None:
+                raise NotEligible
+            association_id, kind = association.pk, LedgerEntry.Kind.SWEEP
+        entry, _ = _post_entry(
+            wallet=locked,
+            kind=kind,
+            amount=-locked.balance,
+            reference=reference,
+            association_id=association_id,
+            created_by=actor,
+            memo=reason[:200],
+        )
+        wallet.balance = locked.balance
+        return entry
+
+
+def anonymise_entries_of(*, member, name: str) -> int:
+    """Strip what names a closing member from their ledger rows; the movements stay.
+
+    Rows point at the (anonymised) user through their wallet. What else can name them: the
+    author column of the entries they wrote themselves (their gifts), and a memo quoting their
+    name. Both are blanked, nothing else is touched: amounts, kinds, dates and references stay
+    for the bank's accounts (a credit's reference is the bank's own, and keeps a re-imported
+    file from crediting twice). Blanking is the one change an append-only ledger allows.
+    This is the one place that rewrites ledger rows.
+    """
+    entries = LedgerEntry.objects.filter(wallet__member=member)
+    changed = entries.filter(created_by=member).update(created_by=None)
+    if name:
+        changed += entries.filter(memo__contains=name).update(memo="")
+    return changed

@@ -6,4 +6,5 @@ app_name = "cagnotte"
 urlpatterns = [
     path("cagnotte/", views.wallet, name="wallet"),
     path("donner/<int:association_id>/", views.give, name="give"),
+    path("donner/recu/<int:entry_id>/", views.gift_receipt, name="gift_receipt"),
 ]

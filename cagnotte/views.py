@@ -1,15 +1,17 @@
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.emails import queue_gift_receipt
 from cagnotte.forms import GiveForm, new_give_token
+from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     association_figures,
+    balance_after,
     current_period,
     givable_wallets,
     history_of,
@@ -101,13 +103,10 @@ def give(request, association_id):
                     _("Votre cagnotte est en cours de mise à jour, réessayez dans un instant"),
                 )
             else:
-                # Same message for a replayed post: it describes the one gift that was made.
-                messages.success(
-                    request,
-                    _("Merci ! Vous avez donné %(amount)s K à %(association)s.")
-                    % {"amount": -entry.amount, "association": association.name},
-                )
-                return redirect("cagnotte:wallet")
+                # A replayed post lands on the same receipt: it describes the one gift made,
+                # and its email is claimed once per gift.
+                queue_gift_receipt(entry_id=entry.pk)
+                return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
     forms = []
     for w in wallets:
         if posted is not None and posted.data.get("wallet") == str(w.pk):
@@ -132,4 +131,23 @@ def give(request, association_id):
             "posted": posted,
         },
         status=status,
+    )
+
+
+@member_required
+def gift_receipt(request, entry_id):
+    """After « VALIDER LA DEMANDE »: the gift is recorded (amount, association, what is left)."""
+    entry = get_object_or_404(
+        history_of(request.user).filter(kind=LedgerEntry.Kind.GIFT), pk=entry_id
+    )
+    return render(
+        request,
+        "cagnotte/gift_receipt.html",
+        {
+            "entry": entry,
+            "amount": -entry.amount,
+            "wallet": entry.wallet,
+            "left": balance_after(entry),
+            "accepts_emails": request.user.recap_emails and bool(request.user.email),
+        },
     )

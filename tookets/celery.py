@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_ready
 
 from tookets.heartbeat import HeartbeatScheduler, WorkerHeartbeat
@@ -23,6 +24,19 @@ app.conf.beat_schedule = {
     "drain-outbox": {
         "task": "tookets.tasks.drain_outbox",
         "schedule": float(os.environ.get("OUTBOX_DRAIN_SECONDS", "30")),
+    },
+    # On the 5th of every month at 09:00, the recap of the month before, once that month's
+    # credit file is in (manage.py send_recap_emails --period YYYY-MM).
+    "send-monthly-recap-emails": {
+        "task": "accounts.tasks.send_recap_emails",
+        "schedule": crontab(day_of_month="5", hour="9", minute="0"),
+    },
+    # Every day at 10:00: the year-end reminder of each program whose close is near enough
+    # (its « reminder days before the close »), once per member; never after the close
+    # (manage.py send_reminders --program CODE).
+    "send-year-end-reminders": {
+        "task": "accounts.tasks.send_due_reminders",
+        "schedule": crontab(hour="10", minute="0"),
     },
 }
 

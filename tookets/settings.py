@@ -238,6 +238,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per connection.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Tookets <ne-pas-repondre@tookets.example>"
 )

@@ -60,11 +60,13 @@ def test_member_gives_and_sees_balance_and_figures_change(
     amount.fill("600")
     page.get_by_role("button", name="VALIDER LA DEMANDE").click()
 
-    page.wait_for_url(f"**{reverse('cagnotte:wallet')}")
+    page.wait_for_url("**/donner/recu/*/")
     assert (
-        "Merci ! Vous avez donné 600 K à Les Amis du Gers."
-        in page.locator(".messages").inner_text()
+        page.locator('[data-receipt="gift"]').inner_text()
+        == "Merci ! Vous avez donné 600 K à Les Amis du Gers."
     )
+    assert "Il vous reste 110 K à distribuer" in page.locator('[data-receipt="left"]').inner_text()
+    page.get_by_role("link", name="Voir ma cagnotte").click()
     assert page.locator('[data-figure="balance"]').inner_text() == "110 K"
     assert "-600 K" in page.locator(".history").inner_text()
 

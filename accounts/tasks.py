@@ -1,0 +1,50 @@
+"""Celery tasks of the member emails: thin wrappers taking ids or codes, safe to run twice
+(every send is claimed in ``MemberEmail`` first)."""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.utils import timezone
+
+from accounts import emails
+from cagnotte.models import Program
+
+RETRY = {
+    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+def previous_period(today=None) -> str:
+    """The month before ``today``, ``YYYY-MM``: the recap of a month goes out once its
+    credits are in, early the next month."""
+    today = today or timezone.localdate()
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+@shared_task(**RETRY)
+def send_recap_emails(period: str | None = None) -> dict:
+    report = emails.send_recap_emails(period=period or previous_period())
+    return {"period": report.period, "sent": report.sent, "skipped": report.skipped}
+
+
+@shared_task(**RETRY)
+def send_due_reminders() -> list[dict]:
+    return [
+        {"program": r.period, "sent": r.sent, "skipped": r.skipped}
+        for r in emails.send_due_reminders()
+    ]
+
+
+@shared_task(**RETRY)
+def send_reminders(program_code: str) -> dict:
+    program = Program.objects.get(code=program_code)
+    report = emails.send_reminders(program=program)
+    return {"program": report.period, "sent": report.sent, "skipped": report.skipped}
+
+
+@shared_task(**RETRY)
+def send_gift_receipt(entry_id: int) -> bool:
+    return emails.send_gift_receipt(entry_id=entry_id)
