@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from associations import forms, services
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import AssociationYearTotals
 from caisses.admin import CaisseScopedAdmin, staff_caisse
 from caisses.models import CaisseRegionale

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
 from associations.models import Association, rna_validator
-from associations.services import enrollable_programs, position_in_territory
+from associations.services import position_in_territory
+from cagnotte.campaigns import enrollable_programs
 from caisses.models import CaisseLocale, CaisseRegionale
 
 PRESENTATION_MIN = 30

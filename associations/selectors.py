@@ -8,7 +8,9 @@ from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from associations.models import Activity, Association, Domain, Enrollment, normalize_search
+from associations.models import Activity, Association, Domain, normalize_search
+from cagnotte.campaigns import Enrollment, open_programs_of
+from cagnotte.models import Favourite
 from caisses.models import CaisseLocale
 
 
@@ -63,12 +65,8 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
         or member.caisse_regionale_id is None
     ):
         return Association.objects.none()
-    from cagnotte.models import Program
-
     open_programs = (
-        Program.objects.filter(
-            caisse_regionale_id=member.caisse_regionale_id, opens_on__lte=on, closes_on__gte=on
-        )
+        open_programs_of(caisse_regionale_id=member.caisse_regionale_id, day=on)
         .order_by()
         .values("pk")
     )
@@ -219,8 +217,6 @@ def forget_directory_options(sender, instance, **kwargs):
 
 
 def favourite_association_id(member) -> int | None:
-    from cagnotte.models import Favourite
-
     if member is None or not member.is_authenticated:
         return None
     return Favourite.objects.filter(member=member).values_list("association_id", flat=True).first()

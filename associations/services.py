@@ -26,7 +26,8 @@ from django.utils.translation import gettext as _
 
 from accounts.identity import Identity
 from accounts.models import User
-from associations.models import Association, Enrollment, StatusChange, normalize_search
+from associations.models import Association, StatusChange, normalize_search
+from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
 from caisses.models import CaisseRegionale
 
@@ -283,18 +284,6 @@ def reject_association(*, association: Association, staff: User, reason: str) ->
         to=Status.REJECTED,
         actor=staff,
         message=reason,
-    )
-
-
-def enrollable_programs(*, caisse_regionale_ids: Iterable[int], on: datetime.date | None = None):
-    """Programs an association of this bank can be enrolled in today: the bank's programs of
-    the current campaign year that have not closed yet (or that are open today)."""
-    on = on or timezone.localdate()
-    return Program.objects.filter(
-        Q(year=on.year) | Q(opens_on__lte=on),
-        caisse_regionale_id__in=list(caisse_regionale_ids),
-        closes_on__gte=on,
-        swept_at__isnull=True,
     )
 
 

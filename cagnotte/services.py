@@ -14,7 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
+from associations.selectors import associations_visible_to
+from cagnotte.campaigns import Program
+from cagnotte.models import Favourite, LedgerEntry, Wallet
 
 
 class NotEligible(Exception):
@@ -36,8 +38,6 @@ TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
 @transaction.atomic
 def set_favourite(*, member, association_id: int) -> Favourite:
     """Make an association the member's one favourite. It must be visible to the member."""
-    from associations.selectors import associations_visible_to
-
     association = associations_visible_to(member).filter(pk=association_id).first()
     if association is None:
         raise NotEligible
@@ -174,8 +174,6 @@ def give_tookets(
     wallet row is locked, then balance and eligibility are checked again: two gifts racing
     on one wallet are serialised and can never overdraw it.
     """
-    from associations.selectors import associations_visible_to
-
     if not token:
         raise ValueError("a gift needs its one-time token")
     reference = f"gift:{token}"
@@ -193,7 +191,9 @@ def give_tookets(
         if not member.is_member or member.closed_at is not None:
             raise NotEligible
         program = wallet.program
-        if program.swept_at is not None or not program.is_open():
+        # The one open rule, asked under the wallet lock: a program swept (or closed) since the
+        # page was shown refuses the gift.
+        if not Program.objects.open_on().filter(pk=program.pk).exists():
             raise NotEligible
         eligible = (
             associations_visible_to(member)

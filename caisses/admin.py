@@ -66,7 +66,7 @@ class CaisseScopedAdmin(admin.ModelAdmin):
 
 @admin.register(CaisseRegionale)
 class CaisseRegionaleAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "program_label"]
+    list_display = ["name", "code", "program_label", "bank_code", "bic"]
     search_fields = ["name", "code"]
 
     def has_add_permission(self, request):

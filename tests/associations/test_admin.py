@@ -5,7 +5,8 @@ from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import AssociationYearTotals
 from tests import factories as f
 
