@@ -14,13 +14,11 @@ Each transition locks the association row, re-checks its status, writes the new 
 the transaction has committed.
 """
 
-import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from associations.selectors import associations_visible_to
-from cagnotte.campaigns import Program
+from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.models import Favourite, LedgerEntry, Wallet
 
 
@@ -256,4 +256,49 @@ def credit_wallet(
             created_by=created_by,
             memo=memo,
         )
+        return entry
+
+
+def settle_wallet(
+    *, wallet: Wallet, to_favourite: bool, actor=None, reason: str
+) -> LedgerEntry | None:
+    """Settle a wallet's whole balance now (account closure), with the sweep's rules.
+
+    Locks the wallet; ``to_favourite``: a ``sweep`` entry to the member's favourite, which must
+    be able to receive in that program (validated and enrolled), else ``NotEligible``;
+    otherwise a ``return`` entry to the regional bank. Reference ``settle:<wallet id>``: a
+    replay returns the first entry. A zero balance needs no entry: returns None.
+    """
+    reference = f"settle:{wallet.pk}"
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().select_related("program").get(pk=wallet.pk)
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing
+        if locked.balance == 0:
+            return None
+        association_id = None
+        if to_favourite:
+            association_id = (
+                Favourite.objects.filter(
+                    member_id=locked.member_id,
+                    association_id__in=receiving_enrollments(
+                        program_ids=[locked.program_id]
+                    ).values("association_id"),
+                )
+                .values_list("association_id", flat=True)
+                .first()
+            )
+            if association_id is None:
+                raise NotEligible
+        entry, _ = _post_entry(
+            wallet=locked,
+            kind=LedgerEntry.Kind.SWEEP if association_id else LedgerEntry.Kind.RETURN,
+            amount=-locked.balance,
+            reference=reference,
+            association_id=association_id,
+            created_by=actor,
+            memo=reason[:200],
+        )
+        wallet.balance = locked.balance
         return entry

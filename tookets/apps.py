@@ -1,5 +1,13 @@
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.contrib.admin.apps import SimpleAdminConfig
+
+
+class TooketsConfig(AppConfig):
+    """The project package as an app: it holds the commands that touch every app (seed_demo)."""
+
+    default = True
+    name = "tookets"
+    verbose_name = "Tookets"
 
 
 class TooketsAdminConfig(SimpleAdminConfig):
@@ -9,6 +17,8 @@ class TooketsAdminConfig(SimpleAdminConfig):
     library; Tookets stores positions as plain latitude/longitude and uses only Leaflet's
     templates and assets, so a fresh machine needs no GDAL.
     """
+
+    default = False
 
     def ready(self):
         super().ready()

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts",
     "associations",
     "cagnotte",
+    "tookets",
 ]
 
 MIDDLEWARE = [
