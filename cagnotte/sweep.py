@@ -76,6 +76,12 @@ class SweepOutcome:
     remaining: int = 0  # wallets still holding a balance (entry already written: see below)
 
 
+def set_based() -> bool:
+    """PostgreSQL sweeps in set-based SQL; other engines walk the same rows in Python (tests
+    run one scenario through both on PostgreSQL by patching this)."""
+    return connection.vendor == "postgresql"
+
+
 def sweep_reference(wallet_id: int) -> str:
     return f"sweep:{wallet_id}"
 
@@ -145,7 +151,7 @@ def sweep_program(
         after_id = 0
         while True:
             with transaction.atomic():
-                if connection.vendor == "postgresql":
+                if set_based():
                     batch, last_id, seen = _sweep_batch_sql(
                         program=program, after_id=after_id, limit=batch_size, actor=actor
                     )
