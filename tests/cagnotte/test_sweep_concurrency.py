@@ -7,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -54,12 +55,14 @@ def assert_each_wallet_moved_once(program):
 
 
 def test_a_second_run_is_told_the_program_is_being_swept(closed_program):
-    other = connections.create_connection("default")
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True
+    )
     try:
-        with other.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(%s, %s)", [sweep.SWEEP_LOCK_NAMESPACE, closed_program.pk]
-            )
+        other.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [sweep.SWEEP_LOCK_NAMESPACE, closed_program.pk]
+        )
         with pytest.raises(sweep.SweepBusy, match="déjà en cours"):
             sweep.sweep_program(program=closed_program)
         assert not LedgerEntry.objects.filter(kind__in=["sweep", "return"]).exists()
