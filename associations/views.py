@@ -24,6 +24,7 @@ from associations.selectors import (
     map_rows,
     visible_association_or_none,
 )
+from cagnotte import services as cagnotte_services
 from cagnotte.selectors import association_figures
 
 PER_PAGE = 20
@@ -209,8 +210,6 @@ def _safe_next(request, default: str) -> str:
 @login_required
 @require_POST
 def set_favourite(request):
-    from cagnotte.services import NotEligible, set_favourite
-
     back = _safe_next(request, reverse("associations:favourites"))
     try:
         association_id = int(request.POST.get("association", ""))
@@ -218,8 +217,10 @@ def set_favourite(request):
         messages.error(request, _("Choisissez une association de la liste."))
         return redirect(back)
     try:
-        favourite = set_favourite(member=request.user, association_id=association_id)
-    except NotEligible:
+        favourite = cagnotte_services.set_favourite(
+            member=request.user, association_id=association_id
+        )
+    except cagnotte_services.NotEligible:
         messages.error(
             request,
             _(

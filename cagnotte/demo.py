@@ -8,7 +8,20 @@ ledger like any other and ``check_ledger`` passes on it. Running it again adds n
 import tempfile
 from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
+from schwifty import IBAN
+
+from accounts.models import BankCustomer, User
+from associations.demo import demo_program
+from associations.models import Association
+from cagnotte.campaigns import Enrollment, receiving_enrollments
+from cagnotte.imports import import_credits
+from cagnotte.models import Favourite, LedgerEntry, PayoutStatement, Program, Wallet
+from cagnotte.payouts import mark_statement_paid, mark_statement_sent
+from cagnotte.services import InsufficientBalance, NotEligible, _post_entry, give_tookets
+from cagnotte.sweep import sweep_caisse
+from caisses.models import CaisseRegionale
 
 DEMO_CAISSE = "pyrenees-gascogne"
 DEMO_ACCOUNT = "98652706859"
@@ -22,9 +35,6 @@ MAX_OTHER_GIFTS = 1_000
 
 def ensure_programs(year: int) -> dict:
     """This year's program of every regional bank (the associations demo may have made them)."""
-    from associations.demo import demo_program
-    from cagnotte.models import Program
-    from caisses.models import CaisseRegionale
 
     programs = {}
     for cr in CaisseRegionale.objects.order_by("code"):
@@ -34,8 +44,6 @@ def ensure_programs(year: int) -> dict:
 
 
 def ensure_demo_member():
-    from accounts.models import User
-    from caisses.models import CaisseRegionale
 
     cr = CaisseRegionale.objects.get(code=DEMO_CAISSE)
     user, _ = User.objects.get_or_create(
@@ -53,8 +61,6 @@ def ensure_demo_member():
 
 
 def seed(rng) -> str:
-    from accounts.models import User
-    from cagnotte.imports import import_credits
 
     today = timezone.localdate()
     year, this_month = today.year, today.month
@@ -93,9 +99,6 @@ def seed(rng) -> str:
 
 def _demo_gifts(rng, *, jeanne, members, programs) -> int:
     """Jeanne gives down to 110 K left; a third of the others, up to ``MAX_OTHER_GIFTS``, give."""
-    from associations.models import Association
-    from cagnotte.models import LedgerEntry, Wallet
-    from cagnotte.services import InsufficientBalance, NotEligible, give_tookets
 
     candidates = {}
     for cr_id, program in programs.items():
@@ -166,7 +169,6 @@ FAVOURITE_SHARE = 0.5
 def _demo_iban(cr, association, n: int) -> str:
     """A valid French IBAN for a demo association (bank code of its bank, RIB key computed);
     every 25th has none and every 40th a broken one, so the statement lists some apart."""
-    from schwifty import IBAN
 
     if n % 25 == 0:
         return ""
@@ -185,15 +187,6 @@ def _demo_iban(cr, association, n: int) -> str:
 
 
 def seed_history(rng) -> str:
-    from accounts.models import BankCustomer, User
-    from associations.demo import demo_program
-    from associations.models import Association
-    from cagnotte.campaigns import Enrollment, receiving_enrollments
-    from cagnotte.imports import import_credits
-    from cagnotte.models import Favourite, PayoutStatement
-    from cagnotte.payouts import mark_statement_paid, mark_statement_sent
-    from cagnotte.sweep import sweep_caisse
-    from caisses.models import CaisseRegionale
 
     today = timezone.localdate()
     paid_year, waiting_year = today.year - 2, today.year - 1
@@ -316,10 +309,6 @@ def seed_history(rng) -> str:
 def _past_gifts(rng, *, year, programs, pools, members) -> int:
     """Gifts of a closed campaign, made while it was open: written through ``_post_entry``
     (the gift service rightly refuses a closed program)."""
-    from django.db import transaction
-
-    from cagnotte.models import LedgerEntry, Wallet
-    from cagnotte.services import _post_entry
 
     made = 0
     for m in members:

@@ -38,6 +38,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import User
+from cagnotte.models import LedgerEntry, Program, Wallet
+from caisses.models import CaisseRegionale
+
 HEADER = ["caisse_code", "account_number", "program_code", "period", "amount", "reference"]
 PERIOD_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 ACCOUNT_RE = r"^[0-9]{11}$"
@@ -439,9 +443,6 @@ def _pg_copy(cursor, sql: str, stream, start: int, size: int, progress: bool):
 
 def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: bool):
     """Parse and check every row; return the good ones as (line, member_id, program_id, …)."""
-    from accounts.models import User
-    from cagnotte.models import Program
-    from caisses.models import CaisseRegionale
 
     caisses = dict(CaisseRegionale.objects.values_list("code", "id"))
     programs = {
@@ -527,7 +528,6 @@ def _validate_rows(stream, header_end: int, report: ImportReport, *, progress: b
 
 
 def _import_python(stream, header_end: int, report: ImportReport, *, progress: bool):
-    from cagnotte.models import LedgerEntry, Wallet
 
     good = _validate_rows(stream, header_end, report, progress=progress)
     if report.rejected or not good:

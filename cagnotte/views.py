@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from associations.selectors import associations_visible_to
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.selectors import (
     association_figures,
@@ -44,7 +45,6 @@ def wallet(request):
 
 
 def _visible_association(member, association_id):
-    from associations.selectors import associations_visible_to
 
     return associations_visible_to(member).filter(pk=association_id).first()
 
