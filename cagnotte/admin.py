@@ -16,6 +16,19 @@ class ProgramAdmin(CaisseScopedAdmin):
     list_filter = ["year", "caisse_regionale"]
     search_fields = ["name", "code"]
     readonly_fields = ["swept_at"]
+    actions = ["payout_statement_action"]
+
+    @admin.action(description=_("Établir l’état des versements (programmes soldés)"))
+    def payout_statement_action(self, request, queryset):
+        for program in queryset:
+            try:
+                payouts.compute_payout_statement(program=program, actor=request.user)
+            except payouts.PayoutError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("État des versements établi : %s") % program, messages.SUCCESS
+                )
 
     def has_delete_permission(self, request, obj=None):
         return False
