@@ -256,3 +256,24 @@ def test_gift_refused_after_the_sweep(engine, cast):
             amount=1,
             token="late",
         )
+
+
+def test_beat_task_fans_out_per_bank_and_runs_in_process(pg_caisse, other_caisse):
+    from cagnotte.tasks import sweep_closed_programs
+    from tookets.celery import app
+
+    assert app.conf.beat_schedule["sweep-closed-programs"]["task"] == (
+        "cagnotte.tasks.sweep_closed_programs"
+    )
+    gers = closed_program(pg_caisse, code="gers-closed")
+    t31 = closed_program(other_caisse, code="t31-closed")
+    still_open = f.ProgramFactory(caisse_regionale=pg_caisse, code="gers-open")
+    for p in (gers, t31, still_open):
+        credit(f.MemberFactory(caisse_regionale=p.caisse_regionale), p, 25)
+    assert sweep_closed_programs.delay().get() == sorted([pg_caisse.pk, other_caisse.pk])
+    assert set(Program.objects.filter(swept_at__isnull=False).values_list("code", flat=True)) == {
+        "gers-closed",
+        "t31-closed",
+    }
+    assert Wallet.objects.get(program=still_open).balance == 25
+    assert SweepRun.objects.filter(run_by_label="tâche Celery (beat)").count() == 2
