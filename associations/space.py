@@ -6,10 +6,16 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from associations.models import Association
+from associations.models import Association, StatusChange
 from associations.services import EDITABLE_STATUSES
 from cagnotte.campaigns import open_programs_of
 from cagnotte.selectors import association_figures, payouts_of
+
+STAFF_DECISIONS = [
+    StatusChange.Event.CORRECTION_REQUESTED,
+    StatusChange.Event.VALIDATED,
+    StatusChange.Event.REJECTED,
+]
 
 Status = Association.Status
 
@@ -57,7 +63,9 @@ def space(request):
     )
     open_programs = [e.program for e in enrollments if e.program_id in open_ids]
     last_decision = (
-        association.history.exclude(message="")
+        # The staff's last word on the file itself (an enrolment's note is not one).
+        association.history.filter(event__in=STAFF_DECISIONS)
+        .exclude(message="")
         .exclude(actor=user)
         .select_related("actor")
         .order_by("-created_at", "-id")

@@ -11,8 +11,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('associations', '0007_enrollment_moved_to_cagnotte'),
-        ('cagnotte', '0004_import_fast_path'),
+        ('associations', '0009_enrollment_moved_to_cagnotte'),
+        ('cagnotte', '0005_ledger_entry_append_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

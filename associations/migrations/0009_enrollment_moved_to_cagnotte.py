@@ -1,14 +1,14 @@
 """Enrollment moves to cagnotte (issue 10: one home for the campaign rules).
 
 State only: the table ``associations_enrollment`` stays as it is (cagnotte's model keeps
-``db_table``), with its rows, indexes and constraints; cagnotte 0005 takes the model over.
+``db_table``), with its rows, indexes and constraints; cagnotte 0006 takes the model over.
 """
 
 from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("associations", "0006_search_name_apostrophes")]
+    dependencies = [("associations", "0008_status_change_append_only")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
