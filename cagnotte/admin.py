@@ -6,7 +6,15 @@ from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from cagnotte import payouts
-from cagnotte.models import LedgerEntry, PayoutLine, PayoutStatement, Program, SweepRun, Wallet
+from cagnotte.models import (
+    CreditImportBatch,
+    LedgerEntry,
+    PayoutLine,
+    PayoutStatement,
+    Program,
+    SweepRun,
+    Wallet,
+)
 from caisses.admin import CaisseScopedAdmin
 
 
@@ -193,3 +201,46 @@ class PayoutStatementAdmin(ReadOnlyScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in PayoutStatement._meta.fields]
+
+
+@admin.register(CreditImportBatch)
+class CreditImportBatchAdmin(ReadOnlyScopedAdmin):
+    """Every credit import, read-only. Staff of a bank see the files that hold only their
+    bank's rows; a file of several banks (or none known) only national staff see."""
+
+    list_display = [
+        "started_at",
+        "file_name",
+        "status",
+        "caisse_regionale",
+        "rows",
+        "applied",
+        "already_applied",
+        "error_count",
+        "source",
+        "run_by",
+    ]
+    list_filter = ["status", "source", "caisse_regionale"]
+    list_select_related = ["caisse_regionale"]
+    search_fields = ["file_name", "sha256"]
+    date_hierarchy = "started_at"
+    fields = [
+        "file_name",
+        "sha256",
+        "status",
+        "duplicate_of",
+        "caisse_regionale",
+        "source",
+        "run_by",
+        "all_or_nothing",
+        "forced",
+        "rows",
+        "applied",
+        "already_applied",
+        "error_count",
+        "tookets_applied",
+        "wallets_created",
+        "started_at",
+        "finished_at",
+        "report",
+    ]

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('associations', '0009_enrollment_moved_to_cagnotte'),
-        ('cagnotte', '0005_ledger_entry_append_only'),
+        ('cagnotte', '0006_credit_import_batch'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -40,7 +40,7 @@ def forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cagnotte", "0006_enrollment_sweep_runs_payouts"),
+        ("cagnotte", "0007_enrollment_sweep_runs_payouts"),
         ("accounts", "0002_service_tookets_group"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
