@@ -7,6 +7,8 @@ decodes to nothing, so an observer of the posted positions learns nothing reusab
 
 import secrets
 
+from tookets.http import ascii_digits
+
 KEYPAD_SIZE = 10
 CODE_LENGTH = 6
 _SESSION_PREFIX = "keypad:"
@@ -27,6 +29,7 @@ def decode(request, positions: str, purpose: str = "login") -> str | None:
     The layout is consumed whatever the outcome: each display is good for one post.
     """
     layout = request.session.pop(_SESSION_PREFIX + purpose, None)
-    if not layout or len(positions or "") != CODE_LENGTH or not positions.isdigit():
+    # ASCII digits only: « ²²²²²² » passes str.isdigit() but is no position on the keypad.
+    if not layout or not ascii_digits(positions) or len(positions) != CODE_LENGTH:
         return None
     return "".join(layout[int(p)] for p in positions)

@@ -7,6 +7,7 @@ the rest of the window once ``LOGIN_RATE_PER_ADDRESS`` is reached.
 """
 
 import datetime
+import logging
 import math
 
 from axes.helpers import get_cool_off
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 _ADDRESS_GROUP = "accounts.login.address"
+logger = logging.getLogger(__name__)
 
 
 def identifier_lock_remaining(username: str | None) -> datetime.timedelta:
@@ -31,13 +33,18 @@ def identifier_lock_remaining(username: str | None) -> datetime.timedelta:
 
 
 def _address_usage(request, *, increment: bool):
-    return get_usage(
+    # None: the cache (Redis) could not count, and RATELIMIT_FAIL_OPEN lets the attempt
+    # through; the identifier lockout, kept in the database, still holds.
+    usage = get_usage(
         request,
         group=_ADDRESS_GROUP,
         key="ip",
         rate=settings.LOGIN_RATE_PER_ADDRESS,
         increment=increment,
     )
+    if usage is None:
+        logger.warning("per-address login limit not applied: the cache does not answer")
+    return usage
 
 
 def address_lock_remaining(request) -> datetime.timedelta | None:

@@ -32,6 +32,7 @@ from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, is_bank_staff, staff_caisse
+from tookets.http import int_or_none
 
 Status = Association.Status
 
@@ -320,11 +321,8 @@ class AssociationAdmin(CaisseScopedAdmin):
         ]
 
     def _selected(self, request, raw_ids: str) -> list[Association]:
-        try:
-            ids = {int(x) for x in raw_ids.split(",") if x.strip()}
-        except ValueError:
-            raise Http404 from None
-        if not ids:
+        ids = {int_or_none(x.strip()) for x in raw_ids.split(",") if x.strip()}
+        if not ids or None in ids:
             raise Http404
         found = list(
             self.get_queryset(request)
@@ -395,9 +393,7 @@ class AssociationAdmin(CaisseScopedAdmin):
         caisses = []
         if caisse_id is ALL_BANKS:
             caisses = list(CaisseRegionale.objects.order_by("name"))
-            chosen = request.GET.get("caisse", "")
-            # ASCII digits only: « ² » passes str.isdigit() but not int().
-            caisse_id = int(chosen) if chosen.isascii() and chosen.isdigit() else None
+            caisse_id = int_or_none(request.GET.get("caisse"))
         caisse = CaisseRegionale.objects.filter(pk=caisse_id).first() if caisse_id else None
         associations = self.get_queryset(request)
         if caisse is not None:

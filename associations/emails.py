@@ -10,12 +10,12 @@ when the association has none at all the message goes to ``settings.TOOKETS_LOCA
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from associations.models import Association, StatusChange
+from tookets import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,6 @@ SUBJECTS = {
     "enrolled": "Tookets — {name} peut recevoir des Tookets",
     "rejected": "Tookets — l’inscription de {name} n’a pas été retenue",
 }
-# A claim lives long enough to cover every retry of a task.
-CLAIM_SECONDS = 30 * 24 * 3600
 
 
 # The email each event sends; the others send none (the start of a draft, a withdrawal from
@@ -66,8 +64,9 @@ def recipients(association: Association) -> list[str]:
 def send_decision_email(*, status_change_id: int) -> bool:
     """Send the email of one decision, at most once even if the task runs twice.
 
-    The claim is taken in the shared cache before sending and released if sending fails, so a
-    retry sends it and a duplicate delivery of the task does not.
+    The decision's key is recorded in the database in the transaction that sends (``once``):
+    a retry after a failed send sends it, a second delivery of the task does not. (It was a
+    claim in the cache, which a Redis outage turned into « already sent ».)
     """
     change = (
         StatusChange.objects.select_related(
@@ -89,15 +88,10 @@ def send_decision_email(*, status_change_id: int) -> bool:
     if not to:
         logger.warning("association %s has no e-mail address: %s not sent", association.pk, kind)
         return False
-    claim = f"associations:email:{change.pk}:{change.created_at.timestamp()}"
-    if not cache.add(claim, 1, CLAIM_SECONDS):
-        return False
-    try:
-        message = build_message(change=change, kind=kind, to=to)
-        message.send()
-    except Exception:
-        cache.delete(claim)
-        raise
+    with outbox.once(f"associations.decision-email:{change.pk}") as first:
+        if not first:
+            return False
+        build_message(change=change, kind=kind, to=to).send()
     return True
 
 

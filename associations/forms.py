@@ -13,17 +13,19 @@ from associations.selectors import programs_enrolled_in
 from associations.services import position_in_territory
 from cagnotte.campaigns import enrollable_programs
 from caisses.models import CaisseLocale, CaisseRegionale
+from tookets.http import ascii_digits
 
 PRESENTATION_MIN = 30
 PRESENTATION_MAX = 2000
 # Associations declared under the law of 1 July 1901: no earlier publication exists.
 JO_FIRST_DATE = datetime.date(1901, 7, 1)
 
+# [0-9], not \d: in Python's regular expressions \d also matches « ٣ » or « ３ ».
 postal_code_validator = RegexValidator(
-    r"^\d{5}$", _("Le code postal comporte 5 chiffres (ex. : 32000).")
+    r"^[0-9]{5}$", _("Le code postal comporte 5 chiffres (ex. : 32000).")
 )
 phone_validator = RegexValidator(
-    r"^\+?[\d .-]{10,20}$", _("Saisissez un numéro de téléphone (ex. : 05 62 00 00 00).")
+    r"^\+?[0-9 .-]{10,20}$", _("Saisissez un numéro de téléphone (ex. : 05 62 00 00 00).")
 )
 
 
@@ -70,7 +72,13 @@ class RegistrationAuthForm(forms.Form):
     )
 
     def clean_account_number(self):
-        return (self.cleaned_data["account_number"] or "").strip()
+        value = (self.cleaned_data["account_number"] or "").strip()
+        # The model's validator (\d) lets « ９８６… » through: ASCII digits only.
+        if not ascii_digits(value):
+            raise forms.ValidationError(
+                _("L’identifiant doit comporter exactement 11 chiffres."), code="format"
+            )
+        return value
 
 
 # --- Wizard steps ---------------------------------------------------------------------------
@@ -132,6 +140,8 @@ class IdentityForm(WizardStepForm):
     def clean_rna_number(self):
         rna = "".join((self.cleaned_data["rna_number"] or "").split()).upper()
         rna_validator(rna)
+        if not ascii_digits(rna[1:]):  # \d in the model's validator also takes « ٣ »
+            raise forms.ValidationError(rna_validator.message, code="invalid")
         if rna and Association.objects.filter(rna_number=rna).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(
                 _("Ce numéro RNA est déjà utilisé par une autre association inscrite.")

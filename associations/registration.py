@@ -6,6 +6,7 @@ logs the association's user in and creates the draft file pre-filled from the ba
 then writes to that draft row, so progress survives a logout; the review page submits it.
 """
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from accounts.backends import IneligibleCustomer
 from accounts.keypad import decode, new_layout
 from associations import forms, services
 from associations.models import Association, StatusChange
@@ -85,6 +87,19 @@ def _authenticate(request, form):
     # Through django.contrib.auth so django-axes counts failures and locks the identifier
     # exactly as on the login page (its middleware answers with the lockout page).
     user = authenticate(request, caisse=caisse, account_number=account_number, code=code)
+    if (
+        isinstance(user, IneligibleCustomer)
+        and user.identity.is_association
+        and user.identity.is_societaire
+    ):
+        # The right code, but no online banking: the same refusal as the login page. (Not a
+        # sociétaire, or not an association's account, is told on the form below.)
+        return render(
+            request,
+            "accounts/refused.html",
+            {"reason": user.reason, "caisse": caisse},
+            status=403,
+        )
     if user is None:
         form.add_error(
             None,
@@ -263,6 +278,8 @@ def _map_config(association: Association, form) -> dict:
             [float(lat), float(lng)] if lat not in (None, "") and lng not in (None, "") else None
         )
     except (TypeError, ValueError):
+        marker = None
+    if marker and not all(math.isfinite(x) for x in marker):  # « nan », « inf »: no marker
         marker = None
     return {
         "center": [cr.center_lat, cr.center_lng],

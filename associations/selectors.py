@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
@@ -161,7 +162,10 @@ def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | 
         # A sum of 64-bit hashes of the rows' text (id, position, name): no sort and no big
         # string to build, unlike md5(string_agg(… ORDER BY id)), which cost twice as much.
         # The id in each row keeps two rows from swapping or cancelling out.
-        sql, params = markers.query.sql_with_params()
+        try:
+            sql, params = markers.query.sql_with_params()
+        except EmptyResultSet:  # .none(): someone who sees no association (staff, an association)
+            return _digest(0, 0), []
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*), coalesce(sum(hashtextextended(markers::text, 0)), 0) "

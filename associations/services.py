@@ -30,6 +30,7 @@ from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
 from caisses.models import CaisseLocale, CaisseRegionale
 from caisses.staff import may_act_on
+from tookets import outbox
 
 Status = Association.Status
 Event = StatusChange.Event
@@ -449,7 +450,4 @@ def _transition(
 
 
 def _queue_email(change: StatusChange) -> None:
-    from associations import tasks
-
-    change_id = change.pk
-    transaction.on_commit(lambda: tasks.send_decision_email.delay(change_id))
+    outbox.enqueue("associations.tasks.send_decision_email", status_change_id=change.pk)

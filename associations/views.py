@@ -8,10 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,6 +25,7 @@ from associations.selectors import (
 )
 from cagnotte import services as cagnotte_services
 from cagnotte.selectors import association_figures
+from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
@@ -194,28 +194,18 @@ def detail(request, pk):
 def card(request, pk):
     """The card alone, fetched by the map when a marker is opened."""
     context = _card_context(request, pk)
-    context["next"] = request.GET.get("next", "")
+    context["next"] = safe_next(request)
     return render(request, "associations/_card.html", context)
-
-
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 @login_required
 @require_POST
 def set_favourite(request):
-    back = _safe_next(request, reverse("associations:favourites"))
-    try:
-        association_id = int(request.POST.get("association", ""))
-    except ValueError:
+    back = reverse("associations:favourites")
+    association_id = int_or_none(request.POST.get("association"))
+    if association_id is None:
         messages.error(request, _("Choisissez une association de la liste."))
-        return redirect(back)
+        return redirect_to_next(request, back)
     try:
         favourite = cagnotte_services.set_favourite(
             member=request.user, association_id=association_id
@@ -228,10 +218,10 @@ def set_favourite(request):
                 "cette année par votre Caisse régionale."
             ),
         )
-        return redirect(back)
+        return redirect_to_next(request, back)
     messages.success(
         request,
         _("« %(name)s » est maintenant votre association favorite.")
         % {"name": favourite.association.name},
     )
-    return redirect(back)
+    return redirect_to_next(request, back)

@@ -4,6 +4,8 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from tookets.http import ascii_digits
+
 TOKEN_SALT = "cagnotte.give"
 TOKEN_MAX_AGE = 6 * 60 * 60  # a form left open for an afternoon still works
 
@@ -36,12 +38,10 @@ class GiveForm(forms.Form):
 
     def clean_amount(self) -> int:
         raw = self.cleaned_data["amount"].replace(" ", "").replace("\u202f", "").rstrip("Kk")
-        try:
-            amount = int(raw)
-        except ValueError:
-            raise forms.ValidationError(
-                _("Saisissez un nombre entier de Tookets, sans virgule.")
-            ) from None
+        # ASCII digits only: int() also reads « ١٢٣ » or « １００ » as numbers.
+        if not ascii_digits(raw.removeprefix("-")):
+            raise forms.ValidationError(_("Saisissez un nombre entier de Tookets, sans virgule."))
+        amount = int(raw)
         if amount <= 0:
             raise forms.ValidationError(_("Le montant doit être supérieur à zéro."))
         return amount

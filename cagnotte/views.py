@@ -23,6 +23,7 @@ from cagnotte.services import (
     WalletBusy,
     give_tookets,
 )
+from tookets.http import int_or_none
 
 HISTORY_PAGE_SIZE = 20
 
@@ -65,15 +66,12 @@ def give(request, association_id):
             return render(request, "cagnotte/give_refused.html", status=400)
         raise Http404
     wallets = list(givable_wallets(member, association_id=association.pk))
-    program_id = request.GET.get("programme")
-    if program_id is not None:
+    if "programme" in request.GET:
         # A link for one program (?programme=<id>): the association must be enrolled in it.
-        if (
-            not program_id.isdigit()
-            or not association.enrollments.filter(program_id=int(program_id)).exists()
-        ):
+        program_id = int_or_none(request.GET["programme"])
+        if program_id is None or not association.enrollments.filter(program_id=program_id).exists():
             raise Http404
-        wallets = [w for w in wallets if w.program_id == int(program_id)]
+        wallets = [w for w in wallets if w.program_id == program_id]
     form_kwargs = {"member_id": member.pk, "association_id": association.pk}
     posted = None
     if request.method == "POST":

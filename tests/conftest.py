@@ -55,7 +55,7 @@ def _reference_data(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Rate limits, lockout counters, e-mail claims and cached sessions live in the cache
+    # Rate limits, cached pages data and cached sessions live in the cache
     # (Redis in CI, which outlives a test run): each test starts clean.
     from django.core.cache import cache
 

@@ -10,7 +10,7 @@ from associations.models import StatusChange
 from cagnotte.models import Favourite, LedgerEntry
 from tests import factories as f
 
-OUR_APPS = ["caisses", "accounts", "associations", "cagnotte"]
+OUR_APPS = ["caisses", "accounts", "associations", "cagnotte", "tookets"]
 INHERITED_FROM_DJANGO = {field.name for field in AbstractUser._meta.get_fields()}
 
 

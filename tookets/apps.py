@@ -2,14 +2,6 @@ from django.apps import AppConfig, apps
 from django.contrib.admin.apps import SimpleAdminConfig
 
 
-class TooketsConfig(AppConfig):
-    """The project package as an app: it holds the commands that touch every app (seed_demo)."""
-
-    default = True
-    name = "tookets"
-    verbose_name = "Tookets"
-
-
 class TooketsAdminConfig(SimpleAdminConfig):
     """The admin, discovering every app's admin module except django-leaflet's.
 
@@ -30,3 +22,18 @@ class TooketsAdminConfig(SimpleAdminConfig):
             except ModuleNotFoundError as exc:
                 if exc.name != f"{app_config.name}.admin":
                     raise
+        # Imported here: the admin's modules need the app registry, which is loading above.
+        from django.contrib import admin
+
+        from tookets.admin_lists import guard_changelists
+
+        guard_changelists(admin.site)
+
+
+class TooketsConfig(AppConfig):
+    """The project's own models (the task outbox, the record of jobs done once) and the
+    commands that touch every app (seed_demo)."""
+
+    name = "tookets"
+    verbose_name = "Tookets"
+    default_auto_field = "django.db.models.BigAutoField"

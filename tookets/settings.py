@@ -44,12 +44,17 @@ INSTALLED_APPS = [
     "accounts",
     "associations",
     "cagnotte",
-    "tookets",
+    "tookets.apps.TooketsConfig",
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's probe is answered before host checks, HTTPS redirects and
+    # sessions, so it reports the services and nothing else (tookets/health.py).
+    "tookets.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session is read: a NUL byte in a cookie, the query or a form is a 400.
+    "tookets.http.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,7 +98,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A connection kept from an earlier request (or lent by the pool) is checked before use: a
+    # PostgreSQL restart or failover kills them all, and without the check the first request
+    # on each dead one would fail.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -105,6 +113,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tookets")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # Redis down is a cache miss, not an error page: django-redis swallows connection errors
+    # (each cache call returns its miss value) and logs them on "tookets.cache", throttled to
+    # one line a minute by the filter below. Short socket timeouts: an unreachable Redis costs a
+    # request at most a fraction of a second per cache call.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+            "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
+        }
+    )
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "tookets.cache"
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -133,9 +155,21 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
-AXES_IPWARE_META_PRECEDENCE_ORDER = env.list(
-    "AXES_IP_HEADERS", default=["REMOTE_ADDR"]
-)  # behind a proxy: ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client address, read in one place (tookets.http.client_ip) from the number of proxies
+# in front of the application that append to X-Forwarded-For: 0 (REMOTE_ADDR) without one,
+# 1 behind one load balancer. django-axes and the per-address limit both ask it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT is the number of proxies: 0 or more.")
+for _obsolete in ("AXES_IP_HEADERS", "RATELIMIT_IP_META_KEY"):
+    if _obsolete in env.ENVIRON:
+        # They read the left-most, client-written X-Forwarded-For entry (axes) or the load
+        # balancer's own address (ratelimit): silently ignoring them would hide that.
+        raise ImproperlyConfigured(
+            f"{_obsolete} is no longer read: set TRUSTED_PROXY_COUNT (the number of proxies "
+            "in front of the application, e.g. 1 behind one load balancer) instead."
+        )
+AXES_CLIENT_IP_CALLABLE = "tookets.http.client_ip"
 # Attempts made while locked do not push the end of the lockout back: the page can tell
 # when it ends, and that time holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -144,7 +178,11 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # address after 3 failures would lock out every customer behind a shared NAT.
 LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/h")
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# With the cache down the per-address limit cannot count: it lets the attempt through (and
+# accounts.lockout logs a warning) rather than refuse every login. The per-identifier lockout,
+# kept in the database by django-axes, still applies.
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_IP_META_KEY = "tookets.http.client_ip"
 SILENCED_SYSTEM_CHECKS = [
     # axes.W006 asks for "ip_address" in AXES_LOCKOUT_PARAMETERS; the per-address limit is
     # done by django-ratelimit (LOGIN_RATE_PER_ADDRESS) with its own, higher, threshold.
@@ -211,8 +249,35 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# A task is acknowledged once it has run: a worker killed in the middle (SIGKILL, OOM, a lost
+# pool process) leaves it to be delivered again, so every task is safe to run twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Requests never wait on a dead broker: work is queued through the outbox (tookets/outbox.py)
+# and published after commit with short timeouts and no retry loop; the drain retries later.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0),
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    # A message taken by a worker that died without a word comes back after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# Pending outbox rows are drained this often by beat (and once when a worker starts).
+OUTBOX_DRAIN_SECONDS = env.int("OUTBOX_DRAIN_SECONDS", default=30)
+# Written by the worker and beat; docker compose's healthchecks read their age.
+CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default="")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {}  # filled by tookets/celery.py
 CREDIT_DROP_DIR = env.path("CREDIT_DROP_DIR", default=BASE_DIR / "var" / "credits")
@@ -270,7 +335,14 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # An outage repeats the same error on every request: one line a minute per message.
+    "filters": {"once_per_minute": {"()": "tookets.log_throttle.OncePerInterval", "seconds": 60}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "tookets.cache": {"filters": ["once_per_minute"]},
+        "tookets.outbox": {"filters": ["once_per_minute"]},
+        "accounts.lockout": {"filters": ["once_per_minute"]},
+    },
 }
