@@ -11,7 +11,26 @@ from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+
+def normalized_iban(value: str) -> str | None:
+    """The IBAN in its compact form when it is valid (structure and checksums), else None."""
+    if not value or not value.strip():
+        return None
+    try:
+        return IBAN(value).compact
+    except SchwiftyException:
+        return None
+
+
+def validate_iban(value: str) -> None:
+    if value and normalized_iban(value) is None:
+        raise ValidationError(_("IBAN invalide."), code="invalid_iban")
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,7 @@ class Identity:
     is_societaire: bool = False
     is_online_banking: bool = False
     caisse_locale_id: int | None = None
+    iban: str = ""
     # Bank data used to pre-fill forms (address, postal_code, city, phone…).
     prefill: dict = field(default_factory=dict)
 
@@ -75,6 +95,7 @@ class LocalDirectoryProvider:
             is_societaire=customer.is_societaire,
             is_online_banking=customer.is_online_banking,
             caisse_locale_id=customer.caisse_locale_id,
+            iban=customer.iban,
             prefill={
                 "address": customer.address,
                 "postal_code": customer.postal_code,
@@ -98,3 +119,23 @@ def _provider_class(path: str):
 
 def get_provider() -> IdentityProvider:
     return _provider_class(settings.IDENTITY_PROVIDER)()
+
+
+def ibans_of(*, caisse_regionale_id: int, account_numbers) -> dict[str, str]:
+    """The IBANs the bank's customer data gives for these accounts (as stored, unchecked).
+
+    A provider may answer it itself (``ibans_of`` method); the default reads the local directory.
+    """
+    provider = get_provider()
+    if hasattr(provider, "ibans_of"):
+        return provider.ibans_of(
+            caisse_regionale_id=caisse_regionale_id, account_numbers=account_numbers
+        )
+    # Function-local: accounts.models imports validate_iban from this module (a cycle).
+    from accounts.models import BankCustomer
+
+    return dict(
+        BankCustomer.objects.filter(
+            caisse_regionale_id=caisse_regionale_id, account_number__in=list(account_numbers)
+        ).values_list("account_number", "iban")
+    )

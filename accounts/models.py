@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.identity import validate_iban
+
 account_number_validator = RegexValidator(
     r"^\d{11}$", _("L’identifiant doit comporter exactement 11 chiffres.")
 )
@@ -133,6 +135,9 @@ class BankCustomer(models.Model):
     address = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("code postal"), max_length=10, blank=True)
     city = models.CharField(_("ville"), max_length=100, blank=True)
+    # The account's IBAN as the bank's feed gives it (payouts to associations); checked with
+    # schwifty where it enters, and again when a payout statement reads it.
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, validators=[validate_iban])
     is_societaire = models.BooleanField(_("sociétaire"), default=False)
     is_online_banking = models.BooleanField(_("utilisateur de la banque en ligne"), default=False)
     personal_code = models.CharField(_("code personnel (haché)"), max_length=128, blank=True)

@@ -27,7 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from associations import forms, selectors, services
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, is_bank_staff, staff_caisse

@@ -10,7 +10,8 @@ import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from associations.models import Activity, Association, Domain, Enrollment, normalize_search
+from associations.models import Activity, Association, Domain, normalize_search
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import Program
 from caisses.models import CaisseRegionale
 

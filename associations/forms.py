@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import account_number_validator
 from associations.models import Association, rna_validator
 from associations.selectors import programs_enrolled_in
-from associations.services import enrollable_programs, position_in_territory
+from associations.services import position_in_territory
+from cagnotte.campaigns import enrollable_programs
 from caisses.models import CaisseLocale, CaisseRegionale
 from tookets.http import ascii_digits
 

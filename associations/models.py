@@ -230,39 +230,3 @@ class StatusChange(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.association} : {self.get_event_display()}"
-
-
-class Enrollment(models.Model):
-    """An association made eligible for one program (one campaign year) by its regional bank."""
-
-    association = models.ForeignKey(
-        Association,
-        verbose_name=_("association"),
-        on_delete=models.CASCADE,
-        related_name="enrollments",
-    )
-    program = models.ForeignKey(
-        "cagnotte.Program",
-        verbose_name=_("programme"),
-        on_delete=models.PROTECT,
-        related_name="enrollments",
-    )
-    enrolled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("enrôlée par"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-    )
-    enrolled_at = models.DateTimeField(_("enrôlée le"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("enrôlement")
-        verbose_name_plural = _("enrôlements")
-        constraints = [
-            models.UniqueConstraint(fields=["association", "program"], name="enrollment_unique")
-        ]
-        indexes = [models.Index(fields=["program", "association"])]
-
-    def __str__(self):
-        return f"{self.association} — {self.program}"

@@ -14,10 +14,11 @@ from associations.models import (
     Activity,
     Association,
     Domain,
-    Enrollment,
     StatusChange,
     normalize_search,
 )
+from cagnotte.campaigns import Enrollment, Program, open_programs_of
+from cagnotte.models import Favourite
 from caisses.models import CaisseLocale
 
 
@@ -72,12 +73,8 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
         or member.caisse_regionale_id is None
     ):
         return Association.objects.none()
-    from cagnotte.models import Program
-
     open_programs = (
-        Program.objects.filter(
-            caisse_regionale_id=member.caisse_regionale_id, opens_on__lte=on, closes_on__gte=on
-        )
+        open_programs_of(caisse_regionale_id=member.caisse_regionale_id, day=on)
         .order_by()
         .values("pk")
     )
@@ -231,8 +228,6 @@ def forget_directory_options(sender, instance, **kwargs):
 
 
 def favourite_association_id(member) -> int | None:
-    from cagnotte.models import Favourite
-
     if member is None or not member.is_authenticated:
         return None
     return Favourite.objects.filter(member=member).values_list("association_id", flat=True).first()
@@ -243,8 +238,6 @@ def favourite_association_id(member) -> int | None:
 
 def programs_enrolled_in(*, association_ids):
     """The programs any of these associations is enrolled in (to withdraw it from one)."""
-    from cagnotte.models import Program
-
     return Program.objects.filter(
         pk__in=Enrollment.objects.filter(association_id__in=list(association_ids)).values(
             "program_id"

@@ -15,19 +15,18 @@ email only once the transaction has committed. Enrolling in a program and withdr
 one leave the status as it is and record their own event (``enrolled``, ``unenrolled``).
 """
 
-import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.identity import Identity
 from accounts.models import User
-from associations.models import Association, Enrollment, StatusChange, normalize_search
+from associations.models import Association, StatusChange, normalize_search
+from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
 from caisses.models import CaisseLocale, CaisseRegionale
 from caisses.staff import may_act_on
@@ -287,18 +286,6 @@ def reject_association(*, association: Association, staff: User, reason: str) ->
         to=Status.REJECTED,
         actor=staff,
         message=reason,
-    )
-
-
-def enrollable_programs(*, caisse_regionale_ids: Iterable[int], on: datetime.date | None = None):
-    """Programs an association of this bank can be enrolled in today: the bank's programs of
-    the current campaign year that have not closed yet (or that are open today)."""
-    on = on or timezone.localdate()
-    return Program.objects.filter(
-        Q(year=on.year) | Q(opens_on__lte=on),
-        caisse_regionale_id__in=list(caisse_regionale_ids),
-        closes_on__gte=on,
-        swept_at__isnull=True,
     )
 
 

@@ -8,7 +8,8 @@ from django.utils.translation import gettext as _
 
 from associations.models import Association, StatusChange
 from associations.services import EDITABLE_STATUSES
-from cagnotte.selectors import association_figures
+from cagnotte.campaigns import open_programs_of
+from cagnotte.selectors import association_figures, payouts_of
 
 STAFF_DECISIONS = [
     StatusChange.Event.CORRECTION_REQUESTED,
@@ -55,12 +56,12 @@ def space(request):
             "-program__year", "program__name"
         )
     )
-    open_programs = [
-        e.program
-        for e in enrollments
-        if e.program.caisse_regionale_id == association.caisse_regionale_id
-        and e.program.is_open(today)
-    ]
+    open_ids = set(
+        open_programs_of(caisse_regionale_id=association.caisse_regionale_id, day=today)
+        .filter(enrollments__association=association)
+        .values_list("pk", flat=True)
+    )
+    open_programs = [e.program for e in enrollments if e.program_id in open_ids]
     last_decision = (
         # The staff's last word on the file itself (an enrolment's note is not one).
         association.history.filter(event__in=STAFF_DECISIONS)
@@ -85,6 +86,7 @@ def space(request):
             "enrollments": enrollments,
             "open_programs": open_programs,
             "figures": figures,
+            "payouts": payouts_of(association_id=association.pk),
             "year": today.year,
         },
     )

@@ -23,6 +23,7 @@ from associations.selectors import (
     map_rows,
     visible_association_or_none,
 )
+from cagnotte import services as cagnotte_services
 from cagnotte.selectors import association_figures
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
@@ -200,16 +201,16 @@ def card(request, pk):
 @login_required
 @require_POST
 def set_favourite(request):
-    from cagnotte.services import NotEligible, set_favourite
-
     back = reverse("associations:favourites")
     association_id = int_or_none(request.POST.get("association"))
     if association_id is None:
         messages.error(request, _("Choisissez une association de la liste."))
         return redirect_to_next(request, back)
     try:
-        favourite = set_favourite(member=request.user, association_id=association_id)
-    except NotEligible:
+        favourite = cagnotte_services.set_favourite(
+            member=request.user, association_id=association_id
+        )
+    except cagnotte_services.NotEligible:
         messages.error(
             request,
             _(

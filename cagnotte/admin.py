@@ -1,9 +1,20 @@
 """Admin: programs are edited by their regional bank's staff; wallets and the ledger are
 read-only (money moves only through the services, which keep balances and totals in step)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
 
-from cagnotte.models import CreditImportBatch, LedgerEntry, Program, Wallet
+from cagnotte import payouts
+from cagnotte.models import (
+    CreditImportBatch,
+    LedgerEntry,
+    PayoutLine,
+    PayoutStatement,
+    Program,
+    SweepRun,
+    Wallet,
+)
 from caisses.admin import CaisseScopedAdmin
 
 
@@ -13,6 +24,19 @@ class ProgramAdmin(CaisseScopedAdmin):
     list_filter = ["year", "caisse_regionale"]
     search_fields = ["name", "code"]
     readonly_fields = ["swept_at"]
+    actions = ["payout_statement_action"]
+
+    @admin.action(description=_("Établir l’état des versements (programmes soldés)"))
+    def payout_statement_action(self, request, queryset):
+        for program in queryset:
+            try:
+                payouts.compute_payout_statement(program=program, actor=request.user)
+            except payouts.PayoutError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("État des versements établi : %s") % program, messages.SUCCESS
+                )
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -49,6 +73,134 @@ class LedgerEntryAdmin(ReadOnlyScopedAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["wallet", "association", "created_by"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(ReadOnlyScopedAdmin):
+    caisse_path = "program__caisse_regionale"
+    list_display = [
+        "program",
+        "started_at",
+        "finished_at",
+        "wallets",
+        "to_favourites",
+        "returned",
+        "run_by",
+        "run_by_label",
+    ]
+    list_filter = ["program__year"]
+    list_select_related = ["program", "run_by"]
+
+
+class PayoutLineInline(admin.TabularInline):
+    model = PayoutLine
+    fields = [
+        "association",
+        "gifts_k",
+        "sweeps_k",
+        "total_k",
+        "amount_cents",
+        "iban",
+        "bic",
+        "iban_problem",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _download(data: bytes, *, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.register(PayoutStatement)
+class PayoutStatementAdmin(ReadOnlyScopedAdmin):
+    """Frozen statements: read-only; exported and marked sent then paid through actions that
+    only ever see the staff member's own bank (the queryset is scoped)."""
+
+    caisse_path = "program__caisse_regionale"
+    list_display = [
+        "program",
+        "status",
+        "total_k",
+        "euros",
+        "computed_at",
+        "sent_at",
+        "sent_by",
+        "paid_at",
+        "paid_by",
+    ]
+    list_filter = ["status", "program__year"]
+    list_select_related = ["program", "sent_by", "paid_by"]
+    inlines = [PayoutLineInline]
+    actions = ["export_csv_action", "export_sepa_action", "mark_sent_action", "mark_paid_action"]
+
+    @admin.display(description=_("montant (€)"))
+    def euros(self, obj):
+        return f"{obj.total_cents // 100},{obj.total_cents % 100:02d}"
+
+    def _one(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Choisissez un seul état des versements."), messages.ERROR)
+            return None
+        return queryset.select_related("program__caisse_regionale").first()
+
+    @admin.action(description=_("Exporter en CSV"))
+    def export_csv_action(self, request, queryset):
+        statement = self._one(request, queryset)
+        if statement is None:
+            return None
+        return _download(
+            payouts.export_csv(statement=statement),
+            filename=f"versements-{statement.program.code}.csv",
+            content_type="text/csv; charset=utf-8",
+        )
+
+    @admin.action(description=_("Exporter le virement SEPA (pain.001.001.03)"))
+    def export_sepa_action(self, request, queryset):
+        statement = self._one(request, queryset)
+        if statement is None:
+            return None
+        try:
+            data = payouts.export_sepa(statement=statement)
+        except payouts.PayoutError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        return _download(
+            data, filename=f"virement-{statement.program.code}.xml", content_type="application/xml"
+        )
+
+    def _steps(self, request, queryset, step, done):
+        for statement in queryset:
+            try:
+                step(statement=statement, actor=request.user)
+            except payouts.PayoutError as exc:
+                self.message_user(request, f"{statement} : {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{statement} : {done}", messages.SUCCESS)
+
+    @admin.action(description=_("Marquer comme envoyé à la banque"))
+    def mark_sent_action(self, request, queryset):
+        self._steps(request, queryset, payouts.mark_statement_sent, _("envoyé"))
+
+    @admin.action(description=_("Marquer comme payé"))
+    def mark_paid_action(self, request, queryset):
+        self._steps(request, queryset, payouts.mark_statement_paid, _("payé"))
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is needed to read the lines; nothing on it is editable.
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in PayoutStatement._meta.fields]
 
 
 @admin.register(CreditImportBatch)

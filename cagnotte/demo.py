@@ -8,7 +8,20 @@ ledger like any other and ``check_ledger`` passes on it. Running it again adds n
 import tempfile
 from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
+from schwifty import IBAN
+
+from accounts.models import BankCustomer, User
+from associations.demo import demo_program
+from associations.models import Association
+from cagnotte.campaigns import Enrollment, receiving_enrollments
+from cagnotte.imports import import_credits
+from cagnotte.models import Favourite, LedgerEntry, PayoutStatement, Program, Wallet
+from cagnotte.payouts import mark_statement_paid, mark_statement_sent
+from cagnotte.services import InsufficientBalance, NotEligible, _post_entry, give_tookets
+from cagnotte.sweep import sweep_caisse
+from caisses.models import CaisseRegionale
 
 DEMO_CAISSE = "pyrenees-gascogne"
 DEMO_ACCOUNT = "98652706859"
@@ -22,9 +35,6 @@ MAX_OTHER_GIFTS = 1_000
 
 def ensure_programs(year: int) -> dict:
     """This year's program of every regional bank (the associations demo may have made them)."""
-    from associations.demo import demo_program
-    from cagnotte.models import Program
-    from caisses.models import CaisseRegionale
 
     programs = {}
     for cr in CaisseRegionale.objects.order_by("code"):
@@ -34,8 +44,6 @@ def ensure_programs(year: int) -> dict:
 
 
 def ensure_demo_member():
-    from accounts.models import User
-    from caisses.models import CaisseRegionale
 
     cr = CaisseRegionale.objects.get(code=DEMO_CAISSE)
     user, _ = User.objects.get_or_create(
@@ -53,8 +61,6 @@ def ensure_demo_member():
 
 
 def seed(rng) -> str:
-    from accounts.models import User
-    from cagnotte.imports import import_credits
 
     today = timezone.localdate()
     year, this_month = today.year, today.month
@@ -93,9 +99,6 @@ def seed(rng) -> str:
 
 def _demo_gifts(rng, *, jeanne, members, programs) -> int:
     """Jeanne gives down to 110 K left; a third of the others, up to ``MAX_OTHER_GIFTS``, give."""
-    from associations.models import Association
-    from cagnotte.models import LedgerEntry, Wallet
-    from cagnotte.services import InsufficientBalance, NotEligible, give_tookets
 
     candidates = {}
     for cr_id, program in programs.items():
@@ -154,3 +157,182 @@ def _demo_gifts(rng, *, jeanne, members, programs) -> int:
             give(m, rng.choice(pool), amount, f"demo-{m.pk}-{i}")
             attempts += 1
     return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GIFT).count() - before
+
+
+# --- Past campaigns ---------------------------------------------------------------------------
+# Two years back: swept and paid; last year: closed, waiting for its sweep (a newcomer can run
+# ``sweep_campaign --year <last year>`` and ``export_payouts`` on the demo at once).
+PAST_GIFTS_PER_YEAR = 400
+FAVOURITE_SHARE = 0.5
+
+
+def _demo_iban(cr, association, n: int) -> str:
+    """A valid French IBAN for a demo association (bank code of its bank, RIB key computed);
+    every 25th has none and every 40th a broken one, so the statement lists some apart."""
+
+    if n % 25 == 0:
+        return ""
+    branch = f"{int(association.caisse_locale.code) if association.caisse_locale else 1:05d}"
+    iban = str(
+        IBAN.generate(
+            "FR",
+            bank_code=cr.bank_code,
+            branch_code=branch,
+            account_code=association.account_number,
+        )
+    )
+    if n % 40 == 0:
+        iban = iban[:-1] + ("0" if iban[-1] != "0" else "1")  # wrong RIB key: invalid
+    return iban
+
+
+def seed_history(rng) -> str:
+
+    today = timezone.localdate()
+    paid_year, waiting_year = today.year - 2, today.year - 1
+    current = ensure_programs(today.year)
+    past = {y: {} for y in (paid_year, waiting_year)}
+    for cr in CaisseRegionale.objects.order_by("code"):
+        for year in past:
+            past[year][cr.pk] = demo_program(cr, year)
+    # The associations enrolled this year were enrolled in the two past campaigns too.
+    enrolled = list(
+        Enrollment.objects.filter(program__in=current.values()).values_list(
+            "association_id", "program__caisse_regionale_id"
+        )
+    )
+    Enrollment.objects.bulk_create(
+        [
+            Enrollment(association_id=a, program=past[y][cr_id])
+            for y in past
+            for a, cr_id in enrolled
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    pools: dict[int, list[int]] = {}
+    for a, cr_id in sorted(
+        receiving_enrollments(program_ids=[p.pk for p in current.values()]).values_list(
+            "association_id", "program__caisse_regionale_id"
+        )
+    ):
+        pools.setdefault(cr_id, []).append(a)
+    jeanne = ensure_demo_member()
+    members = list(
+        User.objects.filter(kind=User.Kind.MEMBER, is_societaire=True, closed_at__isnull=True)
+        .exclude(caisse_regionale=None)
+        .select_related("caisse_regionale")
+        .order_by("pk")
+    )
+    # Favourites: half the members (Jeanne among them) chose one of their bank's associations.
+    favourites = []
+    for m in members:
+        pool = pools.get(m.caisse_regionale_id)
+        if pool and (m.pk == jeanne.pk or rng.random() < FAVOURITE_SHARE):
+            favourites.append(Favourite(member=m, association_id=pool[m.pk % min(len(pool), 40)]))
+    Favourite.objects.bulk_create(favourites, ignore_conflicts=True, batch_size=5000)
+    # One yearly credit per member and past year, through the real import.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "credits-history.csv"
+        with open(path, "w", encoding="utf-8") as out:
+            out.write("caisse_code,account_number,program_code,period,amount,reference\n")
+            for year, programs in past.items():
+                for m in members:
+                    program = programs[m.caisse_regionale_id]
+                    out.write(
+                        f"{m.caisse_regionale.code},{m.account_number},{program.code},{year}-12,"
+                        f"{rng.randint(300, 4200)},demo-{m.caisse_regionale.code}-"
+                        f"{m.account_number}-{year}\n"
+                    )
+        report = import_credits(path=path)
+    gifts = sum(
+        _past_gifts(rng, year=y, programs=past[y], pools=pools, members=members) for y in past
+    )
+    # The bank's customer data for the associations that received: their IBANs.
+    received_ids = set(
+        receiving_enrollments()
+        .filter(program__in=past[paid_year].values())
+        .values_list("association_id", flat=True)
+    )
+    crs = CaisseRegionale.objects.in_bulk()
+    existing = set(
+        BankCustomer.objects.filter(kind=BankCustomer.Kind.ASSOCIATION).values_list(
+            "caisse_regionale_id", "account_number"
+        )
+    )
+    customers, n = [], 0
+    for a in (
+        Association.objects.filter(pk__in=received_ids)
+        .select_related("caisse_locale")
+        .order_by("pk")
+    ):
+        n += 1
+        iban = _demo_iban(crs[a.caisse_regionale_id], a, n)
+        if (a.caisse_regionale_id, a.account_number) in existing:
+            BankCustomer.objects.filter(
+                caisse_regionale_id=a.caisse_regionale_id, account_number=a.account_number
+            ).update(iban=iban or _demo_iban(crs[a.caisse_regionale_id], a, 1))
+            continue
+        customers.append(
+            BankCustomer(
+                caisse_regionale_id=a.caisse_regionale_id,
+                caisse_locale_id=a.caisse_locale_id,
+                account_number=a.account_number,
+                kind=BankCustomer.Kind.ASSOCIATION,
+                name=a.name,
+                email=a.email,
+                is_societaire=True,
+                is_online_banking=True,
+                iban=iban,
+            )
+        )
+    BankCustomer.objects.bulk_create(customers, batch_size=2000, ignore_conflicts=True)
+    # Two years back: swept, its statement sent and paid.
+    swept = 0
+    for cr_id, program in past[paid_year].items():
+        for outcome in sweep_caisse(
+            caisse_regionale_id=cr_id, program_ids=[program.pk], run_by_label="seed_demo"
+        ):
+            swept += outcome.figures.wallets
+    for statement in PayoutStatement.objects.filter(
+        program__in=past[paid_year].values(), status=PayoutStatement.Status.COMPUTED
+    ):
+        mark_statement_paid(
+            statement=mark_statement_sent(statement=statement, actor=None), actor=None
+        )
+    return (
+        f"{paid_year} soldé et payé ({swept} cagnottes soldées), {waiting_year} clos en attente "
+        f"du soldage ; {len(favourites)} favorites, {report.applied} crédits, {gifts} dons"
+    )
+
+
+def _past_gifts(rng, *, year, programs, pools, members) -> int:
+    """Gifts of a closed campaign, made while it was open: written through ``_post_entry``
+    (the gift service rightly refuses a closed program)."""
+
+    made = 0
+    for m in members:
+        if made >= PAST_GIFTS_PER_YEAR:
+            break
+        pool = pools.get(m.caisse_regionale_id)
+        if not pool or rng.random() > 0.3:
+            continue
+        with transaction.atomic():
+            wallet = (
+                Wallet.objects.select_for_update()
+                .select_related("program")
+                .filter(member=m, program=programs[m.caisse_regionale_id])
+                .first()
+            )
+            if wallet is None or wallet.balance < 2:
+                continue
+            _, created = _post_entry(
+                wallet=wallet,
+                kind=LedgerEntry.Kind.GIFT,
+                amount=-rng.randint(1, wallet.balance // 2),
+                reference=f"demo-gift-{year}-{m.pk}",
+                association_id=rng.choice(pool[:40]),
+                created_by=m,
+            )
+            made += created
+    return made

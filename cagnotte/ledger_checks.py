@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from cagnotte.payouts import statements_against_ledger
+
 SHOWN = 50
 
 # Each wallet's cached balance against the sum of its entries.
@@ -57,11 +59,12 @@ class LedgerCheck:
     wallets: list[str] = field(default_factory=list)
     conservation: list[str] = field(default_factory=list)
     associations: list[str] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not (self.wallets or self.conservation or self.associations)
+        return not (self.wallets or self.conservation or self.associations or self.statements)
 
 
 def check_ledger() -> LedgerCheck:
@@ -123,4 +126,5 @@ def check_ledger() -> LedgerCheck:
                     f"association {key[0]}, année {key[1]} : reçu {by_year.get(key, 0)} selon "
                     f"les mouvements, {year_rows.get(key, 0)} au résumé"
                 )
+    result.statements = statements_against_ledger()
     return result

@@ -4,50 +4,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Program and Enrollment live with the campaign rules; importable from here as any model.
+from cagnotte.campaigns import Enrollment, Program  # noqa: F401
 from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
-
-
-class Program(models.Model):
-    """A Tookets program of one regional bank for one campaign year."""
-
-    caisse_regionale = models.ForeignKey(
-        "caisses.CaisseRegionale",
-        verbose_name=_("caisse régionale"),
-        on_delete=models.PROTECT,
-        related_name="programs",
-    )
-    code = models.SlugField(_("code"), max_length=60, unique=True)
-    name = models.CharField(_("nom"), max_length=120)
-    year = models.PositiveSmallIntegerField(_("année de campagne"))
-    opens_on = models.DateField(_("ouverture"))
-    closes_on = models.DateField(_("clôture"))
-    swept_at = models.DateTimeField(_("soldée le"), null=True, blank=True)
-    # « Some weeks before the close »: three weeks leave time to choose a favourite.
-    reminder_days_before = models.PositiveSmallIntegerField(
-        _("rappel de fin de campagne (jours avant la clôture)"),
-        default=21,
-        help_text=_("Le rappel par e-mail part ce nombre de jours avant la clôture."),
-    )
-
-    class Meta:
-        ordering = ["-year", "name"]
-        verbose_name = _("programme")
-        verbose_name_plural = _("programmes")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["caisse_regionale", "year", "name"], name="program_unique_per_cr_year"
-            ),
-            models.CheckConstraint(
-                condition=Q(closes_on__gte=models.F("opens_on")), name="program_dates_ordered"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.name} ({self.year})"
-
-    def is_open(self, on=None) -> bool:
-        on = on or timezone.localdate()
-        return self.opens_on <= on <= self.closes_on
 
 
 class Wallet(models.Model):
@@ -336,3 +295,177 @@ class CreditImportBatch(models.Model):
 
     def __str__(self):
         return f"{self.file_name} ({self.started_at:%d/%m/%Y %H:%M})"
+
+
+class SweepRun(models.Model):
+    """What one run of the year-end sweep did to one program (shown to staff in the admin).
+
+    A run killed half-way keeps ``finished_at`` empty; the next run finishes the job and has its
+    own row. The figures count only what that run moved.
+    """
+
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.PROTECT, related_name="sweep_runs"
+    )
+    started_at = models.DateTimeField(_("commencé le"), default=timezone.now)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    wallets = models.PositiveIntegerField(_("cagnottes soldées"), default=0)
+    to_favourites = models.BigIntegerField(_("Tookets aux associations favorites"), default=0)
+    returned = models.BigIntegerField(_("Tookets rendus à la caisse régionale"), default=0)
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("lancé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    run_by_label = models.CharField(_("lancé depuis"), max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("soldage de fin de campagne")
+        verbose_name_plural = _("soldages de fin de campagne")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_favourites__gte=0, returned__gte=0), name="sweep_run_not_negative"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.program} — {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PayoutStatement(models.Model):
+    """What the bank pays each association for one program: computed once after the sweep,
+    then frozen (its lines are never recomputed; ``check_ledger`` compares them with the
+    ledger). Sent, then paid: each step keeps who and when."""
+
+    class Status(models.TextChoices):
+        COMPUTED = "computed", _("Établi")
+        SENT = "sent", _("Envoyé à la banque")
+        PAID = "paid", _("Payé")
+
+    program = models.OneToOneField(
+        Program,
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="payout_statement",
+    )
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.COMPUTED
+    )
+    total_k = models.BigIntegerField(_("total (K)"), default=0)
+    total_cents = models.BigIntegerField(_("total (centimes)"), default=0)
+    computed_at = models.DateTimeField(_("établi le"), default=timezone.now)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("établi par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("envoyé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    paid_at = models.DateTimeField(_("payé le"), null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("payé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-program__year", "program__name"]
+        verbose_name = _("état des versements")
+        verbose_name_plural = _("états des versements")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["computed", "sent", "paid"]),
+                name="payout_statement_status_valid",
+            ),
+            # 100 K = 1 €: one Tooket is one euro cent.
+            models.CheckConstraint(
+                condition=Q(total_cents=models.F("total_k")), name="payout_statement_cents"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="computed") | Q(sent_at__isnull=False),
+                name="payout_statement_sent_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False),
+                name="payout_statement_paid_has_date",
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.program)
+
+
+class PayoutLine(models.Model):
+    """One association's row of a payout statement. ``iban_problem`` set: listed apart, not
+    in the transfer file, never silently dropped."""
+
+    statement = models.ForeignKey(
+        PayoutStatement,
+        verbose_name=_("état des versements"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+    )
+    association = models.ForeignKey(
+        "associations.Association",
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="payout_lines",
+    )
+    gifts_k = models.BigIntegerField(_("dons (K)"))
+    sweeps_k = models.BigIntegerField(_("soldes de fin d’année (K)"))
+    total_k = models.BigIntegerField(_("total (K)"))
+    amount_cents = models.BigIntegerField(_("montant (centimes)"))
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    iban_problem = models.CharField(_("problème d’IBAN"), max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["association__name", "association_id"]
+        verbose_name = _("ligne de versement")
+        verbose_name_plural = _("lignes de versement")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "association"], name="payout_line_one_per_association"
+            ),
+            models.CheckConstraint(
+                condition=Q(gifts_k__gte=0, sweeps_k__gte=0, total_k__gt=0),
+                name="payout_line_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_k=models.F("gifts_k") + models.F("sweeps_k")),
+                name="payout_line_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_cents=models.F("total_k")), name="payout_line_cents"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.association} : {self.amount_cents / 100:.2f} €"
+
+    @property
+    def payable(self) -> bool:
+        return not self.iban_problem
+
+    @property
+    def euros(self) -> str:
+        """« 1 234,56 » from integer cents, without floats."""
+        euros, cents = divmod(self.amount_cents, 100)
+        return f"{euros:,}".replace(",", "\u202f") + f",{cents:02d}"

@@ -2,9 +2,18 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cagnotte.models import AssociationTotals, AssociationYearTotals
+from cagnotte.campaigns import Program
+from cagnotte.models import (
+    AssociationTotals,
+    AssociationYearTotals,
+    LedgerEntry,
+    PayoutLine,
+    Wallet,
+)
 
 
 @dataclass(frozen=True)
@@ -65,11 +74,6 @@ def current_period(on=None) -> str:
 
 def wallets_of(member, *, period: str | None = None):
     """A member's wallets with their program and « récolté ce mois-ci », in one query."""
-    from django.db.models import Q, Sum
-    from django.db.models.functions import Coalesce
-
-    from cagnotte.models import LedgerEntry, Wallet
-
     period = period or current_period()
     return (
         Wallet.objects.filter(member=member)
@@ -89,8 +93,6 @@ def wallets_of(member, *, period: str | None = None):
 
 def history_of(member):
     """A member's movements, newest first, with what each page row shows (no N+1)."""
-    from cagnotte.models import LedgerEntry
-
     return (
         LedgerEntry.objects.filter(wallet__member=member)
         .select_related("wallet__program", "association")
@@ -100,18 +102,14 @@ def history_of(member):
 
 def givable_wallets(member, *, association_id: int):
     """The member's wallets that can give to this association now: balance left, program open
-    and not swept, association enrolled in that program."""
-    from cagnotte.models import Wallet
-
-    today = timezone.localdate()
+    (the one rule), association enrolled in that program."""
     return (
         Wallet.objects.filter(
             member=member,
             balance__gt=0,
-            program__opens_on__lte=today,
-            program__closes_on__gte=today,
-            program__swept_at__isnull=True,
-            program__enrollments__association_id=association_id,
+            program__in=Program.objects.open_on().filter(
+                enrollments__association_id=association_id
+            ),
         )
         .select_related("program")
         .order_by("-program__year", "program__name", "pk")
@@ -128,3 +126,12 @@ def balance_after(entry) -> int:
         total=Sum("amount")
     )["total"]
     return int(total or 0)
+
+
+def payouts_of(*, association_id: int) -> list[PayoutLine]:
+    """An association's payout lines, newest program first (« Versement prévu », « Versé le »)."""
+    return list(
+        PayoutLine.objects.filter(association_id=association_id)
+        .select_related("statement__program")
+        .order_by("-statement__program__year", "statement__program__name")
+    )

@@ -17,7 +17,9 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
+from associations.selectors import associations_visible_to
+from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.models import Favourite, LedgerEntry, Wallet
 
 
 class NotEligible(Exception):
@@ -77,8 +79,6 @@ TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
 @transaction.atomic
 def set_favourite(*, member, association_id: int) -> Favourite:
     """Make an association the member's one favourite. It must be visible to the member."""
-    from associations.selectors import associations_visible_to
-
     association = associations_visible_to(member).filter(pk=association_id).first()
     if association is None:
         raise NotEligible
@@ -216,8 +216,6 @@ def give_tookets(
     on one wallet are serialised and can never overdraw it. A lock held longer than
     ``settings.GIFT_LOCK_TIMEOUT`` (an import) raises ``WalletBusy``, with nothing given.
     """
-    from associations.selectors import associations_visible_to
-
     if not token:
         raise ValueError("a gift needs its one-time token")
     reference = f"gift:{token}"
@@ -237,7 +235,9 @@ def give_tookets(
         if not member.is_member or member.closed_at is not None:
             raise NotEligible
         program = wallet.program
-        if program.swept_at is not None or not program.is_open():
+        # The one open rule, asked under the wallet lock: a program swept (or closed) since the
+        # page was shown refuses the gift.
+        if not Program.objects.open_on().filter(pk=program.pk).exists():
             raise NotEligible
         eligible = (
             associations_visible_to(member)
@@ -306,16 +306,15 @@ def credit_wallet(
 def favourite_can_receive(*, member, program: Program):
     """The member's favourite association if it can receive this program's Tookets, else None.
 
-    It can when it is validated and enrolled in that program (the year-end sweep's rule).
+    It can when it is validated and enrolled in that program (the sweep's rule, asked once).
     """
-    from associations.models import Association
-
     favourite = (
         Favourite.objects.select_related("association")
         .filter(
             member=member,
-            association__status=Association.Status.VALIDATED,
-            association__enrollments__program=program,
+            association_id__in=receiving_enrollments(program_ids=[program.pk]).values(
+                "association_id"
+            ),
         )
         .first()
     )
@@ -325,13 +324,12 @@ def favourite_can_receive(*, member, program: Program):
 def settle_wallet(
     *, wallet: Wallet, to_favourite: bool, actor=None, reason: str
 ) -> LedgerEntry | None:
-    """Empty one wallet through the ledger: to the member's favourite, or back to the bank.
+    """Settle a wallet's whole balance now (account closure), with the sweep's rules.
 
-    ``to_favourite``: a ``sweep`` entry to the favourite, which must be able to receive in the
-    wallet's program (else ``NotEligible``, nothing written); otherwise a ``return`` entry to
-    the regional bank. The reference ``settle:<wallet id>`` makes it idempotent: settling a
-    wallet again returns the first entry. Returns None when there is nothing to settle.
-    Locks the wallet row; runs in the caller's transaction if there is one.
+    Locks the wallet; ``to_favourite``: a ``sweep`` entry to the member's favourite, which must
+    be able to receive in that program (validated and enrolled), else ``NotEligible``;
+    otherwise a ``return`` entry to the regional bank. Reference ``settle:<wallet id>``: a
+    replay returns the first entry. A zero balance needs no entry: returns None.
     """
     reference = f"settle:{wallet.pk}"
     with transaction.atomic():
@@ -342,15 +340,22 @@ def settle_wallet(
         if locked.balance == 0:
             return None
         association_id = None
-        kind = LedgerEntry.Kind.RETURN
         if to_favourite:
-            association = favourite_can_receive(member=locked.member, program=locked.program)
-            if association is None:
+            association_id = (
+                Favourite.objects.filter(
+                    member_id=locked.member_id,
+                    association_id__in=receiving_enrollments(
+                        program_ids=[locked.program_id]
+                    ).values("association_id"),
+                )
+                .values_list("association_id", flat=True)
+                .first()
+            )
+            if association_id is None:
                 raise NotEligible
-            association_id, kind = association.pk, LedgerEntry.Kind.SWEEP
         entry, _ = _post_entry(
             wallet=locked,
-            kind=kind,
+            kind=LedgerEntry.Kind.SWEEP if association_id else LedgerEntry.Kind.RETURN,
             amount=-locked.balance,
             reference=reference,
             association_id=association_id,

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around the import service."""
+"""Celery tasks: thin wrappers around the import and sweep services."""
 
 import logging
 import shutil
@@ -7,8 +7,10 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
+from cagnotte.campaigns import Program
 from cagnotte.imports import ImportFileError, import_credits
 from cagnotte.models import CreditImportBatch
+from cagnotte.sweep import SweepBusy, sweep_caisse
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +63,37 @@ def import_dropped_credit_files() -> list[str]:
         destination.with_name(destination.name + ".rapport.txt").write_text(text, encoding="utf-8")
         processed.append(str(destination))
     return processed
+
+
+@shared_task
+def sweep_closed_programs() -> list[int]:
+    """Fan the year-end sweep out: one task per regional bank with a closed, unswept program,
+    so several workers share it (without a broker they run here, one after the other)."""
+    caisse_ids = sorted(
+        set(Program.objects.sweepable_on().values_list("caisse_regionale_id", flat=True))
+    )
+    for caisse_id in caisse_ids:
+        sweep_caisse_programs.delay(caisse_id)
+    return caisse_ids
+
+
+@shared_task
+def sweep_caisse_programs(caisse_regionale_id: int) -> list[dict]:
+    """Sweep one bank's closed programs. Safe to run twice, or at once with another worker:
+    the second finds nothing to move or is told the program is being swept."""
+    try:
+        outcomes = sweep_caisse(
+            caisse_regionale_id=caisse_regionale_id, run_by_label="tâche Celery (beat)"
+        )
+    except SweepBusy as exc:
+        log.info("sweep skipped: %s", exc)
+        return []
+    return [
+        {
+            "program": o.program.code,
+            "wallets": o.figures.wallets,
+            "to_favourites": o.figures.to_favourites,
+            "returned": o.figures.returned,
+        }
+        for o in outcomes
+    ]

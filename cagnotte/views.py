@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.emails import queue_gift_receipt
+from associations.selectors import associations_visible_to
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
@@ -53,7 +54,6 @@ def wallet(request):
 
 
 def _visible_association(member, association_id):
-    from associations.selectors import associations_visible_to
 
     return associations_visible_to(member).filter(pk=association_id).first()
 

@@ -92,7 +92,7 @@ class CaisseRegionaleAdmin(CaisseScopedAdmin):
     # Scoped like every other bank row: staff of one bank open their bank's record only, and
     # the autocompletes pointing at regional banks list theirs only.
     caisse_path = "pk"
-    list_display = ["name", "code", "program_label"]
+    list_display = ["name", "code", "program_label", "bank_code", "bic"]
     search_fields = ["name", "code"]
 
     def has_add_permission(self, request):

@@ -132,3 +132,30 @@ CAISSES_REGIONALES = [
         (47.3, 48.9, 0.8, 2.0),
     ),
 ]
+
+# Each regional bank's interbank code (« code banque », the 5 digits after the key in its
+# customers' IBANs) and BIC, as published in the French bank registry shipped with schwifty.
+# Martinique Guyane and Réunion are not in that registry: their values follow the bank's own
+# publications and must be confirmed against the bank's reference data before production.
+BANK_DETAILS = {
+    "ille-et-vilaine": ("13606", "AGRIFRPP836"),
+    "languedoc": ("13506", "AGRIFRPP835"),
+    "loire-haute-loire": ("14506", "AGRIFRPP845"),
+    "lorraine": ("16106", "AGRIFRPP861"),
+    "martinique-guyane": ("19806", "AGRIMQMXXXX"),
+    "morbihan": ("16006", "AGRIFRPP860"),
+    "nord-est": ("10206", "AGRIFRPP802"),
+    "nord-midi-pyrenees": ("11206", "AGRIFRPP812"),
+    "nord-de-france": ("16706", "AGRIFRPP867"),
+    "normandie": ("16606", "AGRIFRPP866"),
+    "normandie-seine": ("18306", "AGRIFRPP883"),
+    "paris": ("18206", "AGRIFRPP882"),
+    "provence-cote-d-azur": ("19106", "AGRIFRPP891"),
+    "pyrenees-gascogne": ("16906", "AGRIFRPP869"),
+    "reunion": ("19906", "AGRIRERXXXX"),
+    "sud-mediterranee": ("17106", "AGRIFRPP871"),
+    "sud-rhone-alpes": ("13906", "AGRIFRPP839"),
+    "toulouse-31": ("13106", "AGRIFRPP831"),
+    "touraine-poitou": ("19406", "AGRIFRPP894"),
+    "val-de-france": ("14406", "AGRIFRPP844"),
+}

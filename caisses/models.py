@@ -17,6 +17,10 @@ class CaisseRegionale(models.Model):
     max_lat = models.FloatField(_("latitude maximale"))
     min_lng = models.FloatField(_("longitude minimale"))
     max_lng = models.FloatField(_("longitude maximale"))
+    # Payouts to associations: the bank's interbank code and BIC, and the account it pays from.
+    bank_code = models.CharField(_("code banque"), max_length=5, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    payout_iban = models.CharField(_("IBAN du compte payeur"), max_length=34, blank=True)
 
     class Meta:
         ordering = ["name"]

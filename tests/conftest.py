@@ -27,6 +27,7 @@ def missing_service(reason: str):
 # would find none: put them back when they are missing.
 REFERENCE_DATA_MIGRATIONS = [
     "caisses.migrations.0002_load_caisses_regionales",
+    "caisses.migrations.0004_bank_code_bic",
     "associations.migrations.0003_load_activities_domains",
 ]
 

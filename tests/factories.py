@@ -7,7 +7,8 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import BankCustomer, User
-from associations.models import Activity, Association, Domain, Enrollment
+from associations.models import Activity, Association, Domain
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import Program, Wallet
 from caisses.models import CaisseLocale, CaisseRegionale
 

@@ -10,6 +10,8 @@ class TooketsAdminConfig(SimpleAdminConfig):
     templates and assets, so a fresh machine needs no GDAL.
     """
 
+    default = False
+
     def ready(self):
         super().ready()
         for app_config in apps.get_app_configs():
@@ -29,7 +31,8 @@ class TooketsAdminConfig(SimpleAdminConfig):
 
 
 class TooketsConfig(AppConfig):
-    """The project's own models: the task outbox and the record of jobs done once."""
+    """The project's own models (the task outbox, the record of jobs done once) and the
+    commands that touch every app (seed_demo)."""
 
     name = "tookets"
     verbose_name = "Tookets"

@@ -5,7 +5,8 @@ from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import AssociationYearTotals
 from tests import factories as f
 
@@ -222,7 +223,7 @@ def test_history_and_enrolment_lists_are_scoped(client, staff_pg, pg_file, t31_f
     foreign = StatusChange.objects.get(association=t31_file)
     response = client.get(reverse("admin:associations_statuschange_change", args=[foreign.pk]))
     assert response.status_code == 302
-    assert client.get(reverse("admin:associations_enrollment_changelist")).status_code == 200
+    assert client.get(reverse("admin:cagnotte_enrollment_changelist")).status_code == 200
 
 
 def test_dashboard_counts_only_the_staff_members_bank(

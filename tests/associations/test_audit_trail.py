@@ -10,7 +10,8 @@ from django.urls import reverse
 from accounts.models import User
 from associations import services
 from associations.emails import email_kind
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from tests import factories as f
 from tookets.append_only import ImmutableRecord
 

@@ -4,8 +4,9 @@ import pytest
 from django.utils import timezone
 
 from associations import demo
-from associations.models import Association, Enrollment
+from associations.models import Association
 from associations.selectors import associations_visible_to
+from cagnotte.campaigns import Enrollment
 from cagnotte.models import Program
 from caisses import demo as caisses_demo
 

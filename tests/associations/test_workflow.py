@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.identity import Identity
 from associations import services
-from associations.models import Activity, Association, Domain, Enrollment, StatusChange
+from associations.models import Activity, Association, Domain, StatusChange
 from associations.selectors import associations_visible_to
+from cagnotte.campaigns import Enrollment
 from tests import factories as f
 
 Status = Association.Status

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 
 from associations import services
-from associations.models import Association, Enrollment, StatusChange
+from associations.models import Association, StatusChange
+from cagnotte.campaigns import Enrollment
 from tests import factories as f
 
 Status = Association.Status

@@ -15,4 +15,9 @@ def credit(member, program, amount, *, period="2026-01", reference=None):
 
 def assert_ledger_consistent():
     result = check_ledger()
-    assert result.ok, (result.wallets, result.conservation, result.associations)
+    assert result.ok, (
+        result.wallets,
+        result.conservation,
+        result.associations,
+        result.statements,
+    )

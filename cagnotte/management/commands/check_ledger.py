@@ -8,7 +8,7 @@ from cagnotte.ledger_checks import SHOWN, check_ledger
 class Command(BaseCommand):
     help = (
         "Vérifie le grand livre : solde de chaque cagnotte = somme de ses mouvements, "
-        "conservation des Tookets, totaux des associations."
+        "conservation des Tookets, totaux des associations, états des versements."
     )
 
     def handle(self, *args, **options):
@@ -22,6 +22,7 @@ class Command(BaseCommand):
             ("Cagnottes incohérentes", result.wallets),
             ("Conservation", result.conservation),
             ("Associations incohérentes", result.associations),
+            ("États des versements incohérents", result.statements),
         ]:
             if problems:
                 self.stderr.write(f"{title} ({len(problems)}) :")

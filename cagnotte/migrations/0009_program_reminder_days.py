@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cagnotte', '0006_credit_import_batch'),
+        ('cagnotte', '0008_staff_permissions_campaign_close'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_french_verbose_names'),
+        ('accounts', '0004_bank_customer_iban'),
     ]
 
     operations = [

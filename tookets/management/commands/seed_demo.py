@@ -1,12 +1,21 @@
-"""Load deterministic demo data: local banks, members, associations, programs, credits.
+"""Load deterministic demo data: local banks, members, associations, programs, credits, and
+the campaign history (2024 swept and paid, last year closed awaiting its sweep, this year open).
 
-Each app seeds its own part (``<app>/demo.py``); this command runs them in order.
+Each app seeds its own part (``<app>/demo.py``); this command, in the project package because
+it touches every app, runs them in order. A part that fails stops the command with its name:
+nothing is skipped silently.
 """
 
 import random
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import demo as accounts_demo
+from associations import demo as associations_demo
+from cagnotte import demo as cagnotte_demo
+from caisses import demo as caisses_demo
+from caisses.models import CaisseLocale
 
 
 class Command(BaseCommand):
@@ -28,34 +37,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, members, associations, seed, if_empty, **options):
-        from caisses.models import CaisseLocale
-
         if if_empty and CaisseLocale.objects.exists():
             self.stdout.write("Données déjà présentes : rien à charger.")
             return
-        from accounts import demo as accounts_demo
-        from caisses import demo as caisses_demo
-
         steps = [
             ("caisses locales", caisses_demo.seed),
             ("sociétaires", lambda rng: accounts_demo.seed(rng, members=members)),
+            ("associations", lambda rng: associations_demo.seed(rng, associations=associations)),
+            ("cagnottes", cagnotte_demo.seed),
+            ("campagnes passées", cagnotte_demo.seed_history),
         ]
-        for module_name, kwargs in [
-            ("associations.demo", {"associations": associations}),
-            ("cagnotte.demo", {}),
-        ]:
-            try:
-                module = __import__(module_name, fromlist=["seed"])
-            except ImportError:
-                continue
-            steps.append((module_name, lambda rng, m=module, kw=kwargs: m.seed(rng, **kw)))
         total_start = time.perf_counter()
         for label, step in steps:
             start = time.perf_counter()
             # One generator per step, seeded from the step's name: a step's data does not
             # change when another step draws more or fewer numbers.
             rng = random.Random(f"{seed}:{label}")
-            summary = step(rng)
+            try:
+                summary = step(rng)
+            except Exception as exc:
+                raise CommandError(
+                    f"données de démonstration, étape « {label} » : {exc!r}"
+                ) from exc
             self.stdout.write(f"{label}: {summary} ({time.perf_counter() - start:.1f} s)")
         self.stdout.write(
             self.style.SUCCESS(

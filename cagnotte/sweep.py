@@ -1,0 +1,386 @@
+"""The year-end sweep: every balance of a closed program ends at zero.
+
+For each wallet of the program with a balance, one ledger entry moves it all:
+
+* a ``sweep`` entry to the member's favourite association when that association can still
+  receive in the program (validated and enrolled: ``campaigns.receiving_enrollments``) and
+  the member's account is not closed;
+* otherwise a ``return`` entry: the Tookets go back to the regional bank.
+
+The rule is written once, as the queryset ``sweep_targets``; PostgreSQL runs it inside one
+set-based statement per batch (``INSERT … SELECT`` into the ledger, balances and association
+figures moved in the same statement), SQLite walks the same queryset's rows through
+``_post_entry``. Both write the same entries with the same references.
+
+Safe by construction:
+
+* idempotent: each wallet's entry has the reference ``sweep:<wallet id>`` (unique in the
+  ledger), and only wallets with a balance are read, so a second run finds nothing to move;
+* one run at a time per program: a PostgreSQL session advisory lock on the program, taken
+  without waiting (the second run is told so, ``SweepBusy``); it dies with the session, so a
+  killed run does not leave it behind;
+* resumable: each batch commits on its own (short transactions: wallet rows of this program
+  are locked for one batch only); a run killed half-way leaves whole batches, and the next
+  run carries on with the wallets that still hold a balance. The program is marked swept
+  only once no balance is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.models import Favourite, LedgerEntry, SweepRun, Wallet
+from cagnotte.payouts import compute_payout_statement
+from cagnotte.services import _post_entry
+
+BATCH_SIZE = 20_000
+# Namespace of the per-program advisory locks (pg_try_advisory_lock(namespace, program id)).
+SWEEP_LOCK_NAMESPACE = 1_0_2024
+
+
+class SweepRefused(Exception):
+    """The program cannot be swept (still open, or not found)."""
+
+
+class SweepBusy(Exception):
+    """Another run holds this program's sweep lock."""
+
+
+@dataclass
+class SweepFigures:
+    wallets: int = 0
+    to_favourites: int = 0
+    returned: int = 0
+
+    def add(self, other: SweepFigures) -> None:
+        self.wallets += other.wallets
+        self.to_favourites += other.to_favourites
+        self.returned += other.returned
+
+
+@dataclass
+class SweepOutcome:
+    program: Program
+    figures: SweepFigures = field(default_factory=SweepFigures)
+    swept: bool = False  # the program is (now) fully swept
+    already_swept: bool = False
+    remaining: int = 0  # wallets still holding a balance (entry already written: see below)
+
+
+def set_based() -> bool:
+    """PostgreSQL sweeps in set-based SQL; other engines walk the same rows in Python (tests
+    run one scenario through both on PostgreSQL by patching this)."""
+    return connection.vendor == "postgresql"
+
+
+def sweep_reference(wallet_id: int) -> str:
+    return f"sweep:{wallet_id}"
+
+
+def sweep_targets(program: Program):
+    """THE sweep rule: the program's wallets with a balance, each with where it goes.
+
+    ``to_association`` is the favourite when it can receive in the program and the member's
+    account is open, else None (a return to the regional bank). Ordered by wallet id, the
+    order batches walk and lock in.
+    """
+    receiving = receiving_enrollments(program_ids=[program.pk]).values("association_id")
+    favourite = Favourite.objects.filter(
+        member_id=OuterRef("member_id"), association_id__in=receiving
+    ).values("association_id")[:1]
+    return (
+        Wallet.objects.filter(program_id=program.pk, balance__gt=0)
+        .annotate(
+            to_association=Case(
+                When(member__closed_at__isnull=False, then=None), default=Subquery(favourite)
+            )
+        )
+        .order_by("pk")
+    )
+
+
+def dry_run(program: Program) -> SweepFigures:
+    """What a sweep of this program would move now, in one query; writes nothing."""
+    totals = sweep_targets(program).aggregate(
+        wallets=Count("pk"),
+        to_favourites=Coalesce(Sum("balance", filter=Q(to_association__isnull=False)), 0),
+        returned=Coalesce(Sum("balance", filter=Q(to_association__isnull=True)), 0),
+    )
+    return SweepFigures(**{k: int(v) for k, v in totals.items()})
+
+
+def check_sweepable(program: Program, *, day=None) -> None:
+    day = day or timezone.localdate()
+    if program.swept_at is None and program.closes_on >= day:
+        raise SweepRefused(
+            _("Le programme « %(program)s » est ouvert jusqu’au %(date)s : pas de soldage.")
+            % {"program": program, "date": program.closes_on.strftime("%d/%m/%Y")}
+        )
+
+
+def sweep_program(
+    *,
+    program: Program,
+    actor=None,
+    run_by_label: str = "",
+    batch_size: int = BATCH_SIZE,
+    pause: float = 0.0,
+) -> SweepOutcome:
+    """Sweep one closed program (see the module docstring). Safe to run twice or at once."""
+    program = Program.objects.get(pk=program.pk)
+    outcome = SweepOutcome(program=program)
+    if program.swept_at is not None:
+        outcome.already_swept = outcome.swept = True
+        return outcome
+    check_sweepable(program)
+    with _program_lock(program):
+        program.refresh_from_db()
+        if program.swept_at is not None:  # a run that held the lock just finished it
+            outcome.already_swept = outcome.swept = True
+            return outcome
+        run = SweepRun.objects.create(program=program, run_by=actor, run_by_label=run_by_label)
+        after_id = 0
+        while True:
+            with transaction.atomic():
+                if set_based():
+                    batch, last_id, seen = _sweep_batch_sql(
+                        program=program, after_id=after_id, limit=batch_size, actor=actor
+                    )
+                else:
+                    batch, last_id, seen = _sweep_batch_python(
+                        program=program, after_id=after_id, limit=batch_size, actor=actor
+                    )
+                outcome.figures.add(batch)
+                SweepRun.objects.filter(pk=run.pk).update(
+                    wallets=outcome.figures.wallets,
+                    to_favourites=outcome.figures.to_favourites,
+                    returned=outcome.figures.returned,
+                )
+            if seen < batch_size:
+                break
+            after_id = last_id
+            if pause:
+                time.sleep(pause)
+        # A wallet credited again after its sweep entry was written keeps a balance that the
+        # idempotent reference will not move twice: the program stays unswept and says so.
+        outcome.remaining = Wallet.objects.filter(program=program, balance__gt=0).count()
+        now = timezone.now()
+        if outcome.remaining == 0:
+            Program.objects.filter(pk=program.pk, swept_at__isnull=True).update(swept_at=now)
+            outcome.swept = True
+        SweepRun.objects.filter(pk=run.pk).update(finished_at=now)
+    return outcome
+
+
+class _program_lock:
+    """Session-level advisory lock on PostgreSQL, taken without waiting.
+
+    Held across the run's many short transactions; released at the end, or by the server
+    when the session dies (a killed process leaves no lock behind). SQLite allows one writer
+    at a time anyway; there the guard is the idempotent references.
+    """
+
+    def __init__(self, program: Program):
+        self.key = (SWEEP_LOCK_NAMESPACE, program.pk)
+        self.program = program
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", self.key)
+                if not cursor.fetchone()[0]:
+                    raise SweepBusy(
+                        _("Un soldage du programme « %s » est déjà en cours.") % self.program
+                    )
+        return self
+
+    def __exit__(self, *exc):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.key)
+        return False
+
+
+# One statement per batch. Every data-modifying CTE runs once, to completion, on the same
+# snapshot; the batch's wallet rows are locked (FOR UPDATE) by the SELECT that reads them.
+# An entry whose reference exists already (a batch done before a crash) is skipped by
+# ON CONFLICT and moves neither the balance nor the association's figures.
+_SWEEP_BATCH_SQL = """
+WITH batch (wallet_id, member_id, balance, to_association) AS ({targets}),
+ins AS (
+    INSERT INTO cagnotte_ledgerentry
+        (wallet_id, kind, amount, association_id, reference, period, memo, created_at,
+         created_by_id)
+    SELECT wallet_id, CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END,
+           -balance, to_association, 'sweep:' || wallet_id, '', %(memo)s, %(now)s, %(actor)s
+    FROM batch
+    ON CONFLICT (reference) DO NOTHING
+    RETURNING wallet_id, amount, association_id
+),
+moved AS (
+    UPDATE cagnotte_wallet w SET balance = w.balance + ins.amount
+    FROM ins WHERE w.id = ins.wallet_id
+    RETURNING w.member_id, ins.amount, ins.association_id
+),
+new_supporters AS (
+    INSERT INTO cagnotte_supporter (association_id, member_id, first_gift_at)
+    SELECT DISTINCT association_id, member_id, %(now)s FROM moved
+    WHERE association_id IS NOT NULL
+    ON CONFLICT (association_id, member_id) DO NOTHING
+    RETURNING association_id
+),
+per_association AS (
+    SELECT association_id, -SUM(amount) AS received FROM moved
+    WHERE association_id IS NOT NULL GROUP BY association_id
+),
+new_counts AS (
+    SELECT association_id, COUNT(*) AS n FROM new_supporters GROUP BY association_id
+),
+totals AS (
+    INSERT INTO cagnotte_associationtotals (association_id, supporters, received_total, first_year)
+    SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s
+    FROM per_association p LEFT JOIN new_counts n ON n.association_id = p.association_id
+    ON CONFLICT (association_id) DO UPDATE SET
+        supporters = cagnotte_associationtotals.supporters + EXCLUDED.supporters,
+        received_total = cagnotte_associationtotals.received_total + EXCLUDED.received_total,
+        first_year = LEAST(cagnotte_associationtotals.first_year, EXCLUDED.first_year)
+    RETURNING 1
+),
+year_totals AS (
+    INSERT INTO cagnotte_associationyeartotals (association_id, year, received)
+    SELECT association_id, %(year)s, received FROM per_association
+    ON CONFLICT (association_id, year) DO UPDATE SET
+        received = cagnotte_associationyeartotals.received + EXCLUDED.received
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*),
+       COALESCE(SUM(-amount) FILTER (WHERE association_id IS NOT NULL), 0),
+       COALESCE(SUM(-amount) FILTER (WHERE association_id IS NULL), 0),
+       (SELECT COUNT(*) FROM totals) + (SELECT COUNT(*) FROM year_totals)
+FROM moved
+"""
+
+
+def _batch_queryset(program: Program, *, after_id: int, limit: int):
+    return (
+        sweep_targets(program)
+        .filter(pk__gt=after_id)
+        .select_for_update(of=("self",))
+        .values_list("pk", "member_id", "balance", "to_association")[:limit]
+    )
+
+
+def _memo(program: Program) -> str:
+    return f"Soldage {program.code}"[:200]
+
+
+def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, int, int]:
+    targets, target_params = _batch_queryset(
+        program, after_id=after_id, limit=limit
+    ).query.sql_with_params()
+    # The queryset's own placeholders are positional (%s): turn them into named ones so that
+    # one params dict feeds the whole statement.
+    names = {f"t{i}": value for i, value in enumerate(target_params)}
+    targets = targets.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
+    sql = _SWEEP_BATCH_SQL.format(targets=targets)
+    params = {
+        **names,
+        "memo": _memo(program),
+        "now": timezone.now(),
+        "actor": getattr(actor, "pk", None),
+        "year": program.year,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()
+    return (
+        SweepFigures(wallets=moved, to_favourites=int(to_favourites), returned=int(returned)),
+        last_id or after_id,
+        seen,
+    )
+
+
+def _sweep_batch_python(*, program, after_id, limit, actor) -> tuple[SweepFigures, int, int]:
+    rows = list(_batch_queryset(program, after_id=after_id, limit=limit))
+    figures = SweepFigures()
+    wallets = Wallet.objects.select_related("program").in_bulk([r[0] for r in rows])
+    for wallet_id, _member_id, balance, to_association in rows:
+        _, created = _post_entry(
+            wallet=wallets[wallet_id],
+            kind=LedgerEntry.Kind.SWEEP if to_association else LedgerEntry.Kind.RETURN,
+            amount=-balance,
+            reference=sweep_reference(wallet_id),
+            association_id=to_association,
+            created_by=actor,
+            memo=_memo(program),
+        )
+        if created:
+            figures.wallets += 1
+            if to_association:
+                figures.to_favourites += balance
+            else:
+                figures.returned += balance
+    return figures, (rows[-1][0] if rows else after_id), len(rows)
+
+
+def programs_to_sweep(
+    *, year: int | None = None, program_code: str | None = None, caisse_code=None
+):
+    """The programs a run asks for, open ones included (the caller refuses those)."""
+    qs = Program.objects.select_related("caisse_regionale").order_by(
+        "caisse_regionale__code", "code"
+    )
+    if program_code:
+        qs = qs.filter(code=program_code)
+    if year:
+        qs = qs.filter(year=year)
+    if caisse_code:
+        qs = qs.filter(caisse_regionale__code=caisse_code)
+    return list(qs)
+
+
+def by_caisse(programs) -> dict:
+    grouped = defaultdict(list)
+    for p in programs:
+        grouped[p.caisse_regionale].append(p)
+    return dict(sorted(grouped.items(), key=lambda kv: kv[0].code))
+
+
+def sweep_caisse(
+    *,
+    caisse_regionale_id: int,
+    program_ids=None,
+    actor=None,
+    run_by_label: str = "",
+    batch_size: int = BATCH_SIZE,
+    pause: float = 0.0,
+) -> list[SweepOutcome]:
+    """Sweep the closed, unswept programs of one regional bank (all, or those given), then
+    establish each swept program's payout statement. One Celery task per bank runs this."""
+    qs = Program.objects.filter(caisse_regionale_id=caisse_regionale_id)
+    if program_ids is not None:
+        qs = qs.filter(pk__in=program_ids)
+    else:
+        qs = qs.sweepable_on()
+    outcomes = []
+    for program in qs.order_by("pk"):
+        outcome = sweep_program(
+            program=program,
+            actor=actor,
+            run_by_label=run_by_label,
+            batch_size=batch_size,
+            pause=pause,
+        )
+        if outcome.swept:
+            compute_payout_statement(program=outcome.program, actor=actor)
+        outcomes.append(outcome)
+    return outcomes
