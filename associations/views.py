@@ -57,6 +57,12 @@ def _map_config(request, form):
         "attribution": settings.MAP_TILES_ATTRIBUTION,
         "center": center,
         "bounds": bounds,
+        "labels": {
+            "zoomIn": _("Zoom avant"),
+            "zoomOut": _("Zoom arrière"),
+            # %s is the number of associations grouped under one marker
+            "cluster": _("%s associations, agrandir"),
+        },
     }
 
 

@@ -75,7 +75,7 @@ def _card_words(context) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def association_card(context, association):
+def association_card(context, association, anchor=True):
     """One association's card, built in Python.
 
     A directory page shows 20 cards; as a template included 20 times, their translate, url,
@@ -137,10 +137,12 @@ def association_card(context, association):
     detail_url = esc(reverse("associations:detail", args=[pk]))
     give_url = esc(reverse("cagnotte:give", args=[pk]))
     year = figures.first_year or words["year"]
+    # A page showing one association twice (the favourite above the list) anchors one card.
+    anchor_attr = f' id="association-{pk}"' if anchor else ""
     html = (
         "\n"
         f'<article class="association-card{" is-favourite" if is_favourite else ""}"'
-        f' id="association-{pk}" data-association="{pk}">\n'
+        f'{anchor_attr} data-association="{pk}">\n'
         f'  <h3 class="association-name"><a href="{detail_url}">'
         f"{esc(association.name)}</a></h3>\n"
         f"  {badge}\n"

@@ -75,7 +75,10 @@ def test_member_filters_switches_map_and_list_opens_a_card_and_sets_a_favourite(
     assert names == ["Randonneurs des Pyrénées"]
 
     # Switch to the map: the filters follow, markers show without any tile server.
-    page.get_by_role("switch", name="Afficher en liste").click()
+    # A toggle button (Enter and Space work), pressed while the list shows.
+    switch = page.get_by_role("button", name="Afficher en liste")
+    assert switch.get_attribute("aria-pressed") == "true"
+    switch.press(" ")
     page.wait_for_url(re.compile(r"vue=carte"))
     assert "activite=sport" in page.url and "q=pyrenees" in page.url
     page.wait_for_selector("#directory-map[data-markers='1']")
