@@ -3,9 +3,9 @@
 import datetime
 import hashlib
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
 from django.db import connection
-from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 

@@ -40,7 +40,12 @@ def wallet(request):
     history = Paginator(history_of(request.user), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "cagnotte/wallet.html", {"wallets": wallets, "history": history})
+    left_to_give = sum(w.balance for w in wallets)
+    return render(
+        request,
+        "cagnotte/wallet.html",
+        {"wallets": wallets, "history": history, "left_to_give": left_to_give},
+    )
 
 
 def _visible_association(member, association_id):

@@ -77,6 +77,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
             ],
+            # The shared tag library every app's templates load: {% load money %}.
+            "libraries": {"money": "tookets.money"},
         },
     },
 ]

@@ -7,21 +7,13 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 
+from tookets.money import tookets
+
 register = template.Library()
 
-THIN_SPACE = "\u202f"  # narrow no-break space: French thousands separator
-NBSP = "\u00a0"
-
-
-@register.filter
-def tookets(value) -> str:
-    """Whole Tookets as the guide writes them: « 9 830 K » (thin space between thousands)."""
-    try:
-        amount = int(value)
-    except (TypeError, ValueError):
-        return ""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount):,}".replace(",", THIN_SPACE) + f"{NBSP}K"
+# The shared money format (tookets/money.py), also usable as {{ x|tookets }} after
+# {% load directory_tags %}.
+register.filter("tookets", tookets)
 
 
 @register.simple_tag

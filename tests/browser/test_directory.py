@@ -143,3 +143,32 @@ def test_favourites_page_on_a_phone(page, live_server, member, association):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "favourites-phone")
     assert f.caisse().code == "pyrenees-gascogne"
+
+
+def test_on_a_phone_the_first_card_is_on_the_first_screen(
+    page, live_server, member, program, pg_caisse
+):
+    """390 × 844: the filters fold behind « Filtrer » (with the number set), the search stays."""
+    sport = Activity.objects.get(code="sport")
+    visible_associations(program=program, count=3, activity=sport)
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, member)
+    page.goto("/associations/")
+    first_card = page.locator(".association-card").first
+    box = first_card.bounding_box()
+    assert box["y"] + 120 <= 844, f"first card starts at {box['y']:.0f} px"
+    assert page.get_by_placeholder("Taper le nom de l'association").is_visible()
+    activity = page.get_by_label("Filter par activités")
+    assert not activity.is_visible()
+    shot(page, "directory-phone")
+
+    # « Filtrer » unfolds the lists; once one is set, the button says how many.
+    page.locator("summary", has_text="Filtrer").click()
+    activity.select_option(label="Sport")
+    page.get_by_role("button", name="CHERCHER").click()
+    page.wait_for_url(re.compile(r"activite=sport"))
+    assert page.locator("summary", has_text="Filtrer").inner_text() == "Filtrer (1 filtre actif)"
+    assert not page.get_by_label("Filter par activités").is_visible()
+    box = page.locator(".association-card").first.bounding_box()
+    assert box["y"] + 120 <= 844, f"first card starts at {box['y']:.0f} px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -7,6 +7,7 @@ from cagnotte.models import LedgerEntry, Wallet
 from cagnotte.selectors import association_figures, current_period
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
+from tookets import money
 
 
 @pytest.fixture
@@ -45,11 +46,42 @@ def test_wallet_page_shows_this_months_credits_and_the_balance(
     assert "MA CAGNOTTE DE TOOKETS" in html
     assert "Bravo, vous avez récolté plein de TOOKETS !" in html
     assert "RÉCOLTÉ CE MOIS CI" in html and "RESTE À DISTRIBUER" in html
-    assert 'data-figure="collected">410 K<' in html
-    assert 'data-figure="balance">110 K<' in html
+    assert 'data-figure="collected">410\u00a0K<' in html
+    assert 'data-figure="balance">110\u00a0K<' in html
     assert reverse("associations:directory") in html and "DISTRIBUER MES TOOKETS" in html
-    assert "Don à une association" in html and "Les Amis du Gers" in html and "-600 K" in html
-    assert "+410 K" in html
+    assert (
+        "Don à une association" in html
+        and "Les Amis du Gers" in html
+        and "\u2212600\u00a0K" in html
+    )
+    assert "+410\u00a0K" in html
+    # Each credit says its month.
+    assert f"Tookets récoltés – {money.month(current_period())}" in html
+    assert "Tookets récoltés – janvier 2000" in html
+
+
+def test_an_empty_wallet_is_not_told_to_give(member_client, member, program, association):
+    credit(member, program, 50, period=current_period())
+    wallet = Wallet.objects.get(member=member)
+    from cagnotte.services import give_tookets
+
+    give_tookets(
+        member=member, wallet_id=wallet.pk, association_id=association.pk, amount=50, token="b"
+    )
+    html = member_client.get(reverse("cagnotte:wallet")).content.decode()
+    assert "Pensez à les distribuer" not in html
+    assert "Vous avez distribué tous vos Tookets" in html
+
+
+def test_one_money_format_everywhere():
+    assert money.tookets(9830) == "9\u202f830\u00a0K"
+    assert money.tookets(-1440) == "\u22121\u202f440\u00a0K"
+    assert money.tookets(410, "signed") == "+410\u00a0K"
+    assert money.tookets(0, "signed") == "0\u00a0K"
+    assert money.tookets("x") == ""
+    assert money.euros(123456) == "1\u202f234,56\u00a0€"
+    assert money.month("2026-11") == "novembre 2026"
+    assert money.month("") == ""
 
 
 def _fill(member, size):
