@@ -35,13 +35,15 @@ class GiveForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_amount(self) -> int:
-        raw = self.cleaned_data["amount"].replace(" ", "").replace("\u202f", "").rstrip("Kk")
-        try:
-            amount = int(raw)
-        except ValueError:
+        # Digits only (spaces between thousands allowed): a letter is an error said in French,
+        # never silently dropped (a browser's number field dropped it and gave the whole
+        # prefilled balance).
+        raw = "".join(self.cleaned_data["amount"].split()).replace("\u202f", "")
+        if not (raw.isascii() and raw.isdigit()):
             raise forms.ValidationError(
-                _("Saisissez un nombre entier de Tookets, sans virgule.")
-            ) from None
+                _("Saisissez le montant en chiffres uniquement, par exemple 110.")
+            )
+        amount = int(raw)
         if amount <= 0:
             raise forms.ValidationError(_("Le montant doit être supérieur à zéro."))
         return amount

@@ -6,4 +6,6 @@ app_name = "cagnotte"
 urlpatterns = [
     path("cagnotte/", views.wallet, name="wallet"),
     path("donner/<int:association_id>/", views.give, name="give"),
+    path("resultats/", views.results, name="results"),
+    path("resultats/<slug:code>/", views.results, name="results_of"),
 ]

@@ -13,9 +13,11 @@ from cagnotte.selectors import (
     current_period,
     givable_wallets,
     history_of,
+    public_results,
     wallets_of,
 )
 from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
+from caisses.models import CaisseRegionale
 
 HISTORY_PAGE_SIZE = 20
 
@@ -128,4 +130,30 @@ def give(request, association_id):
             "posted": posted,
         },
         status=status,
+    )
+
+
+def results(request, code=None):
+    """Public « Résultats » of a regional bank: this and past campaigns, no personal data.
+
+    Without a code (or with ``?caisse=``), the page asks which regional bank.
+    """
+    caisses = list(CaisseRegionale.objects.order_by("name").only("code", "name"))
+    by_code = {c.code: c for c in caisses}
+    chosen = request.GET.get("caisse")
+    if code is None and chosen is not None:  # the bank chosen in the list: its own URL
+        if chosen not in by_code:
+            raise Http404
+        return redirect("cagnotte:results_of", code=chosen)
+    caisse = None
+    campaigns = []
+    if code is not None:
+        caisse = by_code.get(code)
+        if caisse is None:
+            raise Http404
+        campaigns = public_results(caisse_regionale_id=caisse.pk)
+    return render(
+        request,
+        "cagnotte/results.html",
+        {"caisses": caisses, "caisse": caisse, "campaigns": campaigns},
     )

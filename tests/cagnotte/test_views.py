@@ -166,10 +166,12 @@ def test_give_then_replay_gives_once(member_client, member, program, association
     ("amount", "message"),
     [
         ("0", "Le montant doit être supérieur à zéro."),
-        ("-5", "Le montant doit être supérieur à zéro."),
-        ("2,5", "Saisissez un nombre entier de Tookets, sans virgule."),
-        ("1.5", "Saisissez un nombre entier de Tookets, sans virgule."),
-        ("abc", "Saisissez un nombre entier de Tookets, sans virgule."),
+        ("-5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("2,5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("1.5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("abc", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("1O", "Saisissez le montant en chiffres uniquement, par exemple 110."),  # a letter O
+        ("١٢", "Saisissez le montant en chiffres uniquement, par exemple 110."),  # not ASCII
         ("", "Indiquez le nombre de Tookets à donner."),
         ("111", "Le montant dépasse les Tookets qu’il vous reste à distribuer."),
     ],
@@ -184,6 +186,14 @@ def test_bad_amounts_get_a_french_error_on_the_field(
     html = response.content.decode()
     assert message in html and 'aria-invalid="true"' in html
     assert not LedgerEntry.objects.filter(kind="gift").exists()
+
+
+def test_the_form_says_what_the_button_will_do(member_client, member, program, association):
+    credit(member, program, 1110)
+    html = member_client.get(give_url(association)).content.decode()
+    sentence = html.index("Vous allez donner 1\u202f110\u00a0K à Les Amis du Gers.")
+    assert sentence < html.index("VALIDER LA DEMANDE")
+    assert 'inputmode="numeric"' in html and 'type="number"' not in html
 
 
 def test_a_tampered_token_is_refused(member_client, member, program, association):
