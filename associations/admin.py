@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from associations import forms, services
+from associations.charts import dashboard_charts
 from associations.models import Association, Enrollment, StatusChange
 from cagnotte.models import AssociationYearTotals
 from caisses.admin import CaisseScopedAdmin, staff_caisse
@@ -424,6 +425,7 @@ class AssociationAdmin(CaisseScopedAdmin):
             "given_this_year": given,
             "year": year,
             "changelist_url": changelist,
+            "charts": dashboard_charts(associations=associations, by_status=by_status),
         }
         return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 
