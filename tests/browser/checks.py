@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Error as PlaywrightError
 
 BLOCKING_IMPACTS = {"serious", "critical"}
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,8 +107,10 @@ class PageChecks:
         """axe on the page as it is now (also called by tests after a script changed it)."""
         try:
             results = _axe.run(page)
-        except Exception as error:  # navigated away meanwhile: the next load is checked
-            if "context was destroyed" in str(error) or "navigation" in str(error).lower():
+        except PlaywrightError as error:
+            # Navigated away meanwhile (the next load is checked) or closed at the test's end.
+            message = str(error)
+            if any(w in message for w in ("context was destroyed", "navigation", "closed")):
                 return
             raise
         self.checked_urls.append(page.url)
@@ -115,10 +118,14 @@ class PageChecks:
             if violation.get("impact") not in BLOCKING_IMPACTS:
                 continue
             targets = "; ".join(
-                " ".join(node["target"]) if isinstance(node["target"], list) else node["target"]
+                " ".join(map(str, node["target"]))
+                if isinstance(node["target"], list)
+                else node["target"]
                 for node in violation["nodes"][:5]
             )
-            self.violations.append(
+            line = (
                 f"{page.url}: {violation['id']} ({violation['impact']}): "
                 f"{violation['help']} — {targets}"
             )
+            if line not in self.violations:
+                self.violations.append(line)

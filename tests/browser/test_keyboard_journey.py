@@ -69,6 +69,12 @@ def tab_to(page, seen, matches, *, backwards=False):
     raise AssertionError(f"not reached with {MAX_TABS} Tabs on {page.url}; last: {seen[-3:]}")
 
 
+def press_and_load(page, key="Enter"):
+    """A key that follows a link or sends a form: wait for the next page before going on."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
 def named(text):
     return lambda focused: focused["name"].casefold() == text.casefold()
 
@@ -87,7 +93,7 @@ def jeanne(pg_caisse, program):
 
 
 def test_member_journey_with_the_keyboard_alone(
-    page, live_server, settings, jeanne, program, association
+    page, page_checks, live_server, settings, jeanne, program, association
 ):
     settings.MAP_TILES_URL = live_server.url + "/no-tiles/{z}/{x}/{y}.png"
     page.set_viewport_size({"width": 390, "height": 844})
@@ -104,27 +110,27 @@ def test_member_journey_with_the_keyboard_alone(
     tab_to(page, seen, lambda el: el["tag"] == "input")
     page.keyboard.type(ACCOUNT)
     tab_to(page, seen, named("ENTRER MON CODE PERSONNEL"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     status = page.locator("[data-keypad-status]")
     expect(status).to_have_text("Aucun chiffre saisi sur 6")
     check_focus(page, seen)  # the keypad took the focus
     page.keyboard.type("123456")
     expect(status).to_have_text("6 chiffres saisis sur 6 : vous pouvez valider")
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page).to_have_url(re.compile(r"/cagnotte/$"))
 
     # --- Directory list, searched by name ----------------------------------------------------
     tab_to(page, seen, named("Distribuer les Tookets"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page.locator("h1")).to_have_text("DISTRIBUER MES TOOKETS")
     tab_to(page, seen, lambda el: el["tag"] == "input")  # the name search
     page.keyboard.type("amis gers")
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page.locator(".association-name")).to_have_text(["Les Amis du Gers"])
 
     # --- The map, a marker, its card ---------------------------------------------------------
     tab_to(page, seen, named("Afficher en liste"))
-    page.keyboard.press(" ")
+    press_and_load(page, " ")
     expect(page).to_have_url(re.compile(r"vue=carte"))
     page.wait_for_selector("#directory-map[data-markers='1']")
     tab_to(page, seen, lambda el: "leaflet-marker-icon" in el["classes"])
@@ -132,31 +138,32 @@ def test_member_journey_with_the_keyboard_alone(
     card = page.locator("#map-card .association-card")
     expect(card).to_contain_text("Les Amis du Gers")
     expect(page.locator("#map-card")).to_be_focused()
+    page_checks.run_axe(page)  # the map with its markers and the card the script added
 
     # --- Give from the card ------------------------------------------------------------------
     tab_to(page, seen, named("J'AIDE L'ASSOCIATION"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page.locator("h1")).to_have_text("J'AIDE L'ASSOCIATION")
     tab_to(page, seen, lambda el: el["tag"] == "input")
     page.keyboard.press("Control+A")
     page.keyboard.type("110")
     tab_to(page, seen, named("VALIDER LA DEMANDE"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page).to_have_url(re.compile(r"/cagnotte/$"))
     expect(page.locator(".messages")).to_contain_text("Vous avez donné 110")
     assert Wallet.objects.get(member=jeanne).balance == 300
 
     # --- The favourite -----------------------------------------------------------------------
     tab_to(page, seen, named("Associations favorites"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     tab_to(page, seen, named("Mettre en favoris"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page.locator(".message-success")).to_contain_text("Les Amis du Gers")
     assert Favourite.objects.get(member=jeanne).association == association
 
     # --- Settings ----------------------------------------------------------------------------
     tab_to(page, seen, named("Paramètres"))
-    page.keyboard.press("Enter")
+    press_and_load(page)
     expect(page.locator("h1")).to_have_text("Paramètres")
     tab_to(page, seen, lambda el: el["tag"] == "input")  # the recap e-mails checkbox
     assert len(seen) > 10, seen
