@@ -18,6 +18,7 @@ from cagnotte.selectors import (
 )
 from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
 from caisses.models import CaisseRegionale
+from tookets.money import format_tookets
 
 HISTORY_PAGE_SIZE = 20
 
@@ -102,8 +103,8 @@ def give(request, association_id):
                 # Same message for a replayed post: it describes the one gift that was made.
                 messages.success(
                     request,
-                    _("Merci ! Vous avez donné %(amount)s K à %(association)s.")
-                    % {"amount": -entry.amount, "association": association.name},
+                    _("Merci ! Vous avez donné %(amount)s à %(association)s.")
+                    % {"amount": format_tookets(-entry.amount), "association": association.name},
                 )
                 return redirect("cagnotte:wallet")
     forms = []
@@ -128,6 +129,7 @@ def give(request, association_id):
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,
+            "has_errors": bool(posted is not None and posted.errors) or status == 400,
         },
         status=status,
     )

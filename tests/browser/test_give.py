@@ -62,7 +62,7 @@ def test_member_gives_and_sees_balance_and_figures_change(
 
     page.wait_for_url(f"**{reverse('cagnotte:wallet')}")
     assert (
-        "Merci ! Vous avez donné 600 K à Les Amis du Gers."
+        "Merci ! Vous avez donné 600\u00a0K à Les Amis du Gers."
         in page.locator(".messages").inner_text()
     )
     assert page.locator('[data-figure="balance"]').inner_text() == "110\u00a0K"

@@ -151,9 +151,9 @@ def test_give_then_replay_gives_once(member_client, member, program, association
     data = {**fresh_form(member_client, association), "amount": "40"}
     first = member_client.post(give_url(association), data, follow=True)
     assert first.redirect_chain[-1][0] == reverse("cagnotte:wallet")
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in first.content.decode()
+    assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in first.content.decode()
     again = member_client.post(give_url(association), data, follow=True)
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in again.content.decode()
+    assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in again.content.decode()
     assert Wallet.objects.get(member=member).balance == 70
     assert LedgerEntry.objects.filter(kind="gift").count() == 1
     assert (
@@ -185,6 +185,9 @@ def test_bad_amounts_get_a_french_error_on_the_field(
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html and 'aria-invalid="true"' in html
+    # The error summary takes the focus and links to the field; the title says « Erreur ».
+    assert 'class="error-summary"' in html and f'href="#amount-{data["wallet"]}"' in html
+    assert "<title>Erreur – " in html
     assert not LedgerEntry.objects.filter(kind="gift").exists()
 
 
