@@ -45,8 +45,15 @@
       }
     }
   }
-  map.on("moveend zoomend layeradd", function () { window.setTimeout(tidyIcons, 0); });
-  cluster.on("animationend", tidyIcons);
+  // Debounced: markercluster adds thousands of layers while loading; tidy once afterwards.
+  var tidyTimer = null;
+  function tidySoon() {
+    if (tidyTimer === null) {
+      tidyTimer = window.setTimeout(function () { tidyTimer = null; tidyIcons(); }, 50);
+    }
+  }
+  map.on("moveend zoomend layeradd", tidySoon);
+  cluster.on("animationend", tidySoon);
   container.addEventListener("keydown", function (event) {
     var icon = event.target;
     if (!icon.classList || !icon.classList.contains("leaflet-marker-icon")) {
