@@ -73,7 +73,7 @@ def test_favicon(client):
     html = client.get(reverse("home")).content.decode()
     assert 'rel="icon"' in html and "favicon.svg" in html
     response = client.get("/favicon.ico")
-    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
 
 
 def test_how_it_works_follows_the_guide(client):

@@ -1,9 +1,7 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.templatetags.static import static as static_url
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from tookets import views
 
@@ -14,7 +12,7 @@ admin.site.index_title = "Administration"
 urlpatterns = [
     path("", views.home, name="home"),
     path("comment-ca-marche/", views.how_it_works, name="how_it_works"),
-    path("favicon.ico", RedirectView.as_view(url=static_url("favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("cagnotte.urls")),

@@ -1,9 +1,16 @@
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 
 def home(request):
     """Public home: what Tookets and the sociétariat are, « Se connecter », « Association ? »."""
     return render(request, "home.html")
+
+
+def favicon(request):
+    """Browsers that ask /favicon.ico get the SVG icon. Resolved per request, not at import:
+    in production the static manifest gives the file its hashed name."""
+    return redirect(static("favicon.svg"))
 
 
 def how_it_works(request):
