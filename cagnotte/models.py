@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
+
 
 class Program(models.Model):
     """A Tookets program of one regional bank for one campaign year."""
@@ -77,8 +79,16 @@ class Wallet(models.Model):
         return f"{self.member} — {self.program}"
 
 
-class LedgerEntry(models.Model):
-    """One movement on a wallet. Append-only; amounts are signed whole Tookets."""
+class LedgerEntry(AppendOnlyModel):
+    """One movement on a wallet. Append-only; amounts are signed whole Tookets.
+
+    Neither changed nor deleted, in Python (``tookets.append_only``) nor on PostgreSQL (a
+    trigger, migration 0005); a mistake is corrected by a new ``adjustment`` entry. Closing
+    an account may only blank ``created_by`` and ``memo`` (``LedgerEntry.objects.filter(…)
+    .anonymise()``).
+    """
+
+    ANONYMISED = {"created_by": None, "memo": ""}
 
     class Kind(models.TextChoices):
         CREDIT = "credit", _("Tookets récoltés")
@@ -127,6 +137,8 @@ class LedgerEntry(models.Model):
     )
     memo = models.CharField(_("motif"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

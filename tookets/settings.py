@@ -221,6 +221,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {}  # filled by tookets/celery.py
 CREDIT_DROP_DIR = env.path("CREDIT_DROP_DIR", default=BASE_DIR / "var" / "credits")
+# How long a gift waits for its wallet's lock (seconds, PostgreSQL) before the member is asked
+# to try again: a credit import holds the locks of the wallets it credits until it commits.
+GIFT_LOCK_TIMEOUT = env.float("GIFT_LOCK_TIMEOUT", default=3.0)
 
 # --- Map ------------------------------------------------------------------------------------
 MAP_TILES_URL = env.str("MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
