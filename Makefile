@@ -6,7 +6,13 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format lock setup clean messages
+# The Nu Html Checker for the browser tests: vnu.jar from npm (pinned), run with Debian's Java,
+# installed into a git-ignored folder.
+VNU_VERSION := 26.9.27
+VNU_DIR := .tools/vnu
+VNU_JAR := $(VNU_DIR)/node_modules/vnu-jar/build/dist/vnu.jar
+
+.PHONY: run test install lint format lock setup clean messages vnu
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +21,12 @@ $(STAMP): requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(VNU_JAR):
+	mkdir -p $(VNU_DIR)
+	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix $(VNU_DIR) vnu-jar@$(VNU_VERSION)
+
+vnu: $(VNU_JAR)
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -51,4 +63,4 @@ lock: install
 		--no-emit-trusted-host --strip-extras -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3
+	rm -rf $(VENV) staticfiles db.sqlite3 .tools

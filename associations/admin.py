@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from associations import forms, selectors, services
+from associations.charts import dashboard_charts
 from associations.models import Association, StatusChange
 from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin
@@ -415,6 +416,7 @@ class AssociationAdmin(CaisseScopedAdmin):
             "given_this_year": figures.given_this_year,
             "year": figures.year,
             "changelist_url": reverse("admin:associations_association_changelist"),
+            "charts": dashboard_charts(associations=associations, by_status=figures.by_status),
         }
         return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 

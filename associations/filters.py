@@ -73,6 +73,17 @@ class DirectoryFilterForm(forms.Form):
         data = self._valid_data()
         return any(data.get(k) for k in ("activite", "domaine", "caisse", "q"))
 
+    @property
+    def active_filter_count(self) -> int:
+        """How many of the three lists (activity, domain, local bank) are set."""
+        data = self._valid_data()
+        return sum(1 for k in ("activite", "domaine", "caisse") if data.get(k) is not None)
+
+    def kept_filters(self) -> list[tuple[str, str]]:
+        """The filters set, as (name, value) pairs, for the map/list switch's hidden fields."""
+        data = self.data if self.is_bound else {}
+        return [(key, data[key]) for key in ("activite", "domaine", "caisse", "q") if data.get(key)]
+
     def query_string(self, **overrides) -> str:
         """The current filters as a query string (for pagination and the map/list switch)."""
         from django.http import QueryDict

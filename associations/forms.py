@@ -51,17 +51,18 @@ class RegistrationAuthForm(forms.Form):
     )
     account_number = forms.CharField(
         label=_("Numéro de compte de l’association (11 chiffres)"),
-        max_length=11,
-        min_length=11,
+        # One rule, one message: the validator alone checks the 11 digits (with min_length
+        # and max_length too, a short number showed « 11 chiffres » twice).
         validators=[account_number_validator],
         widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": r"\d{11}"}
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "pattern": r"\d{11}",
+                "maxlength": "11",
+            }
         ),
-        error_messages={
-            "required": _("Saisissez le numéro de compte de l’association."),
-            "min_length": _("L’identifiant doit comporter exactement 11 chiffres."),
-            "max_length": _("L’identifiant doit comporter exactement 11 chiffres."),
-        },
+        error_messages={"required": _("Saisissez le numéro de compte de l’association.")},
     )
     positions = forms.CharField(
         label=_("Code personnel"),
@@ -70,6 +71,12 @@ class RegistrationAuthForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages={"required": _("Saisissez votre code personnel sur le clavier.")},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound:
+            # After a failed submit the error summary takes the focus, not the first field.
+            self.fields["caisse"].widget.attrs.pop("autofocus", None)
 
     def clean_account_number(self):
         value = (self.cleaned_data["account_number"] or "").strip()

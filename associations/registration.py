@@ -281,8 +281,13 @@ def _map_config(association: Association, form) -> dict:
         marker = None
     if marker and not all(math.isfinite(x) for x in marker):  # « nan », « inf »: no marker
         marker = None
+    # The marker starts at the local bank chosen at the previous step (the association is
+    # usually near its agency), else at the regional bank's centre.
+    local = association.caisse_locale
+    center = [local.latitude, local.longitude] if local else [cr.center_lat, cr.center_lng]
     return {
-        "center": [cr.center_lat, cr.center_lng],
+        "center": center,
+        "local": bool(local),
         "bounds": [[cr.min_lat, cr.min_lng], [cr.max_lat, cr.max_lng]],
         "marker": marker,
         "tiles": settings.MAP_TILES_URL,

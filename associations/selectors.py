@@ -4,10 +4,11 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from associations.models import (
@@ -113,7 +114,8 @@ def directory_filter(
     """The directory's filters as one condition (empty when no filter is set).
 
     The name is compared in its normalized form (lower case, no accents) with
-    ``search_name``; on PostgreSQL the LIKE '%…%' is served by the trigram GIN index.
+    ``search_name``, word by word (``search_words``): every word must appear, in any order.
+    On PostgreSQL each LIKE '%…%' is served by the trigram GIN index.
     """
     condition = Q()
     if activity_id is not None:
@@ -122,10 +124,40 @@ def directory_filter(
         condition &= Q(domain_id=domain_id)
     if caisse_locale_id is not None:
         condition &= Q(caisse_locale_id=caisse_locale_id)
-    needle = normalize_search(name)
-    if needle:
-        condition &= Q(search_name__contains=needle)
+    for word in search_words(name):
+        condition &= Q(search_name__contains=word)
     return condition
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search, normalized as ``search_name`` is (no case, accents, curly
+    apostrophes), apostrophes and hyphens splitting words: « asso sportive gersoise »,
+    « d'eauze » and « gers » each become words that must all appear, in any order, as whole
+    words or parts of words. Duplicates and words contained in another one are dropped."""
+    words = list(dict.fromkeys(normalize_search(text).replace("'", " ").replace("-", " ").split()))
+    return [word for word in words if not any(word != other and word in other for other in words)]
+
+
+SUGGESTION_MIN_SIMILARITY = 0.3
+SUGGESTIONS = 3
+
+
+def search_suggestions(visible: QuerySet[Association], text: str) -> list[str]:
+    """« Vouliez-vous dire … » : the visible names closest to a search that matched nothing.
+
+    PostgreSQL only (pg_trgm's word similarity, served by the trigram index on
+    ``search_name``); one query. Elsewhere (SQLite in development) no suggestion.
+    """
+    needle = " ".join(search_words(text))
+    if not needle or connection.vendor != "postgresql":
+        return []
+    similarity = TrigramWordSimilarity(Value(needle), "search_name")
+    return list(
+        visible.annotate(similarity=similarity)
+        .filter(similarity__gte=SUGGESTION_MIN_SIMILARITY)
+        .order_by("-similarity", "name")
+        .values_list("name", flat=True)[:SUGGESTIONS]
+    )
 
 
 def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from associations.selectors import (
     favourite_association_id,
     map_fingerprint,
     map_rows,
+    search_suggestions,
     visible_association_or_none,
 )
 from cagnotte import services as cagnotte_services
@@ -58,6 +59,12 @@ def _map_config(request, form):
         "attribution": settings.MAP_TILES_ATTRIBUTION,
         "center": center,
         "bounds": bounds,
+        "labels": {
+            "zoomIn": _("Zoom avant"),
+            "zoomOut": _("Zoom arrière"),
+            # %s is the number of associations grouped under one marker
+            "cluster": _("%s associations, agrandir"),
+        },
     }
 
 
@@ -74,6 +81,10 @@ def _directory_context(request):
     condition = form.condition()
     total, matching = directory_counts(visible, condition)
     context = {"form": form, "total": total, "matching": matching, "mode": form.mode}
+    searched = form.cleaned_data.get("q") or ""
+    if searched and not matching:
+        # Nothing matched: one more query for the closest names (a typo still leads somewhere).
+        context["suggestions"] = search_suggestions(visible, searched)
     if form.mode == MODE_MAP:
         context["map_config"] = _map_config(request, form)
         context["list_query"] = form.query_string(vue=MODE_LIST)

@@ -4,8 +4,6 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from tookets.http import ascii_digits
-
 TOKEN_SALT = "cagnotte.give"
 TOKEN_MAX_AGE = 6 * 60 * 60  # a form left open for an afternoon still works
 
@@ -37,10 +35,14 @@ class GiveForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_amount(self) -> int:
-        raw = self.cleaned_data["amount"].replace(" ", "").replace("\u202f", "").rstrip("Kk")
-        # ASCII digits only: int() also reads « ١٢٣ » or « １００ » as numbers.
-        if not ascii_digits(raw.removeprefix("-")):
-            raise forms.ValidationError(_("Saisissez un nombre entier de Tookets, sans virgule."))
+        # Digits only (spaces between thousands allowed): a letter is an error said in French,
+        # never silently dropped (a browser's number field dropped it and gave the whole
+        # prefilled balance).
+        raw = "".join(self.cleaned_data["amount"].split()).replace("\u202f", "")
+        if not (raw.isascii() and raw.isdigit()):
+            raise forms.ValidationError(
+                _("Saisissez le montant en chiffres uniquement, par exemple 110.")
+            )
         amount = int(raw)
         if amount <= 0:
             raise forms.ValidationError(_("Le montant doit être supérieur à zéro."))

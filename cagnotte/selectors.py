@@ -135,3 +135,64 @@ def payouts_of(*, association_id: int) -> list[PayoutLine]:
         .select_related("statement__program")
         .order_by("-statement__program__year", "statement__program__name")
     )
+
+
+@dataclass
+class DomainResult:
+    domain: str
+    given: int  # Tookets (K) = euro cents
+    associations: int
+
+
+@dataclass
+class CampaignResult:
+    program_name: str
+    year: int
+    given: int
+    associations: int
+    by_domain: list[DomainResult]
+
+    @property
+    def euros_cents(self) -> int:
+        """What the bank pays for it: 1 K = 1 euro cent (DESIGN « Payouts »)."""
+        return self.given
+
+
+def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
+    """« Résultats » of a regional bank, campaign by campaign (newest first): Tookets given
+    (gifts and year-end sweeps), their euro value, associations supported, by domain.
+
+    Sums and counts only: no member, no amount of a single gift. One grouped query over the
+    gift and sweep entries of the bank's programs.
+    """
+    from django.db.models import Count, Sum
+
+    from cagnotte.models import LedgerEntry, Program
+
+    rows = (
+        LedgerEntry.objects.filter(
+            wallet__program__caisse_regionale_id=caisse_regionale_id,
+            kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP],
+            association__isnull=False,
+        )
+        .values("wallet__program_id", "association__domain__label")
+        .annotate(total=Sum("amount"), associations=Count("association", distinct=True))
+        .order_by()
+    )
+    programs = {p.pk: p for p in Program.objects.filter(caisse_regionale_id=caisse_regionale_id)}
+    campaigns: dict[int, CampaignResult] = {}
+    for row in rows:
+        program = programs[row["wallet__program_id"]]
+        campaign = campaigns.setdefault(
+            program.pk, CampaignResult(program.name, program.year, 0, 0, [])
+        )
+        # A gift is a debit of the member's wallet: its amount is negative.
+        given = -row["total"]
+        campaign.given += given
+        campaign.associations += row["associations"]  # one domain per association: no overlap
+        campaign.by_domain.append(
+            DomainResult(row["association__domain__label"] or "—", given, row["associations"])
+        )
+    for campaign in campaigns.values():
+        campaign.by_domain.sort(key=lambda d: (-d.given, d.domain))
+    return sorted(campaigns.values(), key=lambda c: (-c.year, c.program_name))

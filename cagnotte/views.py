@@ -16,6 +16,7 @@ from cagnotte.selectors import (
     current_period,
     givable_wallets,
     history_of,
+    public_results,
     wallets_of,
 )
 from cagnotte.services import (
@@ -25,6 +26,7 @@ from cagnotte.services import (
     WalletBusy,
     give_tookets,
 )
+from caisses.models import CaisseRegionale
 from tookets.http import int_or_none
 
 HISTORY_PAGE_SIZE = 20
@@ -50,7 +52,12 @@ def wallet(request):
     history = Paginator(history_of(request.user), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "cagnotte/wallet.html", {"wallets": wallets, "history": history})
+    left_to_give = sum(w.balance for w in wallets)
+    return render(
+        request,
+        "cagnotte/wallet.html",
+        {"wallets": wallets, "history": history, "left_to_give": left_to_give},
+    )
 
 
 def _visible_association(member, association_id):
@@ -129,6 +136,7 @@ def give(request, association_id):
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,
+            "has_errors": bool(posted is not None and posted.errors) or status == 400,
         },
         status=status,
     )
@@ -150,4 +158,30 @@ def gift_receipt(request, entry_id):
             "left": balance_after(entry),
             "accepts_emails": request.user.recap_emails and bool(request.user.email),
         },
+    )
+
+
+def results(request, code=None):
+    """Public « Résultats » of a regional bank: this and past campaigns, no personal data.
+
+    Without a code (or with ``?caisse=``), the page asks which regional bank.
+    """
+    caisses = list(CaisseRegionale.objects.order_by("name").only("code", "name"))
+    by_code = {c.code: c for c in caisses}
+    chosen = request.GET.get("caisse")
+    if code is None and chosen is not None:  # the bank chosen in the list: its own URL
+        if chosen not in by_code:
+            raise Http404
+        return redirect("cagnotte:results_of", code=chosen)
+    caisse = None
+    campaigns = []
+    if code is not None:
+        caisse = by_code.get(code)
+        if caisse is None:
+            raise Http404
+        campaigns = public_results(caisse_regionale_id=caisse.pk)
+    return render(
+        request,
+        "cagnotte/results.html",
+        {"caisses": caisses, "caisse": caisse, "campaigns": campaigns},
     )

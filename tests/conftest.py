@@ -150,9 +150,60 @@ def chromium_path():
     return path
 
 
+@pytest.fixture(scope="session")
+def html_documents():
+    """Every HTML document the browser tests received (validated by ``pytest_sessionfinish``)."""
+    from tests.browser.checks import DOCUMENTS
+
+    return DOCUMENTS
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The Nu Html Checker on every page the browser tests visited, in one run at the end."""
+    checks = __import__("sys").modules.get("tests.browser.checks")
+    if checks is None or not checks.DOCUMENTS.documents:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        errors = checks.DOCUMENTS.validate()
+    except FileNotFoundError as missing:
+        errors = [str(missing)] if REQUIRE_SERVICES else []
+        if not REQUIRE_SERVICES and reporter:
+            reporter.write_line(f"Nu Html Checker skipped: {missing}", yellow=True)
+    pages = len(checks.DOCUMENTS.documents)
+    if reporter:
+        reporter.write_line(
+            f"Nu Html Checker: {len(errors)} error(s) in {pages} HTML page(s) the browser "
+            "tests visited",
+            red=bool(errors),
+        )
+        for error in errors:
+            reporter.write_line(f"  {error}", red=True)
+    if errors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture
-def page(chromium_path, live_server):
-    """A Playwright page on Debian's Chromium, pointed at the live server."""
+def page_checks(html_documents, request):
+    """axe on every page load, HTML kept for the Nu Html Checker (``tests/browser/checks``).
+
+    A page opened outside the ``page`` fixture (another person's device) joins with
+    ``page_checks.watch(other_page)``.
+    """
+    from tests.browser.checks import PageChecks
+
+    checks = PageChecks(documents=html_documents)
+    yield checks
+    if checks.violations:
+        pytest.fail(
+            "axe: serious or critical violations:\n" + "\n".join(checks.violations),
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def page(chromium_path, live_server, page_checks):
+    """A Playwright page on Debian's Chromium, pointed at the live server, checked by axe."""
     # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in
     # a thread with a running loop unless told it is safe (it is: the test is synchronous).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -178,6 +229,7 @@ def page(chromium_path, live_server):
         )
         pg = context.new_page()
         pg.set_default_timeout(10_000)
+        page_checks.watch(pg)
         yield pg
         # Playwright's sync API runs the test in a greenlet of its own: a database connection
         # the test opened there is never closed by Django and would block dropping the test

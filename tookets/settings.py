@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "tookets.apps.TooketsConfig",
 ]
 
+RATELIMIT_VIEW = "tookets.views.too_many_requests"
+
 MIDDLEWARE = [
     # First: the load balancer's probe is answered before host checks, HTTPS redirects and
     # sessions, so it reports the services and nothing else (tookets/health.py).
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A rate limit hit (django-ratelimit's Ratelimited) becomes the 429 page (RATELIMIT_VIEW).
+    "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -83,6 +87,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
             ],
+            # The shared tag library every app's templates load: {% load money %}.
+            "libraries": {"money": "tookets.money"},
         },
     },
 ]

@@ -11,6 +11,8 @@ admin.site.index_title = "Administration"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("comment-ca-marche/", views.how_it_works, name="how_it_works"),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("cagnotte.urls")),

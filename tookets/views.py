@@ -1,6 +1,24 @@
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 
 def home(request):
-    """Public home: what Tookets is, « Se connecter », « Association ? Créez votre compte »."""
+    """Public home: what Tookets and the sociétariat are, « Se connecter », « Association ? »."""
     return render(request, "home.html")
+
+
+def favicon(request):
+    """Browsers that ask /favicon.ico get the SVG icon. Resolved per request, not at import:
+    in production the static manifest gives the file its hashed name."""
+    return redirect(static("favicon.svg"))
+
+
+def how_it_works(request):
+    """« Comment ça marche », from the user guide: earning, favourite, giving, registering,
+    closing."""
+    return render(request, "how_it_works.html")
+
+
+def too_many_requests(request, exception=None):
+    """django-ratelimit's view for a limit hit: the site's 429 page, in French."""
+    return render(request, "429.html", status=429)

@@ -7,21 +7,13 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 
+from tookets.money import tookets
+
 register = template.Library()
 
-THIN_SPACE = "\u202f"  # narrow no-break space: French thousands separator
-NBSP = "\u00a0"
-
-
-@register.filter
-def tookets(value) -> str:
-    """Whole Tookets as the guide writes them: « 9 830 K » (thin space between thousands)."""
-    try:
-        amount = int(value)
-    except (TypeError, ValueError):
-        return ""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount):,}".replace(",", THIN_SPACE) + f"{NBSP}K"
+# The shared money format (tookets/money.py), also usable as {{ x|tookets }} after
+# {% load directory_tags %}.
+register.filter("tookets", tookets)
 
 
 @register.simple_tag
@@ -75,7 +67,7 @@ def _card_words(context) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def association_card(context, association):
+def association_card(context, association, anchor=True):
     """One association's card, built in Python.
 
     A directory page shows 20 cards; as a template included 20 times, their translate, url,
@@ -137,10 +129,12 @@ def association_card(context, association):
     detail_url = esc(reverse("associations:detail", args=[pk]))
     give_url = esc(reverse("cagnotte:give", args=[pk]))
     year = figures.first_year or words["year"]
+    # A page showing one association twice (the favourite above the list) anchors one card.
+    anchor_attr = f' id="association-{pk}"' if anchor else ""
     html = (
         "\n"
         f'<article class="association-card{" is-favourite" if is_favourite else ""}"'
-        f' id="association-{pk}" data-association="{pk}">\n'
+        f'{anchor_attr} data-association="{pk}">\n'
         f'  <h3 class="association-name"><a href="{detail_url}">'
         f"{esc(association.name)}</a></h3>\n"
         f"  {badge}\n"

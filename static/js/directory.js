@@ -11,13 +11,61 @@
   var cardBox = document.getElementById("map-card");
   container.classList.add("is-live");
 
-  var map = L.map(container, { scrollWheelZoom: false });
+  var labels = config.labels || {};
+  var map = L.map(container, { scrollWheelZoom: false, zoomControl: false });
+  // Zoom buttons named in the page's language (Leaflet's own say « Zoom in »).
+  L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
   map.fitBounds(config.bounds);
   if (config.tilesUrl) {
     L.tileLayer(config.tilesUrl, { attribution: config.attribution, maxZoom: 18 }).addTo(map);
   }
   var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
   map.addLayer(cluster);
+
+  // Keyboard: markers and clusters are buttons. Enter and Space act as a click (Leaflet only
+  // turns a keypress of Enter into one, and markercluster none); markers and clusters clipped
+  // outside the visible map leave the tab order; a cluster is named « N associations, agrandir ».
+  var openedByKey = false;
+  function tidyIcons() {
+    var frame = container.getBoundingClientRect();
+    var icons = container.querySelectorAll(".leaflet-marker-icon");
+    for (var i = 0; i < icons.length; i++) {
+      var icon = icons[i];
+      var box = icon.getBoundingClientRect();
+      var inside = box.right > frame.left && box.left < frame.right &&
+        box.bottom > frame.top && box.top < frame.bottom &&
+        box.left >= frame.left - 1 && box.right <= frame.right + 1 &&
+        box.top >= frame.top - 1 && box.bottom <= frame.bottom + 1;
+      icon.setAttribute("tabindex", inside ? "0" : "-1");
+      icon.setAttribute("role", "button");
+      if (icon.classList.contains("marker-cluster")) {
+        var count = icon.textContent.trim();
+        icon.setAttribute("aria-label", (labels.cluster || "%s").replace("%s", count));
+        icon.removeAttribute("title");
+      }
+    }
+  }
+  // Debounced: markercluster adds thousands of layers while loading; tidy once afterwards.
+  var tidyTimer = null;
+  function tidySoon() {
+    if (tidyTimer === null) {
+      tidyTimer = window.setTimeout(function () { tidyTimer = null; tidyIcons(); }, 50);
+    }
+  }
+  map.on("moveend zoomend layeradd", tidySoon);
+  cluster.on("animationend", tidySoon);
+  container.addEventListener("keydown", function (event) {
+    var icon = event.target;
+    if (!icon.classList || !icon.classList.contains("leaflet-marker-icon")) {
+      return;
+    }
+    if (event.key === "Enter" || event.key === " " || event.key === "Spacebar") {
+      event.preventDefault();  // no page scroll on Space, no second click from keypress
+      event.stopPropagation();
+      openedByKey = true;
+      icon.click();
+    }
+  });
 
   var here = window.location.pathname + window.location.search;
 
@@ -34,11 +82,20 @@
         if (cardBox) {
           cardBox.innerHTML = html;
           cardBox.classList.add("is-open");
+          if (openedByKey) {
+            // The card follows the map in the page: take the keyboard user there.
+            cardBox.setAttribute("tabindex", "-1");
+            cardBox.focus();
+          }
         }
+        openedByKey = false;
         // Names are text, never HTML: build the popup as a text node.
         var label = document.createElement("strong");
         label.textContent = marker.options.title;
-        marker.bindPopup(label).openPopup();
+        marker.bindPopup(label, { autoPan: false });
+        if (!cardBox) {
+          marker.openPopup();
+        }
       })
       .catch(function () {
         if (cardBox) {
@@ -64,5 +121,6 @@
       if (markers.length) {
         map.fitBounds(cluster.getBounds(), { maxZoom: 13, padding: [20, 20] });
       }
+      tidyIcons();
     });
 })();

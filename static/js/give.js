@@ -7,3 +7,24 @@ document.querySelectorAll("form[data-give-form]").forEach(function (form) {
     });
   });
 });
+
+// « Vous allez donner X K à … »: the sentence above the button follows the amount typed, in
+// the site's money format (narrow no-break spaces between thousands).
+document.querySelectorAll("form[data-give-form]").forEach(function (form) {
+  var input = form.querySelector("input[name=amount]");
+  var summary = form.querySelector("[data-give-summary]");
+  if (!input || !summary) {
+    return;
+  }
+  function format(amount) {
+    return String(amount).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f") + "\u00a0K";
+  }
+  input.addEventListener("input", function () {
+    var raw = input.value.replace(/\s/g, "");
+    if (/^[0-9]+$/.test(raw) && parseInt(raw, 10) > 0) {
+      summary.textContent = summary.getAttribute("data-template").replace("{amount}", format(parseInt(raw, 10)));
+    } else {
+      summary.textContent = summary.getAttribute("data-invalid");
+    }
+  });
+});

@@ -14,7 +14,7 @@
   var bounds = L.latLngBounds(config.bounds);
   L.rectangle(bounds, { color: "#007461", weight: 1, fill: false, interactive: false }).addTo(map);
   var start = config.marker || config.center;
-  if (config.marker) map.setView(start, 13); else map.fitBounds(bounds);
+  if (config.marker || config.local) map.setView(start, 13); else map.fitBounds(bounds);
   var marker = L.marker(start, { draggable: true, keyboard: true, title: holder.getAttribute("aria-label") }).addTo(map);
 
   function round(x) { return Math.round(x * 1e6) / 1e6; }
@@ -31,4 +31,23 @@
   }
   lat.addEventListener("input", read);
   lng.addEventListener("input", read);
+  // The marker's position is the answer: fill the fields with where it starts (the local
+  // bank), so the step is never refused for coordinates the president cannot see.
+  if (!config.marker) write(marker.getLatLng());
+  // Keyboard: the arrow keys move the focused marker (about 50 m a press).
+  var icon = marker.getElement();
+  if (icon) {
+    icon.addEventListener("keydown", function (event) {
+      var step = 0.0005, here = marker.getLatLng(), moved = null;
+      if (event.key === "ArrowUp") moved = [here.lat + step, here.lng];
+      else if (event.key === "ArrowDown") moved = [here.lat - step, here.lng];
+      else if (event.key === "ArrowLeft") moved = [here.lat, here.lng - step];
+      else if (event.key === "ArrowRight") moved = [here.lat, here.lng + step];
+      if (!moved) return;
+      event.preventDefault();
+      event.stopPropagation();
+      marker.setLatLng(moved);
+      write(marker.getLatLng());
+    });
+  }
 })();

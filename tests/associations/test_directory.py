@@ -115,7 +115,7 @@ def test_filters_by_activity_domain_and_local_bank(client_member, program, pg_ca
     # Filters stay in the form (shareable URL, back button) and in the map/list switch.
     html = client_member.get(URL, {"activite": "sport", "caisse": "AUCH"}).content.decode()
     assert re.search(r'<option value="sport" selected>', html)
-    assert "vue=carte" in html and "caisse=AUCH" in html
+    assert 'name="vue" value="carte"' in html and 'name="caisse" value="AUCH"' in html
 
 
 def test_local_bank_of_another_caisse_is_not_an_option(client_member, association, other_caisse):

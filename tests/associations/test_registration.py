@@ -2,6 +2,7 @@
 
 import datetime
 import html
+import re
 
 import pytest
 from django.core import mail
@@ -334,6 +335,19 @@ def test_address_step_has_the_map_and_its_data(draft_client, pg_caisse):
     assert 'id="registration-map-config"' in page
     assert "js/registration_map.js" in page
     assert "<script>" not in page  # no inline script: CSP
+
+
+def test_address_map_starts_at_the_chosen_local_bank_coordinates_folded(draft_client, pg_caisse):
+    draft_client.post(step_url("activite"), activity_data(pg_caisse))
+    local = Association.objects.get().caisse_locale
+    response = draft_client.get(step_url("adresse"))
+    config = response.context["map_config"]
+    assert config["center"] == [local.latitude, local.longitude] and config["local"]
+    assert config["marker"] is None  # registration_map.js writes the marker's start
+    page = response.content.decode()
+    # The coordinates are there for who opens them, folded by default.
+    assert re.search(r'<details class="latlng">\s*<summary>', page)
+    assert 'id="id_latitude"' in page
 
 
 def test_unknown_step_is_404(draft_client):

@@ -75,7 +75,10 @@ def test_member_filters_switches_map_and_list_opens_a_card_and_sets_a_favourite(
     assert names == ["Randonneurs des Pyrénées"]
 
     # Switch to the map: the filters follow, markers show without any tile server.
-    page.get_by_role("switch", name="Afficher en liste").click()
+    # A toggle button (Enter and Space work), pressed while the list shows.
+    switch = page.get_by_role("button", name="Afficher en liste")
+    assert switch.get_attribute("aria-pressed") == "true"
+    switch.press(" ")
     page.wait_for_url(re.compile(r"vue=carte"))
     assert "activite=sport" in page.url and "q=pyrenees" in page.url
     page.wait_for_selector("#directory-map[data-markers='1']")
@@ -140,3 +143,34 @@ def test_favourites_page_on_a_phone(page, live_server, member, association):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "favourites-phone")
     assert f.caisse().code == "pyrenees-gascogne"
+
+
+def test_on_a_phone_the_first_card_is_on_the_first_screen(
+    page, live_server, member, program, pg_caisse
+):
+    """390 × 844: the filters fold behind « Filtrer » (with the number set), the search stays."""
+    sport = Activity.objects.get(code="sport")
+    visible_associations(program=program, count=3, activity=sport)
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, member)
+    page.goto("/associations/")
+    first_card = page.locator(".association-card").first
+    shot(page, "directory-phone-first")
+    box = first_card.bounding_box()
+    assert box["y"] + 120 <= 844, f"first card starts at {box['y']:.0f} px"
+    assert page.get_by_placeholder("Taper le nom de l'association").is_visible()
+    activity = page.get_by_label("Filter par activités")
+    assert not activity.is_visible()
+    shot(page, "directory-phone")
+
+    # « Filtrer » unfolds the lists; once one is set, the button says how many.
+    page.locator("summary", has_text="Filtrer").click()
+    activity.select_option(label="Sport")
+    page.get_by_role("button", name="CHERCHER").click()
+    page.wait_for_url(re.compile(r"activite=sport"))
+    summary = page.locator("summary", has_text="Filtrer").inner_text()
+    assert " ".join(summary.split()).casefold() == "filtrer (1 filtre actif)"
+    assert not page.get_by_label("Filter par activités").is_visible()
+    box = page.locator(".association-card").first.bounding_box()
+    assert box["y"] + 120 <= 844, f"first card starts at {box['y']:.0f} px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

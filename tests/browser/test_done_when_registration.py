@@ -98,13 +98,14 @@ def shot(page, name):
         page.screenshot(path=os.path.join(folder, f"done-when-{name}.png"), full_page=True)
 
 
-def new_device(page, live_server):
-    """Another person's browser: same Chromium, cookies of its own."""
+def new_device(page, live_server, page_checks):
+    """Another person's browser: same Chromium, cookies of its own, checked like the first."""
     context = page.context.browser.new_context(
         base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900}
     )
     other = context.new_page()
     other.set_default_timeout(10_000)
+    page_checks.watch(other)
     return other
 
 
@@ -145,6 +146,7 @@ def subjects():
 
 def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     page,
+    page_checks,
     live_server,
     settings,
     pg_caisse,
@@ -221,7 +223,7 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     expect(president.get_by_role("link", name="Se connecter").first).to_be_visible()
 
     # --- 2. Staff of Pyrénées Gascogne asks for a correction --------------------------------
-    staff = new_device(page, live_server)
+    staff = new_device(page, live_server, page_checks)
     staff.goto("/admin/")
     expect(staff).to_have_url(re.compile(r"/admin/login/"))
     staff.get_by_label("Nom d’utilisateur").fill(staff_pg.username)
@@ -304,7 +306,7 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     expect(president.locator(".status-text")).to_have_text("Visible")
 
     # --- 5. The demo member finds it; a member of another regional bank does not ------------
-    member = new_device(page, live_server)
+    member = new_device(page, live_server, page_checks)
     log_in_with_keypad(member, caisse_name="Pyrénées Gascogne", account_number=DEMO_MEMBER[0])
     expect(member).to_have_url(re.compile(r"/cagnotte/$"))
     member.get_by_role("navigation", name="Menu principal").get_by_role(
@@ -322,7 +324,7 @@ def test_president_registers_staff_corrects_validates_enrols_member_finds_it(
     member.get_by_role("link", name=CORRECTED_NAME).click()
     expect(member.get_by_role("link", name="J'AIDE L'ASSOCIATION")).to_be_visible()
 
-    other = new_device(page, live_server)
+    other = new_device(page, live_server, page_checks)
     log_in_with_keypad(other, caisse_name="Toulouse 31", account_number=OTHER_MEMBER_ACCOUNT)
     expect(other).to_have_url(re.compile(r"/cagnotte/$"))
     other.get_by_role("navigation", name="Menu principal").get_by_role(

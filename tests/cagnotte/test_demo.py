@@ -38,6 +38,6 @@ def test_demo_member_sees_410_k_this_month_and_can_give(client, pg_caisse):
     assert Wallet.objects.filter(member__in=others).count() == 10
     client.force_login(jeanne)
     html = client.get(reverse("cagnotte:wallet")).content.decode()
-    assert 'data-figure="collected">410 K<' in html
-    assert 'data-figure="balance">110 K<' in html
+    assert 'data-figure="collected">410\u00a0K<' in html
+    assert 'data-figure="balance">110\u00a0K<' in html
     assert_ledger_consistent()

@@ -7,6 +7,7 @@ from cagnotte.models import LedgerEntry, Wallet
 from cagnotte.selectors import association_figures, current_period
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
+from tookets import money
 
 
 @pytest.fixture
@@ -45,11 +46,42 @@ def test_wallet_page_shows_this_months_credits_and_the_balance(
     assert "MA CAGNOTTE DE TOOKETS" in html
     assert "Bravo, vous avez récolté plein de TOOKETS !" in html
     assert "RÉCOLTÉ CE MOIS CI" in html and "RESTE À DISTRIBUER" in html
-    assert 'data-figure="collected">410 K<' in html
-    assert 'data-figure="balance">110 K<' in html
+    assert 'data-figure="collected">410\u00a0K<' in html
+    assert 'data-figure="balance">110\u00a0K<' in html
     assert reverse("associations:directory") in html and "DISTRIBUER MES TOOKETS" in html
-    assert "Don à une association" in html and "Les Amis du Gers" in html and "-600 K" in html
-    assert "+410 K" in html
+    assert (
+        "Don à une association" in html
+        and "Les Amis du Gers" in html
+        and "\u2212600\u00a0K" in html
+    )
+    assert "+410\u00a0K" in html
+    # Each credit says its month.
+    assert f"Tookets récoltés – {money.month(current_period())}" in html
+    assert "Tookets récoltés – janvier 2000" in html
+
+
+def test_an_empty_wallet_is_not_told_to_give(member_client, member, program, association):
+    credit(member, program, 50, period=current_period())
+    wallet = Wallet.objects.get(member=member)
+    from cagnotte.services import give_tookets
+
+    give_tookets(
+        member=member, wallet_id=wallet.pk, association_id=association.pk, amount=50, token="b"
+    )
+    html = member_client.get(reverse("cagnotte:wallet")).content.decode()
+    assert "Pensez à les distribuer" not in html
+    assert "Vous avez distribué tous vos Tookets" in html
+
+
+def test_one_money_format_everywhere():
+    assert money.tookets(9830) == "9\u202f830\u00a0K"
+    assert money.tookets(-1440) == "\u22121\u202f440\u00a0K"
+    assert money.tookets(410, "signed") == "+410\u00a0K"
+    assert money.tookets(0, "signed") == "0\u00a0K"
+    assert money.tookets("x") == ""
+    assert money.euros(123456) == "1\u202f234,56\u00a0€"
+    assert money.month("2026-11") == "novembre 2026"
+    assert money.month("") == ""
 
 
 def _fill(member, size):
@@ -120,11 +152,11 @@ def test_give_then_replay_gives_once(member_client, member, program, association
     first = member_client.post(give_url(association), data, follow=True)
     entry = LedgerEntry.objects.get(kind="gift")
     assert first.redirect_chain[-1][0] == reverse("cagnotte:gift_receipt", args=[entry.pk])
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in first.content.decode()
-    assert "Il vous reste 70 K à distribuer" in first.content.decode()
+    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in first.content.decode()
+    assert "Il vous reste 70 K à distribuer" in first.content.decode()
     again = member_client.post(give_url(association), data, follow=True)
     assert again.redirect_chain[-1][0] == first.redirect_chain[-1][0]
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in again.content.decode()
+    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in again.content.decode()
     assert Wallet.objects.get(member=member).balance == 70
     assert LedgerEntry.objects.filter(kind="gift").count() == 1
     assert (
@@ -137,10 +169,12 @@ def test_give_then_replay_gives_once(member_client, member, program, association
     ("amount", "message"),
     [
         ("0", "Le montant doit être supérieur à zéro."),
-        ("-5", "Le montant doit être supérieur à zéro."),
-        ("2,5", "Saisissez un nombre entier de Tookets, sans virgule."),
-        ("1.5", "Saisissez un nombre entier de Tookets, sans virgule."),
-        ("abc", "Saisissez un nombre entier de Tookets, sans virgule."),
+        ("-5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("2,5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("1.5", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("abc", "Saisissez le montant en chiffres uniquement, par exemple 110."),
+        ("1O", "Saisissez le montant en chiffres uniquement, par exemple 110."),  # a letter O
+        ("١٢", "Saisissez le montant en chiffres uniquement, par exemple 110."),  # not ASCII
         ("", "Indiquez le nombre de Tookets à donner."),
         ("111", "Le montant dépasse les Tookets qu’il vous reste à distribuer."),
     ],
@@ -154,7 +188,18 @@ def test_bad_amounts_get_a_french_error_on_the_field(
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html and 'aria-invalid="true"' in html
+    # The error summary takes the focus and links to the field; the title says « Erreur ».
+    assert 'class="error-summary"' in html and f'href="#amount-{data["wallet"]}"' in html
+    assert "<title>Erreur – " in html
     assert not LedgerEntry.objects.filter(kind="gift").exists()
+
+
+def test_the_form_says_what_the_button_will_do(member_client, member, program, association):
+    credit(member, program, 1110)
+    html = member_client.get(give_url(association)).content.decode()
+    sentence = html.index("Vous allez donner 1\u202f110\u00a0K à Les Amis du Gers.")
+    assert sentence < html.index("VALIDER LA DEMANDE")
+    assert 'inputmode="numeric"' in html and 'type="number"' not in html
 
 
 def test_a_tampered_token_is_refused(member_client, member, program, association):
