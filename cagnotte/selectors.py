@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -12,6 +12,7 @@ from cagnotte.models import (
     AssociationYearTotals,
     LedgerEntry,
     PayoutLine,
+    PayoutStatement,
     Wallet,
 )
 
@@ -118,10 +119,6 @@ def givable_wallets(member, *, association_id: int):
 
 def balance_after(entry) -> int:
     """The wallet's balance right after one of its entries (what a receipt says is left)."""
-    from django.db.models import Sum
-
-    from cagnotte.models import LedgerEntry
-
     total = LedgerEntry.objects.filter(wallet_id=entry.wallet_id, pk__lte=entry.pk).aggregate(
         total=Sum("amount")
     )["total"]
@@ -151,10 +148,13 @@ class CampaignResult:
     given: int
     associations: int
     by_domain: list[DomainResult]
+    # Euro cents the bank has paid for this campaign: its payout statement's total once it is
+    # marked paid (DESIGN « Payouts »), else None (not paid yet: the page says so).
+    paid_cents: int | None = None
 
     @property
     def euros_cents(self) -> int:
-        """What the bank pays for it: 1 K = 1 euro cent (DESIGN « Payouts »)."""
+        """What the gifts are worth: 1 K = 1 euro cent."""
         return self.given
 
 
@@ -165,10 +165,6 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
     Sums and counts only: no member, no amount of a single gift. One grouped query over the
     gift and sweep entries of the bank's programs.
     """
-    from django.db.models import Count, Sum
-
-    from cagnotte.models import LedgerEntry, Program
-
     rows = (
         LedgerEntry.objects.filter(
             wallet__program__caisse_regionale_id=caisse_regionale_id,
@@ -193,6 +189,11 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
         campaign.by_domain.append(
             DomainResult(row["association__domain__label"] or "—", given, row["associations"])
         )
+    paid = PayoutStatement.objects.filter(
+        program_id__in=list(campaigns), status=PayoutStatement.Status.PAID
+    ).values_list("program_id", "total_cents")
+    for program_id, total_cents in paid:
+        campaigns[program_id].paid_cents = total_cents
     for campaign in campaigns.values():
         campaign.by_domain.sort(key=lambda d: (-d.given, d.domain))
     return sorted(campaigns.values(), key=lambda c: (-c.year, c.program_name))

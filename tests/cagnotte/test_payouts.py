@@ -19,6 +19,7 @@ from cagnotte.models import Favourite, PayoutLine, PayoutStatement
 from cagnotte.services import _post_entry
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
+from tookets.money import euros
 
 SCHEMA = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 
@@ -239,3 +240,13 @@ def test_association_space_shows_planned_then_paid(swept, client, staff_pg):
     page = client.get(reverse("associations:space")).content.decode()
     assert f"Versé le {timezone.localtime(statement.paid_at):%d/%m/%Y} : {amount} €" in page
     assert "Versement prévu" not in page
+
+
+def test_public_results_show_euros_paid_once_the_statement_is_paid(swept, client, staff_pg):
+    statement, *_ = swept
+    url = reverse("cagnotte:results_of", args=[statement.program.caisse_regionale.code])
+    assert 'data-figure="paid">versement à venir<' in client.get(url).content.decode()
+    payouts.mark_statement_sent(statement=statement, actor=staff_pg)
+    payouts.mark_statement_paid(statement=statement, actor=staff_pg)
+    html = client.get(url).content.decode()
+    assert f'data-figure="paid">{euros(statement.total_cents)}<' in html
