@@ -30,6 +30,7 @@ from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
 from cagnotte.selectors import balance_after
 from cagnotte.services import favourite_can_receive
 from tookets import outbox
+from tookets.money import format_tookets
 
 logger = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ def build_reminder(*, member: User, program: Program, balance: int) -> EmailMult
     closes = formats.date_format(program.closes_on, "j F Y")
     return _message(
         member=member,
-        subject=f"Tookets — il vous reste {balance} K à distribuer avant le {closes}",
+        subject=f"Tookets — il vous reste {format_tookets(balance)} à distribuer avant le {closes}",
         template="member_reminder",
         context={
             "program": program,
@@ -459,7 +460,7 @@ def build_gift_receipt(*, member: User, entry: LedgerEntry) -> EmailMultiAlterna
     wallet = entry.wallet
     return _message(
         member=member,
-        subject=f"Tookets — votre don de {-entry.amount} K à {entry.association.name}",
+        subject=f"Tookets — votre don de {format_tookets(-entry.amount)} à {entry.association.name}",
         template="member_gift",
         context={
             "entry": entry,

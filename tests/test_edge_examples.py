@@ -314,6 +314,6 @@ def test_a_gift_amount_in_unicode_digits_is_refused(client, member, association,
         {"wallet": wallet.pk, "token": token, "amount": amount},
     )
     assert response.status_code == 200
-    assert "nombre entier de Tookets" in response.content.decode()
+    assert "Saisissez le montant en chiffres uniquement" in response.content.decode()
     wallet.refresh_from_db()
     assert wallet.balance == 100

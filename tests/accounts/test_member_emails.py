@@ -49,12 +49,16 @@ def test_recap_content_and_rfc8058_headers(mailbox, member, program, association
     text = message.body
     assert "Bonjour Jeanne Dupont," in text
     assert "Carte Sociétaire - GERS" in text
-    assert "Vous avez récolté 410 K ce mois-ci ; il vous reste 710 K à distribuer." in text
+    assert (
+        "Vous avez récolté 410\u00a0K ce mois-ci ; il vous reste 710\u00a0K à distribuer." in text
+    )
     assert "Votre association favorite : Les Amis du Gers." in text
     assert "https://tookets.example" + reverse("associations:directory") in text
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
-    assert "Vous avez récolté 410 K ce mois-ci ; il vous reste 710 K à distribuer." in html
+    assert (
+        "Vous avez récolté 410\u00a0K ce mois-ci ; il vous reste 710\u00a0K à distribuer." in html
+    )
     assert "TOOKETS" in html and "#007461" in html  # the site's look
 
     unsubscribe = message.extra_headers["List-Unsubscribe"]
@@ -222,7 +226,7 @@ def test_reminder_names_the_favourite(mailbox, member, closing_program):
 
     assert report.sent == 1
     message = mailbox[0]
-    assert "Il vous reste 120 K à distribuer." in message.body
+    assert "Il vous reste 120\u00a0K à distribuer." in message.body
     assert "ils seront donnés à Les Amis du Gers, votre association favorite." in message.body
     assert "retourneront" not in message.body
     closes = closing_program.closes_on
@@ -328,14 +332,17 @@ def test_gift_receipt_page_and_email(
         data, response = give(member_client, association, 40)
     assert len(callbacks) == 1  # queued once the gift committed
     html = response.content.decode()
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in html
-    assert "Il vous reste 70 K à distribuer dans le programme « Carte Sociétaire - GERS »." in html
+    assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in html
+    assert (
+        "Il vous reste 70\u00a0K à distribuer dans le programme « Carte Sociétaire - GERS »."
+        in html
+    )
     assert "Un e-mail de confirmation vous est envoyé." in html
     assert len(mailbox) == 1
     message = mailbox[0]
-    assert message.subject == "Tookets — votre don de 40 K à Les Amis du Gers"
-    assert "Votre don de 40 K à Les Amis du Gers est enregistré." in message.body
-    assert "Il vous reste 70 K à distribuer" in message.body
+    assert message.subject == "Tookets — votre don de 40\u00a0K à Les Amis du Gers"
+    assert "Votre don de 40\u00a0K à Les Amis du Gers est enregistré." in message.body
+    assert "Il vous reste 70\u00a0K à distribuer" in message.body
     assert "List-Unsubscribe" not in message.extra_headers
     # A replayed form lands on the same receipt and sends no second email.
     with django_capture_on_commit_callbacks(execute=True):
@@ -351,7 +358,7 @@ def test_no_gift_email_for_a_member_who_refuses_emails(
     credit(member, program, 110)
     with django_capture_on_commit_callbacks(execute=True):
         _data, response = give(member_client, association, 40)
-    assert "Merci ! Vous avez donné 40 K" in response.content.decode()
+    assert "Merci ! Vous avez donné 40\u00a0K" in response.content.decode()
     assert "Un e-mail de confirmation" not in response.content.decode()
     assert mailbox == []
 
@@ -379,10 +386,10 @@ def test_receipt_says_what_was_left_after_that_gift(
     give(member_client, association, 30)
     # The first receipt, seen again later, still says what was left right after it.
     again = member_client.get(first.redirect_chain[-1][0]).content.decode()
-    assert "Il vous reste 70 K à distribuer" in again
+    assert "Il vous reste 70\u00a0K à distribuer" in again
     first_gift = LedgerEntry.objects.filter(kind="gift").order_by("pk").first()
     assert emails.send_gift_receipt(entry_id=first_gift.pk)
-    assert "Il vous reste 70 K à distribuer" in mailbox[-1].body
+    assert "Il vous reste 70\u00a0K à distribuer" in mailbox[-1].body
 
 
 def test_receipt_page_pins_its_queries(

@@ -149,8 +149,9 @@ def test_member_journey_with_the_keyboard_alone(
     page.keyboard.type("110")
     tab_to(page, seen, named("VALIDER LA DEMANDE"))
     press_and_load(page)
-    expect(page).to_have_url(re.compile(r"/cagnotte/$"))
-    expect(page.locator(".messages")).to_contain_text("Vous avez donné 110")
+    # The receipt: the gift is recorded, what is left is said.
+    expect(page).to_have_url(re.compile(r"/donner/recu/\d+/$"))
+    expect(page.locator('[data-receipt="gift"]')).to_contain_text("Vous avez donné 110")
     assert Wallet.objects.get(member=jeanne).balance == 300
 
     # --- The favourite -----------------------------------------------------------------------

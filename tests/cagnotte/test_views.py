@@ -152,11 +152,11 @@ def test_give_then_replay_gives_once(member_client, member, program, association
     first = member_client.post(give_url(association), data, follow=True)
     entry = LedgerEntry.objects.get(kind="gift")
     assert first.redirect_chain[-1][0] == reverse("cagnotte:gift_receipt", args=[entry.pk])
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in first.content.decode()
-    assert "Il vous reste 70 K à distribuer" in first.content.decode()
+    assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in first.content.decode()
+    assert "Il vous reste 70\u00a0K à distribuer" in first.content.decode()
     again = member_client.post(give_url(association), data, follow=True)
     assert again.redirect_chain[-1][0] == first.redirect_chain[-1][0]
-    assert "Merci ! Vous avez donné 40 K à Les Amis du Gers." in again.content.decode()
+    assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in again.content.decode()
     assert Wallet.objects.get(member=member).balance == 70
     assert LedgerEntry.objects.filter(kind="gift").count() == 1
     assert (
