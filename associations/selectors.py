@@ -2,13 +2,21 @@
 
 import datetime
 import hashlib
+import secrets
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from associations.models import Activity, Association, Domain, Enrollment, normalize_search
+from associations.models import (
+    Activity,
+    Association,
+    DirectoryVersion,
+    Domain,
+    Enrollment,
+    normalize_search,
+)
 from caisses.models import CaisseLocale
 
 
@@ -56,12 +64,7 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     order index. One query still, and nothing cached, so visibility is always current.
     """
     on = on or timezone.localdate()
-    if (
-        member is None
-        or not member.is_authenticated
-        or getattr(member, "kind", None) != "member"
-        or member.caisse_regionale_id is None
-    ):
+    if directory_scope(member) is None:
         return Association.objects.none()
     from cagnotte.models import Program
 
@@ -141,36 +144,53 @@ def map_rows(queryset: QuerySet[Association]) -> list[list]:
     return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in _markers(queryset)]
 
 
-def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | None]:
-    """A digest of exactly what the map markers of ``queryset`` show, in one query.
+def directory_version() -> int:
+    """The directory's version (``DirectoryVersion``), one primary-key read.
 
-    Returns ``(digest, rows)``. On PostgreSQL the database hashes the marker rows (id,
-    position, name) without sending them: ``rows`` is None and the caller builds them only
-    when it has no body cached for that digest. Elsewhere the rows are read and
-    hashed here, and returned so they are not read twice. Any change that shows on the map
-    (an association appearing, leaving, renamed or moved, whatever wrote it) changes the
-    digest, so a body cached under it is never stale.
+    Bumped by triggers in the same transaction as any write that can change a directory
+    (see the model): two reads returning the same number saw the same directory, for a given
+    day. If the row is gone (a TRUNCATE), it is made again from a random start.
     """
-    markers = _markers(queryset)
-    if connection.vendor == "postgresql":
-        # A sum of 64-bit hashes of the rows' text (id, position, name): no sort and no big
-        # string to build, unlike md5(string_agg(… ORDER BY id)), which cost twice as much.
-        # The id in each row keeps two rows from swapping or cancelling out.
-        sql, params = markers.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(sum(hashtextextended(markers::text, 0)), 0) "
-                f"FROM ({sql}) AS markers",
-                params,
+    table = DirectoryVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+        row = cursor.fetchone()
+        if row is None:
+            DirectoryVersion.objects.get_or_create(
+                pk=1, defaults={"version": secrets.randbelow(10**15)}
             )
-            count, total = cursor.fetchone()
-        return _digest(count, total), None
-    rows = [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in markers]
-    return _digest(len(rows), repr(rows)), rows
+            cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+            row = cursor.fetchone()
+    return row[0]
 
 
-def _digest(count: int, data) -> str:
-    return f"{count}-{hashlib.blake2b(str(data).encode(), digest_size=12).hexdigest()}"
+def directory_scope(member) -> int | None:
+    """Whose directory a user sees: the member's regional bank, or None (they see none).
+
+    The same test as ``associations_visible_to``: two users with the same scope see the
+    same associations on the same day.
+    """
+    if (
+        member is None
+        or not member.is_authenticated
+        or getattr(member, "kind", None) != "member"
+        or member.caisse_regionale_id is None
+    ):
+        return None
+    return member.caisse_regionale_id
+
+
+def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
+    """``(key, version, day)``: a key naming exactly what the map markers of ``member`` under
+    ``filters`` (``(name, value)`` pairs of the query string) show, without reading them.
+
+    What the markers depend on: the directory's version (every write that can change them
+    bumps it), the day (programs open and close by date), the member's scope and the filters.
+    """
+    version = directory_version()
+    day = timezone.localdate()
+    raw = f"{version}|{day.isoformat()}|{directory_scope(member)}|{sorted(filters)!r}"
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest(), version, day
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:

@@ -19,17 +19,18 @@ from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import (
     associations_visible_to,
     directory_counts,
+    directory_version,
     favourite_association_id,
-    map_fingerprint,
     map_rows,
+    map_state_key,
     visible_association_or_none,
 )
 from cagnotte.selectors import association_figures
 
 PER_PAGE = 20
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
-# The cached body is keyed by the markers' digest, so this only bounds the memory that bodies
-# of past states take; it is never a staleness window.
+# The cached body is keyed by the directory's state, so this only bounds the memory that
+# bodies of past states take; it is never a staleness window.
 MAP_DATA_CACHE_TIMEOUT = 60 * 60
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
 
@@ -129,35 +130,39 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6)
 
 
+MAP_FILTERS = ("activite", "domaine", "caisse", "q")
+
+
 @login_required
 @require_GET
 def map_data(request):
     """Markers as ``{"n": N, "rows": [[id, lat, lng, "name"], …]}``, cacheable.
 
-    Compact on purpose (about 2,800 markers for the largest regional bank). The ETag is the
-    digest of the markers (``map_fingerprint``, one query): a browser revalidating after
-    ``max-age`` gets a 304 without anything else being read. The body, plain and gzipped, is
-    kept in the cache under that digest, so members seeing the same markers share it and any
-    change to the markers is a new key: the cache is never stale.
+    Compact on purpose (about 2,800 markers for the largest regional bank). The ETag names
+    the state of what the markers show (``map_state_key``: the directory's version, kept by
+    database triggers, the day, the member's regional bank and the filters), read in one
+    primary-key query: a browser revalidating after ``max-age`` gets a 304 without a marker
+    being read or hashed. The body, plain and gzipped, is kept in the cache under that key,
+    so members seeing the same markers share it; any write that can change the markers bumps
+    the version, so the cache is never stale.
     """
-    visible = associations_visible_to(request.user)
-    form = DirectoryFilterForm(request.GET, member=request.user)
-    markers = visible.filter(form.condition())
-    fingerprint, rows = map_fingerprint(markers)
+    filters = [(name, value) for name in MAP_FILTERS for value in request.GET.getlist(name)]
+    key, version, day = map_state_key(request.user, filters)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
-    etag = f'"{fingerprint}{"-gz" if use_gzip else ""}"'
+    etag = f'"{key}{"-gz" if use_gzip else ""}"'
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        key = f"map-data:{fingerprint}"
-        bodies = cache.get(key)
+        cache_key = f"map-data:{key}"
+        bodies = cache.get(cache_key)
         if bodies is None:
-            read_now = rows is None
-            bodies = _map_body(map_rows(markers) if read_now else rows)
-            # The rows were read after the digest: keep them only if the markers did not
-            # change in between, so a key never holds another state's body.
-            if not read_now or map_fingerprint(markers)[0] == fingerprint:
-                cache.set(key, bodies, MAP_DATA_CACHE_TIMEOUT)
+            form = DirectoryFilterForm(request.GET, member=request.user)
+            markers = associations_visible_to(request.user, on=day).filter(form.condition())
+            bodies = _map_body(map_rows(markers))
+            # A write committed between the version read and the markers read shows in a
+            # second read of the version: then the body is not stored under the first one.
+            if directory_version() == version:
+                cache.set(cache_key, bodies, MAP_DATA_CACHE_TIMEOUT)
             else:
                 etag = None
         body, gzipped = bodies
