@@ -86,18 +86,62 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     )
 
 
-def visible_association_or_none(member, *, association_id) -> Association | None:
-    """One association by id if the member may see it (for pages and forms taking an id)."""
+def visible_association_or_none(
+    member, *, association_id, figures: bool = False
+) -> Association | None:
+    """One association by id if the member may see it (for pages and forms taking an id).
+
+    ``figures=True`` also reads its card figures in the same query (``association.figures``).
+    """
     try:
         association_id = int(association_id)
     except (TypeError, ValueError):
         return None
-    return (
-        associations_visible_to(member)
-        .select_related("activity", "domain", "caisse_locale")
-        .filter(pk=association_id)
-        .first()
-    )
+    queryset = associations_visible_to(member).select_related("activity", "domain", "caisse_locale")
+    if figures:
+        from cagnotte.selectors import figures_of, with_figures
+
+        queryset = with_figures(queryset)
+    association = queryset.filter(pk=association_id).first()
+    if association is not None and figures:
+        association.figures = figures_of(association)
+    return association
+
+
+class Card:
+    """What an association's card shows, read with ``values()``: no model instances.
+
+    ``association_card`` (the template tag) reads these attributes; ``activity``, ``domain``
+    and ``caisse_locale`` are their labels (what the models' ``__str__`` return) or None.
+    """
+
+    __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
+
+    def __init__(self, row: dict):
+        from cagnotte.selectors import figures_of
+
+        self.pk = row["pk"]
+        self.name = row["name"]
+        self.presentation = row["presentation"]
+        self.activity = row["activity__label"]
+        self.domain = row["domain__label"]
+        self.caisse_locale = row["caisse_locale__name"]
+        self.figures = figures_of(row)
+
+
+CARD_FIELDS = ("pk", "name", "presentation", "activity__label", "domain__label")
+
+
+def card_rows(associations: QuerySet[Association]) -> QuerySet:
+    """``associations`` as card rows (dicts for ``Card``), figures included: one query for a
+    page of cards, whatever its size."""
+    from cagnotte.selectors import FIGURE_FIELDS, with_figures
+
+    return with_figures(associations).values(*CARD_FIELDS, "caisse_locale__name", *FIGURE_FIELDS)
+
+
+def cards(associations: QuerySet[Association]) -> list[Card]:
+    return [Card(row) for row in card_rows(associations)]
 
 
 def directory_filter(

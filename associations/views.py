@@ -17,7 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import (
+    Card,
     associations_visible_to,
+    card_rows,
+    cards,
     directory_counts,
     directory_version,
     favourite_association_id,
@@ -25,7 +28,6 @@ from associations.selectors import (
     map_state_key,
     visible_association_or_none,
 )
-from cagnotte.selectors import association_figures
 
 PER_PAGE = 20
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
@@ -33,14 +35,6 @@ MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidatin
 # bodies of past states take; it is never a staleness window.
 MAP_DATA_CACHE_TIMEOUT = 60 * 60
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
-
-
-def _with_figures(associations):
-    """Attach the card figures (supporters, totals) in two queries whatever the page size."""
-    figures = association_figures(association_ids=[a.pk for a in associations])
-    for association in associations:
-        association.figures = figures[association.pk]
-    return associations
 
 
 def _map_config(request, form):
@@ -78,15 +72,10 @@ def _directory_context(request):
         context["map_config"] = _map_config(request, form)
         context["list_query"] = form.query_string(vue=MODE_LIST)
     else:
-        paginator = Paginator(
-            visible.filter(condition)
-            .select_related("activity", "domain", "caisse_locale")
-            .order_by("name", "pk"),
-            PER_PAGE,
-        )
+        paginator = Paginator(card_rows(visible.filter(condition).order_by("name", "pk")), PER_PAGE)
         paginator.count = matching  # already counted above, with the total
         page = paginator.get_page(request.GET.get("page"))
-        _with_figures(page.object_list)
+        page.object_list = [Card(row) for row in page.object_list]
         context.update(
             page=page,
             favourite_id=favourite_association_id(member),
@@ -111,13 +100,10 @@ def favourites(request):
         favourite_id = context["favourite_id"]
     else:
         favourite_id = favourite_association_id(request.user)
-    favourite = (
-        visible_association_or_none(request.user, association_id=favourite_id)
-        if favourite_id
-        else None
-    )
-    if favourite is not None:
-        _with_figures([favourite])
+    favourite = None
+    if favourite_id:
+        found = cards(associations_visible_to(request.user).filter(pk=favourite_id))
+        favourite = found[0] if found else None
     context.update(favourite=favourite, favourite_id=favourite_id)
     return render(request, "associations/favourites.html", context)
 
@@ -177,10 +163,9 @@ def map_data(request):
 
 
 def _card_context(request, pk):
-    association = visible_association_or_none(request.user, association_id=pk)
+    association = visible_association_or_none(request.user, association_id=pk, figures=True)
     if association is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    _with_figures([association])
     return {
         "association": association,
         "favourite_id": favourite_association_id(request.user),

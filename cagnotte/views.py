@@ -9,7 +9,6 @@ from django.utils.translation import gettext as _
 
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.selectors import (
-    association_figures,
     current_period,
     givable_wallets,
     history_of,
@@ -44,9 +43,10 @@ def wallet(request):
 
 
 def _visible_association(member, association_id):
-    from associations.selectors import associations_visible_to
+    """The association if the member may give to it, with its card figures (one query)."""
+    from associations.selectors import visible_association_or_none
 
-    return associations_visible_to(member).filter(pk=association_id).first()
+    return visible_association_or_none(member, association_id=association_id, figures=True)
 
 
 @member_required
@@ -117,7 +117,7 @@ def give(request, association_id):
         "cagnotte/give.html",
         {
             "association": association,
-            "figures": association_figures(association_ids=[association.pk])[association.pk],
+            "figures": association.figures,
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,

@@ -180,9 +180,9 @@ def test_constant_number_of_queries(
         activity=Activity.objects.get(code="sport"),
         domain=Domain.objects.get(code="nature"),
     )
-    # user, counts, then (list) page, 2 figures, favourite or (map) the user's regional bank;
-    # the session and the option lists come from the cache.
-    expected = 6 if mode == "liste" else 3
+    # user, counts, then (list) the page with its figures joined, favourite or (map) the
+    # user's regional bank; the session and the option lists come from the cache.
+    expected = 4 if mode == "liste" else 3
     visible_associations(program=program, count=5, **kwargs)
     favourite = visible_associations(program=program, count=1, **kwargs)[0]
     client.post(reverse("associations:set_favourite"), {"association": favourite.pk})
@@ -204,11 +204,11 @@ def test_option_lists_are_cached_and_follow_changes(
     client_member, association, pg_caisse, django_assert_num_queries
 ):
     client_member.get(URL)
-    with django_assert_num_queries(6):  # warm: user, counts, page, 2 figures, favourite
+    with django_assert_num_queries(4):  # warm: user, counts, page with figures, favourite
         client_member.get(URL)
     f.CaisseLocaleFactory(caisse_regionale=pg_caisse, code="NEW", name="Caisse toute neuve")
     Activity.objects.create(code="nouvelle", label="Activité nouvelle")
-    with django_assert_num_queries(6 + 3):  # the three option lists read again, once
+    with django_assert_num_queries(4 + 3):  # the three option lists read again, once
         html = client_member.get(URL).content.decode()
     assert '<option value="NEW">Caisse toute neuve</option>' in html
     assert '<option value="nouvelle">Activité nouvelle</option>' in html
