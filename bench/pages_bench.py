@@ -153,7 +153,14 @@ def targets(ctx, etag: str):
         ("association detail", "member", "member", f"/associations/{a}/", 200, None),
         ("settings", "member", "member", "/parametres/", 200, None),
         ("association space", "staff", "association", "/association/espace/", 200, None),
-        ("staff: association list", "staff", "staff", "/admin/associations/association/", 200, None),
+        (
+            "staff: association list",
+            "staff",
+            "staff",
+            "/admin/associations/association/",
+            200,
+            None,
+        ),
         (
             "staff: dashboard",
             "staff",
