@@ -112,36 +112,37 @@ class Card:
     """What an association's card shows, read with ``values()``: no model instances.
 
     ``association_card`` (the template tag) reads these attributes; ``activity``, ``domain``
-    and ``caisse_locale`` are their labels (what the models' ``__str__`` return) or None.
+    and ``caisse_locale`` are their labels (what the models' ``__str__`` return, taken from
+    the cached option lists: ``card_labels``) or None.
     """
 
     __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
 
-    def __init__(self, row: dict):
+    def __init__(self, row: dict, labels: dict[str, dict[int, str]]):
         from cagnotte.selectors import figures_of
 
         self.pk = row["pk"]
         self.name = row["name"]
         self.presentation = row["presentation"]
-        self.activity = row["activity__label"]
-        self.domain = row["domain__label"]
-        self.caisse_locale = row["caisse_locale__name"]
+        self.activity = labels["activity"].get(row["activity_id"])
+        self.domain = labels["domain"].get(row["domain_id"])
+        self.caisse_locale = labels["caisse_locale"].get(row["caisse_locale_id"])
         self.figures = figures_of(row)
 
 
-CARD_FIELDS = ("pk", "name", "presentation", "activity__label", "domain__label")
+CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
 
 
 def card_rows(associations: QuerySet[Association]) -> QuerySet:
     """``associations`` as card rows (dicts for ``Card``), figures included: one query for a
-    page of cards, whatever its size."""
+    page of cards, whatever its size. The labels come from ``card_labels``."""
     from cagnotte.selectors import FIGURE_FIELDS, with_figures
 
-    return with_figures(associations).values(*CARD_FIELDS, "caisse_locale__name", *FIGURE_FIELDS)
+    return with_figures(associations).values(*CARD_FIELDS, *FIGURE_FIELDS)
 
 
-def cards(associations: QuerySet[Association]) -> list[Card]:
-    return [Card(row) for row in card_rows(associations)]
+def cards(associations: QuerySet[Association], labels: dict[str, dict[int, str]]) -> list[Card]:
+    return [Card(row, labels) for row in card_rows(associations)]
 
 
 def directory_filter(
@@ -167,12 +168,6 @@ def directory_filter(
     if needle:
         condition &= Q(search_name__contains=needle)
     return condition
-
-
-def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int, int]:
-    """(all visible, those matching the filters) in one query."""
-    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
-    return counts["total"], counts["matching"]
 
 
 def _markers(queryset: QuerySet[Association]) -> QuerySet:
@@ -242,31 +237,32 @@ def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
 
 
 # The filters' option lists change a few times a year, yet every directory page and map-data
-# request needs them: cached, and forgotten as soon as a row changes (``apps.ready`` connects
-# ``forget_directory_options`` to saves and deletes); the timeout only bounds what a change
-# made without signals (a bulk update, a raw SQL edit) can leave behind.
-DIRECTORY_OPTIONS_TIMEOUT = 300  # seconds
-_REFERENCE_OPTIONS_KEY = "directory-options:reference"
+# request needs them: cached under the directory's version, which the database bumps on any
+# write to an activity, a domain or a local bank (``DirectoryVersion``), so a new version is a
+# new key and the lists are never stale, whatever wrote the change. The timeout only bounds
+# the memory that lists of past versions take.
+DIRECTORY_OPTIONS_TIMEOUT = 60 * 60  # seconds
 
 
-def _caisses_locales_options_key(caisse_regionale_id) -> str:
-    return f"directory-options:caisses-locales:{caisse_regionale_id}"
-
-
-def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str]]]:
+def directory_options(
+    caisse_regionale_id, *, version: int | None = None
+) -> dict[str, list[tuple[int, str, str]]]:
     """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
 
-    One cache round trip when warm; three small queries when not.
+    One cache round trip when warm (plus the version's read when not given); three small
+    queries when not.
     """
-    cr_key = _caisses_locales_options_key(caisse_regionale_id)
-    cached = cache.get_many([_REFERENCE_OPTIONS_KEY, cr_key])
-    reference = cached.get(_REFERENCE_OPTIONS_KEY)
+    version = directory_version() if version is None else version
+    reference_key = f"directory-options:{version}:reference"
+    cr_key = f"directory-options:{version}:caisses-locales:{caisse_regionale_id}"
+    cached = cache.get_many([reference_key, cr_key])
+    reference = cached.get(reference_key)
     if reference is None:
         reference = {
             "activities": list(Activity.objects.values_list("pk", "code", "label")),
             "domains": list(Domain.objects.values_list("pk", "code", "label")),
         }
-        cache.set(_REFERENCE_OPTIONS_KEY, reference, DIRECTORY_OPTIONS_TIMEOUT)
+        cache.set(reference_key, reference, DIRECTORY_OPTIONS_TIMEOUT)
     caisses = cached.get(cr_key)
     if caisses is None:
         caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
@@ -274,12 +270,42 @@ def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str
     return {**reference, "caisses": caisses}
 
 
-def forget_directory_options(sender, instance, **kwargs):
-    """Signal receiver: an activity, domain or local bank changed."""
-    if isinstance(instance, CaisseLocale):
-        cache.delete(_caisses_locales_options_key(instance.caisse_regionale_id))
-    else:
-        cache.delete(_REFERENCE_OPTIONS_KEY)
+def card_labels(options) -> dict[str, dict[int, str]]:
+    """What a ``Card`` shows for its activity, domain and local bank, from the option lists
+    (no join in the page's query: joining the three tables cost PostgreSQL more to plan
+    than the whole query took to run)."""
+    return {
+        "activity": {pk: label for pk, _code, label in options["activities"]},
+        "domain": {pk: label for pk, _code, label in options["domains"]},
+        "caisse_locale": {pk: label for pk, _code, label in options["caisses"]},
+    }
+
+
+DIRECTORY_COUNTS_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
+def directory_counts(
+    visible: QuerySet[Association], condition: Q, *, state: tuple | None = None
+) -> tuple[int, int]:
+    """(all visible, those matching the filters) in one query.
+
+    With ``state`` (``(version, day, scope)`` of the directory, read before ``visible`` was
+    built), the counts are cached under that state and the filters: the same state shows the
+    same associations, so they are exact; the version is read again after counting and a
+    state that changed meanwhile is not stored.
+    """
+    key = None
+    if state is not None:
+        raw = f"{state!r}|{condition!r}"
+        key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
+    result = counts["total"], counts["matching"]
+    if key is not None and directory_version() == state[0]:
+        cache.set(key, result, DIRECTORY_COUNTS_TIMEOUT)
+    return result
 
 
 def favourite_association_id(member) -> int | None:

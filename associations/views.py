@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -19,9 +20,11 @@ from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import (
     Card,
     associations_visible_to,
+    card_labels,
     card_rows,
     cards,
     directory_counts,
+    directory_scope,
     directory_version,
     favourite_association_id,
     map_rows,
@@ -59,25 +62,32 @@ def _directory_context(request):
     """Filters, counts and either a page of cards (list) or the map's settings (map).
 
     A constant number of queries whatever the number of associations and the filters:
-    session, user, three option lists, one count, then (list) one page, two figures, one
-    favourite.
+    user, the directory's version, then (list) one page with its figures and the favourite,
+    or (map) the user's regional bank. The session, the option lists and the counts come
+    from the cache, keyed by the directory's state (``directory_counts``): exact.
     """
     member = request.user
-    visible = associations_visible_to(member)
-    form = DirectoryFilterForm(request.GET, member=member)
+    version = directory_version()
+    day = timezone.localdate()
+    visible = associations_visible_to(member, on=day)
+    form = DirectoryFilterForm(request.GET, member=member, version=version)
     condition = form.condition()
-    total, matching = directory_counts(visible, condition)
+    total, matching = directory_counts(
+        visible, condition, state=(version, day.isoformat(), directory_scope(member))
+    )
     context = {"form": form, "total": total, "matching": matching, "mode": form.mode}
     if form.mode == MODE_MAP:
         context["map_config"] = _map_config(request, form)
         context["list_query"] = form.query_string(vue=MODE_LIST)
     else:
         paginator = Paginator(card_rows(visible.filter(condition).order_by("name", "pk")), PER_PAGE)
-        paginator.count = matching  # already counted above, with the total
+        paginator.count = matching  # already counted, with the total
         page = paginator.get_page(request.GET.get("page"))
-        page.object_list = [Card(row) for row in page.object_list]
+        labels = card_labels(form.options)
+        page.object_list = [Card(row, labels) for row in page.object_list]
         context.update(
             page=page,
+            labels=labels,
             favourite_id=favourite_association_id(member),
             page_query=form.query_string(),
             map_query=form.query_string(vue=MODE_MAP),
@@ -102,7 +112,8 @@ def favourites(request):
         favourite_id = favourite_association_id(request.user)
     favourite = None
     if favourite_id:
-        found = cards(associations_visible_to(request.user).filter(pk=favourite_id))
+        labels = context.get("labels") or card_labels(context["form"].options)
+        found = cards(associations_visible_to(request.user).filter(pk=favourite_id), labels)
         favourite = found[0] if found else None
     context.update(favourite=favourite, favourite_id=favourite_id)
     return render(request, "associations/favourites.html", context)
@@ -142,7 +153,7 @@ def map_data(request):
         cache_key = f"map-data:{key}"
         bodies = cache.get(cache_key)
         if bodies is None:
-            form = DirectoryFilterForm(request.GET, member=request.user)
+            form = DirectoryFilterForm(request.GET, member=request.user, version=version)
             markers = associations_visible_to(request.user, on=day).filter(form.condition())
             bodies = _map_body(map_rows(markers))
             # A write committed between the version read and the markers read shows in a

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from associations.models import Association
+from associations.selectors import card_labels, directory_options
 from associations.selectors import cards as card_objects
 from associations.templatetags.directory_tags import tookets
 from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite
@@ -140,7 +141,8 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
     # Model instances with their figures (as the detail page reads them) for the reference
     # template, and the lean ``Card`` rows the list pages give the tag: same HTML from both.
     instances = {pk: _with_figures_of(pk) for pk in ids}
-    lean = {c.pk: c for c in card_objects(Association.objects.filter(pk__in=ids))}
+    labels = card_labels(directory_options(pg_caisse.pk))
+    lean = {c.pk: c for c in card_objects(Association.objects.filter(pk__in=ids), labels)}
     cards = [instances[pk] for pk in ids]
     reference = engines["django"].engine.from_string(REFERENCE.read_text())
     tag = engines["django"].engine.from_string(
