@@ -12,6 +12,9 @@ PostgreSQL and the cache of CACHE_URL (Redis). Each member:
    form, a gift of 1 K posted from it, a favourite chosen, the favourites page — with a
    random think time between requests (``--think`` seconds on average).
 
+Logins arrive spread over ``--ramp`` seconds: checking a code is a deliberately slow hash
+(PBKDF2), and 50 at once on two cores queue for tens of seconds.
+
 Bounded: ``--seconds`` of browsing (max 600) and at most ``--max-requests`` requests. Prints
 requests per second, p50/p95/p99 per page and the errors (any unexpected status or network
 error), then runs ``check_ledger`` (wallet balances against the ledger, conservation, the
@@ -67,7 +70,7 @@ class Browser:
         start = time.perf_counter()
         status, data, response_headers = None, b"", []
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             try:
                 conn.request(method, path, body=body, headers=sent)
                 response = conn.getresponse()
@@ -243,6 +246,9 @@ def main():
     parser.add_argument("--threads-per-worker", type=int, default=4, help="gunicorn --threads")
     parser.add_argument("--pool", action="store_true", help="DATABASE_POOL=1 (psycopg pool)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--ramp", type=float, default=30.0, help="logins spread over this many seconds"
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 600.0)
 
@@ -289,7 +295,7 @@ def main():
             rng = random.Random(args.seed * 1000 + index)
             browser = Browser(port, stats, lock)
             try:
-                time.sleep(rng.uniform(0, 2.0))  # arrivals spread over two seconds
+                time.sleep(rng.uniform(0, args.ramp))  # arrivals spread over the ramp
                 log_in(browser, demo.HOME_CAISSE, account, demo.DEMO_CODE)
             except Exception as exc:  # noqa: BLE001 - counted and reported
                 with lock:
