@@ -63,6 +63,12 @@ class UserAdmin(CaisseScopedAdmin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["last_login", "date_joined", "closed_at"]
+        if obj is not None and obj.kind in (User.Kind.MEMBER, User.Kind.ASSOCIATION):
+            # A customer's identity is the bank's: the username is « <bank code>:<account> »
+            # (accounts.backends.username_for), which Django's username validator refuses for
+            # its colon. Shown, never edited here, so saving their settings keeps both the
+            # identity and the validator that staff usernames still go through.
+            readonly += ["username", "caisse_regionale", "account_number"]
         if not request.user.is_superuser:
             # Staff manage customers' settings, never rights: no one grants themselves more.
             readonly += [

@@ -1,18 +1,24 @@
 """Django admin for the regional banks' Tookets service: check, decide, enrol, follow.
 
 Every decision goes through ``associations.services``; the admin only collects the input.
-Scoping: ``CaisseScopedAdmin`` confines each staff member to their regional bank's rows, and
+``DECISIONS`` is the one table of them (title, form, button, service): the list's actions,
+the change page's buttons and the decision page are all made from it, and each decision
+records its own event in the file's history, shown on the change page (``file_history``).
+The dashboard's figures come from ``associations.selectors.staff_dashboard``. Scoping: ``CaisseScopedAdmin`` confines each staff member to their regional bank's rows, and
 every custom view below fetches associations through ``get_queryset`` too, so an id of another
 bank's association — typed in a URL or posted by hand — is « not found ».
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Min, Sum
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,21 +26,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import User
-from associations import forms, services
+from associations import forms, selectors, services
 from associations.models import Association, Enrollment, StatusChange
-from cagnotte.models import AssociationYearTotals
-from caisses.admin import CaisseScopedAdmin, staff_caisse
+from caisses.admin import CaisseScopedAdmin
 from caisses.models import CaisseRegionale
+from caisses.staff import ALL_BANKS, is_bank_staff, staff_caisse
 
 Status = Association.Status
-
-
-def is_bank_staff(user) -> bool:
-    """Bank staff manage associations by role: no per-model permission needs granting."""
-    return bool(
-        user.is_active and user.is_staff and (user.is_superuser or user.kind == User.Kind.STAFF)
-    )
 
 
 class BankStaffReadOnlyAdmin(CaisseScopedAdmin):
@@ -56,35 +54,13 @@ class BankStaffReadOnlyAdmin(CaisseScopedAdmin):
         return False
 
 
-class StatusChangeInline(admin.TabularInline):
-    model = StatusChange
-    fields = ["created_at", "actor", "from_status", "to_status", "message"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["-created_at", "-id"]
-    verbose_name = gettext_lazy("décision")
-    verbose_name_plural = gettext_lazy("Historique des décisions")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return is_bank_staff(request.user)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
-
-
 class EnrollmentInline(admin.TabularInline):
     model = Enrollment
     fields = ["program", "enrolled_by", "enrolled_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+    verbose_name_plural = gettext_lazy("Enrôlements en cours")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -106,28 +82,87 @@ class AssociationAdminForm(django_forms.ModelForm):
 
     def clean_caisse_locale(self):
         local = self.cleaned_data.get("caisse_locale")
-        if local and local.caisse_regionale_id != self.instance.caisse_regionale_id:
+        if local and not services.caisse_locale_fits(
+            association=self.instance, caisse_locale=local
+        ):
             raise django_forms.ValidationError(
                 _("Choisissez une caisse locale de la Caisse régionale de l’association.")
             )
         return local
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One staff decision: its page (title, form, button) and the service that takes it."""
+
+    title: str
+    form: type[django_forms.Form]
+    button: str
+    # Called once per selected association: service(association=…, staff=…, **arguments).
+    service: Callable[..., object]
+    # The service's other keyword arguments, from the form's cleaned data.
+    arguments: Callable[[dict], dict]
+    action: str  # the name of the list's action leading to the page
+    # The form's extra keyword arguments, from the selected associations.
+    form_kwargs: Callable[[list[Association]], dict] = field(default=lambda associations: {})
+
+
 DECISIONS = {
-    # kind: (title, form class, button label)
-    "validation": (gettext_lazy("Valider"), forms.ValidationForm, gettext_lazy("Valider")),
-    "correction": (
-        gettext_lazy("Demander une correction"),
-        forms.CorrectionForm,
-        gettext_lazy("Envoyer la demande de correction"),
+    "validation": Decision(
+        title=gettext_lazy("Valider"),
+        form=forms.ValidationForm,
+        button=gettext_lazy("Valider"),
+        service=services.validate_association,
+        arguments=lambda data: {"message": data["message"]},
+        action="validate_action",
     ),
-    "refus": (gettext_lazy("Refuser"), forms.RejectionForm, gettext_lazy("Refuser")),
-    "enrolement": (
-        gettext_lazy("Enrôler dans un programme"),
-        forms.EnrollmentForm,
-        gettext_lazy("Enrôler"),
+    "correction": Decision(
+        title=gettext_lazy("Demander une correction"),
+        form=forms.CorrectionForm,
+        button=gettext_lazy("Envoyer la demande de correction"),
+        service=services.request_correction,
+        arguments=lambda data: {"message": data["message"]},
+        action="correction_action",
+    ),
+    "refus": Decision(
+        title=gettext_lazy("Refuser"),
+        form=forms.RejectionForm,
+        button=gettext_lazy("Refuser"),
+        service=services.reject_association,
+        arguments=lambda data: {"reason": data["reason"]},
+        action="reject_action",
+    ),
+    "enrolement": Decision(
+        title=gettext_lazy("Enrôler dans un programme"),
+        form=forms.EnrollmentForm,
+        button=gettext_lazy("Enrôler"),
+        service=services.enroll_in_bank_programs,
+        arguments=lambda data: {"programs": data["programs"]},
+        action="enrol_action",
+        form_kwargs=lambda associations: {
+            "caisse_regionale_ids": {a.caisse_regionale_id for a in associations}
+        },
+    ),
+    "retrait": Decision(
+        title=gettext_lazy("Retirer d’un programme"),
+        form=forms.UnenrollmentForm,
+        button=gettext_lazy("Retirer"),
+        service=services.unenroll_association,
+        arguments=lambda data: {"programs": data["programs"], "reason": data["reason"]},
+        action="unenrol_action",
+        form_kwargs=lambda associations: {"association_ids": [a.pk for a in associations]},
     ),
 }
+
+
+def _decision_action(kind: str, decision: Decision):
+    """The list's action for one decision: it leads to the decision's page."""
+
+    def action(modeladmin, request, queryset):
+        return modeladmin.to_decision(kind, queryset)
+
+    action.__name__ = decision.action
+    return admin.action(description=decision.title)(action)
 
 
 @admin.register(Association)
@@ -163,6 +198,7 @@ class AssociationAdmin(CaisseScopedAdmin):
         "submitted_at",
         "validated_at",
         "decision_links",
+        "file_history",
     ]
     fieldsets = [
         (
@@ -203,9 +239,10 @@ class AssociationAdmin(CaisseScopedAdmin):
             gettext_lazy("Adresse"),
             {"fields": ["address", "postal_code", "city", "latitude", "longitude"]},
         ),
+        (gettext_lazy("Historique du dossier"), {"fields": ["file_history"]}),
     ]
-    inlines = [StatusChangeInline, EnrollmentInline]
-    actions = ["validate_action", "correction_action", "reject_action", "enrol_action"]
+    inlines = [EnrollmentInline]
+    actions = [_decision_action(kind, decision) for kind, decision in DECISIONS.items()]
 
     # --- Permissions: staff by role, scoped by CaisseScopedAdmin ---------------------------
 
@@ -226,7 +263,7 @@ class AssociationAdmin(CaisseScopedAdmin):
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
-        if staff_caisse(request) is None:
+        if staff_caisse(request.user) is ALL_BANKS:
             filters.insert(0, "caisse_regionale")
         return filters
 
@@ -235,36 +272,33 @@ class AssociationAdmin(CaisseScopedAdmin):
         if obj is None or obj.pk is None:
             return "—"
         links = []
-        for kind, (title, _form, _button) in DECISIONS.items():
+        for kind, decision in DECISIONS.items():
             url = reverse("admin:associations_association_decide", args=[kind])
             links.append(
-                format_html('<a class="button" href="{}?ids={}">{}</a>', url, obj.pk, title)
+                format_html(
+                    '<a class="button" href="{}?ids={}">{}</a>', url, obj.pk, decision.title
+                )
             )
         return format_html(" ".join(["{}"] * len(links)), *links)
 
-    # --- Actions: each leads to its form page for the selected associations ----------------
+    @admin.display(description=gettext_lazy("Historique"))
+    def file_history(self, obj):
+        """The file's story in one table: every event with who, when and why. The change
+        page is reached through the scoped queryset only, so this is too."""
+        if obj is None or obj.pk is None:
+            return "—"
+        return render_to_string(
+            "admin/associations/association/history.html",
+            {"events": selectors.association_history(obj.pk)},
+        )
 
-    def _to_decision(self, kind, queryset):
+    # --- Actions: each leads to its decision's page for the selected associations ---------
+
+    def to_decision(self, kind, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
         return redirect(
             f"{reverse('admin:associations_association_decide', args=[kind])}?ids={ids}"
         )
-
-    @admin.action(description=gettext_lazy("Valider"))
-    def validate_action(self, request, queryset):
-        return self._to_decision("validation", queryset)
-
-    @admin.action(description=gettext_lazy("Demander une correction"))
-    def correction_action(self, request, queryset):
-        return self._to_decision("correction", queryset)
-
-    @admin.action(description=gettext_lazy("Refuser"))
-    def reject_action(self, request, queryset):
-        return self._to_decision("refus", queryset)
-
-    @admin.action(description=gettext_lazy("Enrôler dans un programme"))
-    def enrol_action(self, request, queryset):
-        return self._to_decision("enrolement", queryset)
 
     # --- Custom views ----------------------------------------------------------------------
 
@@ -303,24 +337,25 @@ class AssociationAdmin(CaisseScopedAdmin):
         return found
 
     def decision_view(self, request, kind):
-        if kind not in DECISIONS:
+        decision = DECISIONS.get(kind)
+        if decision is None:
             raise Http404
         if not self.has_change_permission(request):
             raise PermissionDenied
-        title, form_class, button = DECISIONS[kind]
         raw_ids = (
             request.POST.get("ids", "") if request.method == "POST" else request.GET.get("ids", "")
         )
         associations = self._selected(request, raw_ids)
-        kwargs = {}
-        if form_class is forms.EnrollmentForm:
-            kwargs["caisse_regionale_ids"] = {a.caisse_regionale_id for a in associations}
-        form = form_class(request.POST if request.method == "POST" else None, **kwargs)
+        form = decision.form(
+            request.POST if request.method == "POST" else None,
+            **decision.form_kwargs(associations),
+        )
         if request.method == "POST" and form.is_valid():
+            arguments = decision.arguments(form.cleaned_data)
             done = 0
             for association in associations:
                 try:
-                    self._decide(kind, association, request.user, form.cleaned_data)
+                    decision.service(association=association, staff=request.user, **arguments)
                 except services.WorkflowError as exc:
                     self.message_user(request, f"{association.name} : {exc}", messages.ERROR)
                 else:
@@ -328,7 +363,8 @@ class AssociationAdmin(CaisseScopedAdmin):
             if done:
                 self.message_user(
                     request,
-                    _("%(title)s : %(n)d association(s) traitée(s).") % {"title": title, "n": done},
+                    _("%(title)s : %(n)d association(s) traitée(s).")
+                    % {"title": decision.title, "n": done},
                     messages.SUCCESS,
                 )
             if len(associations) == 1:
@@ -337,9 +373,9 @@ class AssociationAdmin(CaisseScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": title,
+            "title": decision.title,
             "kind": kind,
-            "button": button,
+            "button": decision.button,
             "form": form,
             "associations": associations,
             "ids": ",".join(str(a.pk) for a in associations),
@@ -351,79 +387,37 @@ class AssociationAdmin(CaisseScopedAdmin):
             status=400 if form.errors else 200,
         )
 
-    def _decide(self, kind, association, staff, data):
-        if kind == "validation":
-            services.validate_association(
-                association=association, staff=staff, message=data["message"]
-            )
-        elif kind == "correction":
-            services.request_correction(
-                association=association, staff=staff, message=data["message"]
-            )
-        elif kind == "refus":
-            services.reject_association(association=association, staff=staff, reason=data["reason"])
-        elif kind == "enrolement":
-            programs = [
-                p
-                for p in data["programs"]
-                if p.caisse_regionale_id == association.caisse_regionale_id
-            ]
-            if not programs:
-                raise services.NotEligible(
-                    _("aucun des programmes choisis n’est de sa Caisse régionale.")
-                )
-            created = services.enroll_association(
-                association=association, programs=programs, staff=staff
-            )
-            if not created:
-                raise services.WorkflowError(_("déjà enrôlée dans ce(s) programme(s)."))
-
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        caisse_id = staff_caisse(request)
+        caisse_id = staff_caisse(request.user)
         caisses = []
-        if caisse_id is None:
+        if caisse_id is ALL_BANKS:
             caisses = list(CaisseRegionale.objects.order_by("name"))
             chosen = request.GET.get("caisse", "")
-            caisse_id = int(chosen) if chosen.isdigit() else None
+            # ASCII digits only: « ² » passes str.isdigit() but not int().
+            caisse_id = int(chosen) if chosen.isascii() and chosen.isdigit() else None
         caisse = CaisseRegionale.objects.filter(pk=caisse_id).first() if caisse_id else None
         associations = self.get_queryset(request)
         if caisse is not None:
             associations = associations.filter(caisse_regionale=caisse)
-        counts = dict(
-            associations.order_by()
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .values_list("status", "n")
-        )
-        by_status = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
-        oldest = associations.filter(status=Status.SUBMITTED).aggregate(oldest=Min("submitted_at"))[
-            "oldest"
-        ]
-        now = timezone.now()
-        year = timezone.localdate().year
-        given = (
-            AssociationYearTotals.objects.filter(
-                association__in=associations.values("pk"), year=year
-            ).aggregate(total=Sum("received"))["total"]
-            or 0
-        )
-        changelist = reverse("admin:associations_association_changelist")
+        figures = selectors.staff_dashboard(associations)
+        oldest = figures.oldest_submitted_at
+        waiting = (timezone.now() - oldest) if oldest else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Tableau de bord Tookets"),
             "caisse": caisse,
             "caisses": caisses,
-            "by_status": by_status,
-            "total": sum(counts.values()),
+            "by_status": figures.by_status,
+            "total": figures.total,
             "oldest_submitted_at": oldest,
-            "waiting": (now - oldest) if oldest else None,
-            "waiting_days": (now - oldest).days if oldest else None,
-            "given_this_year": given,
-            "year": year,
-            "changelist_url": changelist,
+            "waiting": waiting,
+            "waiting_days": waiting.days if waiting else None,
+            "given_this_year": figures.given_this_year,
+            "year": figures.year,
+            "changelist_url": reverse("admin:associations_association_changelist"),
         }
         return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 
@@ -431,8 +425,16 @@ class AssociationAdmin(CaisseScopedAdmin):
 @admin.register(StatusChange)
 class StatusChangeAdmin(BankStaffReadOnlyAdmin):
     caisse_path = "association__caisse_regionale"
-    list_display = ["created_at", "association", "from_status", "to_status", "actor", "message"]
-    list_filter = ["to_status"]
+    list_display = [
+        "created_at",
+        "association",
+        "event",
+        "from_status",
+        "to_status",
+        "actor",
+        "message",
+    ]
+    list_filter = ["event", "to_status"]
     search_fields = ["association__name", "association__rna_number", "message"]
     list_select_related = ["association", "actor"]
     date_hierarchy = "created_at"

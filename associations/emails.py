@@ -19,7 +19,7 @@ from associations.models import Association, StatusChange
 
 logger = logging.getLogger(__name__)
 
-Status = Association.Status
+Event = StatusChange.Event
 
 SUBJECTS = {
     "submitted": "Tookets — nous avons bien reçu l’inscription de {name}",
@@ -33,17 +33,21 @@ SUBJECTS = {
 CLAIM_SECONDS = 30 * 24 * 3600
 
 
+# The email each event sends; the others send none (the start of a draft, a withdrawal from
+# a program, which staff explain to the association themselves).
+EMAIL_OF_EVENT = {
+    Event.SUBMITTED: "submitted",
+    Event.RESUBMITTED: "resubmitted",
+    Event.CORRECTION_REQUESTED: "correction_requested",
+    Event.VALIDATED: "validated",
+    Event.ENROLLED: "enrolled",
+    Event.REJECTED: "rejected",
+}
+
+
 def email_kind(change: StatusChange) -> str | None:
-    """Which email a decision sends (None: no email, e.g. a draft being started)."""
-    if change.to_status == Status.SUBMITTED:
-        if change.from_status == Status.CORRECTION_REQUESTED:
-            return "resubmitted"
-        return "submitted"
-    if change.to_status == Status.VALIDATED and change.from_status == Status.VALIDATED:
-        return "enrolled"  # the only validated → validated decision is an enrolment
-    if change.to_status in (Status.CORRECTION_REQUESTED, Status.VALIDATED, Status.REJECTED):
-        return change.to_status
-    return None
+    """Which email a decision sends (None: no email), read from its recorded event."""
+    return EMAIL_OF_EVENT.get(change.event)
 
 
 def recipients(association: Association) -> list[str]:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
 from associations.models import Association, rna_validator
+from associations.selectors import programs_enrolled_in
 from associations.services import enrollable_programs, position_in_territory
 from caisses.models import CaisseLocale, CaisseRegionale
 
@@ -307,3 +308,21 @@ class EnrollmentForm(forms.Form):
         self.fields["programs"].queryset = qs.select_related("caisse_regionale").order_by(
             "caisse_regionale__name", "name"
         )
+
+
+class UnenrollmentForm(forms.Form):
+    programs = forms.ModelMultipleChoiceField(
+        label=_("Programmes dont la retirer"),
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choisissez au moins un programme.")},
+    )
+    reason = forms.CharField(
+        label=_("Motif du retrait"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000
+    )
+
+    def __init__(self, *args, association_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["programs"].queryset = programs_enrolled_in(
+            association_ids=association_ids
+        ).select_related("caisse_regionale")

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
+from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
 
 rna_validator = RegexValidator(
     r"^W\d{9}$", _("Le numéro RNA commence par W suivi de 9 chiffres (ex. : W123456789).")
@@ -158,15 +159,35 @@ class Association(models.Model):
         super().save(*args, **kwargs)
 
 
-class StatusChange(models.Model):
-    """One decision in an association's file: who, when, from which status to which, and why."""
+class StatusChange(AppendOnlyModel):
+    """One event in an association's file: who, when, what (``event``) and why (``message``).
+
+    Append-only (``tookets.append_only``; a trigger on PostgreSQL): the file's history is
+    never rewritten. ``event`` says what happened in a field of its own; the statuses before
+    and after are kept as well (an enrolment leaves the status as it was).
+    """
+
+    class Event(models.TextChoices):
+        STARTED = "started", _("Inscription commencée")
+        SUBMITTED = "submitted", _("Dossier envoyé")
+        RESUBMITTED = "resubmitted", _("Corrections envoyées")
+        CORRECTION_REQUESTED = "correction_requested", _("Correction demandée")
+        VALIDATED = "validated", _("Validée")
+        REJECTED = "rejected", _("Refusée")
+        ENROLLED = "enrolled", _("Enrôlée dans un programme")
+        UNENROLLED = "unenrolled", _("Retirée d’un programme")
+
+    # Closing the account of whoever acted keeps the event and forgets the person.
+    ANONYMISED = {"actor": None}
 
     association = models.ForeignKey(
         Association,
         verbose_name=_("association"),
-        on_delete=models.CASCADE,
+        # An association with a history is never deleted (the history is not either).
+        on_delete=models.PROTECT,
         related_name="history",
     )
+    event = models.CharField(_("évènement"), max_length=24, choices=Event.choices)
     from_status = models.CharField(
         _("statut précédent"), max_length=24, choices=Association.Status.choices, blank=True
     )
@@ -183,14 +204,32 @@ class StatusChange(models.Model):
     message = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("le"), auto_now_add=True)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("décision")
         verbose_name_plural = _("historique des décisions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    event__in=[
+                        "started",
+                        "submitted",
+                        "resubmitted",
+                        "correction_requested",
+                        "validated",
+                        "rejected",
+                        "enrolled",
+                        "unenrolled",
+                    ]
+                ),
+                name="status_change_event_valid",
+            )
+        ]
 
     def __str__(self):
-        before = self.get_from_status_display() if self.from_status else "—"
-        return f"{self.association} : {before} → {self.get_to_status_display()}"
+        return f"{self.association} : {self.get_event_display()}"
 
 
 class Enrollment(models.Model):
@@ -235,7 +274,7 @@ class DirectoryVersion(models.Model):
     rename, a move, a withdrawal), any enrolment, any program (opening and closing dates, a
     sweep), any activity, domain or local bank (the filters' codes).
 
-    Maintained by database triggers (migration ``0007_directory_version``), not by Django
+    Maintained by database triggers (migration ``0009_directory_version``), not by Django
     signals: a bulk update, an import, a raw SQL edit or the admin all bump it, in the writer's
     own transaction, so a reader that sees the change sees the new version too. The map data's
     ETag and its cached body are keyed by it (with the day, since programs open and close by

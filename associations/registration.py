@@ -22,7 +22,7 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts.keypad import decode, new_layout
 from associations import forms, services
-from associations.models import Association
+from associations.models import Association, StatusChange
 
 KEYPAD_PURPOSE = "register"
 
@@ -248,7 +248,7 @@ def _last_correction(association: Association):
     if association.status != Association.Status.CORRECTION_REQUESTED:
         return None
     return (
-        association.history.filter(to_status=Association.Status.CORRECTION_REQUESTED)
+        association.history.filter(event=StatusChange.Event.CORRECTION_REQUESTED)
         .order_by("-created_at", "-id")
         .first()
     )

@@ -3,10 +3,11 @@
 import datetime
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from associations.models import (
@@ -15,6 +16,7 @@ from associations.models import (
     DirectoryVersion,
     Domain,
     Enrollment,
+    StatusChange,
     normalize_search,
 )
 from caisses.models import CaisseLocale
@@ -314,3 +316,67 @@ def favourite_association_id(member) -> int | None:
     if member is None or not member.is_authenticated:
         return None
     return Favourite.objects.filter(member=member).values_list("association_id", flat=True).first()
+
+
+# --- Staff (admin) --------------------------------------------------------------------------
+
+
+def programs_enrolled_in(*, association_ids):
+    """The programs any of these associations is enrolled in (to withdraw it from one)."""
+    from cagnotte.models import Program
+
+    return Program.objects.filter(
+        pk__in=Enrollment.objects.filter(association_id__in=list(association_ids)).values(
+            "program_id"
+        )
+    ).order_by("caisse_regionale__name", "-year", "name")
+
+
+def association_history(association_id: int) -> QuerySet[StatusChange]:
+    """An association's file as one story, oldest first: every event (submissions, staff
+    decisions, enrolments and withdrawals) with who, when and why."""
+    return (
+        StatusChange.objects.filter(association_id=association_id)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class StaffDashboard:
+    by_status: list[tuple[str, str, int]]  # (status, label, count), in the workflow's order
+    total: int
+    oldest_submitted_at: datetime.datetime | None  # the file waiting longest for a check
+    given_this_year: int  # Tookets the associations received this calendar year
+    year: int
+
+
+def staff_dashboard(associations: QuerySet[Association], *, on: datetime.date | None = None):
+    """The staff dashboard's figures for these (already scoped) associations: three queries."""
+    from cagnotte.models import AssociationYearTotals
+
+    year = (on or timezone.localdate()).year
+    counts = dict(
+        associations.order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    oldest = associations.filter(status=Association.Status.SUBMITTED).aggregate(
+        oldest=Min("submitted_at")
+    )["oldest"]
+    given = (
+        AssociationYearTotals.objects.filter(
+            association__in=associations.values("pk"), year=year
+        ).aggregate(total=Sum("received"))["total"]
+        or 0
+    )
+    return StaffDashboard(
+        by_status=[
+            (value, label, counts.get(value, 0)) for value, label in Association.Status.choices
+        ],
+        total=sum(counts.values()),
+        oldest_submitted_at=oldest,
+        given_this_year=given,
+        year=year,
+    )

@@ -10,8 +10,9 @@ The workflow is a small state machine::
     submitted / correction_requested ──reject──▶ rejected
 
 Each transition locks the association row, re-checks its status, writes the new status and a
-``StatusChange`` (who, when, from, to, why) in one transaction, and queues the email only once
-the transaction has committed.
+``StatusChange`` (who, when, which event, from, to, why) in one transaction, and queues the
+email only once the transaction has committed. Enrolling in a program and withdrawing from
+one leave the status as it is and record their own event (``enrolled``, ``unenrolled``).
 """
 
 import datetime
@@ -28,9 +29,11 @@ from accounts.identity import Identity
 from accounts.models import User
 from associations.models import Association, Enrollment, StatusChange, normalize_search
 from cagnotte.models import Program
-from caisses.models import CaisseRegionale
+from caisses.models import CaisseLocale, CaisseRegionale
+from caisses.staff import may_act_on
 
 Status = Association.Status
+Event = StatusChange.Event
 
 # Statuses in which the association may still edit its file.
 EDITABLE_STATUSES = frozenset({Status.DRAFT, Status.CORRECTION_REQUESTED})
@@ -149,6 +152,7 @@ def start_registration(*, caisse: CaisseRegionale, identity: Identity, user: Use
             association.save()
             StatusChange.objects.create(
                 association=association,
+                event=Event.STARTED,
                 from_status="",
                 to_status=Status.DRAFT,
                 actor=user,
@@ -196,7 +200,9 @@ def registration_problems(association: Association) -> list[str]:
     if association.latitude is not None and association.longitude is not None:
         if not position_in_territory(cr, association.latitude, association.longitude):
             missing.append(_("position dans le territoire de la Caisse régionale"))
-    if association.caisse_locale_id and association.caisse_locale.caisse_regionale_id != cr.pk:
+    if association.caisse_locale_id and not caisse_locale_fits(
+        association=association, caisse_locale=association.caisse_locale
+    ):
         missing.append(_("caisse locale de la Caisse régionale"))
     if association.jo_publication_date and association.jo_publication_date > (timezone.localdate()):
         missing.append(_("date de parution au Journal Officiel passée"))
@@ -204,6 +210,11 @@ def registration_problems(association: Association) -> list[str]:
 
 
 _FK_FIELDS = {"activity", "domain", "caisse_locale"}
+
+
+def caisse_locale_fits(*, association: Association, caisse_locale: CaisseLocale) -> bool:
+    """An association's local bank is one of its regional bank's."""
+    return caisse_locale.caisse_regionale_id == association.caisse_regionale_id
 
 
 def position_in_territory(cr: CaisseRegionale, latitude: float, longitude: float) -> bool:
@@ -219,7 +230,7 @@ def submit_registration(*, association: Association, actor: User) -> Association
         raise IncompleteRegistration(problems)
     return _transition(
         association=association,
-        allowed={Status.DRAFT, Status.CORRECTION_REQUESTED},
+        events={Status.DRAFT: Event.SUBMITTED, Status.CORRECTION_REQUESTED: Event.RESUBMITTED},
         to=Status.SUBMITTED,
         actor=actor,
         message="",
@@ -232,16 +243,8 @@ def submit_registration(*, association: Association, actor: User) -> Association
 
 def check_staff_scope(*, staff: User, association: Association) -> None:
     """Staff act only on their own regional bank's associations; national staff on all."""
-    if not staff.is_active or not staff.is_staff:
-        raise PermissionDenied("not staff")
-    if staff.is_superuser:
-        return
-    if staff.kind != User.Kind.STAFF:
-        raise PermissionDenied("not bank staff")
-    if staff.caisse_regionale_id is None:
-        return  # national staff
-    if staff.caisse_regionale_id != association.caisse_regionale_id:
-        raise PermissionDenied("association of another regional bank")
+    if not may_act_on(staff, association.caisse_regionale_id):
+        raise PermissionDenied("not bank staff of the association's regional bank")
 
 
 def request_correction(*, association: Association, staff: User, message: str) -> Association:
@@ -251,7 +254,7 @@ def request_correction(*, association: Association, staff: User, message: str) -
     check_staff_scope(staff=staff, association=association)
     return _transition(
         association=association,
-        allowed={Status.SUBMITTED},
+        events={Status.SUBMITTED: Event.CORRECTION_REQUESTED},
         to=Status.CORRECTION_REQUESTED,
         actor=staff,
         message=message,
@@ -264,7 +267,7 @@ def validate_association(
     check_staff_scope(staff=staff, association=association)
     return _transition(
         association=association,
-        allowed={Status.SUBMITTED},
+        events={Status.SUBMITTED: Event.VALIDATED},
         to=Status.VALIDATED,
         actor=staff,
         message=(message or "").strip(),
@@ -279,7 +282,7 @@ def reject_association(*, association: Association, staff: User, reason: str) ->
     check_staff_scope(staff=staff, association=association)
     return _transition(
         association=association,
-        allowed={Status.SUBMITTED, Status.CORRECTION_REQUESTED},
+        events={Status.SUBMITTED: Event.REJECTED, Status.CORRECTION_REQUESTED: Event.REJECTED},
         to=Status.REJECTED,
         actor=staff,
         message=reason,
@@ -349,6 +352,7 @@ def enroll_association(
         if created:
             change = StatusChange.objects.create(
                 association=locked,
+                event=Event.ENROLLED,
                 from_status=locked.status,
                 to_status=locked.status,
                 actor=staff,
@@ -359,13 +363,69 @@ def enroll_association(
     return created
 
 
+def enroll_in_bank_programs(
+    *, association: Association, programs: Iterable[Program], staff: User
+) -> list[Enrollment]:
+    """Enrol an association in those of ``programs`` that belong to its regional bank.
+
+    For a decision taken on several associations at once (national staff may select several
+    banks' associations and tick several banks' programs): each one gets its own bank's.
+    Raises when none is its bank's, or when it was enrolled in all of them already.
+    """
+    own = [p for p in programs if p.caisse_regionale_id == association.caisse_regionale_id]
+    if not own:
+        raise NotEligible(_("aucun des programmes choisis n’est de sa Caisse régionale."))
+    created = enroll_association(association=association, programs=own, staff=staff)
+    if not created:
+        raise WorkflowError(_("déjà enrôlée dans ce(s) programme(s)."))
+    return created
+
+
+def unenroll_association(
+    *, association: Association, programs: Iterable[Program], staff: User, reason: str
+) -> list[Program]:
+    """Withdraw an association from program(s) it is enrolled in: it stops receiving their
+    Tookets from now on (what it received stays in the ledger). Says why, in the history.
+
+    Returns the programs it was withdrawn from; raises when it was enrolled in none of them.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError(_("Indiquez le motif du retrait."))
+    check_staff_scope(staff=staff, association=association)
+    program_ids = {p.pk for p in programs}
+    with transaction.atomic():
+        # The same lock as enrolment: a withdrawal and an enrolment of one association are
+        # serialised, and the history lists them in the order they happened.
+        locked = Association.objects.select_for_update().get(pk=association.pk)
+        enrolments = list(
+            Enrollment.objects.select_related("program")
+            .filter(association=locked, program_id__in=program_ids)
+            .order_by("program_id")
+        )
+        if not enrolments:
+            raise WorkflowError(_("n’est enrôlée dans aucun de ces programmes."))
+        withdrawn = [e.program for e in enrolments]
+        Enrollment.objects.filter(pk__in=[e.pk for e in enrolments]).delete()
+        StatusChange.objects.create(
+            association=locked,
+            event=Event.UNENROLLED,
+            from_status=locked.status,
+            to_status=locked.status,
+            actor=staff,
+            message=_("Retirée de : %(programs)s. Motif : %(reason)s")
+            % {"programs": ", ".join(str(p) for p in withdrawn), "reason": reason},
+        )
+    return withdrawn
+
+
 # --- Internals ------------------------------------------------------------------------------
 
 
 def _transition(
     *,
     association: Association,
-    allowed: set,
+    events: dict[str, str],
     to: str,
     actor: User,
     message: str,
@@ -375,7 +435,8 @@ def _transition(
         # Lock and re-check: two staff members deciding at once, or a resubmission racing a
         # decision, see the status the other one left and one of them is refused.
         locked = Association.objects.select_for_update().get(pk=association.pk)
-        if locked.status not in allowed:
+        # ``events``: the statuses this transition leaves from, and the event each one makes.
+        if locked.status not in events:
             raise InvalidTransition(
                 _("Action impossible : le dossier est « %(status)s ».")
                 % {"status": locked.get_status_display()}
@@ -388,7 +449,12 @@ def _transition(
             fields.append(name)
         locked.save(update_fields=fields)
         change = StatusChange.objects.create(
-            association=locked, from_status=from_status, to_status=to, actor=actor, message=message
+            association=locked,
+            event=events[from_status],
+            from_status=from_status,
+            to_status=to,
+            actor=actor,
+            message=message,
         )
         _queue_email(change)
     association.refresh_from_db()

@@ -6,9 +6,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from associations.models import Association
+from associations.models import Association, StatusChange
 from associations.services import EDITABLE_STATUSES
 from cagnotte.selectors import association_figures
+
+STAFF_DECISIONS = [
+    StatusChange.Event.CORRECTION_REQUESTED,
+    StatusChange.Event.VALIDATED,
+    StatusChange.Event.REJECTED,
+]
 
 Status = Association.Status
 
@@ -56,7 +62,9 @@ def space(request):
         and e.program.is_open(today)
     ]
     last_decision = (
-        association.history.exclude(message="")
+        # The staff's last word on the file itself (an enrolment's note is not one).
+        association.history.filter(event__in=STAFF_DECISIONS)
+        .exclude(message="")
         .exclude(actor=user)
         .select_related("actor")
         .order_by("-created_at", "-id")

@@ -6,7 +6,8 @@
 Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, writes a
 CSV of ``--rows`` credits with fresh references, times a bare ``COPY`` of that file into an
 unindexed table of the same database, then ``import_credits`` on it, and prints both times
-and their ratio (target: at most 3), the import's time per step, and with ``--floor`` what a
+and their ratio (target: at most 3), the import's time per step (wall and backend CPU) and
+the CPU of this process (the reader runs here), and with ``--floor`` what a
 COPY of the same rows as ready-made entries into the ledger table costs (its indexes, checks
 and wallet foreign key: no import can write the entries for less). Where the database runs on
 this machine, each figure also gives the PostgreSQL backend's CPU seconds, steadier than wall
@@ -32,6 +33,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from cagnotte.imports import import_credits  # noqa: E402
+from cagnotte.imports import postgres as import_engine  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
 
 CAISSE = "pyrenees-gascogne"
@@ -79,12 +81,45 @@ def write_file(path: Path, rows: int, members: int, run: str) -> None:
         out.writelines(chunk)
 
 
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
 def backend_cpu() -> float | None:
     """CPU seconds used so far by this connection's PostgreSQL backend, when the server runs on
     this machine (/proc readable): on a busy machine it varies much less than wall time."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+    return backend_cpu_of(backend_pid())
+
+
+def profile_backend_cpu_per_step() -> dict[str, float]:
+    """Make the import's step timer also note the backend CPU seconds of each step (bench
+    only: one /proc read per step)."""
+    per_step: dict[str, float] = {}
+    timer_class = import_engine._StepTimer
+    original = timer_class.__call__
+
+    def timed(self, name):
+        now = backend_cpu_of(self_pid[0])
+        if now is not None and getattr(self, "_cpu", None) is not None:
+            per_step[name] = per_step.get(name, 0.0) + now - self._cpu
+        self._cpu = now
+        original(self, name)
+
+    original_init = timer_class.__init__
+
+    def init(self, report):
+        original_init(self, report)
+        self._cpu = backend_cpu_of(self_pid[0])
+
+    self_pid = [backend_pid()]
+    timer_class.__call__ = timed
+    timer_class.__init__ = init
+    return per_step
+
+
+def backend_cpu_of(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -179,11 +214,16 @@ class _Rollback(Exception):
 
 def cleanup() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
+        # The ledger is append-only (trigger of cagnotte/0005): the bench's own rows are
+        # removed with the trigger off, inside this transaction only (table owner's right;
+        # the application never does this).
+        cursor.execute("ALTER TABLE cagnotte_ledgerentry DISABLE TRIGGER ledgerentry_append_only")
         cursor.execute(
             "DELETE FROM cagnotte_ledgerentry WHERE wallet_id IN (SELECT w.id FROM "
             "cagnotte_wallet w JOIN cagnotte_program p ON p.id = w.program_id "
             "WHERE p.code = 'banc-import')"
         )
+        cursor.execute("ALTER TABLE cagnotte_ledgerentry ENABLE TRIGGER ledgerentry_append_only")
         cursor.execute(
             "DELETE FROM cagnotte_wallet WHERE program_id IN "
             "(SELECT id FROM cagnotte_program WHERE code = 'banc-import')"
@@ -225,10 +265,12 @@ def main() -> None:
         copy_seconds, copy_cpu = bare_copy(path)
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
-        start = time.perf_counter()
+        per_step_cpu = profile_backend_cpu_per_step()
+        start, client_start = time.perf_counter(), time.process_time()
         with CpuClock() as import_cpu:
-            report = import_credits(path=path)
+            report = import_credits(path=path, force=True)
         import_seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - client_start
     assert report.applied == args.rows and not report.errors, report.summary()
     start = time.perf_counter()
     check = check_ledger()
@@ -241,6 +283,12 @@ def main() -> None:
         print(f"ratio of backend CPU seconds: {import_cpu.seconds / copy_cpu.seconds:.2f}")
     timings = getattr(report, "timings", {})
     print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    if per_step_cpu:
+        print(
+            "import profile, backend CPU: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in per_step_cpu.items())
+        )
+    print(f"import, this process's CPU (reading the file, Django): {client_cpu:.2f} s")
     print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
     if args.floor:
         parts = ledger_copy_floor(run)

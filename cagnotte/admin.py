@@ -3,7 +3,7 @@ read-only (money moves only through the services, which keep balances and totals
 
 from django.contrib import admin
 
-from cagnotte.models import LedgerEntry, Program, Wallet
+from cagnotte.models import CreditImportBatch, LedgerEntry, Program, Wallet
 from caisses.admin import CaisseScopedAdmin
 
 
@@ -49,3 +49,46 @@ class LedgerEntryAdmin(ReadOnlyScopedAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["wallet", "association", "created_by"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+
+
+@admin.register(CreditImportBatch)
+class CreditImportBatchAdmin(ReadOnlyScopedAdmin):
+    """Every credit import, read-only. Staff of a bank see the files that hold only their
+    bank's rows; a file of several banks (or none known) only national staff see."""
+
+    list_display = [
+        "started_at",
+        "file_name",
+        "status",
+        "caisse_regionale",
+        "rows",
+        "applied",
+        "already_applied",
+        "error_count",
+        "source",
+        "run_by",
+    ]
+    list_filter = ["status", "source", "caisse_regionale"]
+    list_select_related = ["caisse_regionale"]
+    search_fields = ["file_name", "sha256"]
+    date_hierarchy = "started_at"
+    fields = [
+        "file_name",
+        "sha256",
+        "status",
+        "duplicate_of",
+        "caisse_regionale",
+        "source",
+        "run_by",
+        "all_or_nothing",
+        "forced",
+        "rows",
+        "applied",
+        "already_applied",
+        "error_count",
+        "tookets_applied",
+        "wallets_created",
+        "started_at",
+        "finished_at",
+        "report",
+    ]

@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
+
 
 class Program(models.Model):
     """A Tookets program of one regional bank for one campaign year."""
@@ -77,8 +79,16 @@ class Wallet(models.Model):
         return f"{self.member} — {self.program}"
 
 
-class LedgerEntry(models.Model):
-    """One movement on a wallet. Append-only; amounts are signed whole Tookets."""
+class LedgerEntry(AppendOnlyModel):
+    """One movement on a wallet. Append-only; amounts are signed whole Tookets.
+
+    Neither changed nor deleted, in Python (``tookets.append_only``) nor on PostgreSQL (a
+    trigger, migration 0005); a mistake is corrected by a new ``adjustment`` entry. Closing
+    an account may only blank ``created_by`` and ``memo`` (``LedgerEntry.objects.filter(…)
+    .anonymise()``).
+    """
+
+    ANONYMISED = {"created_by": None, "memo": ""}
 
     class Kind(models.TextChoices):
         CREDIT = "credit", _("Tookets récoltés")
@@ -127,6 +137,8 @@ class LedgerEntry(models.Model):
     )
     memo = models.CharField(_("motif"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -251,3 +263,70 @@ class AssociationYearTotals(models.Model):
             models.UniqueConstraint(fields=["association", "year"], name="year_totals_unique"),
             models.CheckConstraint(condition=Q(received__gte=0), name="year_totals_not_negative"),
         ]
+
+
+class CreditImportBatch(models.Model):
+    """One run of the credit import: which file (name and SHA-256), who or what ran it, what
+    it did and its full report. A file whose hash a finished batch already imported is not
+    read again (unless forced): the new batch says so and points at the earlier one."""
+
+    class Source(models.TextChoices):
+        COMMAND = "command", _("commande import_credits")
+        TASK = "task", _("tâche planifiée (dépôt de fichiers)")
+        OTHER = "other", _("appel direct")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("en cours")
+        DONE = "done", _("terminé")
+        REJECTED = "rejected", _("rien appliqué (tout ou rien)")
+        DUPLICATE = "duplicate", _("déjà importé, non relu")
+        REFUSED = "refused", _("fichier refusé")
+        FAILED = "failed", _("échec")
+
+    file_name = models.CharField(_("fichier"), max_length=255)
+    # Looked up on every run (« already imported? »): indexed.
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, db_index=True)
+    source = models.CharField(_("lancé par"), max_length=10, choices=Source.choices)
+    run_by = models.CharField(_("opérateur"), max_length=150, blank=True)
+    # The bank whose rows the file holds; empty when it holds several banks' rows (or none
+    # known): then only national staff see it, as its report names other banks' lines.
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("état"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    all_or_nothing = models.BooleanField(_("tout ou rien"), default=False)
+    forced = models.BooleanField(_("forcé (--force)"), default=False)
+    duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("déjà importé par le lot"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rows = models.PositiveIntegerField(_("lignes lues"), default=0)
+    applied = models.PositiveIntegerField(_("crédits appliqués"), default=0)
+    already_applied = models.PositiveIntegerField(_("déjà appliqués (ignorés)"), default=0)
+    error_count = models.PositiveIntegerField(_("lignes en erreur"), default=0)
+    tookets_applied = models.DecimalField(
+        _("Tookets appliqués (K)"), max_digits=30, decimal_places=0, default=0
+    )
+    wallets_created = models.PositiveIntegerField(_("cagnottes créées"), default=0)
+    report = models.TextField(_("rapport"), blank=True)
+    started_at = models.DateTimeField(_("commencé le"), default=timezone.now)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("import de crédits")
+        verbose_name_plural = _("imports de crédits")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.started_at:%d/%m/%Y %H:%M})"

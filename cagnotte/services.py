@@ -10,7 +10,10 @@ and later the year-end sweep and account closure (``sweep`` / ``return`` entries
 
 from __future__ import annotations
 
-from django.db import IntegrityError, connection, transaction
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,6 +30,44 @@ class InsufficientBalance(Exception):
 
 class InvalidAmount(Exception):
     """The amount is not a positive whole number of Tookets."""
+
+
+class WalletBusy(Exception):
+    """The wallet stayed locked longer than the gift may wait (a credit import is writing to
+    it): nothing was given; the member may try again in a moment."""
+
+
+# PostgreSQL's SQLSTATE for « lock_timeout expired » (lock_not_available).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+@contextmanager
+def _waiting_at_most(seconds: float):
+    """Inside a transaction: locks wait at most ``seconds``, then raise ``WalletBusy``.
+
+    PostgreSQL only (``SET LOCAL lock_timeout``, through ``set_config`` so it takes a
+    parameter); SQLite has no row locks to wait on. The setting lives as long as the
+    transaction: when the caller's transaction is the outer one, it is put back afterwards.
+    """
+    if connection.vendor != "postgresql" or seconds <= 0:  # 0: wait as long as it takes
+        yield
+        return
+    nested = connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [f"{max(1, round(seconds * 1000))}ms"],
+        )
+        previous = cursor.fetchone()[0]
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise WalletBusy from exc
+        raise
+    if nested:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 # Kinds whose Tookets reach an association and count in its figures.
@@ -172,14 +213,17 @@ def give_tookets(
     ``token`` is the form's one-time token: the gift's reference is ``gift:<token>``, so a
     double click or a replayed post returns the first gift and gives nothing more. The
     wallet row is locked, then balance and eligibility are checked again: two gifts racing
-    on one wallet are serialised and can never overdraw it.
+    on one wallet are serialised and can never overdraw it. A lock held longer than
+    ``settings.GIFT_LOCK_TIMEOUT`` (an import) raises ``WalletBusy``, with nothing given.
     """
     from associations.selectors import associations_visible_to
 
     if not token:
         raise ValueError("a gift needs its one-time token")
     reference = f"gift:{token}"
-    with transaction.atomic():
+    # A credit import locks the wallets it credits until it commits (a million rows: many
+    # seconds): the gift waits GIFT_LOCK_TIMEOUT at most, then gives nothing (WalletBusy).
+    with transaction.atomic(), _waiting_at_most(settings.GIFT_LOCK_TIMEOUT):
         wallet = _locked_wallet(member=member, wallet_id=wallet_id, program=program)
         # A replay first: the gift was made, whatever the balance or the rules say now.
         existing = LedgerEntry.objects.filter(reference=reference).first()

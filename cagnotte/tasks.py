@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from cagnotte.imports import ImportFileError, import_credits
+from cagnotte.models import CreditImportBatch
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 @shared_task
 def import_credit_file(path: str) -> dict:
     """Import one credit file. Safe to run twice: rows already imported are skipped."""
-    report = import_credits(path=path)
+    report = import_credits(path=path, source=CreditImportBatch.Source.TASK, run_by="celery")
     log.info("credit import %s: %s", path, report.summary().replace("\n", "; "))
     return {
         "rows": report.rows,
@@ -49,7 +50,9 @@ def import_dropped_credit_files() -> list[str]:
     processed = []
     for path in sorted(drop.glob("*.csv")):
         try:
-            report = import_credits(path=path)
+            report = import_credits(
+                path=path, source=CreditImportBatch.Source.TASK, run_by="celery beat"
+            )
             text = report.as_text()
         except ImportFileError as exc:
             text = f"Fichier : {path}\nFichier refusé : {exc}\n"

@@ -14,7 +14,13 @@ from cagnotte.selectors import (
     history_of,
     wallets_of,
 )
-from cagnotte.services import InsufficientBalance, InvalidAmount, NotEligible, give_tookets
+from cagnotte.services import (
+    InsufficientBalance,
+    InvalidAmount,
+    NotEligible,
+    WalletBusy,
+    give_tookets,
+)
 
 HISTORY_PAGE_SIZE = 20
 
@@ -90,6 +96,11 @@ def give(request, association_id):
             except NotEligible:
                 posted.add_error(
                     None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
+                )
+            except WalletBusy:
+                posted.add_error(
+                    None,
+                    _("Votre cagnotte est en cours de mise à jour, réessayez dans un instant"),
                 )
             else:
                 # Same message for a replayed post: it describes the one gift that was made.

@@ -51,7 +51,10 @@ def test_admin_pages_render_in_french(client, national_staff, association, membe
         wallet=wallet, kind="credit", amount=100, reference="credit-1", period="2026-11"
     )
     StatusChange.objects.create(
-        association=association, from_status="submitted", to_status="validated"
+        association=association,
+        event="validated",
+        from_status="submitted",
+        to_status="validated",
     )
     Favourite.objects.create(member=member, association=association)
     client.force_login(national_staff)
@@ -74,7 +77,7 @@ def test_admin_pages_render_in_french(client, national_staff, association, membe
 
     html = client.get(reverse("admin:associations_statuschange_changelist")).content.decode()
     assert "Statut précédent" in html and "Nouveau statut" in html and "Auteur" in html
-    assert "Les Amis du Gers : En cours de vérification → Validée" in client.get(
+    assert "Les Amis du Gers : Validée" in client.get(
         reverse("admin:associations_statuschange_change", args=[StatusChange.objects.get().pk])
     ).content.decode("utf-8")
     entry = LedgerEntry.objects.get()

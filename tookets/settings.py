@@ -215,6 +215,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {}  # filled by tookets/celery.py
 CREDIT_DROP_DIR = env.path("CREDIT_DROP_DIR", default=BASE_DIR / "var" / "credits")
+# The largest amount one row of a credit file may credit, in whole Tookets (1,000,000 K =
+# 10,000 €): a row over it is reported, not applied.
+CREDIT_MAX_AMOUNT = env.int("CREDIT_MAX_AMOUNT", default=1_000_000)
+# How long a gift waits for its wallet's lock (seconds, PostgreSQL) before the member is asked
+# to try again: a credit import holds the locks of the wallets it credits until it commits.
+GIFT_LOCK_TIMEOUT = env.float("GIFT_LOCK_TIMEOUT", default=3.0)
 
 # --- Map ------------------------------------------------------------------------------------
 MAP_TILES_URL = env.str("MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")

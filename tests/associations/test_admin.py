@@ -118,7 +118,11 @@ def test_change_page_of_another_bank_is_not_found(client, staff_pg, t31_file):
 
 def test_change_page_shows_the_history(client, staff_pg, pg_file):
     StatusChange.objects.create(
-        association=pg_file, from_status="draft", to_status="submitted", message="Premier envoi"
+        association=pg_file,
+        event="submitted",
+        from_status="draft",
+        to_status="submitted",
+        message="Premier envoi",
     )
     client.force_login(staff_pg)
     page = client.get(reverse("admin:associations_association_change", args=[pg_file.pk]))
@@ -231,8 +235,12 @@ def test_validate_reject_and_enrol(client, staff_pg, pg_caisse, program, pg_file
 
 
 def test_history_and_enrolment_lists_are_scoped(client, staff_pg, pg_file, t31_file):
-    StatusChange.objects.create(association=pg_file, to_status="submitted", message="ici")
-    StatusChange.objects.create(association=t31_file, to_status="submitted", message="là-bas")
+    StatusChange.objects.create(
+        association=pg_file, event="submitted", to_status="submitted", message="ici"
+    )
+    StatusChange.objects.create(
+        association=t31_file, event="submitted", to_status="submitted", message="là-bas"
+    )
     client.force_login(staff_pg)
     page = client.get(reverse("admin:associations_statuschange_changelist")).content.decode()
     assert "Rugby Club Auch" in page and "Chorale de Toulouse" not in page
@@ -271,6 +279,16 @@ def test_national_dashboard_can_pick_a_bank(client, national_staff, pg_file, t31
     assert sum(n for _v, _l, n in page.context["by_status"]) == 2
     page = client.get(DASHBOARD, {"caisse": t31_file.caisse_regionale_id})
     assert sum(n for _v, _l, n in page.context["by_status"]) == 1
+
+
+def test_national_dashboard_ignores_a_bank_that_is_not_ascii_digits(
+    client, national_staff, pg_file, t31_file
+):
+    client.force_login(national_staff)
+    for value in ("²", "١", "abc", "%00"):
+        page = client.get(DASHBOARD, {"caisse": value})
+        assert page.status_code == 200, value
+        assert page.context["caisse"] is None
 
 
 def test_dashboard_is_linked_from_the_list(client, staff_pg):

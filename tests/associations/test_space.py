@@ -44,6 +44,7 @@ def test_status_in_words(client, asso_user, staff_pg, status, message, expected)
     if message:
         StatusChange.objects.create(
             association=asso,
+            event=status,
             from_status="submitted",
             to_status=status,
             actor=staff_pg,

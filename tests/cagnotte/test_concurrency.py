@@ -16,6 +16,14 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _gifts_wait_for_each_other(settings):
+    # These races check that gifts queue on the wallet lock and never overdraw: on a loaded
+    # machine the fiftieth gift may wait longer than the production timeout, which
+    # test_lock_timeout.py checks on its own.
+    settings.GIFT_LOCK_TIMEOUT = 60
+
+
 def run_in_threads(count, target):
     barrier = threading.Barrier(count)
     outcomes = [None] * count

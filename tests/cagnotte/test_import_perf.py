@@ -102,7 +102,8 @@ def test_reimport_and_overlapping_files_credit_each_reference_once(
     # The second file repeats the last 100 rows of the first and brings 150 new ones.
     second_rows = first_rows[200:] + rows_for(members, programs, prefix="next", count=150)
     first = import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine)
-    again = import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine)
+    # force: the same file again is read again (else its hash says « déjà importé » at once).
+    again = import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine, force=True)
     second = import_credits(path=write(tmp_path, second_rows, "b.csv"), engine=engine)
 
     assert (first.applied, first.already_applied) == (300, 0)
@@ -172,7 +173,7 @@ def test_inside_a_callers_transaction_the_fallback_keeps_the_rest(
     path = write(tmp_path, rows)
     with transaction.atomic():
         first = import_credits(path=path)
-        again = import_credits(path=path)
+        again = import_credits(path=path, force=True)
         assert Wallet.objects.filter(balance__gt=0).count() == 10
     assert (first.applied, again.applied, again.already_applied) == (30, 0, 30)
     assert balances() == expected_balances(rows)
@@ -182,14 +183,15 @@ def test_inside_a_callers_transaction_the_fallback_keeps_the_rest(
 def test_the_postgres_import_runs_a_fixed_number_of_statements(
     require_postgres, members, programs, tmp_path
 ):
-    # Set-based: the number of statements does not grow with the file (COPY is not counted).
+    # Set-based: the number of statements does not grow with the file (COPY is not counted);
+    # recording the batch (hash lookup, insert, update, its bank) is four of them.
     small = write(tmp_path, rows_for(members, programs, prefix="s", count=5), "s.csv")
     large = write(tmp_path, rows_for(members, programs, prefix="l", count=2000), "l.csv")
     with CaptureQueriesContext(connection) as for_small:
         import_credits(path=small)
     with CaptureQueriesContext(connection) as for_large:
         import_credits(path=large)
-    assert len(for_small) == len(for_large) <= 20
+    assert len(for_small) == len(for_large) <= 24
 
 
 def test_the_schema_keeps_the_import_cheap(require_postgres):

@@ -92,7 +92,7 @@ def test_the_same_file_twice_credits_once(engine, cast, tmp_path):
         [f"pyrenees-gascogne,{m},carte-societaire-gers,2026-0{n},{n}0,same-{n}" for n in (1, 2, 3)],
     )
     first = import_credits(path=path, engine=engine)
-    second = import_credits(path=path, engine=engine)
+    second = import_credits(path=path, engine=engine, force=True)
     assert (first.applied, first.already_applied) == (3, 0)
     assert (second.applied, second.already_applied, second.errors) == (0, 3, [])
     assert Wallet.objects.get(member=cast["member"]).balance == 60
@@ -154,7 +154,7 @@ def test_command_prints_the_report_and_fails_with_all_or_nothing(cast, tmp_path,
     assert "ligne 3 : programme inconnu" in out
     assert "ligne 3 : programme inconnu" in report_path.read_text()
     with pytest.raises(CommandError):
-        call_command("import_credits", str(path), "--all-or-nothing")
+        call_command("import_credits", str(path), "--all-or-nothing", "--force")
     assert Wallet.objects.get(member=cast["member"]).balance == 10
 
 

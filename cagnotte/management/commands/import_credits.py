@@ -1,10 +1,12 @@
-"""manage.py import_credits FILE.csv [--all-or-nothing] [--report PATH]"""
+"""manage.py import_credits FILE.csv [--all-or-nothing] [--report PATH] [--force]"""
 
+import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from cagnotte.imports import ImportFileError, import_credits, write_report
+from cagnotte.models import CreditImportBatch
 
 SHOWN_ERRORS = 50
 
@@ -21,13 +23,25 @@ class Command(BaseCommand):
         )
         parser.add_argument("--report", help="écrire le rapport complet dans ce fichier")
         parser.add_argument(
+            "--force",
+            action="store_true",
+            help="relire un fichier déjà importé (même empreinte SHA-256)",
+        )
+        parser.add_argument(
             "--no-progress", action="store_true", help="pas de barre de progression"
         )
 
-    def handle(self, *args, path, all_or_nothing, report, no_progress, **options):
+    def handle(self, *args, path, all_or_nothing, report, force, no_progress, **options):
         progress = not no_progress and sys.stderr.isatty()
         try:
-            result = import_credits(path=path, all_or_nothing=all_or_nothing, progress=progress)
+            result = import_credits(
+                path=path,
+                all_or_nothing=all_or_nothing,
+                progress=progress,
+                force=force,
+                source=CreditImportBatch.Source.COMMAND,
+                run_by=_operator(),
+            )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(result.summary())
@@ -40,3 +54,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Rapport : {report}")
         if result.rejected:
             raise CommandError("aucun crédit appliqué (--all-or-nothing)")
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return ""

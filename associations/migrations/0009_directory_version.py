@@ -129,8 +129,8 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("associations", "0006_search_name_apostrophes"),
-        ("cagnotte", "0004_import_fast_path"),
+        ("associations", "0008_status_change_append_only"),
+        ("cagnotte", "0006_credit_import_batch"),
         ("caisses", "0003_french_verbose_names"),
     ]
     operations = [

@@ -1,0 +1,351 @@
+"""The PostgreSQL engine: the reader's records through ``COPY``, then set-based SQL.
+
+The records the one reader produced (never the file's own bytes) are streamed with
+``COPY … FROM STDIN (FORMAT csv)`` into a temporary table; validation and application are a
+handful of set-based statements, all in one transaction: validation into a temporary table
+(its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
+balances), then the entries. Affected wallets are locked in id order before any write, as
+gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import and gifts (or two imports)
+queue behind each other and never deadlock. Entries go in with a plain ``INSERT … SELECT``
+and each wallet's balance grows by its total in the file; if a reference is already in the
+ledger (the same file twice, overlapping files) the unique constraint stops that statement,
+it is rolled back to a savepoint and the general path runs instead (``ON CONFLICT
+(reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
+themselves (heap, three indexes, then one deferred wallet foreign-key check per entry at
+commit) is most of the time: see ``bench/import_bench.py --floor``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import IntegrityError, connection, transaction
+
+from cagnotte.imports import rules
+from cagnotte.imports.reader import Reader, copy_line
+from cagnotte.imports.report import ImportReport, progress_bar
+
+PG_WORK_MEM = "256MB"
+REFERENCE_CONSTRAINT = "entry_reference_unique"
+COPY_CHUNK = 2000  # records per write to COPY
+
+_TEMP_TABLES = (
+    "credit_import_fields, credit_import_rows, credit_import_totals, credit_import_wallets"
+)
+
+# The reader's records: its line numbers, why a line could not be read, the six fields.
+_PG_FIELDS_TABLE = """
+CREATE TEMP TABLE credit_import_fields (
+    line bigint NOT NULL, read_error text,
+    caisse_code text, account_number text, program_code text, period text,
+    amount_text text, reference text COLLATE "C"
+) ON COMMIT DROP
+"""
+_PG_COPY = (
+    "COPY credit_import_fields FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (caisse_code, "
+    "account_number, program_code, period, amount_text, reference))"
+)
+
+# Every row checked once, set-based; the CASE comes from rules.ROW_RULES (all but the deferred
+# duplicate rule, below). Digit checks use ltrim(x, '0123456789') = '' rather than regular
+# expressions: a million rows times four regex matches was a third of the validation time.
+_PG_PARSE = """
+CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
+SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
+       CASE WHEN s.amount_ok THEN s.amount_text::bigint END AS amount,
+       {error_case} AS error
+FROM (
+    SELECT f.*, length(amount_text) BETWEEN 1 AND {digits}
+                AND ltrim(amount_text, '0123456789') = '' AS amount_ok
+    FROM credit_import_fields f
+) s
+LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code
+LEFT JOIN accounts_user u
+       ON u.caisse_regionale_id = cr.id AND u.account_number = s.account_number
+      AND u.kind = 'member'
+LEFT JOIN cagnotte_program p ON p.code = s.program_code
+"""
+
+# The deferred rule: a reference seen earlier in the file (on any readable row). Grouping a
+# million references is a third of the validation, and a clean file cannot break it: when no
+# row broke another rule and the plain INSERT below went through the ledger's unique index,
+# no reference occurred twice. So it runs when the file has bad rows (a duplicate of a bad
+# row is reported too), for --all-or-nothing (every error before any write), and when that
+# INSERT fails on a reference.
+_PG_DEFERRED = """
+UPDATE credit_import_rows s SET error = {reason}
+FROM (
+    SELECT reference, min(line) AS first_line
+    FROM credit_import_fields WHERE read_error IS NULL
+    GROUP BY 1 HAVING count(*) > 1
+) d
+WHERE s.error IS NULL AND d.reference = s.reference AND ({condition})
+"""
+
+# One pass over the valid rows: per (member, program), how many credits and how much (a
+# numeric sum: it cannot overflow). The wallet upsert, the locks, the total check and the
+# balance update then read 1 row per wallet, not per credit.
+_PG_TOTALS = """
+CREATE TEMP TABLE credit_import_totals ON COMMIT DROP AS
+SELECT member_id, program_id, count(*) AS n, sum(amount) AS total
+FROM credit_import_rows WHERE error IS NULL
+GROUP BY member_id, program_id
+"""
+
+# A wallet whose total alone would not fit is not even created (rules.wallet_total_*).
+_PG_CREATE_WALLETS = """
+INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
+SELECT member_id, program_id, 0, now()
+FROM credit_import_totals
+WHERE total <= %(balance_max)s
+ORDER BY member_id, program_id
+ON CONFLICT (member_id, program_id) DO NOTHING
+"""
+
+# Row locks on every affected wallet, taken in id order (the order every writer of several
+# wallets uses), before any entry is written: no deadlock with gifts or another import. The
+# locked wallets are kept as a small map (member, program) -> wallet for the writes below.
+_PG_LOCK_WALLETS = """
+CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
+SELECT w.id, w.member_id, w.program_id, w.balance, k.total FROM cagnotte_wallet w
+JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
+ORDER BY w.id
+FOR UPDATE OF w
+"""
+
+# rules.wallet_total_too_large, on the locked balances (0 for a wallet not created).
+_PG_TOTALS_TOO_LARGE = """
+SELECT k.member_id, k.program_id FROM credit_import_totals k
+LEFT JOIN credit_import_wallets w ON w.member_id = k.member_id AND w.program_id = k.program_id
+WHERE k.total > %(balance_max)s - coalesce(w.balance, 0)
+"""
+_PG_REPORT_TOO_LARGE = """
+WITH too_large (member_id, program_id) AS (SELECT * FROM unnest(%(members)s, %(programs)s)),
+flagged AS (
+    UPDATE credit_import_rows r SET error = %(reason)s FROM too_large t
+    WHERE r.error IS NULL AND r.member_id = t.member_id AND r.program_id = t.program_id
+), dropped_totals AS (
+    DELETE FROM credit_import_totals k USING too_large t
+    WHERE k.member_id = t.member_id AND k.program_id = t.program_id
+)
+DELETE FROM credit_import_wallets w USING too_large t
+WHERE w.member_id = t.member_id AND w.program_id = t.program_id
+"""
+
+# Fast path, for rows whose references are all new (the common case: this month's file):
+# a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
+# (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
+# pages in order). A reference already in the ledger makes it fail on the unique constraint;
+# the caller then rolls it back and takes the general path below.
+_PG_INSERT_NEW = """
+INSERT INTO cagnotte_ledgerentry
+    (wallet_id, kind, amount, reference, period, memo, created_at)
+SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
+FROM credit_import_rows r
+JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
+WHERE r.error IS NULL
+ORDER BY w.id
+"""
+# Every valid row was inserted: each wallet's new balance adds its total of the file.
+_PG_BALANCES_FROM_TOTALS = """
+UPDATE cagnotte_wallet w SET balance = w.balance + k.total
+FROM credit_import_wallets k
+WHERE w.id = k.id
+"""
+
+# General path: rows already imported (same file twice, overlapping files) are skipped by
+# ON CONFLICT, and the balances come from what was actually inserted.
+_PG_APPLY = """
+WITH inserted AS (
+    INSERT INTO cagnotte_ledgerentry
+        (wallet_id, kind, amount, reference, period, memo, created_at)
+    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
+    FROM credit_import_rows r
+    JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
+    WHERE r.error IS NULL
+    ORDER BY w.id
+    ON CONFLICT (reference) DO NOTHING
+    RETURNING wallet_id, amount
+), per_wallet AS (
+    SELECT wallet_id, sum(amount) AS total, count(*) AS n FROM inserted GROUP BY wallet_id
+), updated AS (
+    UPDATE cagnotte_wallet w SET balance = w.balance + per_wallet.total
+    FROM per_wallet WHERE w.id = per_wallet.wallet_id
+    RETURNING per_wallet.n, per_wallet.total
+)
+SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM updated
+"""
+
+
+class _StepTimer:
+    """Adds the seconds since the previous step to ``report.timings[name]``."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.report.timings[name] = self.report.timings.get(name, 0.0) + now - self.last
+        self.last = now
+
+
+class _DeferredNeeded(Exception):
+    """Wallet totals too large on a file whose deferred rule was not checked yet."""
+
+
+class _Rejected(Exception):
+    """All or nothing, and a wallet total found too large once wallets were locked."""
+
+
+def import_postgres(reader: Reader, report: ImportReport, *, size: int, progress: bool):
+    timer = _StepTimer(report)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                _stage_and_apply(cursor, reader, report, timer, size, progress)
+    except _Rejected:
+        pass
+    # The ledger's wallet foreign key is deferred: one check per new entry runs at commit.
+    timer("commit")
+
+
+def _fetch_errors(cursor, report: ImportReport) -> None:
+    cursor.execute(
+        "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
+    )
+    report.errors = [(int(line), error) for line, error in cursor.fetchall()]
+
+
+def _stage_and_apply(cursor, reader, report, timer, size, progress):
+    ceiling = rules.amount_ceiling()
+    error_case, params = rules.sql_error_case(ceiling)
+    # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
+    # (it is then a savepoint): start from a clean slate.
+    cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLES}")
+    # Sorts and hashes over a million rows stay in memory; local to this transaction.
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
+    cursor.execute(_PG_FIELDS_TABLE)
+    _copy_records(cursor, reader, size, progress)
+    report.rows = reader.rows
+    timer("staging COPY")
+    steps = progress_bar(4, progress, "Validation et application", unit="étapes")
+    parse = _PG_PARSE.format(error_case=error_case, digits=rules.AMOUNT_DIGITS_MAX)
+    cursor.execute(parse, params)
+    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+    deferred_checked = False
+    if cursor.fetchone()[0] or report.all_or_nothing:
+        _check_deferred(cursor, ceiling)
+        deferred_checked = True
+    cursor.execute("ANALYZE credit_import_rows")
+    steps.update(1)
+    timer("validation")
+    fast = True
+    while True:
+        try:
+            with transaction.atomic():
+                _apply(cursor, report, timer, steps, fast=fast, deferred_checked=deferred_checked)
+            break
+        except _DeferredNeeded:
+            pass
+        except IntegrityError as exc:
+            diag = getattr(exc.__cause__, "diag", None)
+            if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+                raise
+            # A reference already in the ledger (the same file twice, overlapping files), or
+            # one that occurs twice in the file: everything since the savepoint is undone.
+            timer("insert (rolled back: references already imported)")
+            fast = False
+        if not deferred_checked:
+            _check_deferred(cursor, ceiling)
+            deferred_checked = True
+            timer("validation")
+    steps.close()
+
+
+def _check_deferred(cursor, ceiling: int) -> None:
+    checks, params = rules.sql_deferred_checks(ceiling)
+    for condition, reason in checks:
+        cursor.execute(_PG_DEFERRED.format(condition=condition, reason=reason), params)
+
+
+def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) -> None:
+    """Totals per wallet, wallets created and locked, then the entries and the balances:
+    ``fast`` with a plain INSERT (raises IntegrityError if a reference is already taken),
+    else skipping references already in the ledger."""
+    report.wallets_created = report.applied = report.tookets_applied = 0
+    cursor.execute(_PG_TOTALS)
+    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+    has_errors = cursor.fetchone()[0]
+    steps.update(1)
+    timer("totals per wallet")
+    if report.all_or_nothing and has_errors:
+        _fetch_errors(cursor, report)
+        return
+    limits = {"balance_max": rules.BALANCE_MAX}
+    cursor.execute(_PG_CREATE_WALLETS, limits)
+    report.wallets_created = cursor.rowcount
+    timer("wallet upsert")
+    cursor.execute(_PG_LOCK_WALLETS)
+    cursor.execute("ANALYZE credit_import_wallets")
+    cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
+    too_large = cursor.fetchall()
+    if too_large and not deferred_checked:
+        # Rows of these wallets become bad rows: a later row with the same reference is then
+        # a duplicate of a bad row, which only the deferred rule reports.
+        raise _DeferredNeeded
+    if too_large:
+        cursor.execute(
+            _PG_REPORT_TOO_LARGE,
+            {
+                "members": [m for m, _ in too_large],
+                "programs": [p for _, p in too_large],
+                "reason": rules.wallet_total_message(),
+            },
+        )
+    steps.update(1)
+    timer("wallet lock")
+    _fetch_errors(cursor, report)
+    timer("report")
+    if report.rejected:
+        raise _Rejected  # undoes the wallets created above
+    cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
+    valid, valid_tookets = (int(x) for x in cursor.fetchone())
+    if valid:
+        if fast:
+            cursor.execute(_PG_INSERT_NEW)
+            timer("insert")
+            cursor.execute(_PG_BALANCES_FROM_TOTALS)
+            timer("balances")
+            report.applied, report.tookets_applied = valid, valid_tookets
+        else:
+            cursor.execute(_PG_APPLY)
+            applied, tookets = cursor.fetchone()
+            report.applied, report.tookets_applied = int(applied), int(tookets)
+            timer("insert skipping known references, and balances")
+    steps.update(1)
+    report.already_applied = valid - report.applied
+
+
+def _copy_records(cursor, reader: Reader, size: int, progress: bool) -> None:
+    # psycopg 3's copy, behind Django's cursor wrapper. Records go in chunks: one write per
+    # record would cost more than the reading.
+    bar = progress_bar(size, progress, "COPY")
+    stream = reader.stream
+    done = stream.tell()
+    chunk = []
+    try:
+        with cursor.cursor.copy(_PG_COPY) as copy:
+            for record in reader:
+                chunk.append(copy_line(record))
+                if len(chunk) == COPY_CHUNK:
+                    copy.write("".join(chunk).encode())
+                    chunk.clear()
+                    if progress:
+                        position = stream.tell()
+                        bar.update(position - done)
+                        done = position
+            if chunk:
+                copy.write("".join(chunk).encode())
+    finally:
+        bar.close()

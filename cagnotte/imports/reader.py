@@ -1,0 +1,112 @@
+"""The one reader of credit files, shared by both engines.
+
+A credit file is read line by line (one record per physical line: no field of a credit
+holds a line break), each line decoded on its own, so that one bad byte makes one bad row,
+reported on its own line, and the other rows still apply. Each line is split by Python's
+``csv`` module (standard dialect, strict: a quote left open or text after a closing quote
+makes the row unreadable rather than swallowing the next lines). A line without any quote
+or carriage return reads the same with ``str.split(",")`` (``csv`` has nothing to unquote),
+which costs a fraction; ``tests/cagnotte/test_import_reader.py`` holds the two to each other.
+
+The PostgreSQL engine never lets ``COPY`` parse the file: it sends the reader's records,
+written back as CSV by :func:`copy_line` (plain fields as they were, the others quoted).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from cagnotte.imports.report import ImportFileError
+
+HEADER = ["caisse_code", "account_number", "program_code", "period", "amount", "reference"]
+COLUMNS = len(HEADER)
+
+# Why a line could not be read into six fields (the rules in rules.py name them).
+BAD_ENCODING = "encoding"
+BAD_QUOTES = "quotes"
+BAD_COLUMNS = "columns"
+
+Record = tuple[int, str | None, list[str] | None, bool]
+"""(line number, read error or None, the six fields or None, plain: fields hold no quote)."""
+
+
+def read_header(stream) -> None:
+    """Check the first line is the header; leave ``stream`` at the first record."""
+    first = stream.readline()
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+        fields = next(csv.reader([text], strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
+        text, fields = first.decode("utf-8-sig", errors="replace").strip(), []
+    if [c.strip().lower() for c in fields] != HEADER:
+        raise ImportFileError(
+            "en-tête invalide : « " + text + " » (attendu : « " + ",".join(HEADER) + " »)"
+        )
+
+
+class Reader:
+    """Iterates over the records after the header; counts them and the caisse codes seen."""
+
+    def __init__(self, stream, *, first_line: int = 2):
+        self.stream = stream
+        self.first_line = first_line
+        self.rows = 0
+        self.caisse_codes: set[str] = set()
+
+    def __iter__(self) -> Iterator[Record]:
+        codes = self.caisse_codes
+        for line, raw in enumerate(self.stream, self.first_line):
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+                if raw.endswith(b"\r"):
+                    raw = raw[:-1]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.rows += 1
+                yield line, BAD_ENCODING, None, False
+                continue
+            if "\x00" in text:  # PostgreSQL's text cannot hold it
+                self.rows += 1
+                yield line, BAD_ENCODING, None, False
+                continue
+            plain = '"' not in text and "\r" not in text
+            if plain:
+                fields = text.split(",")
+            else:
+                try:
+                    fields = next(csv.reader([text], strict=True), [])
+                except csv.Error:
+                    fields = None
+            if fields is not None and _blank(fields):
+                continue
+            self.rows += 1
+            if fields is None:
+                yield line, BAD_QUOTES, None, False
+            elif len(fields) != COLUMNS:
+                yield line, BAD_COLUMNS, None, False
+            else:
+                codes.add(fields[0])
+                yield line, None, fields, plain
+
+
+def _blank(fields: list[str]) -> bool:
+    # Spreadsheets export empty rows as ",,,,,": skipped, like empty lines.
+    if fields and fields[0] and not fields[0].isspace():
+        return False
+    return not "".join(fields).strip()
+
+
+def copy_line(record: Record) -> str:
+    """One record as a line of ``COPY … (FORMAT csv)``: line, read error, the six fields.
+
+    Plain fields contain no quote, carriage return or line feed, so they go as they are; the
+    others are quoted. The line starts with its number: never ``\\.``, which would end COPY.
+    """
+    line, error, fields, plain = record
+    if fields is None:
+        return f"{line},{error},,,,,,\n"
+    if plain:
+        return f"{line},," + ",".join(fields) + "\n"
+    return f"{line},," + ",".join('"' + f.replace('"', '""') + '"' for f in fields) + "\n"

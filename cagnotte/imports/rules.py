@@ -1,0 +1,224 @@
+"""The row rules of a credit file: one ordered list, from which both engines derive.
+
+Each rule is written once, as a pair that must say the same thing: ``sql``, a condition over
+the PostgreSQL validation query's aliases (``s`` the row's fields, ``cr`` its regional bank,
+``u`` its member, ``p`` its program, ``d`` the first line of a reference seen twice), and
+``broken``, the same condition over a :class:`CheckedRow` in Python. A row's reason is the
+first rule it breaks, in this order, on both paths (``tests/cagnotte/test_import_hostile.py``
+runs hostile files through both and compares). Rules about how the line itself reads
+(encoding, quotes, columns) are decided by the one reader (``reader.py``), which both engines
+share, and only named here.
+
+After the row rules, one rule per wallet: a wallet whose balance plus the file's total for it
+would not fit in the ledger's 64-bit integers has every row of that file reported, and none
+applied (instead of a ``bigint out of range`` traceback).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from cagnotte.imports import reader
+
+REFERENCE_MAX = 100
+# Amounts are read as 64-bit integers: at most 18 digits always fit.
+AMOUNT_DIGITS_MAX = 18
+# The ledger's amounts and balances are PostgreSQL bigint (and SQLite's 64-bit integers).
+BALANCE_MAX = 2**63 - 1
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+# Reasons, in French (they are read by the bank's operators).
+ERR_ENCODING = "ligne illisible (texte UTF-8 sans caractère nul attendu)"
+ERR_QUOTES = "ligne illisible (guillemets mal placés)"
+ERR_COLUMNS = "nombre de colonnes incorrect (6 attendues)"
+ERR_REFERENCE = "référence manquante ou trop longue (100 caractères au plus)"
+ERR_CAISSE = "caisse régionale inconnue"
+ERR_ACCOUNT = "numéro de compte invalide (11 chiffres attendus)"
+ERR_MEMBER = "sociétaire inconnu pour ce numéro de compte dans cette caisse régionale"
+ERR_PROGRAM = "programme inconnu"
+ERR_PROGRAM_CR = "programme d’une autre caisse régionale"
+ERR_PERIOD = "période invalide (AAAA-MM attendu)"
+ERR_AMOUNT = "montant invalide (nombre entier de Tookets supérieur à zéro attendu)"
+ERR_AMOUNT_MAX = "montant supérieur au plafond ({max} K par ligne)"
+ERR_DUPLICATE = "référence en double dans le fichier (déjà vue ligne {line})"
+ERR_WALLET_TOTAL = (
+    "total de la cagnotte trop grand : son solde dépasserait {max} K, "
+    "aucune ligne de cette cagnotte n’est appliquée"
+)
+
+
+@dataclass(slots=True)
+class CheckedRow:
+    """One row as the Python engine checks it: its fields and what they resolve to."""
+
+    line: int
+    read_error: str | None
+    caisse_code: str = ""
+    account_number: str = ""
+    program_code: str = ""
+    period: str = ""
+    amount_text: str = ""
+    reference: str = ""
+    caisse_id: int | None = None
+    member_id: int | None = None
+    program_id: int | None = None
+    program_caisse_id: int | None = None
+    first_line: int | None = None  # of this reference in the file, when it occurs again
+
+    @property
+    def amount_ok(self) -> bool:
+        a = self.amount_text
+        return 1 <= len(a) <= AMOUNT_DIGITS_MAX and a.isascii() and a.isdigit()
+
+
+@dataclass(frozen=True)
+class RowRule:
+    code: str
+    message: str  # may hold {line} (first line of a duplicate) or {max} (the ceiling)
+    sql: str  # true when the row breaks the rule
+    broken: Callable[[CheckedRow, int], bool]  # (row, amount ceiling)
+    # Checked by PostgreSQL in a statement of its own, after the others, and only when it can
+    # matter (see postgres.py): it must come after every rule that is not deferred.
+    deferred: bool = False
+
+
+def _account_bad(a: str) -> bool:
+    return len(a) != 11 or not (a.isascii() and a.isdigit())
+
+
+# The order is the order of the reasons: a row gets the first rule it breaks.
+ROW_RULES: tuple[RowRule, ...] = (
+    RowRule(
+        "encoding",
+        ERR_ENCODING,
+        f"s.read_error = '{reader.BAD_ENCODING}'",
+        lambda r, _: r.read_error == reader.BAD_ENCODING,
+    ),
+    RowRule(
+        "quotes",
+        ERR_QUOTES,
+        f"s.read_error = '{reader.BAD_QUOTES}'",
+        lambda r, _: r.read_error == reader.BAD_QUOTES,
+    ),
+    RowRule(
+        "columns",
+        ERR_COLUMNS,
+        f"s.read_error = '{reader.BAD_COLUMNS}'",
+        lambda r, _: r.read_error == reader.BAD_COLUMNS,
+    ),
+    RowRule(
+        "reference",
+        ERR_REFERENCE,
+        f"s.reference = '' OR length(s.reference) > {REFERENCE_MAX}",
+        lambda r, _: not r.reference or len(r.reference) > REFERENCE_MAX,
+    ),
+    RowRule("caisse", ERR_CAISSE, "cr.id IS NULL", lambda r, _: r.caisse_id is None),
+    RowRule(
+        "account",
+        ERR_ACCOUNT,
+        "length(s.account_number) <> 11 OR ltrim(s.account_number, '0123456789') <> ''",
+        lambda r, _: _account_bad(r.account_number),
+    ),
+    RowRule("member", ERR_MEMBER, "u.id IS NULL", lambda r, _: r.member_id is None),
+    RowRule("program", ERR_PROGRAM, "p.id IS NULL", lambda r, _: r.program_id is None),
+    RowRule(
+        "program_cr",
+        ERR_PROGRAM_CR,
+        "p.caisse_regionale_id <> cr.id",
+        lambda r, _: r.program_caisse_id != r.caisse_id,
+    ),
+    RowRule(
+        "period",
+        ERR_PERIOD,
+        "length(s.period) <> 7 OR substr(s.period, 5, 1) <> '-'"
+        " OR ltrim(substr(s.period, 1, 4) || substr(s.period, 6, 2), '0123456789') <> ''"
+        " OR substr(s.period, 6, 2) NOT BETWEEN '01' AND '12'",
+        lambda r, _: not _PERIOD.fullmatch(r.period),
+    ),
+    RowRule(
+        "amount",
+        ERR_AMOUNT,
+        "NOT s.amount_ok OR ltrim(s.amount_text, '0') = ''",
+        lambda r, _: not r.amount_ok or not r.amount_text.lstrip("0"),
+    ),
+    RowRule(
+        "amount_max",
+        ERR_AMOUNT_MAX,
+        "s.amount_text::bigint > %(amount_max)s",
+        lambda r, ceiling: int(r.amount_text) > ceiling,
+    ),
+    RowRule(
+        "duplicate",
+        ERR_DUPLICATE,
+        "d.first_line <> s.line",
+        lambda r, _: r.first_line is not None and r.first_line != r.line,
+        deferred=True,
+    ),
+)
+assert all(r.deferred for r in ROW_RULES[[r.deferred for r in ROW_RULES].index(True) :])
+
+
+def amount_ceiling() -> int:
+    """``CREDIT_MAX_AMOUNT``: the largest amount one row may credit (whole Tookets)."""
+    ceiling = int(settings.CREDIT_MAX_AMOUNT)
+    if not 1 <= ceiling < 10**AMOUNT_DIGITS_MAX:
+        raise ValueError(f"CREDIT_MAX_AMOUNT must be between 1 and {10**AMOUNT_DIGITS_MAX - 1}")
+    return ceiling
+
+
+def message(rule: RowRule, *, ceiling: int, first_line: int | None = None) -> str:
+    return rule.message.format(max=ceiling, line=first_line)
+
+
+def first_broken(row: CheckedRow, ceiling: int) -> str | None:
+    """The Python engine: the reason of the first rule ``row`` breaks, or None."""
+    for rule in ROW_RULES:
+        if rule.broken(row, ceiling):
+            return message(rule, ceiling=ceiling, first_line=row.first_line)
+    return None
+
+
+def _sql_reason(rule: RowRule, key: str) -> str:
+    reason = f"%({key})s"
+    if "{line}" in rule.message:
+        reason = f"replace({reason}, '{{line}}', d.first_line::text)"
+    return reason
+
+
+def _sql_params(ceiling: int) -> dict:
+    params = {"amount_max": ceiling}
+    for n, rule in enumerate(ROW_RULES):
+        params[f"e_{n}"] = rule.message.replace("{max}", str(ceiling))
+    return params
+
+
+def sql_error_case(ceiling: int) -> tuple[str, dict]:
+    """The PostgreSQL engine: one CASE giving each row the reason of the first rule it breaks
+    (of the rules not deferred), and its parameters (``amount_max``, one per reason)."""
+    branches = [
+        f"WHEN {rule.sql} THEN {_sql_reason(rule, f'e_{n}')}"
+        for n, rule in enumerate(ROW_RULES)
+        if not rule.deferred
+    ]
+    return "CASE " + " ".join(branches) + " END", _sql_params(ceiling)
+
+
+def sql_deferred_checks(ceiling: int) -> tuple[list[tuple[str, str]], dict]:
+    """The deferred rules, in order, as (SQL condition, reason) for the rows that broke none
+    of the others, and their parameters; postgres.py runs each as an ``UPDATE … SET error =
+    <reason> WHERE error IS NULL AND <condition>`` over the same aliases."""
+    return [
+        (rule.sql, _sql_reason(rule, f"e_{n}")) for n, rule in enumerate(ROW_RULES) if rule.deferred
+    ], _sql_params(ceiling)
+
+
+def wallet_total_message() -> str:
+    return ERR_WALLET_TOTAL.format(max=BALANCE_MAX)
+
+
+def wallet_total_too_large(*, balance: int, total: int) -> bool:
+    return total > BALANCE_MAX - balance

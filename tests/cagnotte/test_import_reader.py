@@ -1,0 +1,63 @@
+"""The one reader: its quick split of quote-free lines reads exactly what ``csv`` reads."""
+
+import csv
+import io
+import itertools
+
+import pytest
+
+from cagnotte.imports import ImportFileError
+from cagnotte.imports.reader import BAD_COLUMNS, BAD_ENCODING, BAD_QUOTES, Reader, read_header
+
+PIECES = ["", "a", " ", ",", '"', "\\", "\t", "\r", "é", "\\.", "x y", '""', "0"]
+
+
+def records(data: bytes):
+    return list(Reader(io.BytesIO(data)))
+
+
+def test_every_record_reads_as_the_csv_module_reads_its_line():
+    # Every line of up to three pieces: plain lines take the quick split, the others csv;
+    # either way the fields are csv's (or the line is reported unreadable by csv).
+    for parts in itertools.product(PIECES, repeat=3):
+        text = "".join(parts)
+        line = ",".join(["c", "a", "p", "2026-01", "1", text])
+        [record] = records(line.encode() + b"\n") or [None]
+        try:
+            expected = next(csv.reader([line], strict=True))
+        except csv.Error:
+            assert record[1] == BAD_QUOTES, line
+            continue
+        if len(expected) == 6:
+            assert record[1:3] == (None, expected), line
+        else:
+            assert record[1] == BAD_COLUMNS, line
+
+
+def test_line_numbers_blank_lines_and_unreadable_lines():
+    data = b"\n".join(
+        [b"a,b,c,d,e,f", b"", b",,,,,", b"\xff,b,c,d,e,f", b'"a,b,c,d,e,f', b"a,b\x00,c,d,e,f"]
+    )
+    reader = Reader(io.BytesIO(data + b"\r\n"))
+    found = [(line, error) for line, error, _fields, _plain in reader]
+    assert found == [(2, None), (5, BAD_ENCODING), (6, BAD_QUOTES), (7, BAD_ENCODING)]
+    assert reader.rows == 4 and reader.caisse_codes == {"a"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"caisse_code,account_number,program_code,period,amount,reference\n",
+        b'\xef\xbb\xbf"caisse_code", Account_Number ,program_code,period,amount,reference\r\n',
+    ],
+)
+def test_the_header_is_read_by_the_same_csv_rules(header):
+    stream = io.BytesIO(header + b"x\n")
+    read_header(stream)
+    assert stream.read() == b"x\n"
+
+
+@pytest.mark.parametrize("header", [b"a,b,c\n", b"\xff\n", b'"caisse_code,account_number\n', b""])
+def test_a_wrong_header_refuses_the_file(header):
+    with pytest.raises(ImportFileError):
+        read_header(io.BytesIO(header))
