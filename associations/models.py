@@ -282,8 +282,8 @@ class DirectoryVersion(models.Model):
     every marker.
     """
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    version = models.BigIntegerField(default=0)
+    id = models.PositiveSmallIntegerField(_("identifiant"), primary_key=True, default=1)
+    version = models.BigIntegerField(_("version"), default=0)
 
     class Meta:
         verbose_name = _("version de l’annuaire")

@@ -139,9 +139,11 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False),
+                    models.PositiveSmallIntegerField(
+                        default=1, primary_key=True, serialize=False, verbose_name="identifiant"
+                    ),
                 ),
-                ("version", models.BigIntegerField(default=0)),
+                ("version", models.BigIntegerField(default=0, verbose_name="version")),
             ],
             options={
                 "verbose_name": "version de l’annuaire",
