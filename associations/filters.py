@@ -35,9 +35,9 @@ class DirectoryFilterForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, data=None, *, member, **kwargs):
+    def __init__(self, data=None, *, member, version: int | None = None, **kwargs):
         super().__init__(data, **kwargs)
-        options = directory_options(member.caisse_regionale_id)
+        options = self.options = directory_options(member.caisse_regionale_id, version=version)
         for name, rows, empty in [
             ("activite", options["activities"], _("Toutes les activités")),
             ("domaine", options["domains"], _("Tous les domaines")),

@@ -230,3 +230,25 @@ class StatusChange(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.association} : {self.get_event_display()}"
+
+
+class DirectoryVersion(models.Model):
+    """One row whose ``version`` changes with every write that can change what a member's
+    directory shows: a validated association inserted, changed or deleted (a validation, a
+    rename, a move, a withdrawal), any enrolment, any program (opening and closing dates, a
+    sweep), any activity, domain or local bank (the filters' codes).
+
+    Maintained by database triggers (migration ``0010_directory_version``), not by Django
+    signals: a bulk update, an import, a raw SQL edit or the admin all bump it, in the writer's
+    own transaction, so a reader that sees the change sees the new version too. The map data's
+    ETag and its cached body are keyed by it (with the day, since programs open and close by
+    date), so answering a revalidation with 304 costs one primary-key read instead of hashing
+    every marker.
+    """
+
+    id = models.PositiveSmallIntegerField(_("identifiant"), primary_key=True, default=1)
+    version = models.BigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("version de l’annuaire")
+        verbose_name_plural = _("versions de l’annuaire")

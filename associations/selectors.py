@@ -2,11 +2,11 @@
 
 import datetime
 import hashlib
+import secrets
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum, Value
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.utils import timezone
 from associations.models import (
     Activity,
     Association,
+    DirectoryVersion,
     Domain,
     StatusChange,
     normalize_search,
@@ -67,12 +68,7 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     order index. One query still, and nothing cached, so visibility is always current.
     """
     on = on or timezone.localdate()
-    if (
-        member is None
-        or not member.is_authenticated
-        or getattr(member, "kind", None) != "member"
-        or member.caisse_regionale_id is None
-    ):
+    if directory_scope(member) is None:
         return Association.objects.none()
     open_programs = (
         open_programs_of(caisse_regionale_id=member.caisse_regionale_id, day=on)
@@ -90,18 +86,63 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     )
 
 
-def visible_association_or_none(member, *, association_id) -> Association | None:
-    """One association by id if the member may see it (for pages and forms taking an id)."""
+def visible_association_or_none(
+    member, *, association_id, figures: bool = False
+) -> Association | None:
+    """One association by id if the member may see it (for pages and forms taking an id).
+
+    ``figures=True`` also reads its card figures in the same query (``association.figures``).
+    """
     try:
         association_id = int(association_id)
     except (TypeError, ValueError):
         return None
-    return (
-        associations_visible_to(member)
-        .select_related("activity", "domain", "caisse_locale")
-        .filter(pk=association_id)
-        .first()
-    )
+    queryset = associations_visible_to(member).select_related("activity", "domain", "caisse_locale")
+    if figures:
+        from cagnotte.selectors import figures_of, with_figures
+
+        queryset = with_figures(queryset)
+    association = queryset.filter(pk=association_id).first()
+    if association is not None and figures:
+        association.figures = figures_of(association)
+    return association
+
+
+class Card:
+    """What an association's card shows, read with ``values()``: no model instances.
+
+    ``association_card`` (the template tag) reads these attributes; ``activity``, ``domain``
+    and ``caisse_locale`` are their labels (what the models' ``__str__`` return, taken from
+    the cached option lists: ``card_labels``) or None.
+    """
+
+    __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
+
+    def __init__(self, row: dict, labels: dict[str, dict[int, str]]):
+        from cagnotte.selectors import figures_of
+
+        self.pk = row["pk"]
+        self.name = row["name"]
+        self.presentation = row["presentation"]
+        self.activity = labels["activity"].get(row["activity_id"])
+        self.domain = labels["domain"].get(row["domain_id"])
+        self.caisse_locale = labels["caisse_locale"].get(row["caisse_locale_id"])
+        self.figures = figures_of(row)
+
+
+CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
+
+
+def card_rows(associations: QuerySet[Association]) -> QuerySet:
+    """``associations`` as card rows (dicts for ``Card``), figures included: one query for a
+    page of cards, whatever its size. The labels come from ``card_labels``."""
+    from cagnotte.selectors import FIGURE_FIELDS, with_figures
+
+    return with_figures(associations).values(*CARD_FIELDS, *FIGURE_FIELDS)
+
+
+def cards(associations: QuerySet[Association], labels: dict[str, dict[int, str]]) -> list[Card]:
+    return [Card(row, labels) for row in card_rows(associations)]
 
 
 def directory_filter(
@@ -160,12 +201,6 @@ def search_suggestions(visible: QuerySet[Association], text: str) -> list[str]:
     )
 
 
-def directory_counts(visible: QuerySet[Association], condition: Q) -> tuple[int, int]:
-    """(all visible, those matching the filters) in one query."""
-    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
-    return counts["total"], counts["matching"]
-
-
 def _markers(queryset: QuerySet[Association]) -> QuerySet:
     return (
         queryset.filter(latitude__isnull=False, longitude__isnull=False)
@@ -179,39 +214,53 @@ def map_rows(queryset: QuerySet[Association]) -> list[list]:
     return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in _markers(queryset)]
 
 
-def map_fingerprint(queryset: QuerySet[Association]) -> tuple[str, list[list] | None]:
-    """A digest of exactly what the map markers of ``queryset`` show, in one query.
+def directory_version() -> int:
+    """The directory's version (``DirectoryVersion``), one primary-key read.
 
-    Returns ``(digest, rows)``. On PostgreSQL the database hashes the marker rows (id,
-    position, name) without sending them: ``rows`` is None and the caller builds them only
-    when it has no body cached for that digest. Elsewhere the rows are read and
-    hashed here, and returned so they are not read twice. Any change that shows on the map
-    (an association appearing, leaving, renamed or moved, whatever wrote it) changes the
-    digest, so a body cached under it is never stale.
+    Bumped by triggers in the same transaction as any write that can change a directory
+    (see the model): two reads returning the same number saw the same directory, for a given
+    day. If the row is gone (a TRUNCATE), it is made again from a random start.
     """
-    markers = _markers(queryset)
-    if connection.vendor == "postgresql":
-        # A sum of 64-bit hashes of the rows' text (id, position, name): no sort and no big
-        # string to build, unlike md5(string_agg(… ORDER BY id)), which cost twice as much.
-        # The id in each row keeps two rows from swapping or cancelling out.
-        try:
-            sql, params = markers.query.sql_with_params()
-        except EmptyResultSet:  # .none(): someone who sees no association (staff, an association)
-            return _digest(0, 0), []
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(sum(hashtextextended(markers::text, 0)), 0) "
-                f"FROM ({sql}) AS markers",
-                params,
+    table = DirectoryVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+        row = cursor.fetchone()
+        if row is None:
+            DirectoryVersion.objects.get_or_create(
+                pk=1, defaults={"version": secrets.randbelow(10**15)}
             )
-            count, total = cursor.fetchone()
-        return _digest(count, total), None
-    rows = [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in markers]
-    return _digest(len(rows), repr(rows)), rows
+            cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+            row = cursor.fetchone()
+    return row[0]
 
 
-def _digest(count: int, data) -> str:
-    return f"{count}-{hashlib.blake2b(str(data).encode(), digest_size=12).hexdigest()}"
+def directory_scope(member) -> int | None:
+    """Whose directory a user sees: the member's regional bank, or None (they see none).
+
+    The same test as ``associations_visible_to``: two users with the same scope see the
+    same associations on the same day.
+    """
+    if (
+        member is None
+        or not member.is_authenticated
+        or getattr(member, "kind", None) != "member"
+        or member.caisse_regionale_id is None
+    ):
+        return None
+    return member.caisse_regionale_id
+
+
+def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
+    """``(key, version, day)``: a key naming exactly what the map markers of ``member`` under
+    ``filters`` (``(name, value)`` pairs of the query string) show, without reading them.
+
+    What the markers depend on: the directory's version (every write that can change them
+    bumps it), the day (programs open and close by date), the member's scope and the filters.
+    """
+    version = directory_version()
+    day = timezone.localdate()
+    raw = f"{version}|{day.isoformat()}|{directory_scope(member)}|{sorted(filters)!r}"
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest(), version, day
 
 
 def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
@@ -219,31 +268,32 @@ def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
 
 
 # The filters' option lists change a few times a year, yet every directory page and map-data
-# request needs them: cached, and forgotten as soon as a row changes (``apps.ready`` connects
-# ``forget_directory_options`` to saves and deletes); the timeout only bounds what a change
-# made without signals (a bulk update, a raw SQL edit) can leave behind.
-DIRECTORY_OPTIONS_TIMEOUT = 300  # seconds
-_REFERENCE_OPTIONS_KEY = "directory-options:reference"
+# request needs them: cached under the directory's version, which the database bumps on any
+# write to an activity, a domain or a local bank (``DirectoryVersion``), so a new version is a
+# new key and the lists are never stale, whatever wrote the change. The timeout only bounds
+# the memory that lists of past versions take.
+DIRECTORY_OPTIONS_TIMEOUT = 60 * 60  # seconds
 
 
-def _caisses_locales_options_key(caisse_regionale_id) -> str:
-    return f"directory-options:caisses-locales:{caisse_regionale_id}"
-
-
-def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str]]]:
+def directory_options(
+    caisse_regionale_id, *, version: int | None = None
+) -> dict[str, list[tuple[int, str, str]]]:
     """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
 
-    One cache round trip when warm; three small queries when not.
+    One cache round trip when warm (plus the version's read when not given); three small
+    queries when not.
     """
-    cr_key = _caisses_locales_options_key(caisse_regionale_id)
-    cached = cache.get_many([_REFERENCE_OPTIONS_KEY, cr_key])
-    reference = cached.get(_REFERENCE_OPTIONS_KEY)
+    version = directory_version() if version is None else version
+    reference_key = f"directory-options:{version}:reference"
+    cr_key = f"directory-options:{version}:caisses-locales:{caisse_regionale_id}"
+    cached = cache.get_many([reference_key, cr_key])
+    reference = cached.get(reference_key)
     if reference is None:
         reference = {
             "activities": list(Activity.objects.values_list("pk", "code", "label")),
             "domains": list(Domain.objects.values_list("pk", "code", "label")),
         }
-        cache.set(_REFERENCE_OPTIONS_KEY, reference, DIRECTORY_OPTIONS_TIMEOUT)
+        cache.set(reference_key, reference, DIRECTORY_OPTIONS_TIMEOUT)
     caisses = cached.get(cr_key)
     if caisses is None:
         caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
@@ -251,12 +301,42 @@ def directory_options(caisse_regionale_id) -> dict[str, list[tuple[int, str, str
     return {**reference, "caisses": caisses}
 
 
-def forget_directory_options(sender, instance, **kwargs):
-    """Signal receiver: an activity, domain or local bank changed."""
-    if isinstance(instance, CaisseLocale):
-        cache.delete(_caisses_locales_options_key(instance.caisse_regionale_id))
-    else:
-        cache.delete(_REFERENCE_OPTIONS_KEY)
+def card_labels(options) -> dict[str, dict[int, str]]:
+    """What a ``Card`` shows for its activity, domain and local bank, from the option lists
+    (no join in the page's query: joining the three tables cost PostgreSQL more to plan
+    than the whole query took to run)."""
+    return {
+        "activity": {pk: label for pk, _code, label in options["activities"]},
+        "domain": {pk: label for pk, _code, label in options["domains"]},
+        "caisse_locale": {pk: label for pk, _code, label in options["caisses"]},
+    }
+
+
+DIRECTORY_COUNTS_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
+def directory_counts(
+    visible: QuerySet[Association], condition: Q, *, state: tuple | None = None
+) -> tuple[int, int]:
+    """(all visible, those matching the filters) in one query.
+
+    With ``state`` (``(version, day, scope)`` of the directory, read before ``visible`` was
+    built), the counts are cached under that state and the filters: the same state shows the
+    same associations, so they are exact; the version is read again after counting and a
+    state that changed meanwhile is not stored.
+    """
+    key = None
+    if state is not None:
+        raw = f"{state!r}|{condition!r}"
+        key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
+    result = counts["total"], counts["matching"]
+    if key is not None and directory_version() == state[0]:
+        cache.set(key, result, DIRECTORY_COUNTS_TIMEOUT)
+    return result
 
 
 def favourite_association_id(member) -> int | None:

@@ -10,38 +10,36 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import (
+    Card,
     associations_visible_to,
+    card_labels,
+    card_rows,
+    cards,
     directory_counts,
+    directory_scope,
+    directory_version,
     favourite_association_id,
-    map_fingerprint,
     map_rows,
+    map_state_key,
     search_suggestions,
     visible_association_or_none,
 )
 from cagnotte import services as cagnotte_services
-from cagnotte.selectors import association_figures
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
-# The cached body is keyed by the markers' digest, so this only bounds the memory that bodies
-# of past states take; it is never a staleness window.
+# The cached body is keyed by the directory's state, so this only bounds the memory that
+# bodies of past states take; it is never a staleness window.
 MAP_DATA_CACHE_TIMEOUT = 60 * 60
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
-
-
-def _with_figures(associations):
-    """Attach the card figures (supporters, totals) in two queries whatever the page size."""
-    figures = association_figures(association_ids=[a.pk for a in associations])
-    for association in associations:
-        association.figures = figures[association.pk]
-    return associations
 
 
 def _map_config(request, form):
@@ -72,14 +70,19 @@ def _directory_context(request):
     """Filters, counts and either a page of cards (list) or the map's settings (map).
 
     A constant number of queries whatever the number of associations and the filters:
-    session, user, three option lists, one count, then (list) one page, two figures, one
-    favourite.
+    user, the directory's version, then (list) one page with its figures and the favourite,
+    or (map) the user's regional bank. The session, the option lists and the counts come
+    from the cache, keyed by the directory's state (``directory_counts``): exact.
     """
     member = request.user
-    visible = associations_visible_to(member)
-    form = DirectoryFilterForm(request.GET, member=member)
+    version = directory_version()
+    day = timezone.localdate()
+    visible = associations_visible_to(member, on=day)
+    form = DirectoryFilterForm(request.GET, member=member, version=version)
     condition = form.condition()
-    total, matching = directory_counts(visible, condition)
+    total, matching = directory_counts(
+        visible, condition, state=(version, day.isoformat(), directory_scope(member))
+    )
     context = {"form": form, "total": total, "matching": matching, "mode": form.mode}
     searched = form.cleaned_data.get("q") or ""
     if searched and not matching:
@@ -89,17 +92,14 @@ def _directory_context(request):
         context["map_config"] = _map_config(request, form)
         context["list_query"] = form.query_string(vue=MODE_LIST)
     else:
-        paginator = Paginator(
-            visible.filter(condition)
-            .select_related("activity", "domain", "caisse_locale")
-            .order_by("name", "pk"),
-            PER_PAGE,
-        )
-        paginator.count = matching  # already counted above, with the total
+        paginator = Paginator(card_rows(visible.filter(condition).order_by("name", "pk")), PER_PAGE)
+        paginator.count = matching  # already counted, with the total
         page = paginator.get_page(request.GET.get("page"))
-        _with_figures(page.object_list)
+        labels = card_labels(form.options)
+        page.object_list = [Card(row, labels) for row in page.object_list]
         context.update(
             page=page,
+            labels=labels,
             favourite_id=favourite_association_id(member),
             page_query=form.query_string(),
             map_query=form.query_string(vue=MODE_MAP),
@@ -122,13 +122,11 @@ def favourites(request):
         favourite_id = context["favourite_id"]
     else:
         favourite_id = favourite_association_id(request.user)
-    favourite = (
-        visible_association_or_none(request.user, association_id=favourite_id)
-        if favourite_id
-        else None
-    )
-    if favourite is not None:
-        _with_figures([favourite])
+    favourite = None
+    if favourite_id:
+        labels = context.get("labels") or card_labels(context["form"].options)
+        found = cards(associations_visible_to(request.user).filter(pk=favourite_id), labels)
+        favourite = found[0] if found else None
     context.update(favourite=favourite, favourite_id=favourite_id)
     return render(request, "associations/favourites.html", context)
 
@@ -141,35 +139,39 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6)
 
 
+MAP_FILTERS = ("activite", "domaine", "caisse", "q")
+
+
 @login_required
 @require_GET
 def map_data(request):
     """Markers as ``{"n": N, "rows": [[id, lat, lng, "name"], …]}``, cacheable.
 
-    Compact on purpose (about 2,800 markers for the largest regional bank). The ETag is the
-    digest of the markers (``map_fingerprint``, one query): a browser revalidating after
-    ``max-age`` gets a 304 without anything else being read. The body, plain and gzipped, is
-    kept in the cache under that digest, so members seeing the same markers share it and any
-    change to the markers is a new key: the cache is never stale.
+    Compact on purpose (about 2,800 markers for the largest regional bank). The ETag names
+    the state of what the markers show (``map_state_key``: the directory's version, kept by
+    database triggers, the day, the member's regional bank and the filters), read in one
+    primary-key query: a browser revalidating after ``max-age`` gets a 304 without a marker
+    being read or hashed. The body, plain and gzipped, is kept in the cache under that key,
+    so members seeing the same markers share it; any write that can change the markers bumps
+    the version, so the cache is never stale.
     """
-    visible = associations_visible_to(request.user)
-    form = DirectoryFilterForm(request.GET, member=request.user)
-    markers = visible.filter(form.condition())
-    fingerprint, rows = map_fingerprint(markers)
+    filters = [(name, value) for name in MAP_FILTERS for value in request.GET.getlist(name)]
+    key, version, day = map_state_key(request.user, filters)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
-    etag = f'"{fingerprint}{"-gz" if use_gzip else ""}"'
+    etag = f'"{key}{"-gz" if use_gzip else ""}"'
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        key = f"map-data:{fingerprint}"
-        bodies = cache.get(key)
+        cache_key = f"map-data:{key}"
+        bodies = cache.get(cache_key)
         if bodies is None:
-            read_now = rows is None
-            bodies = _map_body(map_rows(markers) if read_now else rows)
-            # The rows were read after the digest: keep them only if the markers did not
-            # change in between, so a key never holds another state's body.
-            if not read_now or map_fingerprint(markers)[0] == fingerprint:
-                cache.set(key, bodies, MAP_DATA_CACHE_TIMEOUT)
+            form = DirectoryFilterForm(request.GET, member=request.user, version=version)
+            markers = associations_visible_to(request.user, on=day).filter(form.condition())
+            bodies = _map_body(map_rows(markers))
+            # A write committed between the version read and the markers read shows in a
+            # second read of the version: then the body is not stored under the first one.
+            if directory_version() == version:
+                cache.set(cache_key, bodies, MAP_DATA_CACHE_TIMEOUT)
             else:
                 etag = None
         body, gzipped = bodies
@@ -184,10 +186,9 @@ def map_data(request):
 
 
 def _card_context(request, pk):
-    association = visible_association_or_none(request.user, association_id=pk)
+    association = visible_association_or_none(request.user, association_id=pk, figures=True)
     if association is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    _with_figures([association])
     return {
         "association": association,
         "favourite_id": favourite_association_id(request.user),

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -197,3 +197,37 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
     for campaign in campaigns.values():
         campaign.by_domain.sort(key=lambda d: (-d.given, d.domain))
     return sorted(campaigns.values(), key=lambda c: (-c.year, c.program_name))
+
+
+FIGURE_FIELDS = ("fig_supporters", "fig_first_year", "fig_received_total", "fig_this_year")
+
+
+def with_figures(associations, *, year: int | None = None):
+    """``associations`` (a queryset) with the card figures as annotations, in the same query.
+
+    The same figures as ``association_figures`` (the summary tables, exact), joined instead
+    of fetched in two more queries: the totals row by primary key (LEFT JOIN, an association
+    nobody gave to has none) and this year's row by a subquery on its unique index. Read them
+    back with ``figures_of``.
+    """
+    year = year or timezone.localdate().year
+    this_year = AssociationYearTotals.objects.filter(
+        association_id=OuterRef("pk"), year=year
+    ).values("received")[:1]
+    return associations.annotate(
+        fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
+        fig_first_year=F("totals__first_year"),
+        fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
+        fig_this_year=Coalesce(Subquery(this_year), Value(0)),
+    )
+
+
+def figures_of(row) -> AssociationFigures:
+    """The figures of a row of ``with_figures`` (a dict of ``values()`` or an instance)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return AssociationFigures(
+        supporters=get("fig_supporters"),
+        first_year=get("fig_first_year"),
+        received_total=get("fig_received_total"),
+        received_this_year=get("fig_this_year"),
+    )

@@ -7,11 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.emails import queue_gift_receipt
-from associations.selectors import associations_visible_to
+from associations.selectors import visible_association_or_none
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
-    association_figures,
     balance_after,
     current_period,
     givable_wallets,
@@ -61,8 +60,8 @@ def wallet(request):
 
 
 def _visible_association(member, association_id):
-
-    return associations_visible_to(member).filter(pk=association_id).first()
+    """The association if the member may give to it, with its card figures (one query)."""
+    return visible_association_or_none(member, association_id=association_id, figures=True)
 
 
 @member_required
@@ -132,7 +131,7 @@ def give(request, association_id):
         "cagnotte/give.html",
         {
             "association": association,
-            "figures": association_figures(association_ids=[association.pk])[association.pk],
+            "figures": association.figures,
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,

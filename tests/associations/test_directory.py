@@ -3,7 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from associations.models import Activity, Domain
+from associations.models import Activity, Association, Domain
 from associations.views import PER_PAGE
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations, visible_associations
@@ -180,20 +180,26 @@ def test_constant_number_of_queries(
         activity=Activity.objects.get(code="sport"),
         domain=Domain.objects.get(code="nature"),
     )
-    # user, counts, then (list) page, 2 figures, favourite or (map) the user's regional bank;
-    # the session and the option lists come from the cache.
-    expected = 6 if mode == "liste" else 3
+    # Known state: user, directory version, then (list) the page with its figures joined and
+    # the favourite, or (map) the user's regional bank; the session, the option lists and the
+    # counts come from the cache. After a change (a new directory version): the three option
+    # lists, the counts and the version again (a change meanwhile keeps them out of the cache).
+    warm = 4 if mode == "liste" else 3
+    cold = warm + 5
     visible_associations(program=program, count=5, **kwargs)
     favourite = visible_associations(program=program, count=1, **kwargs)[0]
     client.post(reverse("associations:set_favourite"), {"association": favourite.pk})
-    client.get(URL, params)  # option lists into the cache
-    with django_assert_num_queries(expected):
+    with django_assert_num_queries(cold):
+        response = client.get(URL, params)
+    with django_assert_num_queries(warm):
         response = client.get(URL, params)
     assert response.status_code == 200
     if mode == "liste":
         assert len(card_names(response)) == 6
     visible_associations(program=program, count=54, **kwargs)
-    with django_assert_num_queries(expected):
+    with django_assert_num_queries(cold):
+        response = client.get(URL, params)
+    with django_assert_num_queries(warm):
         response = client.get(URL, params)
     assert response.status_code == 200
     if mode == "liste":
@@ -204,14 +210,60 @@ def test_option_lists_are_cached_and_follow_changes(
     client_member, association, pg_caisse, django_assert_num_queries
 ):
     client_member.get(URL)
-    with django_assert_num_queries(6):  # warm: user, counts, page, 2 figures, favourite
+    with django_assert_num_queries(4):  # warm: user, version, page with figures, favourite
         client_member.get(URL)
     f.CaisseLocaleFactory(caisse_regionale=pg_caisse, code="NEW", name="Caisse toute neuve")
     Activity.objects.create(code="nouvelle", label="Activité nouvelle")
-    with django_assert_num_queries(6 + 3):  # the three option lists read again, once
+    # A new version: the three option lists, the counts and the version again, once.
+    with django_assert_num_queries(4 + 5):
         html = client_member.get(URL).content.decode()
     assert '<option value="NEW">Caisse toute neuve</option>' in html
     assert '<option value="nouvelle">Activité nouvelle</option>' in html
     assert len(card_names(client_member.get(URL, {"caisse": "NEW"}))) == 0
     Activity.objects.filter(code="nouvelle").delete()
     assert "Activité nouvelle" not in client_member.get(URL).content.decode()
+
+
+def test_cached_counts_and_cards_follow_every_change(client_member, member, program, staff_pg):
+    """The counts are cached under the directory's state, the figures read fresh: after a
+    validation, an enrolment, a rename, a gift and a program closing, the next page shows it."""
+    import datetime
+
+    from django.utils import timezone
+
+    from associations.services import enroll_association, validate_association
+    from cagnotte.models import Program
+    from cagnotte.services import give_tookets
+    from tests.cagnotte.helpers import credit
+
+    (shown,) = visible_associations(program=program, count=1, name="Alpha")
+
+    def state():
+        response = client_member.get(URL)
+        assert response.status_code == 200
+        html = response.content.decode()
+        return card_names(response), html
+
+    assert state()[0] == ["Alpha"]
+    newcomer = f.AssociationFactory(
+        caisse_regionale=program.caisse_regionale,
+        name="Bravo",
+        status=Association.Status.SUBMITTED,
+    )
+    validate_association(association=newcomer, staff=staff_pg)
+    assert state()[0] == ["Alpha"]  # validated, not enrolled
+    enroll_association(association=newcomer, programs=[program], staff=staff_pg)
+    assert state()[0] == ["Alpha", "Bravo"]
+    Association.objects.filter(pk=newcomer.pk).update(name="Charlie")  # no save(), no signal
+    assert state()[0] == ["Alpha", "Charlie"]
+    assert "0 personne nous a soutenu" in state()[1]
+    credit(member, program, 500)
+    give_tookets(member=member, association_id=shown.pk, amount=120, token="t-1", program=program)
+    names, html = state()
+    assert names == ["Alpha", "Charlie"]
+    assert "1 personne nous a soutenu, merci à vous !" in html
+    assert "<strong>120\xa0K</strong>" in html
+    Program.objects.filter(pk=program.pk).update(
+        closes_on=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    assert state()[0] == []

@@ -65,7 +65,10 @@ def test_member_gives_and_sees_balance_and_figures_change(
         page.locator('[data-receipt="gift"]').inner_text()
         == "Merci ! Vous avez donné 600\u00a0K à Les Amis du Gers."
     )
-    assert "Il vous reste 110\u00a0K à distribuer" in page.locator('[data-receipt="left"]').inner_text()
+    assert (
+        "Il vous reste 110\u00a0K à distribuer"
+        in page.locator('[data-receipt="left"]').inner_text()
+    )
     page.get_by_role("link", name="Voir ma cagnotte").click()
     assert page.locator('[data-figure="balance"]').inner_text() == "110\u00a0K"
     assert "\u2212600\u00a0K" in page.locator(".history").inner_text()
