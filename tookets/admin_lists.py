@@ -40,7 +40,9 @@ def _valid_selection(model_admin, request) -> bool:
     pk = model_admin.model._meta.pk
     try:
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-            pk.to_python(value)
+            # The field's validators hold the database's integer range: a 23-digit id is no
+            # id (SQLite raised OverflowError binding it, a 500).
+            pk.run_validators(pk.to_python(value))
     except ValidationError:
         return False
     return True
