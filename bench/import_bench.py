@@ -47,10 +47,10 @@ def ensure_members(cursor, count: int) -> None:
         """
         INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,
             email, is_staff, is_active, date_joined, kind, caisse_regionale_id, account_number,
-            display_name, is_societaire, recap_emails)
+            display_name, is_societaire, recap_emails, closed_identifier)
         SELECT '!', false, %(caisse)s || ':' || (%(first)s + n)::text, '', '', '', false, true,
             now(), 'member', %(caisse_id)s, (%(first)s + n)::text, 'Sociétaire banc ' || n,
-            true, false
+            true, false, ''
         FROM generate_series(0, %(count)s - 1) AS n
         ON CONFLICT DO NOTHING
         """,
@@ -58,8 +58,10 @@ def ensure_members(cursor, count: int) -> None:
     )
     cursor.execute(
         """
-        INSERT INTO cagnotte_program (caisse_regionale_id, code, name, year, opens_on, closes_on)
-        VALUES (%s, 'banc-import', 'Programme de banc d’essai', 2000, '2000-01-01', '2000-12-31')
+        INSERT INTO cagnotte_program (caisse_regionale_id, code, name, year, opens_on, closes_on,
+            reminder_days_before)
+        VALUES (%s, 'banc-import', 'Programme de banc d’essai', 2000, '2000-01-01', '2000-12-31',
+            21)
         ON CONFLICT DO NOTHING
         """,
         [caisse_id],

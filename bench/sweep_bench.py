@@ -52,9 +52,10 @@ def build(cursor, count: int) -> int:
     if row:
         return row[0]
     cursor.execute(
-        "INSERT INTO cagnotte_program (caisse_regionale_id, code, name, year, opens_on, closes_on)"
+        "INSERT INTO cagnotte_program (caisse_regionale_id, code, name, year, opens_on, closes_on,"
+        " reminder_days_before)"
         " VALUES (%s, %s, 'Programme de banc d’essai (soldage)', 2001, '2001-01-01',"
-        " '2001-12-31') RETURNING id",
+        " '2001-12-31', 21) RETURNING id",
         [caisse_id, PROGRAM],
     )
     program_id = cursor.fetchone()[0]
@@ -62,10 +63,10 @@ def build(cursor, count: int) -> int:
         """
         INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,
             email, is_staff, is_active, date_joined, kind, caisse_regionale_id, account_number,
-            display_name, is_societaire, recap_emails)
+            display_name, is_societaire, recap_emails, closed_identifier)
         SELECT '!', false, %(caisse)s || ':' || (%(first)s + n)::text, '', '', '', false, true,
             now(), 'member', %(caisse_id)s, (%(first)s + n)::text, 'Sociétaire banc ' || n,
-            true, false
+            true, false, ''
         FROM generate_series(0, %(count)s - 1) AS n
         ON CONFLICT DO NOTHING
         """,
