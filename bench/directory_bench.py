@@ -13,11 +13,9 @@ URL, requests per second and the ratio to the trivial view.
 
 import argparse
 import gzip
-import http.client
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The loopback client and the port probe are the pages bench's (one copy).
+from bench.pages_bench import free_port, get, wait_until_up  # noqa: E402
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.directory_settings",
@@ -90,33 +91,6 @@ def prepare() -> str:
     session[HASH_SESSION_KEY] = member.get_session_auth_hash()
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path, cookie, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Cookie": cookie, **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.read(), dict(response.getheaders())
-    finally:
-        conn.close()
-
-
-def wait_until_up(port, deadline=30):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            get(port, "/bench/trivial/", "")
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start")
 
 
 def measure(port, path, cookie, *, seconds, threads, expect, headers=None) -> float:
