@@ -306,6 +306,8 @@ def credit_wallet(
 def favourite_can_receive(*, member, program: Program):
     """The member's favourite association if it can receive this program's Tookets, else None.
 
+    ``member``: a user or its id.
+
     It can when it is validated and enrolled in that program (the sweep's rule, asked once).
     """
     favourite = (
@@ -341,18 +343,11 @@ def settle_wallet(
             return None
         association_id = None
         if to_favourite:
-            association_id = (
-                Favourite.objects.filter(
-                    member_id=locked.member_id,
-                    association_id__in=receiving_enrollments(
-                        program_ids=[locked.program_id]
-                    ).values("association_id"),
-                )
-                .values_list("association_id", flat=True)
-                .first()
-            )
-            if association_id is None:
+            # The same rule the closure page and the reminders ask (one place).
+            receiver = favourite_can_receive(member=locked.member_id, program=locked.program)
+            if receiver is None:
                 raise NotEligible
+            association_id = receiver.pk
         entry, _ = _post_entry(
             wallet=locked,
             kind=LedgerEntry.Kind.SWEEP if association_id else LedgerEntry.Kind.RETURN,
