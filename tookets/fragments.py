@@ -1,0 +1,69 @@
+"""Rendered fragments kept in the cache under a key that names everything they show.
+
+A member page spends most of its time in Python, not in PostgreSQL: the ORM compiling its
+queries and the templates rendering. Its main content is the same for every request of the
+same state, so it is rendered once per state and kept in the cache (Redis in production),
+under a key made of the state itself — the directory's version, the day, a wallet's entry
+count, the figures read for the page — never under a name invalidated by code: a state
+nobody wrote a signal for cannot be forgotten, since the key *is* the data or a version the
+database bumps in the writer's own transaction. A new state is a new key; the timeout only
+bounds the memory that past states take.
+
+Rules for a fragment:
+
+* it is rendered without a request (``render_to_string(…, request=None)``): no context
+  processor, so everything it shows comes from the context the caller passes, which must be
+  derived from the key;
+* its CSRF token is the only per-request part: the fragment is rendered with a placeholder
+  that is replaced by this request's token on the way out (the same masked token
+  ``{% csrf_token %}`` would write, and the CSRF cookie is set as it would be);
+* the state is read *before* the data the fragment shows, so the data is at least as new as
+  its key: a write committed in between is shown under the older key, never the reverse.
+
+With the cache down (django-redis ignores the error), every request renders: slower, exact.
+"""
+
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+FRAGMENT_TIMEOUT = 60 * 60  # seconds; bounds memory only: the key names the state
+# What a fragment's {% csrf_token %} (and the directory's card forms) write in place of the
+# request's token; unguessable in content (no user input can produce it: it is not escaped-safe
+# text a form would echo, and it is replaced only in the cached template output).
+CSRF_PLACEHOLDER = "csrf-6f1c0d2e9b7a4e58a3d1-placeholder"
+
+
+def fragment_key(name: str, state) -> str:
+    """The cache key of fragment ``name`` in ``state`` (any ``repr``-able value) and the
+    active language."""
+    raw = f"{get_language()}|{state!r}"
+    return f"fragment:{name}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
+
+
+def render_fragment(
+    request,
+    template_name: str,
+    *,
+    state,
+    context: Callable[[], dict],
+    timeout: int = FRAGMENT_TIMEOUT,
+) -> SafeString:
+    """``template_name`` rendered with ``context()``, once per ``state``.
+
+    ``context`` is called only on a miss: the queries it runs are saved on a hit. ``state``
+    must determine what ``context()`` returns (see the module's rules).
+    """
+    key = fragment_key(template_name, state)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(template_name, {**context(), "csrf_token": CSRF_PLACEHOLDER})
+        cache.set(key, html, timeout)
+    if CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return mark_safe(html)
