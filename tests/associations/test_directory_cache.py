@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from caisses.models import CaisseRegionale
 from cagnotte.services import give_tookets
+from caisses.models import CaisseRegionale
 from tests import factories as f
 from tests.associations.directory_cast import visible_associations
 from tests.cagnotte.helpers import credit
