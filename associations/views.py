@@ -33,7 +33,7 @@ from associations.selectors import (
     visible_association_or_none,
 )
 from cagnotte import services as cagnotte_services
-from tookets.fragments import render_fragment
+from tookets.fragments import fragment_key, render_fragment
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
@@ -68,6 +68,40 @@ def _map_config(request, form):
     }
 
 
+class _DirectoryRead:
+    """What a directory URL shows in one state of the directory, read through the ORM: the
+    filter form, the counts and (list) the page with its rows. Built on a cold plan or a
+    cold content only."""
+
+    def __init__(self, request, *, state: tuple, day):
+        member = request.user
+        self.visible = associations_visible_to(member, on=day)
+        self.form = DirectoryFilterForm(request.GET, member=member, version=state[0])
+        self.condition = self.form.condition()
+        self.total, self.matching = directory_counts(self.visible, self.condition, state=state)
+        self.page = self.rows = None
+        if self.form.mode != MODE_MAP:
+            paginator = Paginator(
+                self.visible.filter(self.condition).order_by("name", "pk"), PER_PAGE
+            )
+            paginator.count = self.matching  # already counted, with the total
+            self.page = paginator.get_page(request.GET.get("page"))
+            self.rows = page_card_rows(self.page, state=state, condition=self.condition)
+
+    def plan(self) -> dict:
+        return {
+            "mode": self.form.mode,
+            "is_filtered": self.form.is_filtered,
+            "has_errors": bool(self.form.errors),
+            "matching": self.matching,
+            "number": None if self.page is None else self.page.number,
+            "rows": self.rows,
+        }
+
+
+DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
 def _directory_page(request, content_template: str, *, with_favourite: bool = False):
     """The context of a directory page (the directory, the favourites): filters, counts and
     either a page of cards (list) or the map's settings (map), its main content rendered as a
@@ -75,65 +109,77 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
 
     A constant number of queries whatever the number of associations and the filters: user,
     the directory's version, then (list, or the favourites page) the page's figures and the
-    member's favourite in one SQL statement (``live_figures``). The session, the option
-    lists, the counts and which associations a page shows come from the cache, keyed by the
-    directory's state (exact: the database bumps its version on every write that can change
-    them); the content is rendered once per state, figures and favourite, and request path.
+    member's favourite in one SQL statement (``live_figures``). What the URL shows in this
+    state of the directory (``(version, day, scope)``: the database bumps the version on
+    every write that can change it) — mode, counts, page number, the page's rows — is one
+    cache read (the plan); the content is rendered once per state, figures, favourite and
+    URL. Only when one of them is new are the filter form and the querysets built.
     """
     member = request.user
     version = directory_version()
     day = timezone.localdate()
     state = (version, day.isoformat(), directory_scope(member))
-    visible = associations_visible_to(member, on=day)
-    form = DirectoryFilterForm(request.GET, member=member, version=version)
-    condition = form.condition()
-    total, matching = directory_counts(visible, condition, state=state)
-    context = {
-        "form": form,
-        "total": total,
-        "matching": matching,
-        "mode": form.mode,
-        "path": request.path,
-        "next": request.get_full_path(),
-    }
-    page = rows = None
-    ids = []
-    if form.mode != MODE_MAP:
-        paginator = Paginator(visible.filter(condition).order_by("name", "pk"), PER_PAGE)
-        paginator.count = matching  # already counted, with the total
-        page = paginator.get_page(request.GET.get("page"))
-        rows = page_card_rows(page, state=state, condition=condition)
-        ids = [row["pk"] for row in rows]
+    full_path = request.get_full_path()
+    plan_key = fragment_key("directory-plan", (state, sorted(request.GET.lists())))
+    plan = cache.get(plan_key)
+    read = None
+    if plan is None:
+        read = _DirectoryRead(request, state=state, day=day)
+        plan = read.plan()
+        # A write committed while the plan was read shows in the version: not stored then.
+        if directory_version() == version:
+            cache.set(plan_key, plan, DIRECTORY_PLAN_TIMEOUT)
+    rows = plan["rows"]
     figures, favourite_id = {}, None
     if rows is not None or with_favourite:
+        ids = [row["pk"] for row in rows or ()]
         figures, favourite_id = live_figures(ids, member=member, year=day.year)
 
     def fragment_context():
+        nonlocal read
+        read = read or _DirectoryRead(request, state=state, day=day)
+        form = read.form
+        context = {
+            "form": form,
+            "total": read.total,
+            "matching": read.matching,
+            "mode": form.mode,
+            "path": request.path,
+            "next": full_path,
+            "favourite_id": favourite_id,
+        }
         searched = form.cleaned_data.get("q") or ""
-        if searched and not matching:
+        if searched and not read.matching:
             # Nothing matched: one more query for the closest names (a typo still leads somewhere).
-            context["suggestions"] = search_suggestions(visible, searched)
+            context["suggestions"] = search_suggestions(read.visible, searched)
         labels = card_labels(form.options)
         if form.mode == MODE_MAP:
             context["map_config"] = _map_config(request, form)
             context["list_query"] = form.query_string(vue=MODE_LIST)
         else:
-            page.object_list = [Card(row, labels, figures[row["pk"]]) for row in rows]
+            # The plan's rows, not the read's: the content shows what its key names.
+            read.page.object_list = [Card(row, labels, figures[row["pk"]]) for row in rows]
             context.update(
-                page=page,
+                page=read.page,
                 page_query=form.query_string(),
                 map_query=form.query_string(vue=MODE_MAP),
             )
-        context["favourite_id"] = favourite_id
         if with_favourite and favourite_id:
-            found = visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
+            found = read.visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
             context["favourite"] = found and Card(found, labels, figures[favourite_id])
         return context
 
-    number = None if page is None else page.number
-    key = (state, context["next"], number, sorted(figures.items()), favourite_id)
+    key = (state, full_path, plan["number"], sorted(figures.items()), favourite_id)
     content = render_fragment(request, content_template, state=key, context=fragment_context)
-    return {"content": content, **context}
+    context = {
+        "content": content,
+        "mode": plan["mode"],
+        "is_filtered": plan["is_filtered"],
+        "matching": plan["matching"],
+    }
+    if plan["has_errors"]:  # the page's error summary and title read the bound form
+        context["form"] = (read or _DirectoryRead(request, state=state, day=day)).form
+    return context
 
 
 @login_required

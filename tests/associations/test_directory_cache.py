@@ -85,3 +85,12 @@ def test_another_banks_member_never_gets_this_content(client, member, other_memb
     assert "Seulement Gers" in html(client, url)
     client.force_login(other_member)
     assert "Seulement Gers" not in html(client, url)
+
+
+def test_a_search_in_error_keeps_its_error_summary_from_the_cache(client, member, program):
+    visible_associations(program=program, count=1)
+    client.force_login(member)
+    for _ in range(2):  # the plan read, then the plan cached
+        page = html(client, q="x" * 150)
+        assert "Le formulaire contient des erreurs" in page
+        assert "<title>Erreur – " in page

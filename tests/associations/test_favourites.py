@@ -124,14 +124,13 @@ def test_favourites_page_queries_are_bounded(
     client_member.post(SET, {"association": chosen.pk})
     client_member.get(PAGE)  # option lists into the cache
     # user, directory version, the page's and the favourite's figures with the favourite id;
-    # the session, the option lists, the counts, the page's rows and the rendered content
-    # come from the cache.
+    # the session, the page's plan and the rendered content come from the cache.
     with django_assert_num_queries(3):
         client_member.get(PAGE)
     visible_associations(program=program, count=40, caisse_locale=chosen.caisse_locale)
-    # A new directory version: option lists (3), counts and the page's rows, each followed by
-    # the version again, and the favourite's card, once.
-    with django_assert_num_queries(3 + 8):
+    # A new directory version: option lists (3), counts, the page's rows and the plan, each
+    # followed by the version again, and the favourite's card, once.
+    with django_assert_num_queries(3 + 9):
         client_member.get(PAGE)
     with django_assert_num_queries(3):
         client_member.get(PAGE)
