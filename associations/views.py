@@ -22,15 +22,14 @@ from associations.selectors import (
     associations_visible_to,
     card_labels,
     directory_counts,
+    directory_options,
     directory_scope,
     directory_version,
-    favourite_association_id,
     live_figures,
     map_rows,
     map_state_key,
     page_card_rows,
     search_suggestions,
-    visible_association_or_none,
 )
 from cagnotte import services as cagnotte_services
 from tookets.fragments import fragment_key, render_fragment
@@ -250,29 +249,71 @@ def map_data(request):
     return response
 
 
-def _card_context(request, pk):
-    association = visible_association_or_none(request.user, association_id=pk, figures=True)
-    if association is None:
+DETAIL_FIELDS = (*CARD_FIELDS, "postal_code", "city", "website", "email")
+
+
+class DetailCard(Card):
+    """A card with what the association's page adds to it."""
+
+    __slots__ = DETAIL_FIELDS[len(CARD_FIELDS) :]
+
+    def __init__(self, row: dict, labels, figures):
+        super().__init__(row, labels, figures)
+        for name in self.__slots__:
+            setattr(self, name, row[name])
+
+
+def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
+    """An association's card (``template_name``: the card alone, or the association's page)
+    for a member who may see it, else 404, rendered as a cached fragment.
+
+    Three queries when known: user, the directory's version, its figures and the member's
+    favourite (``live_figures``). Whether the member may see it and what its card says
+    depend on the directory's state only: one cache read under that state.
+    """
+    member = request.user
+    version = directory_version()
+    day = timezone.localdate()
+    state = (version, day.isoformat(), directory_scope(member))
+    key = fragment_key("association-row", (state, pk))
+    found = cache.get(key)
+    if found is None:
+        row = associations_visible_to(member, on=day).filter(pk=pk).values(*DETAIL_FIELDS)
+        found = {"row": row.first()}
+        if directory_version() == version:  # not stored if a write came in between
+            cache.set(key, found, DIRECTORY_PLAN_TIMEOUT)
+    row = found["row"]
+    if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    return {
-        "association": association,
-        "favourite_id": favourite_association_id(request.user),
-    }
+    figures, favourite_id = live_figures([pk], member=member, year=day.year)
+
+    def context():
+        labels = card_labels(directory_options(member.caisse_regionale_id, version=version))
+        association = DetailCard(row, labels, figures[pk])
+        return {"association": association, "favourite_id": favourite_id, "next": next_url, **extra}
+
+    state = (state, pk, figures[pk], favourite_id, next_url, sorted(extra.items()))
+    content = render_fragment(request, template_name, state=state, context=context)
+    return content, row
 
 
 @login_required
 @require_GET
 def detail(request, pk):
-    return render(request, "associations/detail.html", _card_context(request, pk))
+    content, row = _card_content(
+        request, pk, "associations/_detail_content.html", next_url=request.get_full_path()
+    )
+    return render(request, "associations/detail.html", {"content": content, "name": row["name"]})
 
 
 @login_required
 @require_GET
 def card(request, pk):
     """The card alone, fetched by the map when a marker is opened."""
-    context = _card_context(request, pk)
-    context["next"] = safe_next(request)
-    return render(request, "associations/_card.html", context)
+    content, _row = _card_content(
+        request, pk, "associations/_card.html", next_url=safe_next(request)
+    )
+    return HttpResponse(content)
 
 
 @login_required

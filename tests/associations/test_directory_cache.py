@@ -94,3 +94,22 @@ def test_a_search_in_error_keeps_its_error_summary_from_the_cache(client, member
         page = html(client, q="x" * 150)
         assert "Le formulaire contient des erreurs" in page
         assert "<title>Erreur – " in page
+
+
+def test_association_page_follows_gifts_renames_and_visibility(client, member, program):
+    from associations.models import Association
+
+    (alpha,) = visible_associations(program=program, count=1, name="Alpha")
+    url = reverse("associations:detail", args=[alpha.pk])
+    client.force_login(member)
+    assert "0 personne nous a soutenu" in html(client, url)
+    credit(member, program, 300)
+    give_tookets(member=member, association_id=alpha.pk, amount=40, token="d", program=program)
+    assert "<strong>40\xa0K</strong>" in html(client, url)
+    Association.objects.filter(pk=alpha.pk).update(name="Alpha renommée", city="Auch")
+    page = html(client, url)
+    assert "<title>Alpha renommée — Tookets</title>" in page and "Auch" in page
+    client.post(SET, {"association": alpha.pk})
+    assert "favourite-badge" in html(client, url)
+    Association.objects.filter(pk=alpha.pk).update(status=Association.Status.REJECTED)
+    assert client.get(url).status_code == 404
