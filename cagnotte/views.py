@@ -16,8 +16,8 @@ from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
     current_period,
-    give_page_state,
     givable_wallets,
+    give_page_state,
     history_of,
     public_results,
     wallets_of,
