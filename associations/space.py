@@ -2,14 +2,19 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from associations.models import Association, StatusChange
+from associations.models import Association, DirectoryVersion, StatusChange
+from associations.selectors import directory_version
 from associations.services import EDITABLE_STATUSES
 from cagnotte.campaigns import open_programs_of
+from cagnotte.models import AssociationTotals, AssociationYearTotals, PayoutLine, PayoutStatement
 from cagnotte.selectors import association_figures, payouts_of
+from tookets.fragments import render_fragment
 
 STAFF_DECISIONS = [
     StatusChange.Event.CORRECTION_REQUESTED,
@@ -34,12 +39,74 @@ def status_in_words(association: Association, *, open_programs: list, last_messa
     return _("Validée, visible à partir de son enrôlement")
 
 
+def space_state(user, *, year: int) -> tuple | None:
+    """What names the space of the association whose login is ``user``, without reading the
+    page: one small query, for the page's cached fragment (``tookets.fragments``); None when
+    the login has no association yet.
+
+    * the association's id, name, status and regional bank as they are (a file that is not
+      validated changes without bumping the directory's version);
+    * the directory's version, bumped by the database on any write to a program or an
+      enrolment (the programs in progress, their names and dates, with the day);
+    * how many status changes its file has and the last one's id: they are append-only
+      (refused by the database on PostgreSQL), so a new staff message is a new count;
+    * its summary figures (a gift changes them) and its payout lines with their statement's
+      status and payment date (a statement marked sent or paid).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id, a.name, a.status, a.caisse_regionale_id, v.version, "
+            f"(SELECT COUNT(*) FROM {StatusChange._meta.db_table} h "
+            "WHERE h.association_id = a.id), "
+            f"(SELECT MAX(h.id) FROM {StatusChange._meta.db_table} h "
+            "WHERE h.association_id = a.id), "
+            "t.supporters, t.received_total, t.first_year, y.received, "
+            "l.id, l.amount_cents, l.iban_problem, s.id, s.program_id, s.status, s.paid_at "
+            f"FROM {Association._meta.db_table} a "
+            f"LEFT JOIN {DirectoryVersion._meta.db_table} v ON v.id = 1 "
+            f"LEFT JOIN {AssociationTotals._meta.db_table} t ON t.association_id = a.id "
+            f"LEFT JOIN {AssociationYearTotals._meta.db_table} y "
+            "ON y.association_id = a.id AND y.year = %s "
+            f"LEFT JOIN {PayoutLine._meta.db_table} l ON l.association_id = a.id "
+            f"LEFT JOIN {PayoutStatement._meta.db_table} s ON s.id = l.statement_id "
+            "WHERE a.user_id = %s ORDER BY l.id",
+            [year, user.pk],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    association, version, rest = rows[0][:4], rows[0][4], rows[0][5:11]
+    if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
+        version = directory_version()
+    payouts = tuple(row[11:] for row in rows if row[11] is not None)
+    return (user.pk, association, version, rest, payouts)
+
+
 @login_required
 def space(request):
+    """The association's own page. Its content is a cached fragment named by ``space_state``:
+    the file, its history, enrolments, figures and payouts are read only when it is new."""
     user = request.user
     if user.kind != user.Kind.ASSOCIATION:
         # Members and staff have no association space; the association's page is its own.
         return render(request, "associations/space_forbidden.html", status=403)
+    today = timezone.localdate()
+    state = space_state(user, year=today.year)
+    if state is None:
+        messages.info(request, _("Votre association n’est pas encore inscrite : commencez ici."))
+        return redirect("associations:register")
+    content = render_fragment(
+        request,
+        "associations/_space_content.html",
+        # The day: programs open and close by date, and « cette année » is its year.
+        state=(state, today),
+        context=lambda: space_context(user, today=today),
+    )
+    return render(request, "associations/space.html", {"content": content})
+
+
+def space_context(user, *, today) -> dict:
+    """What the space shows, read from the database (a fragment's miss)."""
     association = (
         Association.objects.select_related(
             "caisse_regionale", "caisse_locale", "activity", "domain"
@@ -47,10 +114,8 @@ def space(request):
         .filter(user=user)
         .first()
     )
-    if association is None:
-        messages.info(request, _("Votre association n’est pas encore inscrite : commencez ici."))
-        return redirect("associations:register")
-    today = timezone.localdate()
+    if association is None:  # deleted since its state was read: a 404 is never cached
+        raise Http404
     enrollments = list(
         association.enrollments.select_related("program").order_by(
             "-program__year", "program__name"
@@ -73,20 +138,16 @@ def space(request):
     )
     last_message = last_decision.message if last_decision else ""
     figures = association_figures(association_ids=[association.pk], year=today.year)[association.pk]
-    return render(
-        request,
-        "associations/space.html",
-        {
-            "association": association,
-            "status_text": status_in_words(
-                association, open_programs=open_programs, last_message=last_message
-            ),
-            "last_decision": last_decision,
-            "can_edit": association.status in EDITABLE_STATUSES,
-            "enrollments": enrollments,
-            "open_programs": open_programs,
-            "figures": figures,
-            "payouts": payouts_of(association_id=association.pk),
-            "year": today.year,
-        },
-    )
+    return {
+        "association": association,
+        "status_text": status_in_words(
+            association, open_programs=open_programs, last_message=last_message
+        ),
+        "last_decision": last_decision,
+        "can_edit": association.status in EDITABLE_STATUSES,
+        "enrollments": enrollments,
+        "open_programs": open_programs,
+        "figures": figures,
+        "payouts": payouts_of(association_id=association.pk),
+        "year": today.year,
+    }

@@ -1,9 +1,12 @@
+import re
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from accounts.emails import queue_gift_receipt
@@ -14,6 +17,7 @@ from cagnotte.selectors import (
     balance_after,
     current_period,
     givable_wallets,
+    give_page_state,
     history_of,
     public_results,
     wallet_state,
@@ -28,7 +32,7 @@ from cagnotte.services import (
 )
 from caisses.models import CaisseRegionale
 from tookets.fragments import render_fragment
-from tookets.http import int_or_none
+from tookets.http import MAX_ID_DIGITS, int_or_none
 
 HISTORY_PAGE_SIZE = 20
 
@@ -77,15 +81,76 @@ def _visible_association(member, association_id):
     return visible_association_or_none(member, association_id=association_id, figures=True)
 
 
+# In the gift page's cached fragment, each form's one-time token: replaced by a fresh token
+# on every display. User data cannot write it: the fragment's variables are escaped, and « < »
+# with them.
+GIVE_TOKEN_PLACEHOLDER = "<give-token:{wallet_id}>"
+_GIVE_TOKEN = re.compile(r"<give-token:(\d+)>")
+
+
+def _give_page(request, member, association_id: int):
+    """The gift page on display: its content is a cached fragment named by
+    ``give_page_state`` (one small query), with the tokens and the CSRF token put in per
+    display. The association and the wallets are read only when that state is new."""
+    program_id = None
+    if "programme" in request.GET:
+        program_id = int_or_none(request.GET["programme"])
+        if program_id is None:
+            raise Http404
+    if len(str(association_id)) > MAX_ID_DIGITS:  # out of the database's integers
+        raise Http404
+    day = timezone.localdate()
+    state = give_page_state(member, association_id=association_id, year=day.year)
+
+    def context():
+        # A page that is not there (404) raises here and is never cached.
+        association = _visible_association(member, association_id)
+        if association is None:
+            raise Http404
+        wallets = list(givable_wallets(member, association_id=association.pk))
+        if program_id is not None:
+            if not association.enrollments.filter(program_id=program_id).exists():
+                raise Http404
+            wallets = [w for w in wallets if w.program_id == program_id]
+        form_kwargs = {"member_id": member.pk, "association_id": association.pk}
+        forms = [
+            {
+                "wallet": w,
+                "form": GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs),
+                "token": mark_safe(GIVE_TOKEN_PLACEHOLDER.format(wallet_id=w.pk)),
+            }
+            for w in wallets
+        ]
+        return {"association": association, "figures": association.figures, "forms": forms}
+
+    content = render_fragment(
+        request,
+        "cagnotte/_give_content.html",
+        # Whose page (the member: their wallets; their bank: what they may see), of what, on
+        # which day (programs open and close by date), and the state of all it shows.
+        state=(member.pk, member.caisse_regionale_id, association_id, program_id, day, state),
+        context=context,
+    )
+    # A fresh token per display, signed for this member, association and wallet.
+    content = _GIVE_TOKEN.sub(
+        lambda match: new_give_token(
+            member_id=member.pk, association_id=association_id, wallet_id=int(match[1])
+        ),
+        content,
+    )
+    return render(request, "cagnotte/give.html", {"content": mark_safe(content)})
+
+
 @member_required
 def give(request, association_id):
     """« J'AIDE L'ASSOCIATION »: one form per program with Tookets left (default: all of it)."""
     member = request.user
+    if request.method != "POST":
+        return _give_page(request, member, association_id)
+    # A post: the form again (with its errors) unless the gift was made.
     association = _visible_association(member, association_id)
     if association is None:
-        if request.method == "POST":
-            return render(request, "cagnotte/give_refused.html", status=400)
-        raise Http404
+        return render(request, "cagnotte/give_refused.html", status=400)
     wallets = list(givable_wallets(member, association_id=association.pk))
     if "programme" in request.GET:
         # A link for one program (?programme=<id>): the association must be enrolled in it.
@@ -94,41 +159,39 @@ def give(request, association_id):
             raise Http404
         wallets = [w for w in wallets if w.program_id == program_id]
     form_kwargs = {"member_id": member.pk, "association_id": association.pk}
-    posted = None
-    if request.method == "POST":
-        posted = GiveForm(request.POST, **form_kwargs)
-        if posted.is_valid():
-            try:
-                entry = give_tookets(
-                    member=member,
-                    wallet_id=posted.cleaned_data["wallet"],
-                    association_id=association.pk,
-                    amount=posted.cleaned_data["amount"],
-                    token=posted.cleaned_data["one_time"],
-                )
-            except InvalidAmount:
-                posted.add_error("amount", _("Le montant doit être un nombre entier de Tookets."))
-            except InsufficientBalance:
-                posted.add_error(
-                    "amount", _("Le montant dépasse les Tookets qu’il vous reste à distribuer.")
-                )
-            except NotEligible:
-                posted.add_error(
-                    None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
-                )
-            except WalletBusy:
-                posted.add_error(
-                    None,
-                    _("Votre cagnotte est en cours de mise à jour, réessayez dans un instant"),
-                )
-            else:
-                # A replayed post lands on the same receipt: it describes the one gift made,
-                # and its email is claimed once per gift.
-                queue_gift_receipt(entry_id=entry.pk)
-                return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
+    posted = GiveForm(request.POST, **form_kwargs)
+    if posted.is_valid():
+        try:
+            entry = give_tookets(
+                member=member,
+                wallet_id=posted.cleaned_data["wallet"],
+                association_id=association.pk,
+                amount=posted.cleaned_data["amount"],
+                token=posted.cleaned_data["one_time"],
+            )
+        except InvalidAmount:
+            posted.add_error("amount", _("Le montant doit être un nombre entier de Tookets."))
+        except InsufficientBalance:
+            posted.add_error(
+                "amount", _("Le montant dépasse les Tookets qu’il vous reste à distribuer.")
+            )
+        except NotEligible:
+            posted.add_error(
+                None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
+            )
+        except WalletBusy:
+            posted.add_error(
+                None,
+                _("Votre cagnotte est en cours de mise à jour, réessayez dans un instant"),
+            )
+        else:
+            # A replayed post lands on the same receipt: it describes the one gift made,
+            # and its email is claimed once per gift.
+            queue_gift_receipt(entry_id=entry.pk)
+            return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
     forms = []
     for w in wallets:
-        if posted is not None and posted.data.get("wallet") == str(w.pk):
+        if posted.data.get("wallet") == str(w.pk):
             form = posted
         else:
             form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
@@ -136,7 +199,7 @@ def give(request, association_id):
         token = new_give_token(member_id=member.pk, association_id=association.pk, wallet_id=w.pk)
         forms.append({"wallet": w, "form": form, "token": token})
     status = 200
-    if posted is not None and not any(entry["form"] is posted for entry in forms):
+    if not any(entry["form"] is posted for entry in forms):
         # The posted wallet cannot give here (empty, closed, other program): say so.
         status = 400
     return render(
@@ -148,7 +211,7 @@ def give(request, association_id):
             "forms": forms,
             "posted_elsewhere": status == 400,
             "posted": posted,
-            "has_errors": bool(posted is not None and posted.errors) or status == 400,
+            "has_errors": bool(posted.errors) or status == 400,
         },
         status=status,
     )
