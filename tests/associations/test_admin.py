@@ -289,10 +289,7 @@ def test_dashboard_counts_only_the_staff_members_bank(
 
 
 def dashboard_counts(html: str) -> dict[str, int]:
-    return {
-        status: int(n)
-        for status, n in re.findall(r'data-status="([a-z_]+)">(\d+)<', html)
-    }
+    return {status: int(n) for status, n in re.findall(r'data-status="([a-z_]+)">(\d+)<', html)}
 
 
 def test_national_dashboard_can_pick_a_bank(client, national_staff, pg_file, t31_file):
