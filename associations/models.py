@@ -236,9 +236,10 @@ class DirectoryVersion(models.Model):
     """One row whose ``version`` changes with every write that can change what a member's
     directory shows: a validated association inserted, changed or deleted (a validation, a
     rename, a move, a withdrawal), any enrolment, any program (opening and closing dates, a
-    sweep), any activity, domain or local bank (the filters' codes).
+    sweep), any activity, domain or local bank (the filters' codes), any regional bank (the
+    map's centre and bounds).
 
-    Maintained by database triggers (migration ``0010_directory_version``), not by Django
+    Maintained by database triggers (migrations ``0010_directory_version`` and ``0011``), not by Django
     signals: a bulk update, an import, a raw SQL edit or the admin all bump it, in the writer's
     own transaction, so a reader that sees the change sees the new version too. The map data's
     ETag and its cached body are keyed by it (with the day, since programs open and close by

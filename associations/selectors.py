@@ -118,7 +118,8 @@ class Card:
 
     __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
 
-    def __init__(self, row: dict, labels: dict[str, dict[int, str]]):
+    def __init__(self, row: dict, labels: dict[str, dict[int, str]], figures=None):
+        """``figures``: the card's ``AssociationFigures`` when ``row`` has none."""
         from cagnotte.selectors import figures_of
 
         self.pk = row["pk"]
@@ -127,7 +128,7 @@ class Card:
         self.activity = labels["activity"].get(row["activity_id"])
         self.domain = labels["domain"].get(row["domain_id"])
         self.caisse_locale = labels["caisse_locale"].get(row["caisse_locale_id"])
-        self.figures = figures_of(row)
+        self.figures = figures_of(row) if figures is None else figures
 
 
 CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
@@ -143,6 +144,77 @@ def card_rows(associations: QuerySet[Association]) -> QuerySet:
 
 def cards(associations: QuerySet[Association], labels: dict[str, dict[int, str]]) -> list[Card]:
     return [Card(row, labels) for row in card_rows(associations)]
+
+
+DIRECTORY_PAGE_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
+def page_card_rows(page, *, state: tuple, condition: Q) -> list[dict]:
+    """The rows of a directory page (``page.object_list``, a queryset of visible associations
+    in the directory's order) as ``CARD_FIELDS`` dicts, without figures.
+
+    Which associations a page shows, and their names, presentations and labels, depend only
+    on the directory's state (``(version, day, scope)``, read before ``page`` was built):
+    cached under it, the filters and the page number, as ``directory_counts`` is. A state that
+    changed while the rows were read is not stored.
+    """
+    raw = f"{state!r}|{condition!r}|{page.number}"
+    key = "directory-page:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(page.object_list.values(*CARD_FIELDS))
+        if directory_version() == state[0]:
+            cache.set(key, rows, DIRECTORY_PAGE_TIMEOUT)
+    return rows
+
+
+def live_figures(association_ids, *, member, year: int) -> tuple[dict, int | None]:
+    """``({association id: AssociationFigures}, favourite id)``: what changes with every gift
+    on a page of cards, plus the member's favourite (and its figures), in one query written
+    in SQL — a page's rows and labels come from the cache, these never do.
+
+    Three small index reads joined by UNION ALL: the member's favourite (its one row), then
+    the totals and this year's totals of the page's associations and of the favourite, by
+    primary key and unique index. A few tenths of a millisecond; the ORM would spend more
+    compiling the statement than PostgreSQL running it.
+    """
+    from cagnotte.models import AssociationTotals, AssociationYearTotals
+    from cagnotte.selectors import AssociationFigures
+
+    ids = [int(pk) for pk in association_ids]
+    favourite = Favourite._meta.db_table
+    some = ", ".join(["%s"] * len(ids)) or "NULL"
+    wanted = f"(association_id IN ({some}) OR association_id IN (SELECT association_id FROM {favourite} WHERE member_id = %s))"
+    sql = (
+        f"SELECT 'f', association_id, NULL, NULL, NULL FROM {favourite} WHERE member_id = %s "
+        "UNION ALL SELECT 't', association_id, supporters, first_year, received_total "
+        f"FROM {AssociationTotals._meta.db_table} WHERE {wanted} "
+        "UNION ALL SELECT 'y', association_id, received, NULL, NULL "
+        f"FROM {AssociationYearTotals._meta.db_table} WHERE year = %s AND {wanted}"
+    )
+    member_id = member.pk if member is not None and member.is_authenticated else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member_id, *ids, member_id, year, *ids, member_id])
+        rows = cursor.fetchall()
+    favourite_id = None
+    totals, this_year = {}, {}
+    for kind, pk, a, b, c in rows:
+        if kind == "f":
+            favourite_id = pk
+        elif kind == "t":
+            totals[pk] = (a, b, c)
+        else:
+            this_year[pk] = a
+    figures = {}
+    for pk in {*ids, *([favourite_id] if favourite_id else [])}:
+        supporters, first_year, received_total = totals.get(pk, (0, None, 0))
+        figures[pk] = AssociationFigures(
+            supporters=supporters,
+            first_year=first_year,
+            received_total=received_total,
+            received_this_year=this_year.get(pk, 0),
+        )
+    return figures, favourite_id
 
 
 def directory_filter(

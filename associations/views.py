@@ -17,21 +17,23 @@ from django.views.decorators.http import require_GET, require_POST
 
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import (
+    CARD_FIELDS,
     Card,
     associations_visible_to,
     card_labels,
-    card_rows,
-    cards,
     directory_counts,
     directory_scope,
     directory_version,
     favourite_association_id,
+    live_figures,
     map_rows,
     map_state_key,
+    page_card_rows,
     search_suggestions,
     visible_association_or_none,
 )
 from cagnotte import services as cagnotte_services
+from tookets.fragments import render_fragment
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
@@ -66,68 +68,85 @@ def _map_config(request, form):
     }
 
 
-def _directory_context(request):
-    """Filters, counts and either a page of cards (list) or the map's settings (map).
+def _directory_page(request, content_template: str, *, with_favourite: bool = False):
+    """The context of a directory page (the directory, the favourites): filters, counts and
+    either a page of cards (list) or the map's settings (map), its main content rendered as a
+    cached fragment (``tookets.fragments``).
 
-    A constant number of queries whatever the number of associations and the filters:
-    user, the directory's version, then (list) one page with its figures and the favourite,
-    or (map) the user's regional bank. The session, the option lists and the counts come
-    from the cache, keyed by the directory's state (``directory_counts``): exact.
+    A constant number of queries whatever the number of associations and the filters: user,
+    the directory's version, then (list, or the favourites page) the page's figures and the
+    member's favourite in one SQL statement (``live_figures``). The session, the option
+    lists, the counts and which associations a page shows come from the cache, keyed by the
+    directory's state (exact: the database bumps its version on every write that can change
+    them); the content is rendered once per state, figures and favourite, and request path.
     """
     member = request.user
     version = directory_version()
     day = timezone.localdate()
+    state = (version, day.isoformat(), directory_scope(member))
     visible = associations_visible_to(member, on=day)
     form = DirectoryFilterForm(request.GET, member=member, version=version)
     condition = form.condition()
-    total, matching = directory_counts(
-        visible, condition, state=(version, day.isoformat(), directory_scope(member))
-    )
-    context = {"form": form, "total": total, "matching": matching, "mode": form.mode}
-    searched = form.cleaned_data.get("q") or ""
-    if searched and not matching:
-        # Nothing matched: one more query for the closest names (a typo still leads somewhere).
-        context["suggestions"] = search_suggestions(visible, searched)
-    if form.mode == MODE_MAP:
-        context["map_config"] = _map_config(request, form)
-        context["list_query"] = form.query_string(vue=MODE_LIST)
-    else:
-        paginator = Paginator(card_rows(visible.filter(condition).order_by("name", "pk")), PER_PAGE)
+    total, matching = directory_counts(visible, condition, state=state)
+    context = {
+        "form": form,
+        "total": total,
+        "matching": matching,
+        "mode": form.mode,
+        "path": request.path,
+        "next": request.get_full_path(),
+    }
+    page = rows = None
+    ids = []
+    if form.mode != MODE_MAP:
+        paginator = Paginator(visible.filter(condition).order_by("name", "pk"), PER_PAGE)
         paginator.count = matching  # already counted, with the total
         page = paginator.get_page(request.GET.get("page"))
+        rows = page_card_rows(page, state=state, condition=condition)
+        ids = [row["pk"] for row in rows]
+    figures, favourite_id = {}, None
+    if rows is not None or with_favourite:
+        figures, favourite_id = live_figures(ids, member=member, year=day.year)
+
+    def fragment_context():
+        searched = form.cleaned_data.get("q") or ""
+        if searched and not matching:
+            # Nothing matched: one more query for the closest names (a typo still leads somewhere).
+            context["suggestions"] = search_suggestions(visible, searched)
         labels = card_labels(form.options)
-        page.object_list = [Card(row, labels) for row in page.object_list]
-        context.update(
-            page=page,
-            labels=labels,
-            favourite_id=favourite_association_id(member),
-            page_query=form.query_string(),
-            map_query=form.query_string(vue=MODE_MAP),
-        )
-    return context
+        if form.mode == MODE_MAP:
+            context["map_config"] = _map_config(request, form)
+            context["list_query"] = form.query_string(vue=MODE_LIST)
+        else:
+            page.object_list = [Card(row, labels, figures[row["pk"]]) for row in rows]
+            context.update(
+                page=page,
+                page_query=form.query_string(),
+                map_query=form.query_string(vue=MODE_MAP),
+            )
+        context["favourite_id"] = favourite_id
+        if with_favourite and favourite_id:
+            found = visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
+            context["favourite"] = found and Card(found, labels, figures[favourite_id])
+        return context
+
+    number = None if page is None else page.number
+    key = (state, context["next"], number, sorted(figures.items()), favourite_id)
+    content = render_fragment(request, content_template, state=key, context=fragment_context)
+    return {"content": content, **context}
 
 
 @login_required
 @require_GET
 def directory(request):
-    context = _directory_context(request)
+    context = _directory_page(request, "associations/_directory_content.html")
     return render(request, "associations/directory.html", context)
 
 
 @login_required
 @require_GET
 def favourites(request):
-    context = _directory_context(request)
-    if "favourite_id" in context:
-        favourite_id = context["favourite_id"]
-    else:
-        favourite_id = favourite_association_id(request.user)
-    favourite = None
-    if favourite_id:
-        labels = context.get("labels") or card_labels(context["form"].options)
-        found = cards(associations_visible_to(request.user).filter(pk=favourite_id), labels)
-        favourite = found[0] if found else None
-    context.update(favourite=favourite, favourite_id=favourite_id)
+    context = _directory_page(request, "associations/_favourites_content.html", with_favourite=True)
     return render(request, "associations/favourites.html", context)
 
 

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import Program
 from cagnotte.models import (
     AssociationTotals,
@@ -90,6 +92,43 @@ def wallets_of(member, *, period: str | None = None):
         )
         .order_by("-program__year", "program__name", "pk")
     )
+
+
+def wallet_state(member) -> tuple:
+    """What names the whole wallet page of ``member`` (its figures and history), without
+    reading them: two small queries, for the page's cached fragment (``tookets.fragments``).
+
+    * the number of the member's ledger entries and of their wallets: entries are append-only
+      (the models and database triggers refuse an update or a delete), so a set of entries
+      that grew always has more of them; a count, unlike the highest id, also sees an entry
+      with a smaller id committed after a larger one. A balance changes only with an entry;
+    * the directory's version (bumped by triggers on any program or validated association
+      write: program and association names);
+    * the id and name of every association in the history, read as they are now: an
+      association that is no longer validated can be renamed without bumping the version.
+    """
+    entry = LedgerEntry._meta.db_table
+    wallet = Wallet._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {entry} e INNER JOIN {wallet} w ON w.id = e.wallet_id "
+            f"WHERE w.member_id = %s), (SELECT COUNT(*) FROM {wallet} WHERE member_id = %s), "
+            f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1)",
+            [member.pk, member.pk],
+        )
+        *counts, version = cursor.fetchone()
+        cursor.execute(
+            f"SELECT id, name FROM {Association._meta.db_table} WHERE id IN ("
+            f"SELECT e.association_id FROM {entry} e INNER JOIN {wallet} w ON w.id = e.wallet_id "
+            f"WHERE w.member_id = %s AND e.association_id IS NOT NULL) ORDER BY id",
+            [member.pk],
+        )
+        names = cursor.fetchall()
+    if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
+        from associations.selectors import directory_version  # associations imports cagnotte
+
+        version = directory_version()
+    return (member.pk, *counts, version, tuple(names))
 
 
 def history_of(member):

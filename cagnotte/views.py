@@ -16,6 +16,7 @@ from cagnotte.selectors import (
     givable_wallets,
     history_of,
     public_results,
+    wallet_state,
     wallets_of,
 )
 from cagnotte.services import (
@@ -26,6 +27,7 @@ from cagnotte.services import (
     give_tookets,
 )
 from caisses.models import CaisseRegionale
+from tookets.fragments import render_fragment
 from tookets.http import int_or_none
 
 HISTORY_PAGE_SIZE = 20
@@ -46,17 +48,28 @@ def member_required(view):
 
 @member_required
 def wallet(request):
-    """« MA CAGNOTTE DE TOOKETS »: per program what came in this month and what is left."""
-    wallets = list(wallets_of(request.user, period=current_period()))
-    history = Paginator(history_of(request.user), HISTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    left_to_give = sum(w.balance for w in wallets)
-    return render(
+    """« MA CAGNOTTE DE TOOKETS »: per program what came in this month and what is left.
+
+    The page's content is a cached fragment named by ``wallet_state`` (two small queries):
+    the wallets, the history and its pages are read only when that state is new.
+    """
+    member = request.user
+    period = current_period()
+    page_number = request.GET.get("page")
+
+    def context():
+        wallets = list(wallets_of(member, period=period))
+        history = Paginator(history_of(member), HISTORY_PAGE_SIZE).get_page(page_number)
+        left_to_give = sum(w.balance for w in wallets)
+        return {"wallets": wallets, "history": history, "left_to_give": left_to_give}
+
+    content = render_fragment(
         request,
-        "cagnotte/wallet.html",
-        {"wallets": wallets, "history": history, "left_to_give": left_to_give},
+        "cagnotte/_wallet_content.html",
+        state=(wallet_state(member), period, page_number),
+        context=context,
     )
+    return render(request, "cagnotte/wallet.html", {"content": content})
 
 
 def _visible_association(member, association_id):

@@ -180,12 +180,13 @@ def test_constant_number_of_queries(
         activity=Activity.objects.get(code="sport"),
         domain=Domain.objects.get(code="nature"),
     )
-    # Known state: user, directory version, then (list) the page with its figures joined and
-    # the favourite, or (map) the user's regional bank; the session, the option lists and the
-    # counts come from the cache. After a change (a new directory version): the three option
-    # lists, the counts and the version again (a change meanwhile keeps them out of the cache).
-    warm = 4 if mode == "liste" else 3
-    cold = warm + 5
+    # Known state: user, directory version, then (list) the page's figures and the favourite
+    # in one statement; the session, the option lists, the counts, the page's rows and the
+    # rendered content come from the cache. After a change (a new directory version): the
+    # three option lists, the counts and (list) the page's rows, each followed by the version
+    # again (a change meanwhile keeps them out of the cache), or (map) the regional bank.
+    warm = 3 if mode == "liste" else 2
+    cold = warm + 7 if mode == "liste" else warm + 6
     visible_associations(program=program, count=5, **kwargs)
     favourite = visible_associations(program=program, count=1, **kwargs)[0]
     client.post(reverse("associations:set_favourite"), {"association": favourite.pk})
@@ -210,12 +211,13 @@ def test_option_lists_are_cached_and_follow_changes(
     client_member, association, pg_caisse, django_assert_num_queries
 ):
     client_member.get(URL)
-    with django_assert_num_queries(4):  # warm: user, version, page with figures, favourite
+    with django_assert_num_queries(3):  # warm: user, version, figures and favourite
         client_member.get(URL)
     f.CaisseLocaleFactory(caisse_regionale=pg_caisse, code="NEW", name="Caisse toute neuve")
     Activity.objects.create(code="nouvelle", label="Activité nouvelle")
-    # A new version: the three option lists, the counts and the version again, once.
-    with django_assert_num_queries(4 + 5):
+    # A new version: the three option lists, the counts and the page's rows, each followed
+    # by the version again, once.
+    with django_assert_num_queries(3 + 7):
         html = client_member.get(URL).content.decode()
     assert '<option value="NEW">Caisse toute neuve</option>' in html
     assert '<option value="nouvelle">Activité nouvelle</option>' in html

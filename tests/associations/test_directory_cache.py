@@ -1,0 +1,87 @@
+"""The directory's cached content (``tookets.fragments``) stays exact and per request where it
+must be: the favourite's badge, the favourites page's card figures, the map's bounds, and the
+CSRF token of each card's form (PostgreSQL and SQLite)."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from cagnotte.services import give_tookets
+from caisses.models import CaisseRegionale
+from tests import factories as f
+from tests.associations.directory_cast import visible_associations
+from tests.cagnotte.helpers import credit
+
+URL = reverse("associations:directory")
+FAVOURITES = reverse("associations:favourites")
+SET = reverse("associations:set_favourite")
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def html(client, url=URL, **params) -> str:
+    response = client.get(url, params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_choosing_a_favourite_shows_at_once(client, member, program):
+    alpha, bravo = visible_associations(program=program, count=2)
+    client.force_login(member)
+    assert "favourite-badge" not in html(client)
+    client.post(SET, {"association": alpha.pk})
+    page = html(client)
+    assert page.count("favourite-badge") == 1
+    assert re.search(rf'is-favourite" id="association-{alpha.pk}"', page)
+    client.post(SET, {"association": bravo.pk})
+    assert re.search(rf'is-favourite" id="association-{bravo.pk}"', html(client))
+
+
+def test_favourites_page_card_follows_gifts(client, member, program):
+    (chosen,) = visible_associations(program=program, count=1, name="Zoulou")
+    client.force_login(member)
+    client.post(SET, {"association": chosen.pk})
+    # A filter that leaves the favourite off the page's cards: its card alone shows it.
+    assert "0 personne nous a soutenu" in html(client, FAVOURITES, q="introuvable")
+    credit(member, program, 300)
+    give_tookets(member=member, association_id=chosen.pk, amount=75, token="g", program=program)
+    page = html(client, FAVOURITES, q="introuvable")
+    assert "1 personne nous a soutenu" in page and "<strong>75\xa0K</strong>" in page
+
+
+def test_two_members_share_content_not_tokens(member, program, pg_caisse):
+    """Two members with the same directory state get the same cached content, each with the
+    CSRF token of their own session: the favourite form posted from either page works."""
+    (alpha,) = visible_associations(program=program, count=1)
+    twin = f.MemberFactory(caisse_regionale=pg_caisse, display_name="Jumelle")
+    clients = []
+    for user in (member, twin):
+        c = Client(enforce_csrf_checks=True)
+        c.force_login(user)
+        clients.append(c)
+    pages = [html(c) for c in clients]
+    tokens = [TOKEN.findall(page) for page in pages]
+    assert all(tokens) and tokens[0][-1] != tokens[1][-1]
+    assert "csrf-" not in pages[0] + pages[1]  # no placeholder left
+    for c, page_tokens, user in zip(clients, tokens, (member, twin), strict=True):
+        response = c.post(SET, {"association": alpha.pk, "csrfmiddlewaretoken": page_tokens[-1]})
+        assert response.status_code == 302, user
+        assert user.favourite.association_id == alpha.pk
+
+
+def test_map_page_follows_its_regional_bank(client, member, program):
+    visible_associations(program=program, count=1)
+    client.force_login(member)
+    assert "directory-map-config" in html(client, vue="carte")
+    CaisseRegionale.objects.filter(pk=member.caisse_regionale_id).update(center_lat=43.123456)
+    assert "43.123456" in html(client, vue="carte")
+
+
+@pytest.mark.parametrize("url", [URL, FAVOURITES])
+def test_another_banks_member_never_gets_this_content(client, member, other_member, program, url):
+    (alpha,) = visible_associations(program=program, count=1, name="Seulement Gers")
+    client.force_login(member)
+    assert "Seulement Gers" in html(client, url)
+    client.force_login(other_member)
+    assert "Seulement Gers" not in html(client, url)
