@@ -263,7 +263,7 @@ class BankAssociationsVersion(models.Model):
     ``DirectoryVersion`` changes only with validated associations (members see no others);
     the staff's list and dashboard show every status, so they are keyed by this one (with the
     directory's version for the names of local banks, activities and domains). Maintained by
-    row triggers (migration ``0011_bank_associations_version``) in the writer's transaction,
+    row triggers (migration ``0012_bank_associations_version``) in the writer's transaction,
     as the directory's version is. The cost: writes to one bank's associations queue on its
     row until they commit (they are short; other banks' writes do not wait).
     """

@@ -100,7 +100,7 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("associations", "0010_directory_version")]
+    dependencies = [("associations", "0011_directory_version_caisse_regionale")]
     operations = [
         migrations.CreateModel(
             name="BankAssociationsVersion",
