@@ -71,7 +71,7 @@ def install(apps, schema_editor):
     if vendor == "postgresql":
         statements = [PG_FUNCTION, *PG_TRIGGERS]
     elif vendor == "sqlite":
-        statements = SQLITE_TRIGGERS
+        statements = list(SQLITE_TRIGGERS)  # a copy: the INSERT below is appended to it
     else:  # pragma: no cover - Tookets runs on PostgreSQL and SQLite only
         raise RuntimeError(f"no bank-associations-version triggers for {vendor}")
     # Banks whose associations exist already start from a random version too: a cache kept
