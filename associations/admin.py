@@ -14,28 +14,36 @@ from dataclasses import dataclass, field
 
 from django import forms as django_forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from associations import forms, selectors, services
+from associations import forms, selectors, services, staff_state
 from associations.charts import dashboard_charts
 from associations.models import Association, StatusChange
 from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, is_bank_staff, staff_caisse
+from tookets.fragments import CSRF_PLACEHOLDER, FRAGMENT_TIMEOUT, fragment_key, render_fragment
 from tookets.http import int_or_none
 
 Status = Association.Status
+LIST_PAGE = "admin/associations/association/change_list.html"
+LIST_CONTENT = "admin/associations/association/_change_list_content.html"
+DASHBOARD_CONTENT = "admin/associations/association/_dashboard_content.html"
 
 
 class BankStaffReadOnlyAdmin(CaisseScopedAdmin):
@@ -270,6 +278,82 @@ class AssociationAdmin(CaisseScopedAdmin):
             filters.insert(0, "caisse_regionale")
         return filters
 
+    # --- The list: its content a fragment per state ----------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, its content (search, actions, rows, pagination, filters) rendered once
+        per state of the staff member's bank and query string, and kept in the cache.
+
+        The state (``staff_state.staff_list_state``) is read before the changelist reads
+        its rows, so what a fragment shows is at least as new as its key. Rendered from the
+        changelist's context only, never the request: for staff of one bank it is the same
+        for all of them (their rights are their role's; ``is_superuser`` is in the key all the
+        same). National staff, popups and posts (actions) take Django's path every time.
+        """
+        caisse_id = self._cached_list_bank(request)
+        if caisse_id is None:
+            return self._uncached_changelist(request, extra_context)
+        state = staff_state.staff_list_state(caisse_id)
+        key = fragment_key(
+            LIST_CONTENT,
+            (caisse_id, state, request.user.is_superuser, sorted(request.GET.lists())),
+        )
+        cached = cache.get(key)
+        if cached is None:
+            response = super().changelist_view(request, extra_context)
+            if not isinstance(response, TemplateResponse) or response.status_code != 200:
+                return response  # a redirect for a filter that is no filter: nothing to keep
+            context = response.context_data
+            cached = {
+                "content": render_to_string(
+                    LIST_CONTENT, {**context, "csrf_token": CSRF_PLACEHOLDER}
+                ),
+                "title": context["title"],
+                "subtitle": context["subtitle"],
+                "media": {
+                    "css": str(context["media"]["css"]),
+                    "js": str(context["media"]["js"]),
+                },
+                "action_form": bool(context["action_form"]),
+                "actions_on_top": context["actions_on_top"],
+                "actions_on_bottom": context["actions_on_bottom"],
+            }
+            cache.set(key, cached, FRAGMENT_TIMEOUT)
+        else:
+            response = TemplateResponse(
+                request,
+                LIST_PAGE,
+                {**self.admin_site.each_context(request), "opts": self.opts},
+            )
+            request.current_app = self.admin_site.name
+        response.context_data.update(
+            title=cached["title"],
+            subtitle=cached["subtitle"],
+            media={name: mark_safe(html) for name, html in cached["media"].items()},
+            action_form=cached["action_form"],
+            actions_on_top=cached["actions_on_top"],
+            actions_on_bottom=cached["actions_on_bottom"],
+            list_content=mark_safe(cached["content"].replace(CSRF_PLACEHOLDER, get_token(request))),
+        )
+        return response
+
+    def _uncached_changelist(self, request, extra_context):
+        response = super().changelist_view(request, extra_context)
+        if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
+            response.context_data["list_content"] = mark_safe(
+                render_to_string(LIST_CONTENT, response.context_data, request=request)
+            )
+        return response
+
+    def _cached_list_bank(self, request) -> int | None:
+        """The bank whose list this request may take from the cache; None: render it."""
+        if request.method != "GET" or IS_POPUP_VAR in request.GET or TO_FIELD_VAR in request.GET:
+            return None
+        if not self.has_view_or_change_permission(request):
+            return None  # Django's path refuses it
+        caisse_id = staff_caisse(request.user)
+        return None if caisse_id is ALL_BANKS else caisse_id
+
     @admin.display(description=gettext_lazy("Décisions"))
     def decision_links(self, obj):
         if obj is None or obj.pk is None:
@@ -388,13 +472,44 @@ class AssociationAdmin(CaisseScopedAdmin):
         )
 
     def dashboard_view(self, request):
+        """Figures and charts of the staff member's bank (national staff: of every bank, or
+        of the one they pick). For staff of one bank the content is a fragment named by the
+        bank's state (``staff_state.staff_dashboard_state``: its associations, what they
+        received, the month) and by how many days the oldest submitted file has waited."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         caisse_id = staff_caisse(request.user)
-        caisses = []
         if caisse_id is ALL_BANKS:
-            caisses = list(CaisseRegionale.objects.order_by("name"))
             caisse_id = int_or_none(request.GET.get("caisse"))
+            content = render_to_string(
+                DASHBOARD_CONTENT,
+                self._dashboard_context(request, caisse_id, national=True),
+                request=request,
+            )
+        else:
+            state = staff_state.staff_dashboard_state(caisse_id, today=timezone.localdate())
+            oldest = state.oldest_submitted_at
+            waiting_days = (timezone.now() - oldest).days if oldest else None
+            content = render_fragment(
+                request,
+                DASHBOARD_CONTENT,
+                state=(caisse_id, state, waiting_days),
+                context=lambda: {
+                    **self._dashboard_context(request, caisse_id, national=False),
+                    "oldest_submitted_at": oldest,
+                    "waiting": oldest is not None,
+                    "waiting_days": waiting_days,
+                },
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Tableau de bord Tookets"),
+            "dashboard_content": content,
+        }
+        return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
+
+    def _dashboard_context(self, request, caisse_id: int | None, *, national: bool) -> dict:
         caisse = CaisseRegionale.objects.filter(pk=caisse_id).first() if caisse_id else None
         associations = self.get_queryset(request)
         if caisse is not None:
@@ -402,23 +517,19 @@ class AssociationAdmin(CaisseScopedAdmin):
         figures = selectors.staff_dashboard(associations)
         oldest = figures.oldest_submitted_at
         waiting = (timezone.now() - oldest) if oldest else None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Tableau de bord Tookets"),
+        return {
             "caisse": caisse,
-            "caisses": caisses,
+            "caisses": list(CaisseRegionale.objects.order_by("name")) if national else [],
             "by_status": figures.by_status,
             "total": figures.total,
             "oldest_submitted_at": oldest,
-            "waiting": waiting,
+            "waiting": waiting is not None,
             "waiting_days": waiting.days if waiting else None,
             "given_this_year": figures.given_this_year,
             "year": figures.year,
             "changelist_url": reverse("admin:associations_association_changelist"),
             "charts": dashboard_charts(associations=associations, by_status=figures.by_status),
         }
-        return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 
 
 @admin.register(StatusChange)

@@ -253,3 +253,24 @@ class DirectoryVersion(models.Model):
     class Meta:
         verbose_name = _("version de l’annuaire")
         verbose_name_plural = _("versions de l’annuaire")
+
+
+class BankAssociationsVersion(models.Model):
+    """One row per regional bank whose ``version`` changes with every write to any of that
+    bank's associations, whatever their status: a registration, a draft saved, a decision, a
+    rename, a move to another local bank, a deletion.
+
+    ``DirectoryVersion`` changes only with validated associations (members see no others);
+    the staff's list and dashboard show every status, so they are keyed by this one (with the
+    directory's version for the names of local banks, activities and domains). Maintained by
+    row triggers (migration ``0012_bank_associations_version``) in the writer's transaction,
+    as the directory's version is. The cost: writes to one bank's associations queue on its
+    row until they commit (they are short; other banks' writes do not wait).
+    """
+
+    caisse_regionale_id = models.BigIntegerField(_("caisse régionale"), primary_key=True)
+    version = models.BigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("version des associations d’une caisse régionale")
+        verbose_name_plural = _("versions des associations des caisses régionales")
