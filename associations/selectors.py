@@ -160,12 +160,12 @@ def page_card_rows(page, *, state: tuple, condition: Q) -> list[dict]:
     """
     raw = f"{state!r}|{condition!r}|{page.number}"
     key = "directory-page:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-    rows = cache.get(key)
-    if rows is None:
-        rows = list(page.object_list.values(*CARD_FIELDS))
-        if directory_version() == state[0]:
-            cache.set(key, rows, DIRECTORY_PAGE_TIMEOUT)
-    return rows
+    return read_through(
+        key,
+        version=state[0],
+        read=lambda: list(page.object_list.values(*CARD_FIELDS)),
+        timeout=DIRECTORY_PAGE_TIMEOUT,
+    )
 
 
 def live_figures(association_ids, *, member, year: int) -> tuple[dict, int | None]:
@@ -306,6 +306,21 @@ def directory_version() -> int:
     return row[0]
 
 
+def read_through(key: str, *, version: int, read, timeout: int):
+    """``cache[key]``, else ``read()``, kept under ``key`` — a key naming a state of the
+    directory whose version is ``version`` (read before ``read()`` runs).
+
+    Not kept when the version has moved once read: a write committed meanwhile may or may not
+    be in what was read, so it is no answer for the state the key names.
+    """
+    value = cache.get(key)
+    if value is None:
+        value = read()
+        if directory_version() == version:
+            cache.set(key, value, timeout)
+    return value
+
+
 def directory_scope(member) -> int | None:
     """Whose directory a user sees: the member's regional bank, or None (they see none).
 
@@ -397,18 +412,18 @@ def directory_counts(
     same associations, so they are exact; the version is read again after counting and a
     state that changed meanwhile is not stored.
     """
-    key = None
-    if state is not None:
-        raw = f"{state!r}|{condition!r}"
-        key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-    counts = visible.aggregate(total=Count("pk"), matching=Count("pk", filter=condition or None))
-    result = counts["total"], counts["matching"]
-    if key is not None and directory_version() == state[0]:
-        cache.set(key, result, DIRECTORY_COUNTS_TIMEOUT)
-    return result
+
+    def count() -> tuple[int, int]:
+        counts = visible.aggregate(
+            total=Count("pk"), matching=Count("pk", filter=condition or None)
+        )
+        return counts["total"], counts["matching"]
+
+    if state is None:
+        return count()
+    raw = f"{state!r}|{condition!r}"
+    key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+    return read_through(key, version=state[0], read=count, timeout=DIRECTORY_COUNTS_TIMEOUT)
 
 
 def favourite_association_id(member) -> int | None:

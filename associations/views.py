@@ -29,6 +29,7 @@ from associations.selectors import (
     map_rows,
     map_state_key,
     page_card_rows,
+    read_through,
     search_suggestions,
 )
 from cagnotte import services as cagnotte_services
@@ -120,14 +121,14 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     state = (version, day.isoformat(), directory_scope(member))
     full_path = request.get_full_path()
     plan_key = fragment_key("directory-plan", (state, sorted(request.GET.lists())))
-    plan = cache.get(plan_key)
     read = None
-    if plan is None:
+
+    def read_plan() -> dict:
+        nonlocal read
         read = _DirectoryRead(request, state=state, day=day)
-        plan = read.plan()
-        # A write committed while the plan was read shows in the version: not stored then.
-        if directory_version() == version:
-            cache.set(plan_key, plan, DIRECTORY_PLAN_TIMEOUT)
+        return read.plan()
+
+    plan = read_through(plan_key, version=version, read=read_plan, timeout=DIRECTORY_PLAN_TIMEOUT)
     rows = plan["rows"]
     figures, favourite_id = {}, None
     if rows is not None or with_favourite:
@@ -275,14 +276,13 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     version = directory_version()
     day = timezone.localdate()
     state = (version, day.isoformat(), directory_scope(member))
+
+    def read_row() -> dict:  # a dict: "not visible" is kept too
+        visible = associations_visible_to(member, on=day).filter(pk=pk)
+        return {"row": visible.values(*DETAIL_FIELDS).first()}
+
     key = fragment_key("association-row", (state, pk))
-    found = cache.get(key)
-    if found is None:
-        row = associations_visible_to(member, on=day).filter(pk=pk).values(*DETAIL_FIELDS)
-        found = {"row": row.first()}
-        if directory_version() == version:  # not stored if a write came in between
-            cache.set(key, found, DIRECTORY_PLAN_TIMEOUT)
-    row = found["row"]
+    row = read_through(key, version=version, read=read_row, timeout=DIRECTORY_PLAN_TIMEOUT)["row"]
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
     figures, favourite_id = live_figures([pk], member=member, year=day.year)
