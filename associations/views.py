@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template import Context
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
@@ -32,8 +33,16 @@ from associations.selectors import (
     read_through,
     search_suggestions,
 )
+from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
-from tookets.fragments import fragment_key, render_fragment
+from tookets.fragments import (
+    CSRF_PLACEHOLDER,
+    FRAGMENT_TIMEOUT,
+    cached_html,
+    fragment_key,
+    render_fragment,
+    with_csrf,
+)
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
@@ -102,18 +111,51 @@ class _DirectoryRead:
 DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
 
 
+def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
+    """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
+    its own under everything it shows: the directory's version (name, presentation, labels),
+    the year and its figures, whether it is the favourite, the URL its favourite form returns
+    to. ``cards``: ``(row, figures, anchor)``; ``labels()`` gives the option labels, called
+    only if a card is rendered. One cache round trip for all the cards of a page.
+    """
+    keys = {
+        fragment_key(
+            "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, next_url, anchor)
+        ): (row, figures, anchor)
+        for row, figures, anchor in cards
+    }
+    found = cache.get_many(list(keys))
+    if len(found) < len(keys):
+        context = Context(
+            {"favourite_id": favourite_id, "next": next_url, "csrf_token": CSRF_PLACEHOLDER}
+        )
+        shown = labels()
+        missing = {
+            key: association_card(context, Card(row, shown, figures), anchor=anchor)
+            for key, (row, figures, anchor) in keys.items()
+            if key not in found
+        }
+        cache.set_many(missing, FRAGMENT_TIMEOUT)
+        found.update(missing)
+    for key, (row, _figures, anchor) in keys.items():
+        html = html.replace(card_slot_marker(row["pk"], anchor), found[key], 1)
+    return html
+
+
 def _directory_page(request, content_template: str, *, with_favourite: bool = False):
     """The context of a directory page (the directory, the favourites): filters, counts and
-    either a page of cards (list) or the map's settings (map), its main content rendered as a
-    cached fragment (``tookets.fragments``).
+    either a page of cards (list) or the map's settings (map), its main content rendered from
+    the cache (``tookets.fragments``).
 
     A constant number of queries whatever the number of associations and the filters: user,
     the directory's version, then (list, or the favourites page) the page's figures and the
     member's favourite in one SQL statement (``live_figures``). What the URL shows in this
     state of the directory (``(version, day, scope)``: the database bumps the version on
     every write that can change it) — mode, counts, page number, the page's rows — is one
-    cache read (the plan); the content is rendered once per state, figures, favourite and
-    URL. Only when one of them is new are the filter form and the querysets built.
+    cache read (the plan); the page around the cards is rendered once per state and URL, each
+    card once per version, figures and favourite (``_fill_cards``): a gift re-renders the
+    one card it changed, a new favourite the two cards whose badge moved. Only when the plan
+    or the page is new are the filter form and the querysets built.
     """
     member = request.user
     version = directory_version()
@@ -123,22 +165,31 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     plan_key = fragment_key("directory-plan", (state, sorted(request.GET.lists())))
     read = None
 
-    def read_plan() -> dict:
+    def reader() -> _DirectoryRead:
         nonlocal read
-        read = _DirectoryRead(request, state=state, day=day)
-        return read.plan()
+        read = read or _DirectoryRead(request, state=state, day=day)
+        return read
 
-    plan = read_through(plan_key, version=version, read=read_plan, timeout=DIRECTORY_PLAN_TIMEOUT)
+    plan = read_through(
+        plan_key, version=version, read=lambda: reader().plan(), timeout=DIRECTORY_PLAN_TIMEOUT
+    )
     rows = plan["rows"]
-    figures, favourite_id = {}, None
+    figures, favourite_id, favourite = {}, None, None
     if rows is not None or with_favourite:
         ids = [row["pk"] for row in rows or ()]
         figures, favourite_id = live_figures(ids, member=member, year=day.year)
+    if with_favourite and favourite_id:
+        favourite = read_through(
+            fragment_key("directory-favourite", (state, favourite_id)),
+            version=version,
+            read=lambda: {
+                "row": reader().visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
+            },
+            timeout=DIRECTORY_PLAN_TIMEOUT,
+        )["row"]
 
-    def fragment_context():
-        nonlocal read
-        read = read or _DirectoryRead(request, state=state, day=day)
-        form = read.form
+    def page_context():
+        form = reader().form
         context = {
             "form": form,
             "total": read.total,
@@ -147,38 +198,49 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
             "path": request.path,
             "next": full_path,
             "favourite_id": favourite_id,
+            "favourite": favourite,
         }
         searched = form.cleaned_data.get("q") or ""
         if searched and not read.matching:
             # Nothing matched: one more query for the closest names (a typo still leads somewhere).
             context["suggestions"] = search_suggestions(read.visible, searched)
-        labels = card_labels(form.options)
         if form.mode == MODE_MAP:
             context["map_config"] = _map_config(request, form)
             context["list_query"] = form.query_string(vue=MODE_LIST)
         else:
-            # The plan's rows, not the read's: the content shows what its key names.
-            read.page.object_list = [Card(row, labels, figures[row["pk"]]) for row in rows]
+            # The plan's rows, not the read's: the page shows what its key names.
+            read.page.object_list = rows
             context.update(
                 page=read.page,
                 page_query=form.query_string(),
                 map_query=form.query_string(vue=MODE_MAP),
             )
-        if with_favourite and favourite_id:
-            found = read.visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
-            context["favourite"] = found and Card(found, labels, figures[favourite_id])
         return context
 
-    key = (state, full_path, plan["number"], sorted(figures.items()), favourite_id)
-    content = render_fragment(request, content_template, state=key, context=fragment_context)
+    # The page around the cards: the favourite's id only where the page says something of it.
+    shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
+    key = (state, full_path, plan["number"], shown_favourite)
+    html = cached_html(content_template, state=key, context=page_context)
+    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
+    if favourite is not None:
+        cards.append((favourite, figures[favourite_id], False))
+    html = _fill_cards(
+        html,
+        cards,
+        version=version,
+        year=day.year,
+        favourite_id=favourite_id,
+        next_url=full_path,
+        labels=lambda: card_labels(directory_options(member.caisse_regionale_id, version=version)),
+    )
     context = {
-        "content": content,
+        "content": with_csrf(request, html),
         "mode": plan["mode"],
         "is_filtered": plan["is_filtered"],
         "matching": plan["matching"],
     }
     if plan["has_errors"]:  # the page's error summary and title read the bound form
-        context["form"] = (read or _DirectoryRead(request, state=state, day=day)).form
+        context["form"] = reader().form
     return context
 
 

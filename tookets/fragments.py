@@ -46,6 +46,25 @@ def fragment_key(name: str, state) -> str:
     return f"fragment:{name}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
 
 
+def cached_html(template_name: str, *, state, context: Callable[[], dict], timeout=None) -> str:
+    """``template_name`` rendered with ``context()`` once per ``state``, CSRF placeholder
+    left in (``with_csrf`` puts the request's token in). ``context`` is called only on a
+    miss: the queries it runs are saved on a hit."""
+    key = fragment_key(template_name, state)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(template_name, {**context(), "csrf_token": CSRF_PLACEHOLDER})
+        cache.set(key, html, FRAGMENT_TIMEOUT if timeout is None else timeout)
+    return html
+
+
+def with_csrf(request, html: str) -> SafeString:
+    """Cached HTML with this request's CSRF token in place of the placeholder."""
+    if CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return mark_safe(html)
+
+
 def render_fragment(
     request,
     template_name: str,
@@ -54,16 +73,10 @@ def render_fragment(
     context: Callable[[], dict],
     timeout: int = FRAGMENT_TIMEOUT,
 ) -> SafeString:
-    """``template_name`` rendered with ``context()``, once per ``state``.
+    """``template_name`` rendered with ``context()``, once per ``state``, with this request's
+    CSRF token.
 
-    ``context`` is called only on a miss: the queries it runs are saved on a hit. ``state``
-    must determine what ``context()`` returns (see the module's rules).
+    ``state`` must determine what ``context()`` returns (see the module's rules).
     """
-    key = fragment_key(template_name, state)
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(template_name, {**context(), "csrf_token": CSRF_PLACEHOLDER})
-        cache.set(key, html, timeout)
-    if CSRF_PLACEHOLDER in html:
-        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
-    return mark_safe(html)
+    html = cached_html(template_name, state=state, context=context, timeout=timeout)
+    return with_csrf(request, html)

@@ -66,6 +66,18 @@ def _card_words(context) -> dict:
     return words
 
 
+def card_slot_marker(pk, anchor=True) -> str:
+    return f"<!--card:{int(pk)}:{int(bool(anchor))}-->"
+
+
+@register.simple_tag
+def card_slot(pk, anchor=True):
+    """Where a directory page's cached content takes association ``pk``'s card: each card is
+    cached on its own, under its figures (``associations.views._fill_cards``), so a gift to one
+    association re-renders one card, not the page."""
+    return mark_safe(card_slot_marker(pk, anchor))
+
+
 @register.simple_tag(takes_context=True)
 def association_card(context, association, anchor=True):
     """One association's card, built in Python.

@@ -113,3 +113,33 @@ def test_association_page_follows_gifts_renames_and_visibility(client, member, p
     assert "favourite-badge" in html(client, url)
     Association.objects.filter(pk=alpha.pk).update(status=Association.Status.REJECTED)
     assert client.get(url).status_code == 404
+
+
+def test_a_gift_re_renders_its_card_only(client, member, program, monkeypatch):
+    """Each card is cached under its own figures: after a gift the page around the cards and
+    the other cards come from the cache, one card is rendered again."""
+    from associations import views
+
+    shown = visible_associations(program=program, count=3)
+    client.force_login(member)
+    rendered = []
+    real = views.association_card
+
+    def counting(context, card, anchor=True):
+        rendered.append(card.pk)
+        return real(context, card, anchor=anchor)
+
+    monkeypatch.setattr(views, "association_card", counting)
+    html(client)
+    assert sorted(rendered) == sorted(a.pk for a in shown)
+    rendered.clear()
+    html(client)
+    assert rendered == []
+    credit(member, program, 300)
+    give_tookets(member=member, association_id=shown[1].pk, amount=5, token="r", program=program)
+    page = html(client)
+    assert rendered == [shown[1].pk] and "<strong>5\xa0K</strong>" in page
+    rendered.clear()
+    client.post(SET, {"association": shown[0].pk})
+    html(client)
+    assert rendered == [shown[0].pk]  # its badge; the others were not the favourite before

@@ -128,9 +128,9 @@ def test_favourites_page_queries_are_bounded(
     with django_assert_num_queries(3):
         client_member.get(PAGE)
     visible_associations(program=program, count=40, caisse_locale=chosen.caisse_locale)
-    # A new directory version: option lists (3), counts, the page's rows and the plan, each
-    # followed by the version again, and the favourite's card, once.
-    with django_assert_num_queries(3 + 9):
+    # A new directory version: option lists (3), counts, the page's rows, the plan and the
+    # favourite's row, each followed by the version again, once.
+    with django_assert_num_queries(3 + 10):
         client_member.get(PAGE)
     with django_assert_num_queries(3):
         client_member.get(PAGE)
