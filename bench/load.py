@@ -13,7 +13,8 @@ PostgreSQL and the cache of CACHE_URL (Redis). Each member:
    random think time between requests (``--think`` seconds on average).
 
 Logins arrive spread over ``--ramp`` seconds: checking a code is a deliberately slow hash
-(PBKDF2), and 50 at once on two cores queue for tens of seconds.
+(PBKDF2), and 50 at once on two cores queue for tens of seconds. Browsing starts once every
+member is logged in, each member's first request within ``--stagger`` seconds of that.
 
 Bounded: ``--seconds`` of browsing (max 600) and at most ``--max-requests`` requests. Prints
 requests per second, p50/p95/p99 per page and the errors (any unexpected status or network
@@ -249,6 +250,9 @@ def main():
     parser.add_argument(
         "--ramp", type=float, default=30.0, help="logins spread over this many seconds"
     )
+    parser.add_argument(
+        "--stagger", type=float, default=5.0, help="browsing starts spread over this many seconds"
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 600.0)
 
@@ -303,6 +307,9 @@ def main():
                 logged_in.wait()
                 return
             logged_in.wait()
+            # Browsing starts when the last login is done (the barrier); members then start
+            # over a few seconds, as people do, not all on the same millisecond.
+            time.sleep(rng.uniform(0, args.stagger))
             browse(browser, stop_at=timing["stop_at"], think=args.think, budget=budget, rng=rng)
 
         threads = [
@@ -326,7 +333,8 @@ def main():
     print(
         f"{args.users} members, gunicorn {args.workers} workers x {args.threads_per_worker} "
         f"threads, DATABASE_POOL={'1' if args.pool else '0'}, think {args.think:.1f} s mean; "
-        f"logins in {login_seconds:.1f} s, then {browse_seconds:.1f} s of browsing"
+        f"logins in {login_seconds:.1f} s, then {browse_seconds:.1f} s of browsing "
+        f"(started over {args.stagger:.0f} s)"
     )
     print(f"browsing: {total} requests, {total / browse_seconds:.1f} req/s")
     header = f"{'page':22s} {'count':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}"

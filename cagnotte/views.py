@@ -147,17 +147,17 @@ def give(request, association_id):
     member = request.user
     if request.method != "POST":
         return _give_page(request, member, association_id)
-    # A post: the form again (with its errors) unless the gift was made.
-    association = _visible_association(member, association_id)
+    # A post: the form again (with its errors) unless the gift was made. The figures and the
+    # wallets are read only to show the form again: a gift made needs neither.
+    association = visible_association_or_none(member, association_id=association_id)
     if association is None:
         return render(request, "cagnotte/give_refused.html", status=400)
-    wallets = list(givable_wallets(member, association_id=association.pk))
+    program_id = None
     if "programme" in request.GET:
         # A link for one program (?programme=<id>): the association must be enrolled in it.
         program_id = int_or_none(request.GET["programme"])
         if program_id is None or not association.enrollments.filter(program_id=program_id).exists():
             raise Http404
-        wallets = [w for w in wallets if w.program_id == program_id]
     form_kwargs = {"member_id": member.pk, "association_id": association.pk}
     posted = GiveForm(request.POST, **form_kwargs)
     if posted.is_valid():
@@ -189,6 +189,12 @@ def give(request, association_id):
             # and its email is claimed once per gift.
             queue_gift_receipt(entry_id=entry.pk)
             return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
+    association = _visible_association(member, association.pk)
+    if association is None:  # no longer visible since the post began
+        return render(request, "cagnotte/give_refused.html", status=400)
+    wallets = list(givable_wallets(member, association_id=association.pk))
+    if program_id is not None:
+        wallets = [w for w in wallets if w.program_id == program_id]
     forms = []
     for w in wallets:
         if posted.data.get("wallet") == str(w.pk):
