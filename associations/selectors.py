@@ -118,9 +118,8 @@ class Card:
 
     __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
 
-    def __init__(self, row: dict, labels: dict[str, dict[int, str]], figures=None):
-        """``figures``: the card's ``AssociationFigures`` when ``row`` has none."""
-        from cagnotte.selectors import figures_of
+    def __init__(self, row: dict, labels: dict[str, dict[int, str]], figures):
+        """``figures``: the card's ``AssociationFigures`` (``live_figures``)."""
 
         self.pk = row["pk"]
         self.name = row["name"]
@@ -128,22 +127,10 @@ class Card:
         self.activity = labels["activity"].get(row["activity_id"])
         self.domain = labels["domain"].get(row["domain_id"])
         self.caisse_locale = labels["caisse_locale"].get(row["caisse_locale_id"])
-        self.figures = figures_of(row) if figures is None else figures
+        self.figures = figures
 
 
 CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
-
-
-def card_rows(associations: QuerySet[Association]) -> QuerySet:
-    """``associations`` as card rows (dicts for ``Card``), figures included: one query for a
-    page of cards, whatever its size. The labels come from ``card_labels``."""
-    from cagnotte.selectors import FIGURE_FIELDS, with_figures
-
-    return with_figures(associations).values(*CARD_FIELDS, *FIGURE_FIELDS)
-
-
-def cards(associations: QuerySet[Association], labels: dict[str, dict[int, str]]) -> list[Card]:
-    return [Card(row, labels) for row in card_rows(associations)]
 
 
 DIRECTORY_PAGE_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
@@ -424,12 +411,6 @@ def directory_counts(
     raw = f"{state!r}|{condition!r}"
     key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
     return read_through(key, version=state[0], read=count, timeout=DIRECTORY_COUNTS_TIMEOUT)
-
-
-def favourite_association_id(member) -> int | None:
-    if member is None or not member.is_authenticated:
-        return None
-    return Favourite.objects.filter(member=member).values_list("association_id", flat=True).first()
 
 
 # --- Staff (admin) --------------------------------------------------------------------------

@@ -276,9 +276,6 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
     return sorted(campaigns.values(), key=lambda c: (-c.year, c.program_name))
 
 
-FIGURE_FIELDS = ("fig_supporters", "fig_first_year", "fig_received_total", "fig_this_year")
-
-
 def with_figures(associations, *, year: int | None = None):
     """``associations`` (a queryset) with the card figures as annotations, in the same query.
 

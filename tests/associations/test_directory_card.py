@@ -6,8 +6,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from associations.models import Association
-from associations.selectors import card_labels, directory_options
-from associations.selectors import cards as card_objects
+from associations.selectors import CARD_FIELDS, Card, card_labels, directory_options, live_figures
 from associations.templatetags.directory_tags import tookets
 from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite
 from tests import factories as f
@@ -148,7 +147,11 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
     # template, and the lean ``Card`` rows the list pages give the tag: same HTML from both.
     instances = {pk: _with_figures_of(pk) for pk in ids}
     labels = card_labels(directory_options(pg_caisse.pk))
-    lean = {c.pk: c for c in card_objects(Association.objects.filter(pk__in=ids), labels)}
+    figures, _favourite = live_figures(ids, member=None, year=year)
+    lean = {
+        row["pk"]: Card(row, labels, figures[row["pk"]])
+        for row in Association.objects.filter(pk__in=ids).values(*CARD_FIELDS)
+    }
     cards = [instances[pk] for pk in ids]
     reference = engines["django"].engine.from_string(REFERENCE.read_text())
     tag = engines["django"].engine.from_string(
