@@ -133,28 +133,6 @@ class Card:
 CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
 
 
-DIRECTORY_PAGE_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
-
-
-def page_card_rows(page, *, state: tuple, condition: Q) -> list[dict]:
-    """The rows of a directory page (``page.object_list``, a queryset of visible associations
-    in the directory's order) as ``CARD_FIELDS`` dicts, without figures.
-
-    Which associations a page shows, and their names, presentations and labels, depend only
-    on the directory's state (``(version, day, scope)``, read before ``page`` was built):
-    cached under it, the filters and the page number, as ``directory_counts`` is. A state that
-    changed while the rows were read is not stored.
-    """
-    raw = f"{state!r}|{condition!r}|{page.number}"
-    key = "directory-page:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-    return read_through(
-        key,
-        version=state[0],
-        read=lambda: list(page.object_list.values(*CARD_FIELDS)),
-        timeout=DIRECTORY_PAGE_TIMEOUT,
-    )
-
-
 def live_figures(association_ids, *, member, year: int) -> tuple[dict, int | None]:
     """``({association id: AssociationFigures}, favourite id)``: what changes with every gift
     on a page of cards, plus the member's favourite (and its figures), in one query written

@@ -26,6 +26,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
+from associations.selectors import directory_version
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
 
@@ -54,7 +55,7 @@ def _ensure_versions(caisse_regionale_id: int) -> None:
         caisse_regionale_id=caisse_regionale_id,
         defaults={"version": secrets.randbelow(10**15)},
     )
-    DirectoryVersion.objects.get_or_create(pk=1, defaults={"version": secrets.randbelow(10**15)})
+    directory_version()  # makes its row again if it is gone
 
 
 def _read(sql: str, caisse_regionale_id: int) -> tuple:

@@ -29,7 +29,6 @@ from associations.selectors import (
     live_figures,
     map_rows,
     map_state_key,
-    page_card_rows,
     read_through,
     search_suggestions,
 )
@@ -95,7 +94,8 @@ class _DirectoryRead:
             )
             paginator.count = self.matching  # already counted, with the total
             self.page = paginator.get_page(request.GET.get("page"))
-            self.rows = page_card_rows(self.page, state=state, condition=self.condition)
+            # Kept in the cache with the rest of the plan (``_directory_page``).
+            self.rows = list(self.page.object_list.values(*CARD_FIELDS))
 
     def plan(self) -> dict:
         return {
