@@ -11,26 +11,9 @@ from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext_lazy as _
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 
-
-def normalized_iban(value: str) -> str | None:
-    """The IBAN in its compact form when it is valid (structure and checksums), else None."""
-    if not value or not value.strip():
-        return None
-    try:
-        return IBAN(value).compact
-    except SchwiftyException:
-        return None
-
-
-def validate_iban(value: str) -> None:
-    if value and normalized_iban(value) is None:
-        raise ValidationError(_("IBAN invalide."), code="invalid_iban")
+from accounts.models import BankCustomer
 
 
 @dataclass(frozen=True)
@@ -65,8 +48,6 @@ class LocalDirectoryProvider:
     _dummy_hash = None
 
     def check(self, *, caisse_regionale_id: int, account_number: str, code: str) -> Identity | None:
-        from accounts.models import BankCustomer
-
         customer = (
             BankCustomer.objects.filter(
                 caisse_regionale_id=caisse_regionale_id, account_number=account_number
@@ -131,9 +112,6 @@ def ibans_of(*, caisse_regionale_id: int, account_numbers) -> dict[str, str]:
         return provider.ibans_of(
             caisse_regionale_id=caisse_regionale_id, account_numbers=account_numbers
         )
-    # Function-local: accounts.models imports validate_iban from this module (a cycle).
-    from accounts.models import BankCustomer
-
     return dict(
         BankCustomer.objects.filter(
             caisse_regionale_id=caisse_regionale_id, account_number__in=list(account_numbers)

@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.identity import validate_iban
+from accounts.iban import validate_iban
 
 account_number_validator = RegexValidator(
     r"^\d{11}$", _("L’identifiant doit comporter exactement 11 chiffres.")

@@ -27,7 +27,8 @@ from django.utils.translation import gettext as _
 from schwifty import IBAN
 from sepaxml import SepaTransfer
 
-from accounts.identity import ibans_of, normalized_iban
+from accounts.iban import normalized_iban
+from accounts.identity import ibans_of
 from associations.models import Association
 from cagnotte.campaigns import Program
 from cagnotte.models import LedgerEntry, PayoutLine, PayoutStatement
