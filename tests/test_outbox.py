@@ -5,6 +5,7 @@ import logging
 from io import StringIO
 
 import pytest
+from celery.signals import worker_ready
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
@@ -124,6 +125,21 @@ def test_the_drain_publishes_what_waited_once_the_broker_is_back(
     assert len(mail.outbox) == 2
     assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
     assert outbox.pending_summary() == {"pending": 0, "oldest_pending_seconds": 0}
+
+
+def test_a_starting_worker_drains_what_waited_even_while_backing_off(
+    staff_pg, django_capture_on_commit_callbacks
+):
+    import tookets.tasks  # noqa: F401  the worker imports every tasks module before it is ready
+
+    with django_capture_on_commit_callbacks(execute=False):
+        correction_requested(staff_pg)
+    OutboxMessage.objects.update(
+        attempts=3, available_at=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    worker_ready.send(sender=None)
+    assert len(mail.outbox) == 1
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
 
 
 def test_old_published_rows_are_deleted_by_the_drain():

@@ -2,7 +2,6 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_ready
 
 from tookets.heartbeat import HeartbeatScheduler, WorkerHeartbeat
 
@@ -52,16 +51,3 @@ app.conf.beat_schedule = {
 # docker compose's healthchecks read the age of CELERY_HEARTBEAT_FILE (tookets/heartbeat.py).
 app.steps["worker"].add(WorkerHeartbeat)
 app.conf.beat_scheduler = HeartbeatScheduler
-
-
-@worker_ready.connect
-def _drain_outbox_on_start(sender=None, **kwargs):
-    # A worker (re)starting is often the broker coming back: send what waited meanwhile.
-    from tookets.tasks import drain_outbox  # tookets.tasks imports this app: a cycle
-
-    # On a queue this worker consumes, so that this very worker (not some other) does it.
-    task_consumer = getattr(sender, "task_consumer", None)
-    queues = [q.name for q in getattr(task_consumer, "queues", None) or []]
-    drain_outbox.apply_async(
-        kwargs={"even_if_backed_off": True}, queue=queues[0] if queues else None
-    )
