@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from importlib import import_module
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
@@ -147,10 +150,6 @@ def close_account(
 def _delete_sessions(*, user_id: int) -> None:
     """Delete the member's live sessions. Sessions last two hours (SESSION_COOKIE_AGE), so the
     unexpired ones are few; each is deleted through its store so the cache copy goes too."""
-    from importlib import import_module
-
-    from django.conf import settings
-
     store = import_module(settings.SESSION_ENGINE).SessionStore
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if session.get_decoded().get("_auth_user_id") == str(user_id):
@@ -158,7 +157,5 @@ def _delete_sessions(*, user_id: int) -> None:
 
 
 def _forget_login_attempts(*, username: str) -> None:
-    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-
     for model in (AccessAttempt, AccessLog, AccessFailureLog):
         model.objects.filter(username=username).delete()
