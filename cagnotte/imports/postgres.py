@@ -4,8 +4,8 @@ The records the one reader produced (never the file's own bytes) are streamed wi
 ``COPY … FROM STDIN (FORMAT csv)`` into a temporary table; validation and application are a
 handful of set-based statements, all in one transaction: validation into a temporary table
 (its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
-balances), then the entries. Affected wallets are locked in id order before any write, as
-gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import and gifts (or two imports)
+balances), then the entries. Affected wallets are locked in id order before any write, by
+the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two imports)
 queue behind each other and never deadlock. Entries go in with a plain ``INSERT … SELECT``
 and each wallet's balance grows by its total in the file; if a reference is already in the
 ledger (the same file twice, overlapping files) the unique constraint stops that statement,
@@ -20,10 +20,13 @@ from __future__ import annotations
 import time
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import RawSQL
 
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
+from cagnotte.ledger import locked_wallets
+from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
 REFERENCE_CONSTRAINT = "entry_reference_unique"
@@ -102,15 +105,20 @@ ORDER BY member_id, program_id
 ON CONFLICT (member_id, program_id) DO NOTHING
 """
 
-# Row locks on every affected wallet, taken in id order (the order every writer of several
-# wallets uses), before any entry is written: no deadlock with gifts or another import. The
-# locked wallets are kept as a small map (member, program) -> wallet for the writes below.
-_PG_LOCK_WALLETS = """
+# Every affected wallet, locked first by ``ledger.locked_wallets`` in id order (the order every
+# writer of several wallets uses), before any entry is written: no deadlock with gifts or
+# another import. A batch job: it waits as long as it takes. The rows are locked in the
+# database, never read into Python; this statement then keeps the locked wallets as a small map
+# (member, program) -> wallet for the writes below.
+_PG_AFFECTED_WALLETS = """
+SELECT w.id FROM cagnotte_wallet w
+JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
+"""
+_PG_LOCKED_WALLETS = """
 CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
 SELECT w.id, w.member_id, w.program_id, w.balance, k.total FROM cagnotte_wallet w
 JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
 ORDER BY w.id
-FOR UPDATE OF w
 """
 
 # rules.wallet_total_too_large, on the locked balances (0 for a wallet not created).
@@ -286,7 +294,9 @@ def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) 
     cursor.execute(_PG_CREATE_WALLETS, limits)
     report.wallets_created = cursor.rowcount
     timer("wallet upsert")
-    cursor.execute(_PG_LOCK_WALLETS)
+    affected = Wallet.objects.filter(pk__in=RawSQL(_PG_AFFECTED_WALLETS, ()))
+    with locked_wallets(affected, wait=None, lock=False):
+        cursor.execute(_PG_LOCKED_WALLETS)
     cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()
