@@ -148,7 +148,8 @@ def read_figures(
         params += ids
     if member_id is not None:
         wanted.append(
-            f"SELECT association_id, 1 FROM {Favourite._meta.db_table} WHERE member_id = %s"
+            f"SELECT association_id AS id, 1 AS favourite FROM {Favourite._meta.db_table} "
+            "WHERE member_id = %s"
         )
         params.append(member_id)
     figures = {pk: AssociationFigures() for pk in ids}

@@ -56,7 +56,7 @@ TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
 
 
 @contextmanager
-def locked_wallets(wallets: QuerySet, *, wait: float | None, lock: bool = True):
+def locked_wallets(wallets: QuerySet, *, wait: float | None, into: str | None = None):
     """Lock the wallet rows of ``wallets`` in id order and yield them (a list, read under the
     lock); inside the block every lock waits at most ``wait`` seconds, then ``WalletBusy``.
 
@@ -71,8 +71,9 @@ def locked_wallets(wallets: QuerySet, *, wait: float | None, lock: bool = True):
       locks to wait on. The timeout covers the whole block (the checks and writes after the
       lock may wait on other rows too: a page never waits without limit), and is put back
       afterwards when the caller's transaction goes on.
-    * ``lock=False``: the rows are locked by the database without being read into Python
-      (a million rows of a credit import); yields the number of rows locked.
+    * ``into``: the rows are locked by the database without being read into Python (a
+      million rows of a credit import) and kept, as the queryset selects them, in the
+      temporary table ``into`` (dropped at commit); PostgreSQL only. Yields None.
     """
     assert connection.in_atomic_block, "locked_wallets needs a transaction"
     if not wallets.query.is_sliced:
@@ -88,10 +89,11 @@ def locked_wallets(wallets: QuerySet, *, wait: float | None, lock: bool = True):
             )
             previous = cursor.fetchone()[0]
     try:
-        if lock:
+        if into is None:
             yield list(query)
         else:
-            yield _lock_in_database(query)
+            _lock_into(query, into)
+            yield None
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise WalletBusy from exc
@@ -103,14 +105,12 @@ def locked_wallets(wallets: QuerySet, *, wait: float | None, lock: bool = True):
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
-def _lock_in_database(query: QuerySet) -> int:
-    if connection.vendor != "postgresql":  # no row locks to take
-        return query.count()
-    sql, params = query.values("pk").query.sql_with_params()
+def _lock_into(query: QuerySet, table: str) -> None:
+    assert connection.vendor == "postgresql", "locked_wallets(into=…) is for PostgreSQL"
+    sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
-        # A locking sub-select: the rows are locked (in its ORDER BY) and only counted here.
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)
-        return cursor.fetchone()[0]
+        # The rows are locked in the SELECT's ORDER BY as they go into the table.
+        cursor.execute(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {sql}", params)
 
 
 def check_amount(amount) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.expressions import RawSQL
 
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader, copy_line
@@ -109,17 +108,11 @@ ON CONFLICT (member_id, program_id) DO NOTHING
 # writer of several wallets uses), before any entry is written: no deadlock with gifts or
 # another import. A batch job: it waits as long as it takes. The rows are locked in the
 # database, never read into Python; this statement then keeps the locked wallets as a small map
-# (member, program) -> wallet for the writes below.
-_PG_AFFECTED_WALLETS = """
-SELECT w.id FROM cagnotte_wallet w
-JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
-"""
-_PG_LOCKED_WALLETS = """
-CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
-SELECT w.id, w.member_id, w.program_id, w.balance, k.total FROM cagnotte_wallet w
-JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
-ORDER BY w.id
-"""
+# (member, program) -> wallet (id, balance) for the writes below: credit_import_wallets.
+_PG_AFFECTED_WALLETS = (
+    "EXISTS (SELECT FROM credit_import_totals k WHERE k.member_id = cagnotte_wallet.member_id "
+    "AND k.program_id = cagnotte_wallet.program_id)"
+)
 
 # rules.wallet_total_too_large, on the locked balances (0 for a wallet not created).
 _PG_TOTALS_TOO_LARGE = """
@@ -157,8 +150,9 @@ ORDER BY w.id
 # Every valid row was inserted: each wallet's new balance adds its total of the file.
 _PG_BALANCES_FROM_TOTALS = """
 UPDATE cagnotte_wallet w SET balance = w.balance + k.total
-FROM credit_import_wallets k
-WHERE w.id = k.id
+FROM credit_import_wallets l
+JOIN credit_import_totals k ON k.member_id = l.member_id AND k.program_id = l.program_id
+WHERE w.id = l.id
 """
 
 # General path: rows already imported (same file twice, overlapping files) are skipped by
@@ -294,10 +288,13 @@ def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) 
     cursor.execute(_PG_CREATE_WALLETS, limits)
     report.wallets_created = cursor.rowcount
     timer("wallet upsert")
-    affected = Wallet.objects.filter(pk__in=RawSQL(_PG_AFFECTED_WALLETS, ()))
-    with locked_wallets(affected, wait=None, lock=False):
-        cursor.execute(_PG_LOCKED_WALLETS)
-    cursor.execute("ANALYZE credit_import_wallets")
+    affected = Wallet.objects.extra(where=[_PG_AFFECTED_WALLETS])
+    with locked_wallets(
+        affected.values("id", "member_id", "program_id", "balance"),
+        wait=None,
+        into="credit_import_wallets",
+    ):
+        cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()
     if too_large and not deferred_checked:

@@ -119,14 +119,16 @@ def test_wallets_are_locked_in_id_order_whatever_the_order_asked(member, program
     assert [w.pk for w in locked] == ids
     (statement,) = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
     assert 'ORDER BY "cagnotte_wallet"."id" ASC' in statement
-    # In the database only (a credit import): the same order, the rows counted, not read.
+    # In the database only (a credit import): the same order, the rows kept in a table.
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        with locked_wallets(asked, wait=None, lock=False) as count:
-            pass
-    assert count == len(ids)
+        with locked_wallets(asked.values("id", "balance"), wait=None, into="t_locked"):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM t_locked ORDER BY id")
+                kept = [row[0] for row in cursor.fetchall()]
+    assert kept == ids
     (statement,) = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
-    assert statement.startswith("SELECT count(*) FROM (")
-    assert "ORDER BY 1 ASC FOR UPDATE" in statement  # 1: the id, the one column
+    assert statement.startswith("CREATE TEMP TABLE t_locked ON COMMIT DROP AS SELECT")
+    assert 'ORDER BY "cagnotte_wallet"."id" ASC FOR UPDATE' in statement
 
 
 def test_a_lock_held_longer_than_the_wait_raises_wallet_busy(wallet):
