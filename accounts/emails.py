@@ -27,8 +27,7 @@ from django.utils import formats, timezone
 
 from accounts.models import MemberEmail, User
 from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
-from cagnotte.selectors import balance_after
-from cagnotte.services import favourite_can_receive
+from cagnotte.selectors import balance_after, favourite_can_receive
 from tookets import outbox
 from tookets.money import format_tookets
 

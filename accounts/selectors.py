@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import MemberEmail, User
 from cagnotte.models import Favourite, LedgerEntry, Wallet
-from cagnotte.services import favourite_can_receive
+from cagnotte.selectors import favourite_can_receive
 
 MOVEMENT_COLUMNS = [
     "date",

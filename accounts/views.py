@@ -25,7 +25,7 @@ from accounts import emails, keypad, lockout, remember, selectors, services
 from accounts.backends import IneligibleCustomer, axes_username
 from accounts.forms import IdentifierForm, SettingsForm
 from accounts.models import User
-from cagnotte.services import NotEligible
+from cagnotte.ledger import NotEligible, WalletBusy
 from caisses.models import CaisseRegionale
 from tookets.http import redirect_to_next, safe_next
 
@@ -376,13 +376,18 @@ def closure_confirm(request):
                     ),
                 )
                 return redirect("accounts:closure")
+            except WalletBusy:
+                # A credit import holds a wallet: nothing was closed; the same confirmation,
+                # again in a moment.
+                error = WalletBusy.message
             except services.AccountClosed:
                 logout(request)
                 return redirect("accounts:closed")
-            logout(request)
-            response = redirect("accounts:closed")
-            remember.forget(response)
-            return response
+            else:
+                logout(request)
+                response = redirect("accounts:closed")
+                remember.forget(response)
+                return response
     return render(
         request,
         "accounts/closure_confirm.html",

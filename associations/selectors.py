@@ -20,7 +20,7 @@ from associations.models import (
     normalize_search,
 )
 from cagnotte.campaigns import Enrollment, Program, open_programs_of
-from cagnotte.models import Favourite
+from cagnotte.figures import figures_of, with_figures
 from caisses.models import CaisseLocale
 
 
@@ -99,8 +99,6 @@ def visible_association_or_none(
         return None
     queryset = associations_visible_to(member).select_related("activity", "domain", "caisse_locale")
     if figures:
-        from cagnotte.selectors import figures_of, with_figures
-
         queryset = with_figures(queryset)
     association = queryset.filter(pk=association_id).first()
     if association is not None and figures:
@@ -119,7 +117,7 @@ class Card:
     __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
 
     def __init__(self, row: dict, labels: dict[str, dict[int, str]], figures):
-        """``figures``: the card's ``AssociationFigures`` (``live_figures``)."""
+        """``figures``: the card's ``AssociationFigures`` (``cagnotte.figures.read_figures``)."""
 
         self.pk = row["pk"]
         self.name = row["name"]
@@ -131,55 +129,6 @@ class Card:
 
 
 CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
-
-
-def live_figures(association_ids, *, member, year: int) -> tuple[dict, int | None]:
-    """``({association id: AssociationFigures}, favourite id)``: what changes with every gift
-    on a page of cards, plus the member's favourite (and its figures), in one query written
-    in SQL — a page's rows and labels come from the cache, these never do.
-
-    Three small index reads joined by UNION ALL: the member's favourite (its one row), then
-    the totals and this year's totals of the page's associations and of the favourite, by
-    primary key and unique index. A few tenths of a millisecond; the ORM would spend more
-    compiling the statement than PostgreSQL running it.
-    """
-    from cagnotte.models import AssociationTotals, AssociationYearTotals
-    from cagnotte.selectors import AssociationFigures
-
-    ids = [int(pk) for pk in association_ids]
-    favourite = Favourite._meta.db_table
-    some = ", ".join(["%s"] * len(ids)) or "NULL"
-    wanted = f"(association_id IN ({some}) OR association_id IN (SELECT association_id FROM {favourite} WHERE member_id = %s))"
-    sql = (
-        f"SELECT 'f', association_id, NULL, NULL, NULL FROM {favourite} WHERE member_id = %s "
-        "UNION ALL SELECT 't', association_id, supporters, first_year, received_total "
-        f"FROM {AssociationTotals._meta.db_table} WHERE {wanted} "
-        "UNION ALL SELECT 'y', association_id, received, NULL, NULL "
-        f"FROM {AssociationYearTotals._meta.db_table} WHERE year = %s AND {wanted}"
-    )
-    member_id = member.pk if member is not None and member.is_authenticated else None
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [member_id, *ids, member_id, year, *ids, member_id])
-        rows = cursor.fetchall()
-    favourite_id = None
-    totals, this_year = {}, {}
-    for kind, pk, a, b, c in rows:
-        if kind == "f":
-            favourite_id = pk
-        elif kind == "t":
-            totals[pk] = (a, b, c)
-        else:
-            this_year[pk] = a
-    figures = {}
-    for pk in {*ids, *([favourite_id] if favourite_id else [])}:
-        supporters, first_year, received_total = totals.get(pk, (0, None, 0))
-        figures[pk] = AssociationFigures(
-            supporters=supporters,
-            first_year=first_year,
-            received_total=received_total,
-            received_this_year=this_year.get(pk, 0),
-        )
-    return figures, favourite_id
 
 
 def directory_filter(

@@ -12,8 +12,9 @@ from associations.models import Association, DirectoryVersion, StatusChange
 from associations.selectors import directory_version
 from associations.services import EDITABLE_STATUSES
 from cagnotte.campaigns import open_programs_of
+from cagnotte.figures import read_figures
 from cagnotte.models import AssociationTotals, AssociationYearTotals, PayoutLine, PayoutStatement
-from cagnotte.selectors import association_figures, payouts_of
+from cagnotte.selectors import payouts_of
 from tookets.fragments import render_fragment
 
 STAFF_DECISIONS = [
@@ -137,7 +138,7 @@ def space_context(user, *, today) -> dict:
         .first()
     )
     last_message = last_decision.message if last_decision else ""
-    figures = association_figures(association_ids=[association.pk], year=today.year)[association.pk]
+    figures = read_figures([association.pk], year=today.year)[0][association.pk]
     return {
         "association": association,
         "status_text": status_in_words(

@@ -26,7 +26,6 @@ from associations.selectors import (
     directory_options,
     directory_scope,
     directory_version,
-    live_figures,
     map_rows,
     map_state_key,
     read_through,
@@ -34,6 +33,7 @@ from associations.selectors import (
 )
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
+from cagnotte.figures import read_figures
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
     FRAGMENT_TIMEOUT,
@@ -150,7 +150,7 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
 
     A constant number of queries whatever the number of associations and the filters: user,
     the directory's version, then (list, or the favourites page) the page's figures and the
-    member's favourite in one SQL statement (``live_figures``). What the URL shows in this
+    member's favourite in one SQL statement (``read_figures``). What the URL shows in this
     state of the directory (``(version, day, scope)``: the database bumps the version on
     every write that can change it) — mode, counts, page number, the page's rows — is one
     cache read (the plan); the page around the cards is rendered once per state and URL, each
@@ -178,7 +178,7 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     figures, favourite_id, favourite = {}, None, None
     if rows is not None or with_favourite:
         ids = [row["pk"] for row in rows or ()]
-        figures, favourite_id = live_figures(ids, member=member, year=day.year)
+        figures, favourite_id = read_figures(ids, member=member, year=day.year)
     if with_favourite and favourite_id:
         favourite = read_through(
             fragment_key("directory-favourite", (state, favourite_id)),
@@ -332,7 +332,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     for a member who may see it, else 404, rendered as a cached fragment.
 
     Three queries when known: user, the directory's version, its figures and the member's
-    favourite (``live_figures``). Whether the member may see it and what its card says
+    favourite (``read_figures``). Whether the member may see it and what its card says
     depend on the directory's state only: one cache read under that state.
     """
     member = request.user
@@ -348,7 +348,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     row = read_through(key, version=version, read=read_row, timeout=DIRECTORY_PLAN_TIMEOUT)["row"]
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    figures, favourite_id = live_figures([pk], member=member, year=day.year)
+    figures, favourite_id = read_figures([pk], member=member, year=day.year)
 
     def context():
         labels = card_labels(directory_options(member.caisse_regionale_id, version=version))

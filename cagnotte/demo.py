@@ -17,9 +17,10 @@ from associations.demo import demo_program
 from associations.models import Association
 from cagnotte.campaigns import Enrollment, receiving_enrollments
 from cagnotte.imports import import_credits
+from cagnotte.ledger import InsufficientBalance, NotEligible, locked_wallets, post_entry
 from cagnotte.models import Favourite, LedgerEntry, PayoutStatement, Program, Wallet
 from cagnotte.payouts import mark_statement_paid, mark_statement_sent
-from cagnotte.services import InsufficientBalance, NotEligible, _post_entry, give_tookets
+from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_caisse
 from caisses.models import CaisseRegionale
 
@@ -307,7 +308,7 @@ def seed_history(rng) -> str:
 
 
 def _past_gifts(rng, *, year, programs, pools, members) -> int:
-    """Gifts of a closed campaign, made while it was open: written through ``_post_entry``
+    """Gifts of a closed campaign, made while it was open: written through ``ledger.post_entry``
     (the gift service rightly refuses a closed program)."""
 
     made = 0
@@ -317,16 +318,19 @@ def _past_gifts(rng, *, year, programs, pools, members) -> int:
         pool = pools.get(m.caisse_regionale_id)
         if not pool or rng.random() > 0.3:
             continue
-        with transaction.atomic():
-            wallet = (
-                Wallet.objects.select_for_update()
-                .select_related("program")
-                .filter(member=m, program=programs[m.caisse_regionale_id])
-                .first()
-            )
+        with (
+            transaction.atomic(),
+            locked_wallets(
+                Wallet.objects.select_related("program").filter(
+                    member=m, program=programs[m.caisse_regionale_id]
+                ),
+                wait=None,
+            ) as wallets,
+        ):
+            wallet = wallets[0] if wallets else None
             if wallet is None or wallet.balance < 2:
                 continue
-            _, created = _post_entry(
+            _, created = post_entry(
                 wallet=wallet,
                 kind=LedgerEntry.Kind.GIFT,
                 amount=-rng.randint(1, wallet.balance // 2),

@@ -3,70 +3,20 @@
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from associations.models import Association, DirectoryVersion
-from cagnotte.campaigns import Program
+from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.figures import FIGURES_COLUMNS, figures_from, figures_join
 from cagnotte.models import (
-    AssociationTotals,
-    AssociationYearTotals,
+    Favourite,
     LedgerEntry,
     PayoutLine,
     PayoutStatement,
     Wallet,
 )
-
-
-@dataclass(frozen=True)
-class AssociationFigures:
-    supporters: int = 0
-    first_year: int | None = None
-    received_total: int = 0
-    received_this_year: int = 0
-
-
-def association_figures(
-    *, association_ids, year: int | None = None
-) -> dict[int, AssociationFigures]:
-    """Figures for a page of association cards, in two queries whatever the page size.
-
-    Design: summing the ledger for every card of a page would read all of an association's
-    gifts each time (millions of rows across a directory page). Instead three small summary
-    tables are written by ``cagnotte.services._post_entry`` in the same transaction as each
-    gift or sweep entry, under the giver's wallet lock:
-
-    * ``Supporter`` — one row per (association, member) who ever gave; inserted with
-      ``ON CONFLICT DO NOTHING``, whose row count says whether the giver is new;
-    * ``AssociationTotals`` — supporters count, received since the first year, first year;
-    * ``AssociationYearTotals`` — received per campaign year (the program's year).
-
-    The totals are upserts (``INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``), so two
-    gifts to the same association at once serialise on its totals row instead of losing an
-    update, and the first gift creates the row without a race. Being in the gift's transaction,
-    the figures are exact, never eventually consistent: a rolled-back gift leaves no trace.
-    ``manage.py check_ledger`` recomputes them from the ledger and names any association whose
-    summary differs. Reading a page of cards is then two indexed lookups by primary key.
-    """
-    ids = list(association_ids)
-    year = year or timezone.localdate().year
-    totals = {t.association_id: t for t in AssociationTotals.objects.filter(association_id__in=ids)}
-    this_year = dict(
-        AssociationYearTotals.objects.filter(association_id__in=ids, year=year).values_list(
-            "association_id", "received"
-        )
-    )
-    result = {}
-    for pk in ids:
-        t = totals.get(pk)
-        result[pk] = AssociationFigures(
-            supporters=t.supporters if t else 0,
-            first_year=t.first_year if t else None,
-            received_total=t.received_total if t else 0,
-            received_this_year=this_year.get(pk, 0),
-        )
-    return result
 
 
 def current_period(on=None) -> str:
@@ -173,25 +123,43 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT v.version, t.supporters, t.received_total, t.first_year, y.received, "
-            "w.id, w.program_id, w.balance "
-            "FROM (SELECT 1 AS one) AS o "
+            f"SELECT v.version, {FIGURES_COLUMNS}, w.id, w.program_id, w.balance "
+            "FROM (SELECT %s AS id) AS a "
             f"LEFT JOIN {DirectoryVersion._meta.db_table} v ON v.id = 1 "
-            f"LEFT JOIN {AssociationTotals._meta.db_table} t ON t.association_id = %s "
-            f"LEFT JOIN {AssociationYearTotals._meta.db_table} y "
-            "ON y.association_id = %s AND y.year = %s "
+            f"{figures_join('a.id')} "
             f"LEFT JOIN {Wallet._meta.db_table} w ON w.member_id = %s "
             "ORDER BY w.id",
-            [association_id, association_id, year, member.pk],
+            [association_id, year, member.pk],
         )
         rows = cursor.fetchall()
-    version, *figures = rows[0][:5]
+    version = rows[0][0]
+    figures = figures_from(*rows[0][1:5])
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         from associations.selectors import directory_version  # associations imports cagnotte
 
         version = directory_version()
     wallets = tuple(row[5:] for row in rows if row[5] is not None)
-    return (version, tuple(figures), wallets)
+    return (version, figures, wallets)
+
+
+def favourite_can_receive(*, member, program: Program):
+    """The member's favourite association if it can receive this program's Tookets, else None.
+
+    ``member``: a user or its id.
+
+    It can when it is validated and enrolled in that program (the sweep's rule, asked once).
+    """
+    favourite = (
+        Favourite.objects.select_related("association")
+        .filter(
+            member=member,
+            association_id__in=receiving_enrollments(program_ids=[program.pk]).values(
+                "association_id"
+            ),
+        )
+        .first()
+    )
+    return favourite.association if favourite else None
 
 
 def balance_after(entry) -> int:
@@ -274,34 +242,3 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
     for campaign in campaigns.values():
         campaign.by_domain.sort(key=lambda d: (-d.given, d.domain))
     return sorted(campaigns.values(), key=lambda c: (-c.year, c.program_name))
-
-
-def with_figures(associations, *, year: int | None = None):
-    """``associations`` (a queryset) with the card figures as annotations, in the same query.
-
-    The same figures as ``association_figures`` (the summary tables, exact), joined instead
-    of fetched in two more queries: the totals row by primary key (LEFT JOIN, an association
-    nobody gave to has none) and this year's row by a subquery on its unique index. Read them
-    back with ``figures_of``.
-    """
-    year = year or timezone.localdate().year
-    this_year = AssociationYearTotals.objects.filter(
-        association_id=OuterRef("pk"), year=year
-    ).values("received")[:1]
-    return associations.annotate(
-        fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
-        fig_first_year=F("totals__first_year"),
-        fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
-        fig_this_year=Coalesce(Subquery(this_year), Value(0)),
-    )
-
-
-def figures_of(row) -> AssociationFigures:
-    """The figures of a row of ``with_figures`` (a dict of ``values()`` or an instance)."""
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return AssociationFigures(
-        supporters=get("fig_supporters"),
-        first_year=get("fig_first_year"),
-        received_total=get("fig_received_total"),
-        received_this_year=get("fig_this_year"),
-    )

@@ -9,8 +9,9 @@ For each wallet of the program with a balance, one ledger entry moves it all:
 
 The rule is written once, as the queryset ``sweep_targets``; PostgreSQL runs it inside one
 set-based statement per batch (``INSERT … SELECT`` into the ledger, balances and association
-figures moved in the same statement), SQLite walks the same queryset's rows through
-``_post_entry``. Both write the same entries with the same references.
+figures moved in the same statement, with ``cagnotte.figures``' statements), SQLite walks the
+same queryset's rows, locked by ``ledger.locked_wallets``, through ``ledger.post_entry``. Both
+write the same entries with the same references.
 
 Safe by construction:
 
@@ -38,9 +39,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.figures import add_totals_sql, add_year_totals_sql, insert_supporters_sql
+from cagnotte.ledger import locked_wallets, post_entry
 from cagnotte.models import Favourite, LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
-from cagnotte.services import _post_entry
 
 BATCH_SIZE = 20_000
 # Namespace of the per-program advisory locks (pg_try_advisory_lock(namespace, program id)).
@@ -211,11 +213,12 @@ class _program_lock:
 
 
 # One statement per batch. Every data-modifying CTE runs once, to completion, on the same
-# snapshot; the batch's wallet rows are locked (FOR UPDATE) by the SELECT that reads them.
-# An entry whose reference exists already (a batch done before a crash) is skipped by
-# ON CONFLICT and moves neither the balance nor the association's figures.
-_SWEEP_BATCH_SQL = """
-WITH batch (wallet_id, member_id, balance, to_association) AS ({targets}),
+# snapshot; the batch's wallet rows are locked (FOR UPDATE, in id order, without a time limit:
+# a batch job waits) by the SELECT that reads them. An entry whose reference exists already (a
+# batch done before a crash) is skipped by ON CONFLICT and moves neither the balance nor the
+# association's figures, which the figures module's own statements update.
+_SWEEP_BATCH_SQL = f"""
+WITH batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
 ins AS (
     INSERT INTO cagnotte_ledgerentry
         (wallet_id, kind, amount, association_id, reference, period, memo, created_at,
@@ -232,10 +235,12 @@ moved AS (
     RETURNING w.member_id, ins.amount, ins.association_id
 ),
 new_supporters AS (
-    INSERT INTO cagnotte_supporter (association_id, member_id, first_gift_at)
-    SELECT DISTINCT association_id, member_id, %(now)s FROM moved
-    WHERE association_id IS NOT NULL
-    ON CONFLICT (association_id, member_id) DO NOTHING
+    {
+    insert_supporters_sql(
+        "SELECT DISTINCT association_id, member_id, %(now)s FROM moved "
+        "WHERE association_id IS NOT NULL"
+    )
+}
     RETURNING association_id
 ),
 per_association AS (
@@ -246,20 +251,16 @@ new_counts AS (
     SELECT association_id, COUNT(*) AS n FROM new_supporters GROUP BY association_id
 ),
 totals AS (
-    INSERT INTO cagnotte_associationtotals (association_id, supporters, received_total, first_year)
-    SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s
-    FROM per_association p LEFT JOIN new_counts n ON n.association_id = p.association_id
-    ON CONFLICT (association_id) DO UPDATE SET
-        supporters = cagnotte_associationtotals.supporters + EXCLUDED.supporters,
-        received_total = cagnotte_associationtotals.received_total + EXCLUDED.received_total,
-        first_year = LEAST(cagnotte_associationtotals.first_year, EXCLUDED.first_year)
+    {
+    add_totals_sql(
+        "SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s "
+        "FROM per_association p LEFT JOIN new_counts n ON n.association_id = p.association_id"
+    )
+}
     RETURNING 1
 ),
 year_totals AS (
-    INSERT INTO cagnotte_associationyeartotals (association_id, year, received)
-    SELECT association_id, %(year)s, received FROM per_association
-    ON CONFLICT (association_id, year) DO UPDATE SET
-        received = cagnotte_associationyeartotals.received + EXCLUDED.received
+    {add_year_totals_sql("SELECT association_id, %(year)s, received FROM per_association")}
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*),
@@ -310,26 +311,27 @@ def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, 
 
 
 def _sweep_batch_python(*, program, after_id, limit, actor) -> tuple[SweepFigures, int, int]:
-    rows = list(_batch_queryset(program, after_id=after_id, limit=limit))
+    batch = sweep_targets(program).select_related("program").filter(pk__gt=after_id).order_by("pk")
     figures = SweepFigures()
-    wallets = Wallet.objects.select_related("program").in_bulk([r[0] for r in rows])
-    for wallet_id, _member_id, balance, to_association in rows:
-        _, created = _post_entry(
-            wallet=wallets[wallet_id],
-            kind=LedgerEntry.Kind.SWEEP if to_association else LedgerEntry.Kind.RETURN,
-            amount=-balance,
-            reference=sweep_reference(wallet_id),
-            association_id=to_association,
-            created_by=actor,
-            memo=_memo(program),
-        )
-        if created:
-            figures.wallets += 1
-            if to_association:
-                figures.to_favourites += balance
-            else:
-                figures.returned += balance
-    return figures, (rows[-1][0] if rows else after_id), len(rows)
+    with locked_wallets(batch[:limit], wait=None) as wallets:
+        for wallet in wallets:
+            balance, to_association = wallet.balance, wallet.to_association
+            _, created = post_entry(
+                wallet=wallet,
+                kind=LedgerEntry.Kind.SWEEP if to_association else LedgerEntry.Kind.RETURN,
+                amount=-balance,
+                reference=sweep_reference(wallet.pk),
+                association_id=to_association,
+                created_by=actor,
+                memo=_memo(program),
+            )
+            if created:
+                figures.wallets += 1
+                if to_association:
+                    figures.to_favourites += balance
+                else:
+                    figures.returned += balance
+    return figures, (wallets[-1].pk if wallets else after_id), len(wallets)
 
 
 def programs_to_sweep(

@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from accounts.emails import queue_gift_receipt
 from associations.selectors import visible_association_or_none
 from cagnotte.forms import GiveForm, new_give_token
+from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, WalletBusy
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
@@ -23,13 +23,7 @@ from cagnotte.selectors import (
     wallet_state,
     wallets_of,
 )
-from cagnotte.services import (
-    InsufficientBalance,
-    InvalidAmount,
-    NotEligible,
-    WalletBusy,
-    give_tookets,
-)
+from cagnotte.services import give_tookets
 from caisses.models import CaisseRegionale
 from tookets.fragments import render_fragment
 from tookets.http import MAX_ID_DIGITS, int_or_none
@@ -88,15 +82,52 @@ GIVE_TOKEN_PLACEHOLDER = "<give-token:{wallet_id}>"
 _GIVE_TOKEN = re.compile(r"<give-token:(\d+)>")
 
 
+def _program_asked(request) -> int | None:
+    """A link for one program (``?programme=<id>``): its id, or 404 when it is no id."""
+    if "programme" not in request.GET:
+        return None
+    program_id = int_or_none(request.GET["programme"])
+    if program_id is None:
+        raise Http404
+    return program_id
+
+
+def _give_context(member, association, *, program_id: int | None, token, posted=None) -> dict:
+    """What the gift page shows, shown (GET) or shown again after a failed post: the
+    association and its figures, one form per wallet that can give to it (``program_id``: that
+    program's only; the caller checked that the association is enrolled in it).
+
+    ``token(wallet)``: the form's one-time token. ``posted``: the form that failed, shown in
+    its wallet's place with its errors; when no wallet shown is the posted one (empty,
+    closed, another program), the page says so (``posted_elsewhere``).
+    """
+    wallets = list(givable_wallets(member, association_id=association.pk))
+    if program_id is not None:
+        wallets = [w for w in wallets if w.program_id == program_id]
+    form_kwargs = {"member_id": member.pk, "association_id": association.pk}
+    forms = []
+    for w in wallets:
+        if posted is not None and posted.data.get("wallet") == str(w.pk):
+            form = posted
+        else:
+            form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
+        forms.append({"wallet": w, "form": form, "token": token(w)})
+    context = {"association": association, "figures": association.figures, "forms": forms}
+    if posted is not None:
+        posted_elsewhere = not any(item["form"] is posted for item in forms)
+        context.update(
+            posted=posted,
+            posted_elsewhere=posted_elsewhere,
+            has_errors=bool(posted.errors) or posted_elsewhere,
+        )
+    return context
+
+
 def _give_page(request, member, association_id: int):
     """The gift page on display: its content is a cached fragment named by
     ``give_page_state`` (one small query), with the tokens and the CSRF token put in per
     display. The association and the wallets are read only when that state is new."""
-    program_id = None
-    if "programme" in request.GET:
-        program_id = int_or_none(request.GET["programme"])
-        if program_id is None:
-            raise Http404
+    program_id = _program_asked(request)
     if len(str(association_id)) > MAX_ID_DIGITS:  # out of the database's integers
         raise Http404
     day = timezone.localdate()
@@ -107,21 +138,17 @@ def _give_page(request, member, association_id: int):
         association = _visible_association(member, association_id)
         if association is None:
             raise Http404
-        wallets = list(givable_wallets(member, association_id=association.pk))
-        if program_id is not None:
-            if not association.enrollments.filter(program_id=program_id).exists():
-                raise Http404
-            wallets = [w for w in wallets if w.program_id == program_id]
-        form_kwargs = {"member_id": member.pk, "association_id": association.pk}
-        forms = [
-            {
-                "wallet": w,
-                "form": GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs),
-                "token": mark_safe(GIVE_TOKEN_PLACEHOLDER.format(wallet_id=w.pk)),
-            }
-            for w in wallets
-        ]
-        return {"association": association, "figures": association.figures, "forms": forms}
+        if (
+            program_id is not None
+            and not association.enrollments.filter(program_id=program_id).exists()
+        ):
+            raise Http404
+        return _give_context(
+            member,
+            association,
+            program_id=program_id,
+            token=lambda w: mark_safe(GIVE_TOKEN_PLACEHOLDER.format(wallet_id=w.pk)),
+        )
 
     content = render_fragment(
         request,
@@ -152,16 +179,17 @@ def give(request, association_id):
     association = visible_association_or_none(member, association_id=association_id)
     if association is None:
         return render(request, "cagnotte/give_refused.html", status=400)
-    program_id = None
-    if "programme" in request.GET:
-        # A link for one program (?programme=<id>): the association must be enrolled in it.
-        program_id = int_or_none(request.GET["programme"])
-        if program_id is None or not association.enrollments.filter(program_id=program_id).exists():
-            raise Http404
-    form_kwargs = {"member_id": member.pk, "association_id": association.pk}
-    posted = GiveForm(request.POST, **form_kwargs)
+    program_id = _program_asked(request)
+    if (
+        program_id is not None
+        and not association.enrollments.filter(program_id=program_id).exists()
+    ):
+        raise Http404
+    posted = GiveForm(request.POST, member_id=member.pk, association_id=association.pk)
     if posted.is_valid():
         try:
+            # The service queues the receipt of a gift it made (a replay lands on the same
+            # receipt page, and queues nothing).
             entry = give_tookets(
                 member=member,
                 wallet_id=posted.cleaned_data["wallet"],
@@ -180,47 +208,24 @@ def give(request, association_id):
                 None, _("Cette association ne peut pas recevoir les Tookets de ce programme.")
             )
         except WalletBusy:
-            posted.add_error(
-                None,
-                _("Votre cagnotte est en cours de mise à jour, réessayez dans un instant"),
-            )
+            posted.add_error(None, WalletBusy.message)
         else:
-            # A replayed post lands on the same receipt: it describes the one gift made,
-            # and its email is claimed once per gift.
-            queue_gift_receipt(entry_id=entry.pk)
             return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
     association = _visible_association(member, association.pk)
     if association is None:  # no longer visible since the post began
         return render(request, "cagnotte/give_refused.html", status=400)
-    wallets = list(givable_wallets(member, association_id=association.pk))
-    if program_id is not None:
-        wallets = [w for w in wallets if w.program_id == program_id]
-    forms = []
-    for w in wallets:
-        if posted.data.get("wallet") == str(w.pk):
-            form = posted
-        else:
-            form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
-        # A fresh token per display; a post that failed gave nothing with its token.
-        token = new_give_token(member_id=member.pk, association_id=association.pk, wallet_id=w.pk)
-        forms.append({"wallet": w, "form": form, "token": token})
-    status = 200
-    if not any(entry["form"] is posted for entry in forms):
-        # The posted wallet cannot give here (empty, closed, other program): say so.
-        status = 400
-    return render(
-        request,
-        "cagnotte/give.html",
-        {
-            "association": association,
-            "figures": association.figures,
-            "forms": forms,
-            "posted_elsewhere": status == 400,
-            "posted": posted,
-            "has_errors": bool(posted.errors) or status == 400,
-        },
-        status=status,
+    # A fresh token per display; a post that failed gave nothing with its token.
+    context = _give_context(
+        member,
+        association,
+        program_id=program_id,
+        token=lambda w: new_give_token(
+            member_id=member.pk, association_id=association.pk, wallet_id=w.pk
+        ),
+        posted=posted,
     )
+    status = 400 if context["posted_elsewhere"] else 200
+    return render(request, "cagnotte/give.html", context, status=status)
 
 
 @member_required

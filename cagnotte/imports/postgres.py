@@ -4,8 +4,8 @@ The records the one reader produced (never the file's own bytes) are streamed wi
 ``COPY … FROM STDIN (FORMAT csv)`` into a temporary table; validation and application are a
 handful of set-based statements, all in one transaction: validation into a temporary table
 (its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
-balances), then the entries. Affected wallets are locked in id order before any write, as
-gifts lock a wallet row with ``SELECT … FOR UPDATE``: an import and gifts (or two imports)
+balances), then the entries. Affected wallets are locked in id order before any write, by
+the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two imports)
 queue behind each other and never deadlock. Entries go in with a plain ``INSERT … SELECT``
 and each wallet's balance grows by its total in the file; if a reference is already in the
 ledger (the same file twice, overlapping files) the unique constraint stops that statement,
@@ -24,6 +24,8 @@ from django.db import IntegrityError, connection, transaction
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
+from cagnotte.ledger import locked_wallets
+from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
 REFERENCE_CONSTRAINT = "entry_reference_unique"
@@ -102,16 +104,15 @@ ORDER BY member_id, program_id
 ON CONFLICT (member_id, program_id) DO NOTHING
 """
 
-# Row locks on every affected wallet, taken in id order (the order every writer of several
-# wallets uses), before any entry is written: no deadlock with gifts or another import. The
-# locked wallets are kept as a small map (member, program) -> wallet for the writes below.
-_PG_LOCK_WALLETS = """
-CREATE TEMP TABLE credit_import_wallets ON COMMIT DROP AS
-SELECT w.id, w.member_id, w.program_id, w.balance, k.total FROM cagnotte_wallet w
-JOIN credit_import_totals k ON w.member_id = k.member_id AND w.program_id = k.program_id
-ORDER BY w.id
-FOR UPDATE OF w
-"""
+# Every affected wallet, locked first by ``ledger.locked_wallets`` in id order (the order every
+# writer of several wallets uses), before any entry is written: no deadlock with gifts or
+# another import. A batch job: it waits as long as it takes. The rows are locked in the
+# database, never read into Python; this statement then keeps the locked wallets as a small map
+# (member, program) -> wallet (id, balance) for the writes below: credit_import_wallets.
+_PG_AFFECTED_WALLETS = (
+    "EXISTS (SELECT FROM credit_import_totals k WHERE k.member_id = cagnotte_wallet.member_id "
+    "AND k.program_id = cagnotte_wallet.program_id)"
+)
 
 # rules.wallet_total_too_large, on the locked balances (0 for a wallet not created).
 _PG_TOTALS_TOO_LARGE = """
@@ -149,8 +150,9 @@ ORDER BY w.id
 # Every valid row was inserted: each wallet's new balance adds its total of the file.
 _PG_BALANCES_FROM_TOTALS = """
 UPDATE cagnotte_wallet w SET balance = w.balance + k.total
-FROM credit_import_wallets k
-WHERE w.id = k.id
+FROM credit_import_wallets l
+JOIN credit_import_totals k ON k.member_id = l.member_id AND k.program_id = l.program_id
+WHERE w.id = l.id
 """
 
 # General path: rows already imported (same file twice, overlapping files) are skipped by
@@ -286,8 +288,13 @@ def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) 
     cursor.execute(_PG_CREATE_WALLETS, limits)
     report.wallets_created = cursor.rowcount
     timer("wallet upsert")
-    cursor.execute(_PG_LOCK_WALLETS)
-    cursor.execute("ANALYZE credit_import_wallets")
+    affected = Wallet.objects.extra(where=[_PG_AFFECTED_WALLETS])
+    with locked_wallets(
+        affected.values("id", "member_id", "program_id", "balance"),
+        wait=None,
+        into="credit_import_wallets",
+    ):
+        cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()
     if too_large and not deferred_checked:

@@ -15,6 +15,7 @@ from accounts.models import User
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
+from cagnotte.ledger import locked_wallets
 from cagnotte.models import LedgerEntry, Program, Wallet
 from caisses.models import CaisseRegionale
 
@@ -127,18 +128,28 @@ def import_python(reader: Reader, report: ImportReport, *, progress: bool) -> No
 
 
 def _lock_wallets(keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
-    """Lock the wallets of ``keys`` in id order; (member, program) -> (wallet id, balance)."""
+    """Lock the wallets of ``keys`` in id order; (member, program) -> (wallet id, balance).
+
+    Their ids are read first (no lock), then locked in ascending ranges of ids: the order
+    across batches is the id order every writer of several wallets keeps. A batch job: it
+    waits for each wallet as long as it takes.
+    """
     member_ids = sorted({m for m, _ in keys})
-    found = {}
+    ids = []
     for i in range(0, len(member_ids), LOOKUP_BATCH):
-        for w in (
-            Wallet.objects.select_for_update()
-            .filter(member_id__in=member_ids[i : i + LOOKUP_BATCH])
-            .order_by("pk")
-            .values_list("member_id", "program_id", "pk", "balance")
-        ):
-            if (w[0], w[1]) in keys:
-                found[(w[0], w[1])] = (w[2], w[3])
+        for member_id, program_id, pk in Wallet.objects.filter(
+            member_id__in=member_ids[i : i + LOOKUP_BATCH]
+        ).values_list("member_id", "program_id", "pk"):
+            if (member_id, program_id) in keys:
+                ids.append(pk)
+    ids.sort()
+    found = {}
+    for i in range(0, len(ids), LOOKUP_BATCH):
+        batch = Wallet.objects.filter(pk__in=ids[i : i + LOOKUP_BATCH])
+        rows = batch.values_list("member_id", "program_id", "pk", "balance")
+        with locked_wallets(rows, wait=None) as locked:
+            for member_id, program_id, pk, balance in locked:
+                found[(member_id, program_id)] = (pk, balance)
     return found
 
 

@@ -22,27 +22,9 @@ ACCOUNT = "98652706859"
 
 
 @pytest.fixture
-def jeanne_member(jeanne, pg_caisse):
-    """The member behind the bank customer « Jeanne Dupont » (code 123456)."""
-    return f.MemberFactory(
-        caisse_regionale=pg_caisse,
-        account_number=ACCOUNT,
-        username=f"pyrenees-gascogne:{ACCOUNT}",
-        display_name="Jeanne Dupont",
-        email="jeanne.dupont@example.test",
-    )
-
-
-@pytest.fixture
 def wallet(jeanne_member, program):
     credit(jeanne_member, program, 300, period="2026-01", reference=f"bank-{ACCOUNT}-2026-01")
     return Wallet.objects.get(member=jeanne_member, program=program)
-
-
-@pytest.fixture
-def jeanne_client(client, jeanne_member):
-    client.force_login(jeanne_member)
-    return client
 
 
 def enter_code(client, code="123456"):

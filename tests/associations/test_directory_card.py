@@ -6,8 +6,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from associations.models import Association
-from associations.selectors import CARD_FIELDS, Card, card_labels, directory_options, live_figures
+from associations.selectors import CARD_FIELDS, Card, card_labels, directory_options
 from associations.templatetags.directory_tags import tookets
+from cagnotte.figures import figures_of, read_figures, with_figures
 from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations
@@ -147,7 +148,7 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
     # template, and the lean ``Card`` rows the list pages give the tag: same HTML from both.
     instances = {pk: _with_figures_of(pk) for pk in ids}
     labels = card_labels(directory_options(pg_caisse.pk))
-    figures, _favourite = live_figures(ids, member=None, year=year)
+    figures, _favourite = read_figures(ids, member=None, year=year)
     lean = {
         row["pk"]: Card(row, labels, figures[row["pk"]])
         for row in Association.objects.filter(pk__in=ids).values(*CARD_FIELDS)
@@ -192,7 +193,6 @@ def test_list_and_single_card_pages_use_the_card(client_member, association):
 
 def _with_figures_of(pk):
     """An association (visible or not) with its figures, as the detail page reads them."""
-    from cagnotte.selectors import figures_of, with_figures
 
     instance = with_figures(
         Association.objects.select_related("activity", "domain", "caisse_locale")

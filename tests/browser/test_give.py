@@ -7,8 +7,9 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
+from cagnotte.figures import read_figures
 from cagnotte.models import Wallet
-from cagnotte.selectors import association_figures, current_period
+from cagnotte.selectors import current_period
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
 
 pytestmark = [
@@ -77,7 +78,7 @@ def test_member_gives_and_sees_balance_and_figures_change(
     assert page.locator('[data-figure="supporters"]').inner_text() == "1 personne nous a soutenu"
     assert page.locator('[data-figure="received-this-year"]').inner_text() == "600\u00a0K"
 
-    figures = association_figures(association_ids=[association.pk])[association.pk]
+    figures = read_figures([association.pk])[0][association.pk]
     assert (figures.supporters, figures.received_total) == (1, 600)
     assert Wallet.objects.get(member=member).balance == 110
     assert_ledger_consistent()

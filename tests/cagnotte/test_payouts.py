@@ -14,9 +14,9 @@ from django.utils import timezone
 from schwifty import IBAN
 
 from cagnotte import payouts, sweep
+from cagnotte.ledger import post_entry
 from cagnotte.ledger_checks import check_ledger
 from cagnotte.models import Favourite, PayoutLine, PayoutStatement
-from cagnotte.services import _post_entry
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
 from tookets.money import euros
@@ -62,7 +62,7 @@ def swept(pg_caisse):
         wallet = credit(m, program, 1000 + i, period=f"{year}-02").wallet
         with transaction.atomic():
             wallet.refresh_from_db()
-            _post_entry(
+            post_entry(
                 wallet=wallet,
                 kind="gift",
                 amount=-(100 + i),

@@ -2,6 +2,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from cagnotte.figures import read_figures
 from cagnotte.models import (
     AssociationTotals,
     AssociationYearTotals,
@@ -9,7 +10,6 @@ from cagnotte.models import (
     Supporter,
     Wallet,
 )
-from cagnotte.selectors import association_figures
 from cagnotte.services import (
     InsufficientBalance,
     InvalidAmount,
@@ -58,7 +58,7 @@ def test_give_moves_tookets_and_keeps_the_figures_in_step(member, program, walle
     give_tookets(
         member=member, program=program, association_id=association.pk, amount=50, token="t2"
     )
-    figures = association_figures(association_ids=[association.pk], year=program.year)
+    figures = read_figures([association.pk], year=program.year)[0]
     assert figures[association.pk].supporters == 1
     assert figures[association.pk].received_total == 250
     assert figures[association.pk].received_this_year == 250
@@ -79,6 +79,52 @@ def test_a_replayed_token_gives_once(member, wallet, association):
     assert wallet.balance == 400
     assert AssociationTotals.objects.get(association=association).received_total == 100
     assert_ledger_consistent()
+
+
+RECEIPT_TASK = "accounts.tasks.send_gift_receipt"
+
+
+def receipts_queued(entry_id=None):
+    from tookets.models import OutboxMessage
+
+    queued = OutboxMessage.objects.filter(task=RECEIPT_TASK)
+    if entry_id is not None:
+        queued = queued.filter(kwargs={"entry_id": entry_id})
+    return queued.count()
+
+
+def test_the_gift_queues_its_receipt_once_and_a_replay_queues_nothing(
+    member, wallet, association, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as published:
+        first = give_tookets(
+            member=member, wallet_id=wallet.pk, association_id=association.pk, amount=100, token="r"
+        )
+    assert receipts_queued(first.pk) == 1
+    assert len(published) == 1  # handed to the broker once the gift committed
+    with django_capture_on_commit_callbacks() as published:
+        again = give_tookets(
+            member=member, wallet_id=wallet.pk, association_id=association.pk, amount=100, token="r"
+        )
+    assert again.pk == first.pk
+    assert receipts_queued() == 1
+    assert published == []
+
+
+def test_a_refused_gift_queues_no_receipt(member, wallet, association):
+    with pytest.raises(InsufficientBalance):
+        give_tookets(
+            member=member, wallet_id=wallet.pk, association_id=association.pk, amount=501, token="n"
+        )
+    with pytest.raises(NotEligible):
+        give_tookets(
+            member=member,
+            wallet_id=wallet.pk,
+            association_id=association.pk + 999,
+            amount=1,
+            token="m",
+        )
+    assert receipts_queued() == 0
 
 
 def test_a_replay_still_answers_once_the_balance_is_spent(member, wallet, association):
@@ -201,21 +247,19 @@ def test_year_totals_are_per_program_year(member, pg_caisse, association):
 
 
 def test_post_entry_refused_leaves_no_entry_in_the_callers_transaction(wallet, association):
-    from cagnotte.services import _post_entry
+    from cagnotte.ledger import post_entry
 
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().select_related("program").get(pk=wallet.pk)
         with pytest.raises(InsufficientBalance):
-            _post_entry(
+            post_entry(
                 wallet=wallet,
                 kind="sweep",
                 amount=-501,
                 reference="sweep:1",
                 association_id=association.pk,
             )
-        entry, created = _post_entry(
-            wallet=wallet, kind="return", amount=-500, reference="return:1"
-        )
+        entry, created = post_entry(wallet=wallet, kind="return", amount=-500, reference="return:1")
         assert created
     assert not LedgerEntry.objects.filter(reference="sweep:1").exists()
     wallet.refresh_from_db()

@@ -1,0 +1,200 @@
+"""An association's figures: « N personnes nous ont soutenu », « Depuis 2015 X K | Cette année
+Y K » — written and read here only.
+
+Design: summing the ledger for every card of a page would read all of an association's
+gifts each time (millions of rows across a directory page). Instead three small summary
+tables are written in the same transaction as each gift or sweep entry, under the giver's
+wallet lock:
+
+* ``Supporter`` — one row per (association, member) who ever gave; inserted with
+  ``ON CONFLICT DO NOTHING``, whose row count says whether the giver is new;
+* ``AssociationTotals`` — supporters count, received since the first year, first year;
+* ``AssociationYearTotals`` — received per campaign year (the program's year).
+
+Writing: the totals are upserts (``INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``),
+so two gifts to the same association at once serialise on its totals row instead of losing
+an update, and the first gift creates the row without a race. The three statements are
+written once (``*_sql``, each taking the rows it adds): ``count_received`` runs them for one
+entry (``cagnotte.ledger.post_entry``), the sweep's set-based batch as CTEs over its moved
+rows. Being in the entry's transaction, the figures are exact, never eventually consistent: a
+rolled-back gift leaves no trace. ``manage.py check_ledger`` recomputes them from the ledger
+and names any association whose summary differs.
+
+Reading: ``read_figures`` for N associations (and a member's favourite) in one statement;
+``with_figures`` / ``figures_of`` as annotations of a queryset; ``figures_join`` for a
+statement that needs them among other things (the gift page's state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite, Supporter
+
+_SUPPORTERS = Supporter._meta.db_table
+_TOTALS = AssociationTotals._meta.db_table
+_YEAR_TOTALS = AssociationYearTotals._meta.db_table
+
+
+@dataclass(frozen=True)
+class AssociationFigures:
+    supporters: int = 0
+    first_year: int | None = None
+    received_total: int = 0
+    received_this_year: int = 0
+
+
+# --- Writing ---------------------------------------------------------------------------------
+
+
+def insert_supporters_sql(rows: str) -> str:
+    """Record new supporters; ``rows``: ``VALUES …`` or ``SELECT …`` of (association_id,
+    member_id, first_gift_at). One row inserted per member who never gave before."""
+    return (
+        f"INSERT INTO {_SUPPORTERS} (association_id, member_id, first_gift_at) {rows} "
+        "ON CONFLICT (association_id, member_id) DO NOTHING"
+    )
+
+
+def add_totals_sql(rows: str) -> str:
+    """Add to the totals; ``rows``: (association_id, new supporters, received, year)."""
+    return (
+        f"INSERT INTO {_TOTALS} (association_id, supporters, received_total, first_year) {rows} "
+        "ON CONFLICT (association_id) DO UPDATE SET "
+        f"supporters = {_TOTALS}.supporters + EXCLUDED.supporters, "
+        f"received_total = {_TOTALS}.received_total + EXCLUDED.received_total, "
+        # The earliest year: a sweep of a past program may come after this year's gifts.
+        f"first_year = CASE WHEN {_TOTALS}.first_year IS NULL "
+        f"OR EXCLUDED.first_year < {_TOTALS}.first_year "
+        f"THEN EXCLUDED.first_year ELSE {_TOTALS}.first_year END"
+    )
+
+
+def add_year_totals_sql(rows: str) -> str:
+    """Add to one year's totals; ``rows``: (association_id, year, received)."""
+    return (
+        f"INSERT INTO {_YEAR_TOTALS} (association_id, year, received) {rows} "
+        "ON CONFLICT (association_id, year) DO UPDATE SET "
+        f"received = {_YEAR_TOTALS}.received + EXCLUDED.received"
+    )
+
+
+def count_received(*, association_id: int, member_id: int, year: int, received: int) -> None:
+    """Keep the figures in step with one entry: ``received`` Tookets of ``member_id`` in a
+    program of ``year``. Upserts understood by PostgreSQL and SQLite alike."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            insert_supporters_sql("VALUES (%s, %s, %s)"),
+            [association_id, member_id, timezone.now()],
+        )
+        new_supporter = 1 if cursor.rowcount == 1 else 0
+        cursor.execute(
+            add_totals_sql("VALUES (%s, %s, %s, %s)"),
+            [association_id, new_supporter, received, year],
+        )
+        cursor.execute(add_year_totals_sql("VALUES (%s, %s, %s)"), [association_id, year, received])
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+# The columns ``figures_join`` brings, in ``figures_from``'s order.
+FIGURES_COLUMNS = "ft.supporters, ft.first_year, ft.received_total, fy.received"
+
+
+def figures_join(association: str) -> str:
+    """LEFT JOINs bringing ``FIGURES_COLUMNS`` for the association whose id is the SQL
+    expression ``association``; one parameter: the year. Both by primary key or unique
+    index; an association nobody gave to has no rows (``figures_from`` reads zeros)."""
+    return (
+        f"LEFT JOIN {_TOTALS} ft ON ft.association_id = {association} "
+        f"LEFT JOIN {_YEAR_TOTALS} fy ON fy.association_id = {association} AND fy.year = %s"
+    )
+
+
+def figures_from(supporters, first_year, received_total, received_this_year):
+    """``AssociationFigures`` from the ``FIGURES_COLUMNS`` of a row."""
+    return AssociationFigures(
+        supporters=supporters or 0,
+        first_year=first_year,
+        received_total=received_total or 0,
+        received_this_year=received_this_year or 0,
+    )
+
+
+def read_figures(
+    association_ids, *, year: int | None = None, member=None
+) -> tuple[dict[int, AssociationFigures], int | None]:
+    """``({association id: AssociationFigures}, favourite id)``: the figures of a page of
+    cards, and the member's favourite (and its figures), in one statement written in SQL — a
+    page's rows and labels come from the cache, these never do.
+
+    A few index reads: the page's ids (and the favourite's one row), each joined to its
+    totals and this year's totals (``figures_join``). The ORM would spend more compiling the
+    statement than the database running it.
+    """
+    ids = [int(pk) for pk in association_ids]
+    year = year or timezone.localdate().year
+    member_id = member.pk if member is not None and member.is_authenticated else None
+    wanted, params = [], []
+    if ids:
+        # VALUES names its column « column1 » in PostgreSQL and SQLite alike.
+        values = ", ".join(["(%s)"] * len(ids))
+        wanted.append(f"SELECT column1 AS id, 0 AS favourite FROM (VALUES {values}) AS v")
+        params += ids
+    if member_id is not None:
+        wanted.append(
+            f"SELECT association_id AS id, 1 AS favourite FROM {Favourite._meta.db_table} "
+            "WHERE member_id = %s"
+        )
+        params.append(member_id)
+    figures = {pk: AssociationFigures() for pk in ids}
+    if not wanted:
+        return figures, None
+    sql = (
+        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS} "
+        f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, year])
+        rows = cursor.fetchall()
+    favourite_id = None
+    for pk, favourite, *columns in rows:
+        figures[pk] = figures_from(*columns)
+        if favourite:
+            favourite_id = pk
+    return figures, favourite_id
+
+
+def with_figures(associations, *, year: int | None = None):
+    """``associations`` (a queryset) with the card figures as annotations, in the same query.
+
+    The same figures as ``read_figures``, joined instead of fetched in one more query: the
+    totals row by primary key (LEFT JOIN, an association nobody gave to has none) and this
+    year's row by a subquery on its unique index. Read them back with ``figures_of``.
+    """
+    year = year or timezone.localdate().year
+    this_year = AssociationYearTotals.objects.filter(
+        association_id=OuterRef("pk"), year=year
+    ).values("received")[:1]
+    return associations.annotate(
+        fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
+        fig_first_year=F("totals__first_year"),
+        fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
+        fig_this_year=Coalesce(Subquery(this_year), Value(0)),
+    )
+
+
+def figures_of(row) -> AssociationFigures:
+    """The figures of a row of ``with_figures`` (a dict of ``values()`` or an instance)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return figures_from(
+        get("fig_supporters"),
+        get("fig_first_year"),
+        get("fig_received_total"),
+        get("fig_this_year"),
+    )

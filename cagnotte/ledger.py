@@ -1,0 +1,181 @@
+"""The ledger: the one entry writer, its balance rules, its exceptions and its one lock helper.
+
+Every movement of Tookets goes through ``post_entry``: one append-only ledger row whose
+unique ``reference`` makes the write idempotent, the wallet's cached balance moved by the
+same amount with ``F()`` (the database refuses a negative balance), and, for Tookets that
+reach an association (gift, sweep), the association's figures kept in step
+(``cagnotte.figures.count_received``) — all in the caller's transaction, with the wallet row
+already locked. Gifts, credits, adjustments, the year-end sweep's Python engine, account
+closure and the demo data all use it; the set-based SQL of the credit import and of the
+sweep writes the same rows in bulk (see their modules).
+
+Wallet rows are locked through ``locked_wallets`` only (pretix's ``lock_objects``): in id
+order, so that two writers of several wallets never deadlock, and waiting a bounded time
+when a member's page waits (a credit import holds its wallets until it commits: many
+seconds). A wait that runs out raises ``WalletBusy``, which pages turn into « réessayez dans
+un instant »; nothing was written.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, QuerySet
+from django.utils.translation import gettext_lazy
+
+from cagnotte.figures import count_received
+from cagnotte.models import LedgerEntry, Wallet
+
+
+class NotEligible(Exception):
+    """The association may not be chosen or receive Tookets from this member."""
+
+
+class InsufficientBalance(Exception):
+    """The wallet does not hold enough Tookets for this movement."""
+
+
+class InvalidAmount(Exception):
+    """The amount is not a positive whole number of Tookets."""
+
+
+class WalletBusy(Exception):
+    """A wallet stayed locked longer than the caller may wait (a credit import is writing to
+    it): nothing was written; the member may try again in a moment (``message``, what every
+    page says)."""
+
+    message = gettext_lazy("Votre cagnotte est en cours de mise à jour, réessayez dans un instant")
+
+
+# PostgreSQL's SQLSTATE for « lock_timeout expired » (lock_not_available).
+LOCK_NOT_AVAILABLE = "55P03"
+
+# Kinds whose Tookets reach an association and count in its figures.
+TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
+
+
+@contextmanager
+def locked_wallets(wallets: QuerySet, *, wait: float | None, into: str | None = None):
+    """Lock the wallet rows of ``wallets`` in id order and yield them (a list, read under the
+    lock); inside the block every lock waits at most ``wait`` seconds, then ``WalletBusy``.
+
+    The one way wallets are locked (pretix's ``lock_objects``). Must run inside a
+    transaction; the rows stay locked until it ends.
+
+    * ``wallets``: a queryset of ``Wallet`` (its annotations and ``select_related`` are kept;
+      only the wallet rows are locked). Sliced querysets must be ordered by ``pk`` already.
+    * ``wait``: seconds a member's page may wait (``settings.GIFT_LOCK_TIMEOUT``); ``None``
+      for a batch job, which waits as long as it takes. PostgreSQL only (``SET LOCAL
+      lock_timeout`` through ``set_config``, so it takes a parameter); SQLite has no row
+      locks to wait on. The timeout covers the whole block (the checks and writes after the
+      lock may wait on other rows too: a page never waits without limit), and is put back
+      afterwards when the caller's transaction goes on.
+    * ``into``: the rows are locked by the database without being read into Python (a
+      million rows of a credit import) and kept, as the queryset selects them, in the
+      temporary table ``into`` (dropped at commit); PostgreSQL only. Yields None.
+    """
+    assert connection.in_atomic_block, "locked_wallets needs a transaction"
+    if not wallets.query.is_sliced:
+        wallets = wallets.order_by("pk")
+    query = wallets.select_for_update(of=("self",))
+    bounded = connection.vendor == "postgresql" and wait is not None and wait > 0
+    previous = None
+    if bounded:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                [f"{max(1, round(wait * 1000))}ms"],
+            )
+            previous = cursor.fetchone()[0]
+    try:
+        if into is None:
+            yield list(query)
+        else:
+            _lock_into(query, into)
+            yield None
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise WalletBusy from exc
+        raise
+    if bounded and connection.in_atomic_block:
+        # SET LOCAL lasts as long as the transaction: put it back for the caller's next steps
+        # (a savepoint released does not undo it).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+def _lock_into(query: QuerySet, table: str) -> None:
+    assert connection.vendor == "postgresql", "locked_wallets(into=…) is for PostgreSQL"
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # The rows are locked in the SELECT's ORDER BY as they go into the table.
+        cursor.execute(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {sql}", params)
+
+
+def check_amount(amount) -> int:
+    """A positive whole number of Tookets, else ``InvalidAmount``."""
+    # bool is an int in Python: True Tookets make no sense.
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount
+    return amount
+
+
+def post_entry(
+    *,
+    wallet: Wallet,
+    kind: str,
+    amount: int,
+    reference: str,
+    association_id: int | None = None,
+    period: str = "",
+    created_by=None,
+    memo: str = "",
+) -> tuple[LedgerEntry, bool]:
+    """Write one ledger entry and move the wallet's balance; idempotent on ``reference``.
+
+    The caller holds an open transaction and has locked ``wallet`` (``locked_wallets``)
+    and re-checked its rules. ``amount`` is signed as stored. Returns ``(entry, created)``:
+    when the reference exists already, nothing is written and the existing entry is returned.
+    A balance that would go below zero raises ``InsufficientBalance``, with nothing written.
+    """
+    assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
+    existing = LedgerEntry.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
+    try:
+        # One savepoint for both writes: a concurrent writer of the same reference (that we
+        # could not see yet) or a balance too low undoes this entry alone, without breaking
+        # the caller's transaction (a sweep goes on with the next wallet).
+        with transaction.atomic():
+            entry = LedgerEntry.objects.create(
+                wallet=wallet,
+                kind=kind,
+                amount=amount,
+                reference=reference,
+                association_id=association_id,
+                period=period,
+                created_by=created_by,
+                memo=memo,
+            )
+            # Conditional: the row changes only if it stays >= 0. The CheckConstraint on the
+            # balance is the backstop should anything bypass this.
+            moved = Wallet.objects.filter(pk=wallet.pk, balance__gte=-amount).update(
+                balance=F("balance") + amount
+            )
+            if moved != 1:
+                raise InsufficientBalance
+    except IntegrityError:
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is None:
+            raise
+        return existing, False
+    wallet.balance += amount
+    if kind in TO_ASSOCIATION:
+        count_received(
+            association_id=association_id,
+            member_id=wallet.member_id,
+            year=wallet.program.year,
+            received=-amount,
+        )
+    return entry, True
