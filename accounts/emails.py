@@ -64,12 +64,6 @@ def _queue(task, **kwargs) -> None:
     outbox.enqueue(task, **kwargs)
 
 
-def queue_gift_receipt(*, entry_id: int) -> None:
-    from accounts import tasks
-
-    _queue(tasks.send_gift_receipt, entry_id=entry_id)
-
-
 # --- Unsubscribe tokens ---------------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from accounts.emails import queue_gift_receipt
 from associations.selectors import associations_visible_to
 from cagnotte.campaigns import Program
 from cagnotte.ledger import (
@@ -24,6 +23,7 @@ from cagnotte.ledger import (
 )
 from cagnotte.models import Favourite, LedgerEntry, Wallet
 from cagnotte.selectors import favourite_can_receive
+from tookets import outbox
 
 
 @transaction.atomic
@@ -114,7 +114,9 @@ def give_tookets(
             created_by=member,
         )
         if created:
-            queue_gift_receipt(entry_id=entry.pk)
+            # Named, not imported: the receipt is a page-floor task (docs/architecture.md), and
+            # the outbox checks the name here, in the gift's transaction.
+            outbox.enqueue("accounts.tasks.send_gift_receipt", entry_id=entry.pk)
         return entry
 
 
