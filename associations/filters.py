@@ -1,13 +1,14 @@
 """The directory's filters: a GET form, so a filtered view is a URL (shareable, back button).
 
-Option lists come from the cache (``selectors.directory_options``) and values are checked
+Option lists come from the cache (``directory.directory_options``) and values are checked
 against them in memory, so the number of queries does not depend on which filters are set.
 """
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from associations.selectors import directory_filter, directory_options
+from associations.directory import directory_options
+from associations.selectors import directory_filter
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"

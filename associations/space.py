@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from associations.directory import directory_version
 from associations.models import Association, DirectoryVersion, StatusChange
-from associations.selectors import directory_version
 from associations.services import EDITABLE_STATUSES
 from cagnotte.campaigns import open_programs_of
 from cagnotte.models import AssociationTotals, AssociationYearTotals, PayoutLine, PayoutStatement

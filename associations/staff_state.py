@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from associations.directory import directory_version
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
-from associations.selectors import directory_version
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
 

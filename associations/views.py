@@ -16,22 +16,20 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
-from associations.selectors import (
+from associations.directory import (
     CARD_FIELDS,
     Card,
-    associations_visible_to,
     card_labels,
     directory_counts,
     directory_options,
-    directory_scope,
     directory_version,
     live_figures,
     map_rows,
     map_state_key,
     read_through,
-    search_suggestions,
 )
+from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.selectors import associations_visible_to, directory_scope, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from tookets.fragments import (

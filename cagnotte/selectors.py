@@ -128,7 +128,7 @@ def wallet_state(member) -> tuple:
     _, *counts, version, _ = rows[0]
     names = [(pk, name) for _, pk, _, _, name in rows[1:]]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
-        from associations.selectors import directory_version  # associations imports cagnotte
+        from associations.directory import directory_version  # associations imports cagnotte
 
         version = directory_version()
     return (member.pk, *counts, version, tuple(names))
@@ -187,7 +187,7 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
         rows = cursor.fetchall()
     version, *figures = rows[0][:5]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
-        from associations.selectors import directory_version  # associations imports cagnotte
+        from associations.directory import directory_version  # associations imports cagnotte
 
         version = directory_version()
     wallets = tuple(row[5:] for row in rows if row[5] is not None)

@@ -231,7 +231,7 @@ def test_exact_when_the_program_closes_by_date(client_member, program, monkeypat
 
 
 def test_drafts_being_edited_do_not_change_the_directory_version(program):
-    from associations.selectors import directory_version
+    from associations.directory import directory_version
 
     draft = f.AssociationFactory(
         caisse_regionale=program.caisse_regionale, status=Association.Status.DRAFT
@@ -246,8 +246,8 @@ def test_drafts_being_edited_do_not_change_the_directory_version(program):
 
 
 def test_version_row_comes_back_after_a_truncate_without_repeating(program):
+    from associations.directory import directory_version
     from associations.models import DirectoryVersion
-    from associations.selectors import directory_version
 
     before = directory_version()
     DirectoryVersion.objects.all().delete()
