@@ -1,4 +1,17 @@
-"""The directory's cache plumbing: what its pages keep, and under which keys."""
+"""The directory's cache plumbing: what its pages keep, and under which keys.
+
+The directory's pages (list, favourites, map data, an association's card and page) answer
+from the cache what ``associations.selectors.associations_visible_to`` would answer, keyed
+by the directory's state: ``directory_version()`` (bumped by database triggers in the
+writer's transaction, see ``DirectoryVersion``), the day (programs open and close by date)
+and the member's ``directory_scope``. A key names a state, so nothing is ever invalidated:
+timeouts only bound the memory that past states take, and ``read_through`` does not keep
+an answer read while the version moved.
+
+Here: the cards (``Card``, ``CARD_FIELDS``, ``card_labels``), their live figures (never
+cached), the map's rows and key, the filters' option lists, the counts, the version and
+``read_through``. The pages that use them are in ``associations.views``.
+"""
 
 import datetime
 import hashlib

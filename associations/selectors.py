@@ -1,4 +1,9 @@
-"""Reads about associations. Visibility rules are written here, once."""
+"""Reads about associations: the visibility rule (written here, once), the directory's filters
+and search, and the staff's reads.
+
+What the directory's pages keep of these answers, and under which keys, is in
+``associations.directory``.
+"""
 
 import datetime
 from dataclasses import dataclass
@@ -53,7 +58,20 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     ``_InSubquery``): with the programs as a join, PostgreSQL guessed an average program's
     enrolments (1/20 of all) for the largest regional bank and chose to sort all its
     associations to show a page of 20; with the ids known first it reads 20 rows from the
-    order index. One query still, and nothing cached, so visibility is always current.
+    order index. One query still.
+
+    The rule reads no cache, but its answer is kept by the pages that show it, each under
+    the directory's state — ``directory_version()``, the day and ``directory_scope(member)``:
+    the directory's and favourites' plans (counts and rows), contents and favourite row, an
+    association's row for its card and page (« not visible » too), the map's markers and
+    their ETag (``associations.directory``, ``associations.views``), and the gift page
+    (``cagnotte.views``, named by ``cagnotte.selectors.give_page_state``). So every input of
+    the rule must change that state in the writer's transaction: a table or column it reads
+    needs a trigger bumping ``DirectoryVersion`` (today migrations ``associations/0010``:
+    associations validated before or after the write, enrolments, programs, activities,
+    domains, local banks; and ``0011``: regional banks), and a new fact about the member goes
+    into ``directory_scope``. A new input without its trigger leaves those pages showing the
+    old answer until something else bumps the version.
     """
     on = on or timezone.localdate()
     if directory_scope(member) is None:
