@@ -28,7 +28,7 @@ from associations.directory import (
     map_state_key,
     read_through,
 )
-from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.filters import FILTERS, MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.selectors import associations_visible_to, directory_scope, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
@@ -265,9 +265,6 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6)
 
 
-MAP_FILTERS = ("activite", "domaine", "caisse", "q")
-
-
 @login_required
 @require_GET
 def map_data(request):
@@ -281,7 +278,7 @@ def map_data(request):
     so members seeing the same markers share it; any write that can change the markers bumps
     the version, so the cache is never stale.
     """
-    filters = [(name, value) for name in MAP_FILTERS for value in request.GET.getlist(name)]
+    filters = [(name, value) for name in FILTERS for value in request.GET.getlist(name)]
     key, version, day = map_state_key(request.user, filters)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
