@@ -26,6 +26,7 @@ from associations.models import Activity, Association, DirectoryVersion, Domain
 from associations.selectors import directory_scope
 from cagnotte.models import Favourite
 from caisses.models import CaisseLocale
+from tookets.fragments import fragment_key
 
 
 class Card:
@@ -148,6 +149,26 @@ def read_through(key: str, *, version: int, read, timeout: int):
         if directory_version() == version:
             cache.set(key, value, timeout)
     return value
+
+
+def directory_state(member) -> tuple[int, datetime.date, tuple]:
+    """``(version, day, state)``: the directory as ``member`` sees it today, in one query.
+
+    ``state`` — ``(version, day, scope)`` — names what the visibility rule answers for every
+    member of the same scope on that day: the pages' cached answers are keyed by it.
+    """
+    version = directory_version()
+    day = timezone.localdate()
+    return version, day, (version, day.isoformat(), directory_scope(member))
+
+
+DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
+def directory_plan_key(state: tuple, query) -> str:
+    """The cache key of a directory URL's plan (mode, counts, page number, the page's rows)
+    in ``state``: the state and the URL's query string (``query``, a ``QueryDict``)."""
+    return fragment_key("directory-plan", (state, sorted(query.lists())))
 
 
 def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
