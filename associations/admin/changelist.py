@@ -46,21 +46,7 @@ class CachedChangeListMixin:
             response = super().changelist_view(request, extra_context)
             if not isinstance(response, TemplateResponse) or response.status_code != 200:
                 return response  # a redirect for a filter that is no filter: nothing to keep
-            context = response.context_data
-            cached = {
-                "content": render_to_string(
-                    LIST_CONTENT, {**context, "csrf_token": CSRF_PLACEHOLDER}
-                ),
-                "title": context["title"],
-                "subtitle": context["subtitle"],
-                "media": {
-                    "css": str(context["media"]["css"]),
-                    "js": str(context["media"]["js"]),
-                },
-                "action_form": bool(context["action_form"]),
-                "actions_on_top": context["actions_on_top"],
-                "actions_on_bottom": context["actions_on_bottom"],
-            }
+            cached = _kept(response.context_data)
             cache.set(key, cached, FRAGMENT_TIMEOUT)
         else:
             response = TemplateResponse(
@@ -69,15 +55,7 @@ class CachedChangeListMixin:
                 {**self.admin_site.each_context(request), "opts": self.opts},
             )
             request.current_app = self.admin_site.name
-        response.context_data.update(
-            title=cached["title"],
-            subtitle=cached["subtitle"],
-            media={name: mark_safe(html) for name, html in cached["media"].items()},
-            action_form=cached["action_form"],
-            actions_on_top=cached["actions_on_top"],
-            actions_on_bottom=cached["actions_on_bottom"],
-            list_content=mark_safe(cached["content"].replace(CSRF_PLACEHOLDER, get_token(request))),
-        )
+        response.context_data.update(_shown(request, cached))
         return response
 
     def _uncached_changelist(self, request, extra_context):
@@ -96,3 +74,33 @@ class CachedChangeListMixin:
             return None  # Django's path refuses it
         caisse_id = staff_caisse(request.user)
         return None if caisse_id is ALL_BANKS else caisse_id
+
+
+def _kept(context) -> dict:
+    """What the cache keeps of a rendered list: its content (CSRF placeholder left in) and
+    what the page around it reads."""
+    return {
+        "content": render_to_string(LIST_CONTENT, {**context, "csrf_token": CSRF_PLACEHOLDER}),
+        "title": context["title"],
+        "subtitle": context["subtitle"],
+        "media": {
+            "css": str(context["media"]["css"]),
+            "js": str(context["media"]["js"]),
+        },
+        "action_form": bool(context["action_form"]),
+        "actions_on_top": context["actions_on_top"],
+        "actions_on_bottom": context["actions_on_bottom"],
+    }
+
+
+def _shown(request, cached: dict) -> dict:
+    """The list page's context from what the cache kept, with this request's CSRF token."""
+    return {
+        "title": cached["title"],
+        "subtitle": cached["subtitle"],
+        "media": {name: mark_safe(html) for name, html in cached["media"].items()},
+        "action_form": cached["action_form"],
+        "actions_on_top": cached["actions_on_top"],
+        "actions_on_bottom": cached["actions_on_bottom"],
+        "list_content": mark_safe(cached["content"].replace(CSRF_PLACEHOLDER, get_token(request))),
+    }

@@ -165,22 +165,7 @@ class DecisionsMixin:
             **decision.form_kwargs(associations),
         )
         if request.method == "POST" and form.is_valid():
-            arguments = decision.arguments(form.cleaned_data)
-            done = 0
-            for association in associations:
-                try:
-                    decision.service(association=association, staff=request.user, **arguments)
-                except services.WorkflowError as exc:
-                    self.message_user(request, f"{association.name} : {exc}", messages.ERROR)
-                else:
-                    done += 1
-            if done:
-                self.message_user(
-                    request,
-                    _("%(title)s : %(n)d association(s) traitée(s).")
-                    % {"title": decision.title, "n": done},
-                    messages.SUCCESS,
-                )
+            self._take(request, decision, associations, form.cleaned_data)
             if len(associations) == 1:
                 return redirect("admin:associations_association_change", associations[0].pk)
             return redirect("admin:associations_association_changelist")
@@ -200,3 +185,23 @@ class DecisionsMixin:
             context,
             status=400 if form.errors else 200,
         )
+
+    def _take(self, request, decision: Decision, associations, data: dict) -> None:
+        """The decision taken for each association, one by one: one the service refuses
+        is told by name and does not stop the others."""
+        arguments = decision.arguments(data)
+        done = 0
+        for association in associations:
+            try:
+                decision.service(association=association, staff=request.user, **arguments)
+            except services.WorkflowError as exc:
+                self.message_user(request, f"{association.name} : {exc}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                _("%(title)s : %(n)d association(s) traitée(s).")
+                % {"title": decision.title, "n": done},
+                messages.SUCCESS,
+            )
