@@ -159,6 +159,24 @@ class Association(models.Model):
         super().save(*args, **kwargs)
 
 
+# The parts of an association's file that its president fills in, one list each: the
+# registration wizard's steps (``associations.forms``), what the wizard may write
+# (``services.WIZARD_FIELDS``) and the staff's change page (``associations.admin``) read them.
+IDENTITY_FIELDS = (
+    "name",
+    "rna_number",
+    "jo_publication_date",
+    "president_name",
+    "president_email",
+    "email",
+    "phone",
+)
+PRESENTATION_FIELDS = ("presentation", "website")
+ACTIVITY_FIELDS = ("activity", "domain", "caisse_locale")
+ADDRESS_FIELDS = ("address", "postal_code", "city", "latitude", "longitude")
+FILE_FIELDS = (*IDENTITY_FIELDS, *PRESENTATION_FIELDS, *ACTIVITY_FIELDS, *ADDRESS_FIELDS)
+
+
 class StatusChange(AppendOnlyModel):
     """One event in an association's file: who, when, what (``event``) and why (``message``).
 

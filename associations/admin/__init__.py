@@ -26,7 +26,7 @@ from associations import selectors, services
 from associations.admin.changelist import CachedChangeListMixin
 from associations.admin.dashboard import DashboardMixin
 from associations.admin.decisions import DecisionsMixin
-from associations.models import Association, StatusChange
+from associations.models import ADDRESS_FIELDS, IDENTITY_FIELDS, Association, StatusChange
 from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin
 from caisses.staff import ALL_BANKS, is_bank_staff, staff_caisse
@@ -145,18 +145,7 @@ class AssociationAdmin(DashboardMixin, DecisionsMixin, CachedChangeListMixin, Ca
         ),
         (
             gettext_lazy("Identité"),
-            {
-                "fields": [
-                    "name",
-                    "rna_number",
-                    "jo_publication_date",
-                    "president_name",
-                    "president_email",
-                    "email",
-                    "phone",
-                    "website",
-                ]
-            },
+            {"fields": [*IDENTITY_FIELDS, "website"]},
         ),
         (
             gettext_lazy("Présentation"),
@@ -164,7 +153,7 @@ class AssociationAdmin(DashboardMixin, DecisionsMixin, CachedChangeListMixin, Ca
         ),
         (
             gettext_lazy("Adresse"),
-            {"fields": ["address", "postal_code", "city", "latitude", "longitude"]},
+            {"fields": list(ADDRESS_FIELDS)},
         ),
         (gettext_lazy("Historique du dossier"), {"fields": ["file_history"]}),
     ]
