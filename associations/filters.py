@@ -1,22 +1,43 @@
 """The directory's filters: a GET form, so a filtered view is a URL (shareable, back button).
 
-Option lists come from the cache (``selectors.directory_options``) and values are checked
+Option lists come from the cache (``directory.directory_options``) and values are checked
 against them in memory, so the number of queries does not depend on which filters are set.
 """
 
 from django import forms
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from associations.selectors import directory_filter, directory_options
+from associations.directory import directory_options
+from associations.selectors import directory_filter
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"
+VIEW = "vue"  # the field choosing list or map: both show the same associations
+
+
+class OptionFilter(forms.TypedChoiceField):
+    """A filter chosen from one of the cached option lists (``directory_options``)."""
+
+    def __init__(self, *, options: str, all_label, **kwargs):
+        super().__init__(required=False, empty_value=None, **kwargs)
+        self.option_list = options  # its key in ``directory_options``
+        self.all_label = all_label  # the empty choice
 
 
 class DirectoryFilterForm(forms.Form):
-    activite = forms.TypedChoiceField(label=_("Filter par activités"), required=False)
-    domaine = forms.TypedChoiceField(label=_("Filter par domaines"), required=False)
-    caisse = forms.TypedChoiceField(label=_("Filter par caisse locale"), required=False)
+    # The fields' names are the directory's query string: ``FILTERS`` (below) lists them once.
+    activite = OptionFilter(
+        label=_("Filter par activités"), options="activities", all_label=_("Toutes les activités")
+    )
+    domaine = OptionFilter(
+        label=_("Filter par domaines"), options="domains", all_label=_("Tous les domaines")
+    )
+    caisse = OptionFilter(
+        label=_("Filter par caisse locale"),
+        options="caisses",
+        all_label=_("Toutes les caisses locales"),
+    )
     q = forms.CharField(
         label=_("Taper le nom de l'association"),
         required=False,
@@ -38,16 +59,12 @@ class DirectoryFilterForm(forms.Form):
     def __init__(self, data=None, *, member, version: int | None = None, **kwargs):
         super().__init__(data, **kwargs)
         options = self.options = directory_options(member.caisse_regionale_id, version=version)
-        for name, rows, empty in [
-            ("activite", options["activities"], _("Toutes les activités")),
-            ("domaine", options["domains"], _("Tous les domaines")),
-            ("caisse", options["caisses"], _("Toutes les caisses locales")),
-        ]:
+        for name in OPTION_FILTERS:
             field = self.fields[name]
+            rows = options[field.option_list]
             ids_by_code = {code: pk for pk, code, _label in rows}
-            field.choices = [("", empty)] + [(code, label) for _pk, code, label in rows]
+            field.choices = [("", field.all_label)] + [(code, label) for _pk, code, label in rows]
             field.coerce = ids_by_code.__getitem__
-            field.empty_value = None
 
     def _valid_data(self) -> dict:
         # A stale or hand-made link with one bad value keeps its other, valid filters.
@@ -66,32 +83,39 @@ class DirectoryFilterForm(forms.Form):
 
     @property
     def mode(self) -> str:
-        return MODE_MAP if self._valid_data().get("vue") == MODE_MAP else MODE_LIST
+        return MODE_MAP if self._valid_data().get(VIEW) == MODE_MAP else MODE_LIST
 
     @property
     def is_filtered(self) -> bool:
         data = self._valid_data()
-        return any(data.get(k) for k in ("activite", "domaine", "caisse", "q"))
+        return any(data.get(k) for k in FILTERS)
 
     @property
     def active_filter_count(self) -> int:
         """How many of the three lists (activity, domain, local bank) are set."""
         data = self._valid_data()
-        return sum(1 for k in ("activite", "domaine", "caisse") if data.get(k) is not None)
+        return sum(1 for k in OPTION_FILTERS if data.get(k) is not None)
 
     def kept_filters(self) -> list[tuple[str, str]]:
         """The filters set, as (name, value) pairs, for the map/list switch's hidden fields."""
         data = self.data if self.is_bound else {}
-        return [(key, data[key]) for key in ("activite", "domaine", "caisse", "q") if data.get(key)]
+        return [(key, data[key]) for key in FILTERS if data.get(key)]
 
     def query_string(self, **overrides) -> str:
         """The current filters as a query string (for pagination and the map/list switch)."""
-        from django.http import QueryDict
-
         params = QueryDict(mutable=True)
         data = self.data if self.is_bound else {}
-        for key in ("activite", "domaine", "caisse", "q", "vue"):
+        for key in (*FILTERS, VIEW):
             value = overrides.get(key, data.get(key))
             if value:
                 params[key] = value
         return params.urlencode()
+
+
+# The directory's filters as its URLs name them: the form's fields but the view, in their
+# order. The form, the links that keep the filters and the map data's key read this list.
+FILTERS = tuple(name for name in DirectoryFilterForm.base_fields if name != VIEW)
+# Those chosen from an option list; the other one is the name search.
+OPTION_FILTERS = tuple(
+    name for name in FILTERS if isinstance(DirectoryFilterForm.base_fields[name], OptionFilter)
+)

@@ -8,7 +8,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
-from associations.models import Association, rna_validator
+from associations.models import (
+    ACTIVITY_FIELDS,
+    ADDRESS_FIELDS,
+    IDENTITY_FIELDS,
+    PRESENTATION_FIELDS,
+    Association,
+    rna_validator,
+)
 from associations.selectors import programs_enrolled_in
 from associations.services import position_in_territory
 from cagnotte.campaigns import enrollable_programs
@@ -114,15 +121,7 @@ class IdentityForm(WizardStepForm):
 
     class Meta:
         model = Association
-        fields = [
-            "name",
-            "rna_number",
-            "jo_publication_date",
-            "president_name",
-            "president_email",
-            "email",
-            "phone",
-        ]
+        fields = list(IDENTITY_FIELDS)
         labels = {"name": _("Nom de l’association")}
         help_texts = {
             "jo_publication_date": _("Date de parution de la déclaration au Journal Officiel."),
@@ -177,7 +176,7 @@ class PresentationForm(WizardStepForm):
 
     class Meta:
         model = Association
-        fields = ["presentation", "website"]
+        fields = list(PRESENTATION_FIELDS)
         help_texts = {
             "presentation": _(
                 "Entre %(min)d et %(max)d caractères : ce que fait l’association, pour qui."
@@ -208,7 +207,7 @@ class PresentationForm(WizardStepForm):
 class ActivityForm(WizardStepForm):
     class Meta:
         model = Association
-        fields = ["activity", "domain", "caisse_locale"]
+        fields = list(ACTIVITY_FIELDS)
         labels = {"caisse_locale": _("Caisse locale (votre agence)")}
 
     def __init__(self, *args, **kwargs):
@@ -226,7 +225,7 @@ class ActivityForm(WizardStepForm):
 class AddressForm(WizardStepForm):
     class Meta:
         model = Association
-        fields = ["address", "postal_code", "city", "latitude", "longitude"]
+        fields = list(ADDRESS_FIELDS)
         help_texts = {
             "latitude": _("Déplacez le repère sur la carte, ou saisissez la latitude (ex. 43.65)."),
             "longitude": _("… et la longitude (ex. 0.58)."),

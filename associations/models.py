@@ -1,8 +1,9 @@
+import secrets
 import unicodedata
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
@@ -159,6 +160,24 @@ class Association(models.Model):
         super().save(*args, **kwargs)
 
 
+# The parts of an association's file that its president fills in, one list each: the
+# registration wizard's steps (``associations.forms``), what the wizard may write
+# (``services.WIZARD_FIELDS``) and the staff's change page (``associations.admin``) read them.
+IDENTITY_FIELDS = (
+    "name",
+    "rna_number",
+    "jo_publication_date",
+    "president_name",
+    "president_email",
+    "email",
+    "phone",
+)
+PRESENTATION_FIELDS = ("presentation", "website")
+ACTIVITY_FIELDS = ("activity", "domain", "caisse_locale")
+ADDRESS_FIELDS = ("address", "postal_code", "city", "latitude", "longitude")
+FILE_FIELDS = (*IDENTITY_FIELDS, *PRESENTATION_FIELDS, *ACTIVITY_FIELDS, *ADDRESS_FIELDS)
+
+
 class StatusChange(AppendOnlyModel):
     """One event in an association's file: who, when, what (``event``) and why (``message``).
 
@@ -253,6 +272,21 @@ class DirectoryVersion(models.Model):
     class Meta:
         verbose_name = _("version de l’annuaire")
         verbose_name_plural = _("versions de l’annuaire")
+
+    @classmethod
+    def current(cls) -> int:
+        """The directory's version, one primary-key read: two reads returning the same number
+        saw the same directory, for a given day. If the row is gone (a TRUNCATE), it is made
+        again from a random start."""
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+            row = cursor.fetchone()
+            if row is None:
+                cls.objects.get_or_create(pk=1, defaults={"version": secrets.randbelow(10**15)})
+                cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
+                row = cursor.fetchone()
+        return row[0]
 
 
 class BankAssociationsVersion(models.Model):

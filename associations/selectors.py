@@ -1,27 +1,22 @@
-"""Reads about associations. Visibility rules are written here, once."""
+"""Reads about associations: the visibility rule (written here, once), the directory's filters
+and search, and the staff's reads.
+
+What the directory's pages keep of these answers, and under which keys, is in
+``associations.directory``.
+"""
 
 import datetime
-import hashlib
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramWordSimilarity
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
-from associations.models import (
-    Activity,
-    Association,
-    DirectoryVersion,
-    Domain,
-    StatusChange,
-    normalize_search,
-)
+from associations.models import Association, StatusChange, normalize_search
 from cagnotte.campaigns import Enrollment, Program, open_programs_of
-from cagnotte.figures import figures_of, with_figures
-from caisses.models import CaisseLocale
+from cagnotte.models import AssociationYearTotals
 
 
 class _InSubquery(Lookup):
@@ -65,7 +60,20 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     ``_InSubquery``): with the programs as a join, PostgreSQL guessed an average program's
     enrolments (1/20 of all) for the largest regional bank and chose to sort all its
     associations to show a page of 20; with the ids known first it reads 20 rows from the
-    order index. One query still, and nothing cached, so visibility is always current.
+    order index. One query still.
+
+    The rule reads no cache, but its answer is kept by the pages that show it, each under
+    the directory's state — ``DirectoryVersion.current()``, the day and ``directory_scope(member)``:
+    the directory's and favourites' plans (counts and rows), contents and favourite row, an
+    association's row for its card and page (« not visible » too), the map's markers and
+    their ETag (``associations.directory``, ``associations.views``), and the gift page
+    (``cagnotte.views``, named by ``cagnotte.selectors.give_page_state``). So every input of
+    the rule must change that state in the writer's transaction: a table or column it reads
+    needs a trigger bumping ``DirectoryVersion`` (today migrations ``associations/0010``:
+    associations validated before or after the write, enrolments, programs, activities,
+    domains, local banks; and ``0011``: regional banks), and a new fact about the member goes
+    into ``directory_scope``. A new input without its trigger leaves those pages showing the
+    old answer until something else bumps the version.
     """
     on = on or timezone.localdate()
     if directory_scope(member) is None:
@@ -87,48 +95,21 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
 
 
 def visible_association_or_none(
-    member, *, association_id, figures: bool = False
+    member, *, association_id, read: Callable[[QuerySet], QuerySet] | None = None
 ) -> Association | None:
     """One association by id if the member may see it (for pages and forms taking an id).
 
-    ``figures=True`` also reads its card figures in the same query (``association.figures``).
+    ``read`` adds to the same query what a page needs besides (the gift page passes
+    ``cagnotte.figures.with_figures``): the rule itself reads no figures.
     """
     try:
         association_id = int(association_id)
     except (TypeError, ValueError):
         return None
     queryset = associations_visible_to(member).select_related("activity", "domain", "caisse_locale")
-    if figures:
-        queryset = with_figures(queryset)
-    association = queryset.filter(pk=association_id).first()
-    if association is not None and figures:
-        association.figures = figures_of(association)
-    return association
-
-
-class Card:
-    """What an association's card shows, read with ``values()``: no model instances.
-
-    ``association_card`` (the template tag) reads these attributes; ``activity``, ``domain``
-    and ``caisse_locale`` are their labels (what the models' ``__str__`` return, taken from
-    the cached option lists: ``card_labels``) or None.
-    """
-
-    __slots__ = ("pk", "name", "presentation", "activity", "domain", "caisse_locale", "figures")
-
-    def __init__(self, row: dict, labels: dict[str, dict[int, str]], figures):
-        """``figures``: the card's ``AssociationFigures`` (``cagnotte.figures.read_figures``)."""
-
-        self.pk = row["pk"]
-        self.name = row["name"]
-        self.presentation = row["presentation"]
-        self.activity = labels["activity"].get(row["activity_id"])
-        self.domain = labels["domain"].get(row["domain_id"])
-        self.caisse_locale = labels["caisse_locale"].get(row["caisse_locale_id"])
-        self.figures = figures
-
-
-CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
+    if read is not None:
+        queryset = read(queryset)
+    return queryset.filter(pk=association_id).first()
 
 
 def directory_filter(
@@ -187,54 +168,6 @@ def search_suggestions(visible: QuerySet[Association], text: str) -> list[str]:
     )
 
 
-def _markers(queryset: QuerySet[Association]) -> QuerySet:
-    return (
-        queryset.filter(latitude__isnull=False, longitude__isnull=False)
-        .order_by()
-        .values_list("pk", "latitude", "longitude", "name")
-    )
-
-
-def map_rows(queryset: QuerySet[Association]) -> list[list]:
-    """Compact map markers ``[id, lat, lng, name]`` in one query (positions to ~10 m)."""
-    return [[pk, round(lat, 4), round(lng, 4), name] for pk, lat, lng, name in _markers(queryset)]
-
-
-def directory_version() -> int:
-    """The directory's version (``DirectoryVersion``), one primary-key read.
-
-    Bumped by triggers in the same transaction as any write that can change a directory
-    (see the model): two reads returning the same number saw the same directory, for a given
-    day. If the row is gone (a TRUNCATE), it is made again from a random start.
-    """
-    table = DirectoryVersion._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
-        row = cursor.fetchone()
-        if row is None:
-            DirectoryVersion.objects.get_or_create(
-                pk=1, defaults={"version": secrets.randbelow(10**15)}
-            )
-            cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
-            row = cursor.fetchone()
-    return row[0]
-
-
-def read_through(key: str, *, version: int, read, timeout: int):
-    """``cache[key]``, else ``read()``, kept under ``key`` — a key naming a state of the
-    directory whose version is ``version`` (read before ``read()`` runs).
-
-    Not kept when the version has moved once read: a write committed meanwhile may or may not
-    be in what was read, so it is no answer for the state the key names.
-    """
-    value = cache.get(key)
-    if value is None:
-        value = read()
-        if directory_version() == version:
-            cache.set(key, value, timeout)
-    return value
-
-
 def directory_scope(member) -> int | None:
     """Whose directory a user sees: the member's regional bank, or None (they see none).
 
@@ -249,95 +182,6 @@ def directory_scope(member) -> int | None:
     ):
         return None
     return member.caisse_regionale_id
-
-
-def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
-    """``(key, version, day)``: a key naming exactly what the map markers of ``member`` under
-    ``filters`` (``(name, value)`` pairs of the query string) show, without reading them.
-
-    What the markers depend on: the directory's version (every write that can change them
-    bumps it), the day (programs open and close by date), the member's scope and the filters.
-    """
-    version = directory_version()
-    day = timezone.localdate()
-    raw = f"{version}|{day.isoformat()}|{directory_scope(member)}|{sorted(filters)!r}"
-    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest(), version, day
-
-
-def caisses_locales_of(caisse_regionale_id) -> QuerySet[CaisseLocale]:
-    return CaisseLocale.objects.filter(caisse_regionale_id=caisse_regionale_id).order_by("name")
-
-
-# The filters' option lists change a few times a year, yet every directory page and map-data
-# request needs them: cached under the directory's version, which the database bumps on any
-# write to an activity, a domain or a local bank (``DirectoryVersion``), so a new version is a
-# new key and the lists are never stale, whatever wrote the change. The timeout only bounds
-# the memory that lists of past versions take.
-DIRECTORY_OPTIONS_TIMEOUT = 60 * 60  # seconds
-
-
-def directory_options(
-    caisse_regionale_id, *, version: int | None = None
-) -> dict[str, list[tuple[int, str, str]]]:
-    """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
-
-    One cache round trip when warm (plus the version's read when not given); three small
-    queries when not.
-    """
-    version = directory_version() if version is None else version
-    reference_key = f"directory-options:{version}:reference"
-    cr_key = f"directory-options:{version}:caisses-locales:{caisse_regionale_id}"
-    cached = cache.get_many([reference_key, cr_key])
-    reference = cached.get(reference_key)
-    if reference is None:
-        reference = {
-            "activities": list(Activity.objects.values_list("pk", "code", "label")),
-            "domains": list(Domain.objects.values_list("pk", "code", "label")),
-        }
-        cache.set(reference_key, reference, DIRECTORY_OPTIONS_TIMEOUT)
-    caisses = cached.get(cr_key)
-    if caisses is None:
-        caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
-        cache.set(cr_key, caisses, DIRECTORY_OPTIONS_TIMEOUT)
-    return {**reference, "caisses": caisses}
-
-
-def card_labels(options) -> dict[str, dict[int, str]]:
-    """What a ``Card`` shows for its activity, domain and local bank, from the option lists
-    (no join in the page's query: joining the three tables cost PostgreSQL more to plan
-    than the whole query took to run)."""
-    return {
-        "activity": {pk: label for pk, _code, label in options["activities"]},
-        "domain": {pk: label for pk, _code, label in options["domains"]},
-        "caisse_locale": {pk: label for pk, _code, label in options["caisses"]},
-    }
-
-
-DIRECTORY_COUNTS_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
-
-
-def directory_counts(
-    visible: QuerySet[Association], condition: Q, *, state: tuple | None = None
-) -> tuple[int, int]:
-    """(all visible, those matching the filters) in one query.
-
-    With ``state`` (``(version, day, scope)`` of the directory, read before ``visible`` was
-    built), the counts are cached under that state and the filters: the same state shows the
-    same associations, so they are exact; the version is read again after counting and a
-    state that changed meanwhile is not stored.
-    """
-
-    def count() -> tuple[int, int]:
-        counts = visible.aggregate(
-            total=Count("pk"), matching=Count("pk", filter=condition or None)
-        )
-        return counts["total"], counts["matching"]
-
-    if state is None:
-        return count()
-    raw = f"{state!r}|{condition!r}"
-    key = "directory-counts:" + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-    return read_through(key, version=state[0], read=count, timeout=DIRECTORY_COUNTS_TIMEOUT)
 
 
 # --- Staff (admin) --------------------------------------------------------------------------
@@ -373,8 +217,6 @@ class StaffDashboard:
 
 def staff_dashboard(associations: QuerySet[Association], *, on: datetime.date | None = None):
     """The staff dashboard's figures for these (already scoped) associations: three queries."""
-    from cagnotte.models import AssociationYearTotals
-
     year = (on or timezone.localdate()).year
     counts = dict(
         associations.order_by()

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.identity import Identity
 from accounts.models import User
-from associations.models import Association, StatusChange, normalize_search
+from associations.models import FILE_FIELDS, Association, StatusChange, normalize_search
 from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
 from caisses.models import CaisseLocale, CaisseRegionale
@@ -39,27 +39,7 @@ Event = StatusChange.Event
 EDITABLE_STATUSES = frozenset({Status.DRAFT, Status.CORRECTION_REQUESTED})
 
 # Fields the registration wizard writes; anything else is refused by ``save_registration_step``.
-WIZARD_FIELDS = frozenset(
-    {
-        "name",
-        "rna_number",
-        "jo_publication_date",
-        "president_name",
-        "president_email",
-        "email",
-        "phone",
-        "presentation",
-        "website",
-        "activity",
-        "domain",
-        "caisse_locale",
-        "address",
-        "postal_code",
-        "city",
-        "latitude",
-        "longitude",
-    }
-)
+WIZARD_FIELDS = frozenset(FILE_FIELDS)
 
 # What a file needs before it can be submitted, with the label shown to the president.
 REQUIRED_FIELDS = {

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from associations.models import Association, DirectoryVersion, StatusChange
-from associations.selectors import directory_version
 from associations.services import EDITABLE_STATUSES
 from cagnotte.campaigns import open_programs_of
 from cagnotte.figures import read_figures
@@ -78,7 +77,7 @@ def space_state(user, *, year: int) -> tuple | None:
         return None
     association, version, rest = rows[0][:4], rows[0][4], rows[0][5:11]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
-        version = directory_version()
+        version = DirectoryVersion.current()
     payouts = tuple(row[11:] for row in rows if row[11] is not None)
     return (user.pk, association, version, rest, payouts)
 

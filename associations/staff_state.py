@@ -6,7 +6,7 @@ machinery, the templates), so their content is a fragment rendered once per stat
 
 * ``BankAssociationsVersion`` — the bank's associations, every status and column (bumped by
   triggers in the writer's transaction);
-* ``directory_version()`` — the names of local banks, activities and domains (the columns and
+* ``DirectoryVersion.current()`` — the names of local banks, activities and domains (the columns and
   the filters' choices show them);
 * the sum of what the bank's associations received (``AssociationYearTotals``, every year):
   each gift or year-end sweep to one of them adds its positive amount in the same
@@ -26,7 +26,6 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
-from associations.selectors import directory_version
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
 
@@ -55,7 +54,7 @@ def _ensure_versions(caisse_regionale_id: int) -> None:
         caisse_regionale_id=caisse_regionale_id,
         defaults={"version": secrets.randbelow(10**15)},
     )
-    directory_version()  # makes its row again if it is gone
+    DirectoryVersion.current()  # makes its row again if it is gone
 
 
 def _read(sql: str, caisse_regionale_id: int) -> tuple:

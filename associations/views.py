@@ -1,3 +1,4 @@
+import functools
 import gzip
 import json
 import re
@@ -11,26 +12,26 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template import Context
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
-from associations.selectors import (
+from associations.directory import (
     CARD_FIELDS,
+    DIRECTORY_PLAN_TIMEOUT,
     Card,
-    associations_visible_to,
     card_labels,
     directory_counts,
     directory_options,
-    directory_scope,
-    directory_version,
+    directory_plan_key,
+    directory_state,
     map_rows,
     map_state_key,
     read_through,
-    search_suggestions,
 )
+from associations.filters import FILTERS, MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.models import DirectoryVersion
+from associations.selectors import associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import read_figures
@@ -108,9 +109,6 @@ class _DirectoryRead:
         }
 
 
-DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
-
-
 def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
     """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
     its own under everything it shows: the directory's version (name, presentation, labels),
@@ -159,20 +157,15 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     or the page is new are the filter form and the querysets built.
     """
     member = request.user
-    version = directory_version()
-    day = timezone.localdate()
-    state = (version, day.isoformat(), directory_scope(member))
+    version, day, state = directory_state(member)
     full_path = request.get_full_path()
-    plan_key = fragment_key("directory-plan", (state, sorted(request.GET.lists())))
-    read = None
-
-    def reader() -> _DirectoryRead:
-        nonlocal read
-        read = read or _DirectoryRead(request, state=state, day=day)
-        return read
-
+    # Built only when the plan or the page is new, then shared by all that needs it.
+    reader = functools.cache(lambda: _DirectoryRead(request, state=state, day=day))
     plan = read_through(
-        plan_key, version=version, read=lambda: reader().plan(), timeout=DIRECTORY_PLAN_TIMEOUT
+        directory_plan_key(state, request.GET),
+        version=version,
+        read=lambda: reader().plan(),
+        timeout=DIRECTORY_PLAN_TIMEOUT,
     )
     rows = plan["rows"]
     figures, favourite_id, favourite = {}, None, None
@@ -180,48 +173,16 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         ids = [row["pk"] for row in rows or ()]
         figures, favourite_id = read_figures(ids, member=member, year=day.year)
     if with_favourite and favourite_id:
-        favourite = read_through(
-            fragment_key("directory-favourite", (state, favourite_id)),
-            version=version,
-            read=lambda: {
-                "row": reader().visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()
-            },
-            timeout=DIRECTORY_PLAN_TIMEOUT,
-        )["row"]
-
-    def page_context():
-        form = reader().form
-        context = {
-            "form": form,
-            "total": read.total,
-            "matching": read.matching,
-            "mode": form.mode,
-            "path": request.path,
-            "next": full_path,
-            "favourite_id": favourite_id,
-            "favourite": favourite,
-        }
-        searched = form.cleaned_data.get("q") or ""
-        if searched and not read.matching:
-            # Nothing matched: one more query for the closest names (a typo still leads somewhere).
-            context["suggestions"] = search_suggestions(read.visible, searched)
-        if form.mode == MODE_MAP:
-            context["map_config"] = _map_config(request, form)
-            context["list_query"] = form.query_string(vue=MODE_LIST)
-        else:
-            # The plan's rows, not the read's: the page shows what its key names.
-            read.page.object_list = rows
-            context.update(
-                page=read.page,
-                page_query=form.query_string(),
-                map_query=form.query_string(vue=MODE_MAP),
-            )
-        return context
-
+        favourite = _favourite_row(reader, state=state, favourite_id=favourite_id)
     # The page around the cards: the favourite's id only where the page says something of it.
     shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
-    key = (state, full_path, plan["number"], shown_favourite)
-    html = cached_html(content_template, state=key, context=page_context)
+    html = cached_html(
+        content_template,
+        state=(state, full_path, plan["number"], shown_favourite),
+        context=lambda: _content_context(
+            request, reader(), rows=rows, favourite_id=favourite_id, favourite=favourite
+        ),
+    )
     cards = [(row, figures[row["pk"]], True) for row in rows or ()]
     if favourite is not None:
         cards.append((favourite, figures[favourite_id], False))
@@ -234,6 +195,53 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         next_url=full_path,
         labels=lambda: card_labels(directory_options(member.caisse_regionale_id, version=version)),
     )
+    return _page_context(request, html, plan, reader)
+
+
+def _favourite_row(reader, *, state: tuple, favourite_id: int) -> dict | None:
+    """The favourite's card row if the member may see it, kept under the directory's state
+    (« not visible » too)."""
+    return read_through(
+        fragment_key("directory-favourite", (state, favourite_id)),
+        version=state[0],
+        read=lambda: {"row": reader().visible.filter(pk=favourite_id).values(*CARD_FIELDS).first()},
+        timeout=DIRECTORY_PLAN_TIMEOUT,
+    )["row"]
+
+
+def _content_context(request, read: _DirectoryRead, *, rows, favourite_id, favourite) -> dict:
+    """The context of a directory page's main content (rendered on a cold page only)."""
+    form = read.form
+    context = {
+        "form": form,
+        "total": read.total,
+        "matching": read.matching,
+        "mode": form.mode,
+        "path": request.path,
+        "next": request.get_full_path(),
+        "favourite_id": favourite_id,
+        "favourite": favourite,
+    }
+    searched = form.cleaned_data.get("q") or ""
+    if searched and not read.matching:
+        # Nothing matched: one more query for the closest names (a typo still leads somewhere).
+        context["suggestions"] = search_suggestions(read.visible, searched)
+    if form.mode == MODE_MAP:
+        context["map_config"] = _map_config(request, form)
+        context["list_query"] = form.query_string(vue=MODE_LIST)
+    else:
+        # The plan's rows, not the read's: the page shows what its key names.
+        read.page.object_list = rows
+        context.update(
+            page=read.page,
+            page_query=form.query_string(),
+            map_query=form.query_string(vue=MODE_MAP),
+        )
+    return context
+
+
+def _page_context(request, html: str, plan: dict, reader) -> dict:
+    """The context of the page around the content: what its title and headings read."""
     context = {
         "content": with_csrf(request, html),
         "mode": plan["mode"],
@@ -267,9 +275,6 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6)
 
 
-MAP_FILTERS = ("activite", "domaine", "caisse", "q")
-
-
 @login_required
 @require_GET
 def map_data(request):
@@ -283,7 +288,7 @@ def map_data(request):
     so members seeing the same markers share it; any write that can change the markers bumps
     the version, so the cache is never stale.
     """
-    filters = [(name, value) for name in MAP_FILTERS for value in request.GET.getlist(name)]
+    filters = [(name, value) for name in FILTERS for value in request.GET.getlist(name)]
     key, version, day = map_state_key(request.user, filters)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
@@ -298,7 +303,7 @@ def map_data(request):
             bodies = _map_body(map_rows(markers))
             # A write committed between the version read and the markers read shows in a
             # second read of the version: then the body is not stored under the first one.
-            if directory_version() == version:
+            if DirectoryVersion.current() == version:
                 cache.set(cache_key, bodies, MAP_DATA_CACHE_TIMEOUT)
             else:
                 etag = None
@@ -336,9 +341,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     depend on the directory's state only: one cache read under that state.
     """
     member = request.user
-    version = directory_version()
-    day = timezone.localdate()
-    state = (version, day.isoformat(), directory_scope(member))
+    version, day, state = directory_state(member)
 
     def read_row() -> dict:  # a dict: "not visible" is kept too
         visible = associations_visible_to(member, on=day).filter(pk=pk)

@@ -78,9 +78,7 @@ def wallet_state(member) -> tuple:
     _, *counts, version, _ = rows[0]
     names = [(pk, name) for _, pk, _, _, name in rows[1:]]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
-        from associations.selectors import directory_version  # associations imports cagnotte
-
-        version = directory_version()
+        version = DirectoryVersion.current()
     return (member.pk, *counts, version, tuple(names))
 
 
@@ -135,9 +133,7 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
     version = rows[0][0]
     figures = figures_from(*rows[0][1:5])
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
-        from associations.selectors import directory_version  # associations imports cagnotte
-
-        version = directory_version()
+        version = DirectoryVersion.current()
     wallets = tuple(row[5:] for row in rows if row[5] is not None)
     return (version, figures, wallets)
 

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from associations.selectors import visible_association_or_none
+from cagnotte.figures import figures_of, with_figures
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, WalletBusy
 from cagnotte.models import LedgerEntry
@@ -72,7 +73,12 @@ def wallet(request):
 
 def _visible_association(member, association_id):
     """The association if the member may give to it, with its card figures (one query)."""
-    return visible_association_or_none(member, association_id=association_id, figures=True)
+    association = visible_association_or_none(
+        member, association_id=association_id, read=with_figures
+    )
+    if association is not None:
+        association.figures = figures_of(association)
+    return association
 
 
 # In the gift page's cached fragment, each form's one-time token: replaced by a fresh token

@@ -29,7 +29,7 @@ from django.core.signals import got_request_exception
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
-from associations.admin import DECISIONS
+from associations.admin.decisions import DECISIONS
 from associations.models import Association
 from associations.registration import STEPS
 from tests import factories as f

@@ -5,8 +5,8 @@ from django.template import Context, engines
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from associations.directory import CARD_FIELDS, Card, card_labels, directory_options
 from associations.models import Association
-from associations.selectors import CARD_FIELDS, Card, card_labels, directory_options
 from associations.templatetags.directory_tags import tookets
 from cagnotte.figures import figures_of, read_figures, with_figures
 from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite

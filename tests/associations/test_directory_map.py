@@ -4,7 +4,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from associations.models import Activity, Association
+from associations.models import Activity, Association, DirectoryVersion
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations, visible_associations
 
@@ -231,27 +231,22 @@ def test_exact_when_the_program_closes_by_date(client_member, program, monkeypat
 
 
 def test_drafts_being_edited_do_not_change_the_directory_version(program):
-    from associations.selectors import directory_version
-
     draft = f.AssociationFactory(
         caisse_regionale=program.caisse_regionale, status=Association.Status.DRAFT
     )
-    before = directory_version()
+    before = DirectoryVersion.current()
     draft.name = "Brouillon renommé"
     draft.save()
-    assert directory_version() == before
+    assert DirectoryVersion.current() == before
     draft.status = Association.Status.VALIDATED
     draft.save()
-    assert directory_version() != before
+    assert DirectoryVersion.current() != before
 
 
 def test_version_row_comes_back_after_a_truncate_without_repeating(program):
-    from associations.models import DirectoryVersion
-    from associations.selectors import directory_version
-
-    before = directory_version()
+    before = DirectoryVersion.current()
     DirectoryVersion.objects.all().delete()
-    after = directory_version()
+    after = DirectoryVersion.current()
     assert after != before
     visible_associations(program=program, count=1)
-    assert directory_version() != after
+    assert DirectoryVersion.current() != after

@@ -5,10 +5,10 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser
 
+from associations.directory import directory_counts
 from associations.models import Association
 from associations.selectors import (
     associations_visible_to,
-    directory_counts,
     directory_filter,
     visible_association_or_none,
 )
