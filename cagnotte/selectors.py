@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from cagnotte.models import (
     PayoutStatement,
     Wallet,
 )
+from tookets.periods import current_period  # also read here by the wallet page
 
 
 @dataclass(frozen=True)
@@ -69,27 +70,12 @@ def association_figures(
     return result
 
 
-def current_period(on=None) -> str:
-    """The credit period of a date, ``YYYY-MM`` as in the bank's files."""
-    on = on or timezone.localdate()
-    return f"{on.year:04d}-{on.month:02d}"
-
-
 def wallets_of(member, *, period: str | None = None):
     """A member's wallets with their program and « récolté ce mois-ci », in one query."""
-    period = period or current_period()
     return (
         Wallet.objects.filter(member=member)
         .select_related("program")
-        .annotate(
-            collected_this_month=Coalesce(
-                Sum(
-                    "entries__amount",
-                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
-                ),
-                0,
-            )
-        )
+        .with_collected(period or current_period())
         .order_by("-program__year", "program__name", "pk")
     )
 
