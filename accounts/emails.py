@@ -294,6 +294,7 @@ def _message(
     site = _site()
     context = {
         "member": member,
+        "greeting_name": member.display_name,
         "caisse_regionale": member.caisse_regionale,
         "site_url": site,
         "wallet_url": site + reverse("cagnotte:wallet"),
