@@ -1,6 +1,6 @@
 """Monthly credit files from the bank: validate every row, apply the good ones, report the rest.
 
-File: UTF-8 CSV, header ``caisse_code,account_number,program_code,period,amount,reference``.
+File: UTF-8 CSV whose header is ``reader.HEADER`` (the columns of ``reader.COLUMNS``).
 A row's ``reference`` is the bank's unique id of that credit and becomes the ledger entry's
 reference: importing the same file twice (or two files sharing rows) credits each row once;
 rows already imported are counted as « déjà appliquées », not as errors. Every run is

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 from django.conf import settings
 
@@ -34,7 +35,7 @@ _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 # Reasons, in French (they are read by the bank's operators).
 ERR_ENCODING = "ligne illisible (texte UTF-8 sans caractère nul attendu)"
 ERR_QUOTES = "ligne illisible (guillemets mal placés)"
-ERR_COLUMNS = "nombre de colonnes incorrect (6 attendues)"
+ERR_COLUMNS = f"nombre de colonnes incorrect ({len(reader.COLUMNS)} attendues)"
 ERR_REFERENCE = "référence manquante ou trop longue (100 caractères au plus)"
 ERR_CAISSE = "caisse régionale inconnue"
 ERR_ACCOUNT = "numéro de compte invalide (11 chiffres attendus)"
@@ -53,7 +54,11 @@ ERR_WALLET_TOTAL = (
 
 @dataclass(slots=True)
 class CheckedRow:
-    """One row as the Python engine checks it: its fields and what they resolve to."""
+    """One row as the Python engine checks it: its fields and what they resolve to.
+
+    The fields are the file's columns, named as in ``reader.COLUMNS`` (checked below) and
+    filled by name (:meth:`of`). ``amount`` is the text read; the SQL's ``s.amount`` too.
+    """
 
     line: int
     read_error: str | None
@@ -61,7 +66,7 @@ class CheckedRow:
     account_number: str = ""
     program_code: str = ""
     period: str = ""
-    amount_text: str = ""
+    amount: str = ""
     reference: str = ""
     caisse_id: int | None = None
     member_id: int | None = None
@@ -69,10 +74,19 @@ class CheckedRow:
     program_caisse_id: int | None = None
     first_line: int | None = None  # of this reference in the file, when it occurs again
 
+    @classmethod
+    def of(cls, line: int, fields: list[str]) -> CheckedRow:
+        return cls(line, None, **dict(zip(reader.COLUMNS, fields, strict=True)))
+
     @property
     def amount_ok(self) -> bool:
-        a = self.amount_text
+        a = self.amount
         return 1 <= len(a) <= AMOUNT_DIGITS_MAX and a.isascii() and a.isdigit()
+
+
+assert tuple(f.name for f in dataclass_fields(CheckedRow))[2 : 2 + len(reader.COLUMNS)] == (
+    reader.COLUMNS
+), "CheckedRow's fields follow reader.COLUMNS"
 
 
 @dataclass(frozen=True)
@@ -142,14 +156,14 @@ ROW_RULES: tuple[RowRule, ...] = (
     RowRule(
         "amount",
         ERR_AMOUNT,
-        "NOT s.amount_ok OR ltrim(s.amount_text, '0') = ''",
-        lambda r, _: not r.amount_ok or not r.amount_text.lstrip("0"),
+        "NOT s.amount_ok OR ltrim(s.amount, '0') = ''",
+        lambda r, _: not r.amount_ok or not r.amount.lstrip("0"),
     ),
     RowRule(
         "amount_max",
         ERR_AMOUNT_MAX,
-        "s.amount_text::bigint > %(amount_max)s",
-        lambda r, ceiling: int(r.amount_text) > ceiling,
+        "s.amount::bigint > %(amount_max)s",
+        lambda r, ceiling: int(r.amount) > ceiling,
     ),
     RowRule(
         "duplicate",
