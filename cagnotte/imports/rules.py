@@ -16,7 +16,6 @@ applied (instead of a ``bigint out of range`` traceback).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -24,13 +23,13 @@ from dataclasses import fields as dataclass_fields
 from django.conf import settings
 
 from cagnotte.imports import reader
+from tookets.periods import is_period
 
 REFERENCE_MAX = 100
 # Amounts are read as 64-bit integers: at most 18 digits always fit.
 AMOUNT_DIGITS_MAX = 18
 # The ledger's amounts and balances are PostgreSQL bigint (and SQLite's 64-bit integers).
 BALANCE_MAX = 2**63 - 1
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 # Reasons, in French (they are read by the bank's operators).
 ERR_ENCODING = "ligne illisible (texte UTF-8 sans caractère nul attendu)"
@@ -145,13 +144,14 @@ ROW_RULES: tuple[RowRule, ...] = (
         "p.caisse_regionale_id <> cr.id",
         lambda r, _: r.program_caisse_id != r.caisse_id,
     ),
+    # The SQL twin of tookets.periods.is_period, the one reading of a period.
     RowRule(
         "period",
         ERR_PERIOD,
         "length(s.period) <> 7 OR substr(s.period, 5, 1) <> '-'"
         " OR ltrim(substr(s.period, 1, 4) || substr(s.period, 6, 2), '0123456789') <> ''"
         " OR substr(s.period, 6, 2) NOT BETWEEN '01' AND '12'",
-        lambda r, _: not _PERIOD.fullmatch(r.period),
+        lambda r, _: not is_period(r.period),
     ),
     RowRule(
         "amount",
