@@ -1,11 +1,12 @@
 """Emails to members: the monthly recap, the year-end reminder and the gift receipt.
 
 French, HTML and text, in the site's look. Every send is claimed first in ``MemberEmail``
-(unique per member, kind and period), committed before the message leaves: two runs at once
-send once, a run resumed after a crash sends nothing twice (at most once). Recipients are
-members who accept emails (« J'accepte de recevoir les e-mails récapitulatifs »), have an
-address and an open account. Recaps and reminders carry a one-click unsubscribe link and the
-RFC 8058 headers, with a signed token that expires.
+(unique per member, kind and period) through ``tookets.send_once``, the one "send once"
+mechanism (its docstring says what a crash does): two runs at once send once, a run resumed
+after a crash sends nothing twice (at most once). Recipients are members who accept emails
+(« J'accepte de recevoir les e-mails récapitulatifs »), have an address and an open account.
+Recaps and reminders carry a one-click unsubscribe link and the RFC 8058 headers, with a
+signed token that expires.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ import datetime
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import MemberEmail, User
+from cagnotte.campaigns import not_swept_condition
 from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
 from cagnotte.selectors import balance_after, favourite_can_receive
-from tookets import outbox
+from tookets import send_once
 from tookets.money import format_tookets
+from tookets.periods import parse_period, period_label
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +41,9 @@ UNSUBSCRIBE_SALT = "accounts.unsubscribe"
 # A link in a monthly email stays good for a few months of unread mail, then expires.
 UNSUBSCRIBE_MAX_AGE = datetime.timedelta(days=120)
 
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-
 
 class CampaignClosed(Exception):
     """The program is closed (or swept): its reminder would come too late."""
-
-
-def _queue(task, **kwargs) -> None:
-    """Queue a Celery task with the current transaction, through the outbox (the one place)."""
-    outbox.enqueue(task, **kwargs)
 
 
 # --- Unsubscribe tokens ---------------------------------------------------------------------
@@ -111,7 +93,9 @@ def accepting_members():
 def recap_recipients():
     """Accepting members with a wallet in a program not yet swept."""
     return accepting_members().filter(
-        Exists(Wallet.objects.filter(member=OuterRef("pk"), program__swept_at__isnull=True))
+        Exists(
+            Wallet.objects.filter(not_swept_condition(prefix="program__"), member=OuterRef("pk"))
+        )
     )
 
 
@@ -119,17 +103,6 @@ def reminder_recipients(program: Program):
     return accepting_members().filter(
         Exists(Wallet.objects.filter(member=OuterRef("pk"), program=program, balance__gt=0))
     )
-
-
-def reminder_is_due(program: Program, *, today: datetime.date | None = None) -> bool:
-    """From ``reminder_days_before`` days before the close until the close itself."""
-    today = today or timezone.localdate()
-    start = program.closes_on - datetime.timedelta(days=program.reminder_days_before)
-    return _campaign_open(program, today) and start <= today
-
-
-def _campaign_open(program: Program, day: datetime.date) -> bool:
-    return program.swept_at is None and program.is_open(day)
 
 
 # --- Sending --------------------------------------------------------------------------------
@@ -150,30 +123,6 @@ class SendReport:
         )
 
 
-def _claim(*, kind: str, period: str, member_ids: list[int]) -> set[int]:
-    """Insert the claims that do not exist yet and commit them; return whose are ours.
-
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a concurrent run inserting the same rows
-    waits on the unique index, then finds them taken. Rows go in member order in every run,
-    so two runs never wait on each other in a cycle.
-    """
-    if not member_ids:
-        return set()
-    now = timezone.now()
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(member_ids))
-    params: list = []
-    for member_id in member_ids:
-        params += [member_id, kind, period, MemberEmail.Status.CLAIMED, now]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO accounts_memberemail (member_id, kind, period, status, claimed_at) "
-            f"VALUES {values} ON CONFLICT (member_id, kind, period) DO NOTHING "
-            "RETURNING member_id",
-            params,
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def _deliver(
     *,
     kind: str,
@@ -182,36 +131,14 @@ def _deliver(
     build: Callable[[User], EmailMultiAlternatives],
     report: SendReport,
 ) -> None:
-    """Claim, send over one connection, confirm. A refused message frees its claim."""
-    ours = _claim(kind=kind, period=period, member_ids=[m.pk for m in members])
-    report.skipped += len(members) - len(ours)
-    todo = [m for m in members if m.pk in ours]
-    if not todo:
-        return
-    sent: list[int] = []
-    mail = get_connection()
-    try:
-        mail.open()
-        for member in todo:
-            message = build(member)
-            message.connection = mail
-            message.send()
-            sent.append(member.pk)
-    except Exception:
-        unsent = [m.pk for m in todo if m.pk not in set(sent)]
-        MemberEmail.objects.filter(kind=kind, period=period, member_id__in=unsent).delete()
-        raise
-    finally:
-        _confirm(kind=kind, period=period, member_ids=sent)
-        report.sent += len(sent)
-        mail.close()
-
-
-def _confirm(*, kind: str, period: str, member_ids: list[int]) -> None:
-    if member_ids:
-        MemberEmail.objects.filter(kind=kind, period=period, member_id__in=member_ids).update(
-            status=MemberEmail.Status.SENT, sent_at=timezone.now()
-        )
+    delivery = send_once.deliver(
+        MemberEmail,
+        fixed={"kind": kind, "period": period},
+        field="member",
+        messages={m.pk: partial(build, m) for m in members},
+    )
+    report.sent += delivery.sent
+    report.skipped += delivery.skipped
 
 
 def _in_batches(queryset, *, batch_size: int) -> Iterable[list[User]]:
@@ -226,19 +153,15 @@ def _in_batches(queryset, *, batch_size: int) -> Iterable[list[User]]:
 
 
 def _not_yet_claimed(queryset, *, kind: str, period: str):
-    return queryset.exclude(
-        pk__in=MemberEmail.objects.filter(kind=kind, period=period).values("member_id")
-    )
+    return send_once.unclaimed(queryset, MemberEmail, field="member", kind=kind, period=period)
 
 
 def _claimed(kind: str, period: str) -> int:
-    return MemberEmail.objects.filter(kind=kind, period=period).count()
+    return send_once.claimed(MemberEmail, kind=kind, period=period)
 
 
 def _stale(kind: str, period: str) -> int:
-    return MemberEmail.objects.filter(
-        kind=kind, period=period, status=MemberEmail.Status.CLAIMED
-    ).count()
+    return send_once.stale(MemberEmail, kind=kind, period=period)
 
 
 def send_recap_emails(*, period: str, batch_size: int = BATCH_SIZE) -> SendReport:
@@ -270,7 +193,7 @@ def send_reminders(
 ) -> SendReport:
     """The year-end reminder of one program to its members with a balance, once each."""
     today = today or timezone.localdate()
-    if not _campaign_open(program, today):
+    if not program.is_open(today):
         raise CampaignClosed
     report = SendReport(
         kind=Kind.REMINDER, period=program.code, skipped=_claimed(Kind.REMINDER, program.code)
@@ -299,12 +222,8 @@ def send_reminders(
 
 def send_due_reminders(*, today: datetime.date | None = None) -> list[SendReport]:
     today = today or timezone.localdate()
-    programs = Program.objects.filter(
-        swept_at__isnull=True, opens_on__lte=today, closes_on__gte=today
-    ).order_by("pk")
-    return [
-        send_reminders(program=p, today=today) for p in programs if reminder_is_due(p, today=today)
-    ]
+    programs = Program.objects.reminder_due_on(today).order_by("pk")
+    return [send_reminders(program=p, today=today) for p in programs]
 
 
 def send_gift_receipt(*, entry_id: int) -> bool:
@@ -333,31 +252,11 @@ def send_gift_receipt(*, entry_id: int) -> bool:
 # --- Content --------------------------------------------------------------------------------
 
 
-def parse_period(period: str) -> datetime.date:
-    """``YYYY-MM`` → the first day of that month; ``ValueError`` otherwise."""
-    if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
-        raise ValueError(f"période invalide : {period!r} (attendu AAAA-MM)")
-    return datetime.date(int(period[:4]), int(period[5:]), 1)
-
-
-def period_label(period: str) -> str:
-    first = parse_period(period)
-    return f"{MONTHS[first.month - 1]} {first.year}"
-
-
 def _recap_wallets(members: list[User], *, period: str) -> dict[int, list[Wallet]]:
     wallets = (
-        Wallet.objects.filter(member__in=members, program__swept_at__isnull=True)
+        Wallet.objects.filter(not_swept_condition(prefix="program__"), member__in=members)
         .select_related("program")
-        .annotate(
-            collected=Coalesce(
-                Sum(
-                    "entries__amount",
-                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
-                ),
-                0,
-            )
-        )
+        .with_collected(period)
         .order_by("member_id", "-program__year", "program__name")
     )
     result: dict[int, list[Wallet]] = {}
@@ -383,6 +282,7 @@ def _message(
     site = _site()
     context = {
         "member": member,
+        "greeting_name": member.display_name,
         "caisse_regionale": member.caisse_regionale,
         "site_url": site,
         "wallet_url": site + reverse("cagnotte:wallet"),

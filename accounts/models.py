@@ -1,10 +1,10 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.iban import validate_iban
+from tookets.models import SentOnce
 
 account_number_validator = RegexValidator(
     r"^\d{11}$", _("L’identifiant doit comporter exactement 11 chiffres.")
@@ -164,13 +164,11 @@ class BankCustomer(models.Model):
         return f"{self.name} ({self.account_number})"
 
 
-class MemberEmail(models.Model):
+class MemberEmail(SentOnce):
     """One email to a member, claimed before it is sent: the idempotency key of every send.
 
-    The unique (member, kind, period) row is committed before the message leaves, so a second
-    run (or a run resumed after a crash) finds it and sends nothing: at most once. A send that
-    failed for sure (the mail server refused it) deletes its claim so a retry sends it; a row
-    left ``claimed`` by a crash in the middle of a send is not retried (it may have left).
+    The unique (member, kind, period) row is its claim in ``tookets.send_once``, the one
+    "send once" mechanism, whose docstring says what a crash does: at most once.
     """
 
     class Kind(models.TextChoices):
@@ -178,21 +176,12 @@ class MemberEmail(models.Model):
         REMINDER = "reminder", _("Rappel de fin de campagne")
         GIFT = "gift", _("Reçu de don")
 
-    class Status(models.TextChoices):
-        CLAIMED = "claimed", _("en cours d’envoi")
-        SENT = "sent", _("envoyé")
-
     member = models.ForeignKey(
         User, verbose_name=_("sociétaire"), on_delete=models.CASCADE, related_name="emails"
     )
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
     # recap: YYYY-MM; reminder: the program code; gift: the ledger entry id.
     period = models.CharField(_("période"), max_length=64)
-    status = models.CharField(
-        _("état"), max_length=10, choices=Status.choices, default=Status.CLAIMED
-    )
-    claimed_at = models.DateTimeField(_("réservé le"), default=timezone.now)
-    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("e-mail envoyé à un sociétaire")

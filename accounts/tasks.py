@@ -1,13 +1,13 @@
 """Celery tasks of the member emails: thin wrappers taking ids or codes, safe to run twice
-(every send is claimed in ``MemberEmail`` first)."""
+(every send is claimed first: ``tookets.send_once``)."""
 
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.utils import timezone
 
 from accounts import emails
 from cagnotte.models import Program
+from tookets.periods import previous_period
 
 RETRY = {
     "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
@@ -16,16 +16,9 @@ RETRY = {
 }
 
 
-def previous_period(today=None) -> str:
-    """The month before ``today``, ``YYYY-MM``: the recap of a month goes out once its
-    credits are in, early the next month."""
-    today = today or timezone.localdate()
-    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
-
-
 @shared_task(**RETRY)
 def send_recap_emails(period: str | None = None) -> dict:
+    """The recap of ``period``, by default the month before: its credits are in by then."""
     report = emails.send_recap_emails(period=period or previous_period())
     return {"period": report.period, "sent": report.sent, "skipped": report.skipped}
 

@@ -15,7 +15,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from associations.models import Association, StatusChange
-from tookets import outbox
+from tookets import send_once
+from tookets.models import EmailClaim
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +65,10 @@ def recipients(association: Association) -> list[str]:
 def send_decision_email(*, status_change_id: int) -> bool:
     """Send the email of one decision, at most once even if the task runs twice.
 
-    The decision's key is recorded in the database in the transaction that sends (``once``):
-    a retry after a failed send sends it, a second delivery of the task does not. (It was a
-    claim in the cache, which a Redis outage turned into « already sent ».)
+    Claimed under the decision's key through ``tookets.send_once`` (whose docstring says what
+    a crash does): a retry after a refused send sends it, a second delivery of the task does
+    not, nor a run after one that died in the middle of sending it. (It was a claim in the
+    cache, which a Redis outage turned into « already sent ».)
     """
     change = (
         StatusChange.objects.select_related(
@@ -88,11 +90,16 @@ def send_decision_email(*, status_change_id: int) -> bool:
     if not to:
         logger.warning("association %s has no e-mail address: %s not sent", association.pk, kind)
         return False
-    with outbox.once(f"associations.decision-email:{change.pk}") as first:
-        if not first:
-            return False
-        build_message(change=change, kind=kind, to=to).send()
-    return True
+    key = f"associations.decision-email:{change.pk}"
+    delivery = send_once.deliver(
+        EmailClaim,
+        fixed={},
+        field="key",
+        messages={key: lambda: build_message(change=change, kind=kind, to=to)},
+    )
+    if not delivery.sent and send_once.stale(EmailClaim, key=key):
+        logger.warning("%s: a run died while sending it; not sent again (at most once)", key)
+    return delivery.sent == 1
 
 
 def build_message(*, change: StatusChange, kind: str, to: list[str]) -> EmailMultiAlternatives:

@@ -32,7 +32,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from cagnotte.imports import import_credits  # noqa: E402
+from cagnotte.imports import HEADER, import_credits  # noqa: E402
 from cagnotte.imports import postgres as import_engine  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
 
@@ -70,7 +70,7 @@ def ensure_members(cursor, count: int) -> None:
 
 def write_file(path: Path, rows: int, members: int, run: str) -> None:
     with open(path, "w", encoding="utf-8") as out:
-        out.write("caisse_code,account_number,program_code,period,amount,reference\n")
+        out.write(HEADER + "\n")
         chunk = []
         for n in range(rows):
             account = FIRST_ACCOUNT + (n * 7919) % members

@@ -8,9 +8,20 @@ a program is open, enrollable, or whether an association can receive in it asks 
   and not swept (a program swept before its closing date is closed everywhere);
 * ``Program.objects.enrollable_on(day)`` — staff can enrol associations: a program of the
   current campaign year (or already open) that has neither closed nor been swept;
+* ``Program.objects.closed_on(day)`` — past its closing date, or swept (a swept program is
+  closed everywhere);
 * ``Program.objects.sweepable_on(day)`` — the year-end sweep may run: closed, not swept;
+* ``Program.objects.reminder_due_on(day)`` — the year-end reminder may go out: open, and no
+  more than the program's ``reminder_days_before`` days before its close;
+* ``Program.objects.not_swept()`` — the program still holds balances (open, or closed and
+  waiting for its sweep): the monthly recap covers it;
 * ``receiving_enrollments(program_ids)`` — the enrolments through which an association can
   receive in a program: a validated association enrolled in it.
+
+A rule about one program asks the same queryset (``Program.is_open``, ``is_closed``,
+``reminder_is_due``), and a query reaching programs through a relation uses the rule's
+condition with a prefix (``open_condition``, ``not_swept_condition``): nothing restates the
+dates or ``swept_at`` by hand elsewhere.
 
 The models live here, next to their rules; ``cagnotte.models`` re-exports them.
 """
@@ -21,7 +32,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,29 +45,63 @@ def _today(day: datetime.date | None) -> datetime.date:
     return day or timezone.localdate()
 
 
+def not_swept_condition(*, prefix: str = "") -> Q:
+    """A program not swept yet, as a condition (``prefix`` reaches it through a relation)."""
+    return Q(**{f"{prefix}swept_at__isnull": True})
+
+
 def open_condition(day: datetime.date, *, prefix: str = "") -> Q:
     """The open rule as a condition on a program (``prefix`` reaches it through a relation)."""
-    return Q(
-        **{
-            f"{prefix}opens_on__lte": day,
-            f"{prefix}closes_on__gte": day,
-            f"{prefix}swept_at__isnull": True,
-        }
+    return Q(**{f"{prefix}opens_on__lte": day, f"{prefix}closes_on__gte": day}) & (
+        not_swept_condition(prefix=prefix)
     )
 
 
+class _DaysAfter(Func):
+    """``date + n days`` in SQL: PostgreSQL adds an integer to a date; SQLite has ``date()``."""
+
+    arity = 2
+    output_field = models.DateField()
+    template = "(%(expressions)s)"
+    arg_joiner = " + "
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="date(%(expressions)s || ' days')",
+            arg_joiner=", '+' || ",
+            **extra,
+        )
+
+
 class ProgramQuerySet(models.QuerySet):
+    def not_swept(self) -> ProgramQuerySet:
+        return self.filter(not_swept_condition())
+
     def open_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
         return self.filter(open_condition(_today(day)))
 
     def enrollable_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
         day = _today(day)
         return self.filter(
-            Q(year=day.year) | Q(opens_on__lte=day), closes_on__gte=day, swept_at__isnull=True
+            Q(year=day.year) | Q(opens_on__lte=day), not_swept_condition(), closes_on__gte=day
         )
 
+    def closed_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        return self.filter(Q(closes_on__lt=_today(day)) | ~not_swept_condition())
+
     def sweepable_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
-        return self.filter(closes_on__lt=_today(day), swept_at__isnull=True)
+        return self.closed_on(day).not_swept()
+
+    def reminder_due_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        """Open on ``day``, and ``day`` is no more than ``reminder_days_before`` days before
+        the close (``closes_on - reminder_days_before <= day``, written on the side of
+        ``closes_on`` so that the date column is compared as it is stored)."""
+        day = _today(day)
+        return self.open_on(day).filter(
+            closes_on__lte=_DaysAfter(Value(day), F("reminder_days_before"))
+        )
 
 
 class Program(models.Model):
@@ -100,9 +145,20 @@ class Program(models.Model):
     def __str__(self):
         return f"{self.name} ({self.year})"
 
+    @property
+    def is_swept(self) -> bool:
+        return self.swept_at is not None
+
+    # The rules for this one program ask the queryset: one rule, one place.
+
     def is_open(self, on: datetime.date | None = None) -> bool:
-        """The open rule for this one program (asks the queryset: one rule, one place)."""
         return type(self).objects.open_on(on).filter(pk=self.pk).exists()
+
+    def is_closed(self, on: datetime.date | None = None) -> bool:
+        return type(self).objects.closed_on(on).filter(pk=self.pk).exists()
+
+    def reminder_is_due(self, on: datetime.date | None = None) -> bool:
+        return type(self).objects.reminder_due_on(on).filter(pk=self.pk).exists()
 
 
 class Enrollment(models.Model):

@@ -16,7 +16,7 @@ from accounts.models import BankCustomer, User
 from associations.demo import demo_program
 from associations.models import Association
 from cagnotte.campaigns import Enrollment, receiving_enrollments
-from cagnotte.imports import import_credits
+from cagnotte.imports import HEADER, import_credits
 from cagnotte.ledger import InsufficientBalance, NotEligible, locked_wallets, post_entry
 from cagnotte.models import Favourite, LedgerEntry, PayoutStatement, Program, Wallet
 from cagnotte.payouts import mark_statement_paid, mark_statement_sent
@@ -76,7 +76,7 @@ def seed(rng) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "credits-demo.csv"
         with open(path, "w", encoding="utf-8") as out:
-            out.write("caisse_code,account_number,program_code,period,amount,reference\n")
+            out.write(HEADER + "\n")
             for m in members:
                 program = programs[m.caisse_regionale_id]
                 for month in range(1, this_month + 1):
@@ -236,7 +236,7 @@ def seed_history(rng) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "credits-history.csv"
         with open(path, "w", encoding="utf-8") as out:
-            out.write("caisse_code,account_number,program_code,period,amount,reference\n")
+            out.write(HEADER + "\n")
             for year, programs in past.items():
                 for m in members:
                     program = programs[m.caisse_regionale_id]

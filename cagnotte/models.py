@@ -1,12 +1,28 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Program and Enrollment live with the campaign rules; importable from here as any model.
 from cagnotte.campaigns import Enrollment, Program  # noqa: F401
 from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
+
+
+class WalletQuerySet(models.QuerySet):
+    def with_collected(self, period: str) -> "WalletQuerySet":
+        """« Récolté ce mois-ci »: each wallet's credits of ``period`` (YYYY-MM), as
+        ``collected`` (0 without any), in the same query."""
+        return self.annotate(
+            collected=Coalesce(
+                Sum(
+                    "entries__amount",
+                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
+                ),
+                0,
+            )
+        )
 
 
 class Wallet(models.Model):
@@ -29,6 +45,8 @@ class Wallet(models.Model):
     )
     balance = models.BigIntegerField(_("solde"), default=0)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    objects = WalletQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("cagnotte")

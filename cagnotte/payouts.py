@@ -76,7 +76,7 @@ def compute_payout_statement(*, program: Program, actor=None) -> PayoutStatement
         existing = PayoutStatement.objects.filter(program=program).first()
         if existing is not None:
             return existing
-        if program.swept_at is None:
+        if not program.is_swept:
             raise PayoutError(
                 _("Le programme « %s » n’est pas encore soldé : pas d’état des versements.")
                 % program

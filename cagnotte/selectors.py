@@ -3,9 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Count, Sum
 
 from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import Program, receiving_enrollments
@@ -17,29 +15,15 @@ from cagnotte.models import (
     PayoutStatement,
     Wallet,
 )
-
-
-def current_period(on=None) -> str:
-    """The credit period of a date, ``YYYY-MM`` as in the bank's files."""
-    on = on or timezone.localdate()
-    return f"{on.year:04d}-{on.month:02d}"
+from tookets.periods import current_period
 
 
 def wallets_of(member, *, period: str | None = None):
     """A member's wallets with their program and « récolté ce mois-ci », in one query."""
-    period = period or current_period()
     return (
         Wallet.objects.filter(member=member)
         .select_related("program")
-        .annotate(
-            collected_this_month=Coalesce(
-                Sum(
-                    "entries__amount",
-                    filter=Q(entries__kind=LedgerEntry.Kind.CREDIT, entries__period=period),
-                ),
-                0,
-            )
-        )
+        .with_collected(period or current_period())
         .order_by("-program__year", "program__name", "pk")
     )
 

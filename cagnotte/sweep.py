@@ -121,8 +121,8 @@ def dry_run(program: Program) -> SweepFigures:
 
 
 def check_sweepable(program: Program, *, day=None) -> None:
-    day = day or timezone.localdate()
-    if program.swept_at is None and program.closes_on >= day:
+    """Refuse a program not closed on ``day``; a swept one is closed (its sweep does nothing)."""
+    if not program.is_closed(day):
         raise SweepRefused(
             _("Le programme « %(program)s » est ouvert jusqu’au %(date)s : pas de soldage.")
             % {"program": program, "date": program.closes_on.strftime("%d/%m/%Y")}

@@ -1,14 +1,12 @@
 """Celery tasks: thin wrappers around the import and sweep services."""
 
 import logging
-import shutil
-from pathlib import Path
 
 from celery import shared_task
-from django.conf import settings
 
 from cagnotte.campaigns import Program
-from cagnotte.imports import ImportFileError, import_credits
+from cagnotte.imports import import_credits
+from cagnotte.imports.drop_folder import DropFolderMissing, import_drop_folder
 from cagnotte.models import CreditImportBatch
 from cagnotte.sweep import SweepBusy, sweep_caisse
 
@@ -28,41 +26,15 @@ def import_credit_file(path: str) -> dict:
     }
 
 
-def _unique_destination(folder: Path, name: str) -> Path:
-    destination = folder / name
-    n = 1
-    while destination.exists():
-        destination = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
-        n += 1
-    return destination
-
-
 @shared_task
 def import_dropped_credit_files() -> list[str]:
-    """Import every ``*.csv`` in ``CREDIT_DROP_DIR``; move each to ``done/`` with its report.
-
-    A file is moved only after its import committed; if the worker dies in between, the next
-    run imports it again, which credits nothing twice.
-    """
-    drop = Path(settings.CREDIT_DROP_DIR)
-    if not drop.is_dir():
+    """Import every ``*.csv`` in ``CREDIT_DROP_DIR`` and move it to ``done/`` with its report
+    (``manage.py import_drop_folder`` by hand)."""
+    try:
+        dropped = import_drop_folder(source=CreditImportBatch.Source.TASK, run_by="celery beat")
+    except DropFolderMissing:
         return []
-    done = drop / "done"
-    done.mkdir(exist_ok=True)
-    processed = []
-    for path in sorted(drop.glob("*.csv")):
-        try:
-            report = import_credits(
-                path=path, source=CreditImportBatch.Source.TASK, run_by="celery beat"
-            )
-            text = report.as_text()
-        except ImportFileError as exc:
-            text = f"Fichier : {path}\nFichier refusé : {exc}\n"
-        destination = _unique_destination(done, path.name)
-        shutil.move(str(path), destination)
-        destination.with_name(destination.name + ".rapport.txt").write_text(text, encoding="utf-8")
-        processed.append(str(destination))
-    return processed
+    return [str(d.destination) for d in dropped]
 
 
 @shared_task

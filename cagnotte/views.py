@@ -16,7 +16,6 @@ from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, Wal
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
-    current_period,
     givable_wallets,
     give_page_state,
     history_of,
@@ -28,6 +27,7 @@ from cagnotte.services import give_tookets
 from caisses.models import CaisseRegionale
 from tookets.fragments import render_fragment
 from tookets.http import MAX_ID_DIGITS, int_or_none
+from tookets.periods import current_period
 
 HISTORY_PAGE_SIZE = 20
 

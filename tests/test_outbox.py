@@ -20,7 +20,7 @@ from tests.services import redis_cache_settings, reset_celery_connections
 from tookets import outbox
 from tookets.celery import app
 from tookets.log_throttle import OncePerInterval
-from tookets.models import CompletedJob, OutboxMessage
+from tookets.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -165,19 +165,6 @@ def test_backoff_doubles_up_to_five_minutes():
         300,
         300,
     ]
-
-
-def test_once_does_the_work_once_and_again_after_a_failure():
-    with outbox.once("job:1") as first:
-        assert first
-    with outbox.once("job:1") as again:
-        assert not again
-    with pytest.raises(RuntimeError), outbox.once("job:2") as first:
-        assert first
-        raise RuntimeError("the SMTP server hung up")
-    with outbox.once("job:2") as retried:
-        assert retried
-    assert CompletedJob.objects.count() == 2
 
 
 def test_the_decision_email_goes_out_with_the_cache_down(

@@ -31,7 +31,7 @@ class TooketsAdminConfig(SimpleAdminConfig):
 
 
 class TooketsConfig(AppConfig):
-    """The project's own models (the task outbox, the record of jobs done once) and the
+    """The project's own models (the task outbox, the claims of emails sent once) and the
     commands that touch every app (seed_demo)."""
 
     name = "tookets"

@@ -22,7 +22,8 @@ app.conf.beat_schedule = {
         "task": "cagnotte.tasks.sweep_closed_programs",
         "schedule": crontab(hour=2, minute=30),
     },
-    # Every 15 minutes: pick up credit files the bank dropped (manage.py import_credits FILE).
+    # Every 15 minutes: pick up credit files the bank dropped in CREDIT_DROP_DIR
+    # (manage.py import_drop_folder; one file: manage.py import_credits FILE).
     "import-dropped-credit-files": {
         "task": "cagnotte.tasks.import_dropped_credit_files",
         "schedule": 15 * 60,

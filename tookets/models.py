@@ -38,19 +38,37 @@ class OutboxMessage(models.Model):
         return f"{self.task} #{self.pk}"
 
 
-class CompletedJob(models.Model):
-    """A side effect (an email sent) recorded in the transaction that performs it.
+class SentOnce(models.Model):
+    """The state of an email's claim, for ``tookets.send_once`` (which says what a crash does).
 
-    Its unique key makes a task that runs twice (redelivered after a worker died, published
-    twice by the outbox) do its work once: see ``tookets.outbox.once``.
+    A concrete claim table adds the fields of its unique key: ``accounts.MemberEmail`` (member,
+    kind, period), :class:`EmailClaim` (one key).
     """
 
-    key = models.CharField(_("clé"), max_length=200, unique=True)
-    done_at = models.DateTimeField(_("fait le"), default=timezone.now)
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("en cours d’envoi")
+        SENT = "sent", _("envoyé")
+
+    status = models.CharField(
+        _("état"), max_length=10, choices=Status.choices, default=Status.CLAIMED
+    )
+    claimed_at = models.DateTimeField(_("réservé le"), default=timezone.now)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("travail effectué")
-        verbose_name_plural = _("travaux effectués")
+        abstract = True
+
+
+class EmailClaim(SentOnce):
+    """An email that is not a member's (the association workflow's), claimed before it is
+    sent: its unique key makes a task that runs twice (redelivered after a worker died,
+    published twice by the outbox) send it once. See ``tookets.send_once``."""
+
+    key = models.CharField(_("clé"), max_length=200, unique=True)
+
+    class Meta:
+        verbose_name = _("e-mail envoyé une fois")
+        verbose_name_plural = _("e-mails envoyés une fois")
 
     def __str__(self):
         return self.key

@@ -7,7 +7,8 @@ wallet's history).
 """
 
 from django import template
-from django.utils.dates import MONTHS
+
+from tookets.periods import period_label
 
 register = template.Library()
 
@@ -47,7 +48,6 @@ def euros(cents) -> str:
 def month(period) -> str:
     """A credit's period « 2026-11 » as « novembre 2026 » (empty when it is not a period)."""
     try:
-        year, number = str(period).split("-")
-        return f"{MONTHS[int(number)]} {int(year)}"
-    except (ValueError, KeyError):
+        return period_label(str(period))
+    except ValueError:
         return ""

@@ -9,7 +9,7 @@ it back with an exponential backoff after each failure.
 
 Publishing is at least once (a crash between the broker taking a message and the row being
 marked may publish it again), and Celery delivers at least once (``acks_late``), so every task
-is safe to run twice; a task whose effect must happen once wraps it in :func:`once`.
+is safe to run twice; an email is sent once through ``tookets.send_once``.
 
 Without a broker (development, tests) tasks run eagerly, still after commit.
 """
@@ -17,8 +17,6 @@ Without a broker (development, tests) tasks run eagerly, still after commit.
 import datetime
 import importlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 
 from celery import Task
@@ -27,7 +25,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from tookets.celery import app as celery_app
-from tookets.models import CompletedJob, OutboxMessage
+from tookets.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +101,6 @@ def pending_summary() -> dict:
     oldest = row["oldest"]
     age = int((timezone.now() - oldest).total_seconds()) if oldest else 0
     return {"pending": row["pending"], "oldest_pending_seconds": age}
-
-
-@contextmanager
-def once(key: str) -> Iterator[bool]:
-    """Do a side effect at most once per ``key``, committed with the record that it was done.
-
-    ``with once(key) as first: if first: send()`` — the key is inserted in a transaction held
-    while the body runs: a second run waits for the first and then sees it done; if the body
-    raises (or the worker dies) the key is rolled back and the next run does the work. Only an
-    effect outside the database that succeeded just before a crash can be repeated.
-    """
-    with transaction.atomic():
-        _, created = CompletedJob.objects.get_or_create(key=key)
-        yield created
 
 
 def backoff(attempts: int) -> datetime.timedelta:

@@ -1,6 +1,6 @@
 """Monthly credit files from the bank: validate every row, apply the good ones, report the rest.
 
-File: UTF-8 CSV, header ``caisse_code,account_number,program_code,period,amount,reference``.
+File: UTF-8 CSV whose header is ``reader.HEADER`` (the columns of ``reader.COLUMNS``).
 A row's ``reference`` is the bank's unique id of that credit and becomes the ledger entry's
 reference: importing the same file twice (or two files sharing rows) credits each row once;
 rows already imported are counted as « déjà appliquées », not as errors. Every run is
@@ -15,10 +15,12 @@ By job:
 * ``postgres.py`` — PostgreSQL: the reader's records through ``COPY``, set-based SQL.
 * ``python.py`` — any other database (SQLite in development): plain Python, in batches.
 * ``report.py`` — the report.
+* ``drop_folder.py`` — the files the bank drops in ``CREDIT_DROP_DIR``, imported and moved.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 from pathlib import Path
@@ -35,6 +37,7 @@ from caisses.models import CaisseRegionale
 
 __all__ = [
     "HEADER",
+    "current_operator",
     "ImportFileError",
     "ImportReport",
     "import_credits",
@@ -118,6 +121,14 @@ def import_credits(
     status = CreditImportBatch.Status.REJECTED if report.rejected else CreditImportBatch.Status.DONE
     _finish(batch, report, status)
     return report
+
+
+def current_operator() -> str:
+    """Who runs this process (a command's batches record it), or "" when nobody is named."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return ""
 
 
 def _finish(batch, report: ImportReport, status: str, *, text: str | None = None) -> None:

@@ -22,7 +22,7 @@ import time
 from django.db import IntegrityError, connection, transaction
 
 from cagnotte.imports import rules
-from cagnotte.imports.reader import Reader, copy_line
+from cagnotte.imports.reader import COLUMNS, Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
 from cagnotte.ledger import locked_wallets
 from cagnotte.models import Wallet
@@ -35,17 +35,17 @@ _TEMP_TABLES = (
     "credit_import_fields, credit_import_rows, credit_import_totals, credit_import_wallets"
 )
 
-# The reader's records: its line numbers, why a line could not be read, the six fields.
-_PG_FIELDS_TABLE = """
-CREATE TEMP TABLE credit_import_fields (
-    line bigint NOT NULL, read_error text,
-    caisse_code text, account_number text, program_code text, period text,
-    amount_text text, reference text COLLATE "C"
-) ON COMMIT DROP
-"""
+# The reader's records: its line numbers, why a line could not be read, the file's columns
+# (reader.COLUMNS) as text. References compare byte-wise ("C"), as the ledger's unique index
+# on them does.
+_COLLATION = {"reference": ' COLLATE "C"'}
+_PG_FIELDS_TABLE = (
+    "CREATE TEMP TABLE credit_import_fields (line bigint NOT NULL, read_error text, "
+    + ", ".join(f"{c} text{_COLLATION.get(c, '')}" for c in COLUMNS)
+    + ") ON COMMIT DROP"
+)
 _PG_COPY = (
-    "COPY credit_import_fields FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (caisse_code, "
-    "account_number, program_code, period, amount_text, reference))"
+    f"COPY credit_import_fields FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(COLUMNS)}))"
 )
 
 # Every row checked once, set-based; the CASE comes from rules.ROW_RULES (all but the deferred
@@ -54,11 +54,11 @@ _PG_COPY = (
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
-       CASE WHEN s.amount_ok THEN s.amount_text::bigint END AS amount,
+       CASE WHEN s.amount_ok THEN s.amount::bigint END AS amount,
        {error_case} AS error
 FROM (
-    SELECT f.*, length(amount_text) BETWEEN 1 AND {digits}
-                AND ltrim(amount_text, '0123456789') = '' AS amount_ok
+    SELECT f.*, length(amount) BETWEEN 1 AND {digits}
+                AND ltrim(amount, '0123456789') = '' AS amount_ok
     FROM credit_import_fields f
 ) s
 LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code

@@ -30,7 +30,7 @@ def _checked_rows(reader: Reader, progress: bool) -> list[rules.CheckedRow]:
         if fields is None:
             rows.append(rules.CheckedRow(line, error))
         else:
-            rows.append(rules.CheckedRow(line, None, *fields))
+            rows.append(rules.CheckedRow.of(line, fields))
         bar.update(1)
     bar.close()
     return rows
@@ -96,7 +96,7 @@ def import_python(reader: Reader, report: ImportReport, *, progress: bool) -> No
         return
     totals = Counter()
     for r in good:
-        totals[(r.member_id, r.program_id)] += int(r.amount_text)
+        totals[(r.member_id, r.program_id)] += int(r.amount)
     with transaction.atomic():
         keys = sorted(k for k, total in totals.items() if total <= rules.BALANCE_MAX)
         before = Wallet.objects.count()
@@ -168,7 +168,7 @@ def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
             LedgerEntry(
                 wallet_id=wallets[(r.member_id, r.program_id)][0],
                 kind=LedgerEntry.Kind.CREDIT,
-                amount=int(r.amount_text),
+                amount=int(r.amount),
                 reference=r.reference,
                 period=r.period,
                 created_at=now,

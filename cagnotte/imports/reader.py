@@ -19,16 +19,20 @@ from collections.abc import Iterator
 
 from cagnotte.imports.report import ImportFileError
 
-HEADER = ["caisse_code", "account_number", "program_code", "period", "amount", "reference"]
-COLUMNS = len(HEADER)
+# The credit file's columns, in the order of its header: their one definition. The staging
+# table and COPY's column list (postgres.py), the rows the Python engine checks (rules.py)
+# and the reports derive from it.
+COLUMNS = ("caisse_code", "account_number", "program_code", "period", "amount", "reference")
+HEADER = ",".join(COLUMNS)
 
-# Why a line could not be read into six fields (the rules in rules.py name them).
+# Why a line could not be read into its fields (the rules in rules.py name them).
 BAD_ENCODING = "encoding"
 BAD_QUOTES = "quotes"
 BAD_COLUMNS = "columns"
 
 Record = tuple[int, str | None, list[str] | None, bool]
-"""(line number, read error or None, the six fields or None, plain: fields hold no quote)."""
+"""(line number, read error or None, the fields (``COLUMNS``) or None, plain: fields hold no
+quote)."""
 
 
 def read_header(stream) -> None:
@@ -39,10 +43,8 @@ def read_header(stream) -> None:
         fields = next(csv.reader([text], strict=True), [])
     except (UnicodeDecodeError, csv.Error):
         text, fields = first.decode("utf-8-sig", errors="replace").strip(), []
-    if [c.strip().lower() for c in fields] != HEADER:
-        raise ImportFileError(
-            "en-tête invalide : « " + text + " » (attendu : « " + ",".join(HEADER) + " »)"
-        )
+    if tuple(c.strip().lower() for c in fields) != COLUMNS:
+        raise ImportFileError(f"en-tête invalide : « {text} » (attendu : « {HEADER} »)")
 
 
 class Reader:
@@ -84,7 +86,7 @@ class Reader:
             self.rows += 1
             if fields is None:
                 yield line, BAD_QUOTES, None, False
-            elif len(fields) != COLUMNS:
+            elif len(fields) != len(COLUMNS):
                 yield line, BAD_COLUMNS, None, False
             else:
                 codes.add(fields[0])
@@ -99,14 +101,14 @@ def _blank(fields: list[str]) -> bool:
 
 
 def copy_line(record: Record) -> str:
-    """One record as a line of ``COPY … (FORMAT csv)``: line, read error, the six fields.
+    """One record as a line of ``COPY … (FORMAT csv)``: line, read error, the fields.
 
     Plain fields contain no quote, carriage return or line feed, so they go as they are; the
     others are quoted. The line starts with its number: never ``\\.``, which would end COPY.
     """
     line, error, fields, plain = record
     if fields is None:
-        return f"{line},{error},,,,,,\n"
+        return f"{line},{error}" + "," * len(COLUMNS) + "\n"
     if plain:
         return f"{line},," + ",".join(fields) + "\n"
     return f"{line},," + ",".join('"' + f.replace('"', '""') + '"' for f in fields) + "\n"

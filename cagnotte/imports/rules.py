@@ -16,25 +16,25 @@ applied (instead of a ``bigint out of range`` traceback).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 from django.conf import settings
 
 from cagnotte.imports import reader
+from tookets.periods import is_period
 
 REFERENCE_MAX = 100
 # Amounts are read as 64-bit integers: at most 18 digits always fit.
 AMOUNT_DIGITS_MAX = 18
 # The ledger's amounts and balances are PostgreSQL bigint (and SQLite's 64-bit integers).
 BALANCE_MAX = 2**63 - 1
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 # Reasons, in French (they are read by the bank's operators).
 ERR_ENCODING = "ligne illisible (texte UTF-8 sans caractère nul attendu)"
 ERR_QUOTES = "ligne illisible (guillemets mal placés)"
-ERR_COLUMNS = "nombre de colonnes incorrect (6 attendues)"
+ERR_COLUMNS = f"nombre de colonnes incorrect ({len(reader.COLUMNS)} attendues)"
 ERR_REFERENCE = "référence manquante ou trop longue (100 caractères au plus)"
 ERR_CAISSE = "caisse régionale inconnue"
 ERR_ACCOUNT = "numéro de compte invalide (11 chiffres attendus)"
@@ -53,7 +53,11 @@ ERR_WALLET_TOTAL = (
 
 @dataclass(slots=True)
 class CheckedRow:
-    """One row as the Python engine checks it: its fields and what they resolve to."""
+    """One row as the Python engine checks it: its fields and what they resolve to.
+
+    The fields are the file's columns, named as in ``reader.COLUMNS`` (checked below) and
+    filled by name (:meth:`of`). ``amount`` is the text read; the SQL's ``s.amount`` too.
+    """
 
     line: int
     read_error: str | None
@@ -61,7 +65,7 @@ class CheckedRow:
     account_number: str = ""
     program_code: str = ""
     period: str = ""
-    amount_text: str = ""
+    amount: str = ""
     reference: str = ""
     caisse_id: int | None = None
     member_id: int | None = None
@@ -69,10 +73,19 @@ class CheckedRow:
     program_caisse_id: int | None = None
     first_line: int | None = None  # of this reference in the file, when it occurs again
 
+    @classmethod
+    def of(cls, line: int, fields: list[str]) -> CheckedRow:
+        return cls(line, None, **dict(zip(reader.COLUMNS, fields, strict=True)))
+
     @property
     def amount_ok(self) -> bool:
-        a = self.amount_text
+        a = self.amount
         return 1 <= len(a) <= AMOUNT_DIGITS_MAX and a.isascii() and a.isdigit()
+
+
+assert tuple(f.name for f in dataclass_fields(CheckedRow))[2 : 2 + len(reader.COLUMNS)] == (
+    reader.COLUMNS
+), "CheckedRow's fields follow reader.COLUMNS"
 
 
 @dataclass(frozen=True)
@@ -131,25 +144,26 @@ ROW_RULES: tuple[RowRule, ...] = (
         "p.caisse_regionale_id <> cr.id",
         lambda r, _: r.program_caisse_id != r.caisse_id,
     ),
+    # The SQL twin of tookets.periods.is_period, the one reading of a period.
     RowRule(
         "period",
         ERR_PERIOD,
         "length(s.period) <> 7 OR substr(s.period, 5, 1) <> '-'"
         " OR ltrim(substr(s.period, 1, 4) || substr(s.period, 6, 2), '0123456789') <> ''"
         " OR substr(s.period, 6, 2) NOT BETWEEN '01' AND '12'",
-        lambda r, _: not _PERIOD.fullmatch(r.period),
+        lambda r, _: not is_period(r.period),
     ),
     RowRule(
         "amount",
         ERR_AMOUNT,
-        "NOT s.amount_ok OR ltrim(s.amount_text, '0') = ''",
-        lambda r, _: not r.amount_ok or not r.amount_text.lstrip("0"),
+        "NOT s.amount_ok OR ltrim(s.amount, '0') = ''",
+        lambda r, _: not r.amount_ok or not r.amount.lstrip("0"),
     ),
     RowRule(
         "amount_max",
         ERR_AMOUNT_MAX,
-        "s.amount_text::bigint > %(amount_max)s",
-        lambda r, ceiling: int(r.amount_text) > ceiling,
+        "s.amount::bigint > %(amount_max)s",
+        lambda r, ceiling: int(r.amount) > ceiling,
     ),
     RowRule(
         "duplicate",

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from accounts import emails
 from accounts.models import MemberEmail
-from accounts.tasks import previous_period
 from cagnotte.models import Favourite
 from tests import factories as f
 from tests.cagnotte.helpers import credit
+from tookets import send_once
+from tookets.periods import previous_period
 
 PERIOD = "2026-03"
 
@@ -142,7 +143,7 @@ def test_run_that_failed_midway_resumes_without_duplicate(
     members = [member, *(f.MemberFactory(caisse_regionale=pg_caisse) for _ in range(5))]
     for m in members:
         credit(m, program, 20, period=PERIOD)
-    monkeypatch.setattr(emails, "get_connection", FailingAfter(4))
+    monkeypatch.setattr(send_once, "get_connection", FailingAfter(4))
 
     with pytest.raises(smtplib.SMTPServerDisconnected):
         recap(batch_size=3)
@@ -288,11 +289,12 @@ def test_due_reminders_follow_the_program_setting(mailbox, member, closing_progr
     credit(member, closing_program, 40)
     closes = closing_program.closes_on
     too_early = closes - datetime.timedelta(days=22)
-    assert not emails.reminder_is_due(closing_program, today=too_early)
-    assert emails.reminder_is_due(closing_program, today=closes - datetime.timedelta(days=21))
-    assert emails.reminder_is_due(closing_program, today=closes)
+    assert not closing_program.reminder_is_due(too_early)
+    assert closing_program.reminder_is_due(closes - datetime.timedelta(days=21))
+    assert closing_program.reminder_is_due(closes)
     closing_program.reminder_days_before = 5
-    assert not emails.reminder_is_due(closing_program, today=closes - datetime.timedelta(days=6))
+    closing_program.save()  # the rule is asked of the database
+    assert not closing_program.reminder_is_due(closes - datetime.timedelta(days=6))
     closing_program.reminder_days_before = 21
     closing_program.save()
     # The beat's job, run today (10 days before the close): due.

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from cagnotte.figures import read_figures
 from cagnotte.models import Wallet
-from cagnotte.selectors import current_period
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
+from tookets.periods import current_period
 
 pytestmark = [
     pytest.mark.browser,

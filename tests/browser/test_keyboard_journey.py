@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 
 from accounts.backends import username_for
 from cagnotte.models import Favourite, Wallet
-from cagnotte.selectors import current_period
 from tests import factories as f
 from tests.cagnotte.helpers import credit
+from tookets.periods import current_period
 
 pytestmark = [
     pytest.mark.browser,

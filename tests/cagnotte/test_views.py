@@ -5,10 +5,10 @@ from django.urls import reverse
 
 from cagnotte.figures import read_figures
 from cagnotte.models import LedgerEntry, Wallet
-from cagnotte.selectors import current_period
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
 from tookets import money
+from tookets.periods import current_period
 
 
 @pytest.fixture

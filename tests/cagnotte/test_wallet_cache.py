@@ -9,11 +9,11 @@ from django.urls import reverse
 from associations.models import Association
 from cagnotte.campaigns import Program
 from cagnotte.models import Wallet
-from cagnotte.selectors import current_period
 from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_program
 from tests import factories as f
 from tests.cagnotte.helpers import credit
+from tookets.periods import current_period
 
 WALLET = reverse("cagnotte:wallet")
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import emails
-from accounts.tasks import previous_period
+from tookets.periods import parse_period, previous_period
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, period=None, batch_size=emails.BATCH_SIZE, **options):
         period = period or previous_period()
         try:
-            emails.parse_period(period)
+            parse_period(period)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         report = emails.send_recap_emails(period=period, batch_size=batch_size)

@@ -1,11 +1,10 @@
 """manage.py import_credits FILE.csv [--all-or-nothing] [--report PATH] [--force]"""
 
-import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cagnotte.imports import ImportFileError, import_credits, write_report
+from cagnotte.imports import ImportFileError, current_operator, import_credits, write_report
 from cagnotte.models import CreditImportBatch
 
 SHOWN_ERRORS = 50
@@ -40,7 +39,7 @@ class Command(BaseCommand):
                 progress=progress,
                 force=force,
                 source=CreditImportBatch.Source.COMMAND,
-                run_by=_operator(),
+                run_by=current_operator(),
             )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc
@@ -54,10 +53,3 @@ class Command(BaseCommand):
             self.stdout.write(f"Rapport : {report}")
         if result.rejected:
             raise CommandError("aucun crédit appliqué (--all-or-nothing)")
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name (a container without a passwd entry)
-        return ""

@@ -43,16 +43,15 @@ class Command(BaseCommand):
             raise CommandError("Aucun programme ne correspond.")
         try:
             for p in programs:
-                if program or p.swept_at is None:
-                    check_sweepable(p)
+                check_sweepable(p)
         except SweepRefused as exc:
             raise CommandError(str(exc)) from exc
         grand = [0, 0, 0]
         failed = False
         for cr, cr_programs in by_caisse(programs).items():
-            todo = [p for p in cr_programs if p.swept_at is None]
+            todo = [p for p in cr_programs if not p.is_swept]
             for p in cr_programs:
-                if p.swept_at is not None:
+                if p.is_swept:
                     self.stdout.write(
                         f"{cr.name} — {p.code} : déjà soldé le {p.swept_at:%d/%m/%Y}, rien à faire."
                     )
