@@ -7,7 +7,7 @@ against them in memory, so the number of queries does not depend on which filter
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from associations.selectors import directory_filter, directory_options
+from associations.selectors import directory_filter, directory_options, search_words
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"
@@ -61,7 +61,9 @@ class DirectoryFilterForm(forms.Form):
             activity_id=data.get("activite"),
             domain_id=data.get("domaine"),
             caisse_locale_id=data.get("caisse"),
-            name=data.get("q") or "",
+            # Its words in one order: the same search typed in another order is the same
+            # condition (and the same cached counts).
+            name=" ".join(sorted(search_words(data.get("q") or ""))),
         )
 
     @property
@@ -79,9 +81,19 @@ class DirectoryFilterForm(forms.Form):
         data = self._valid_data()
         return sum(1 for k in ("activite", "domaine", "caisse") if data.get(k) is not None)
 
+    def _shown_values(self) -> dict[str, str]:
+        # The valid values only, as a URL writes them (a list's code, the search as cleaned):
+        # the cached page shows what its key names (associations.directory_query).
+        if not self.is_bound:
+            return {}
+        data = self._valid_data()
+        values = {key: self.data[key] for key in ("activite", "domaine", "caisse") if data.get(key)}
+        values.update((key, data[key]) for key in ("q", "vue") if data.get(key))
+        return values
+
     def kept_filters(self) -> list[tuple[str, str]]:
         """The filters set, as (name, value) pairs, for the map/list switch's hidden fields."""
-        data = self.data if self.is_bound else {}
+        data = self._shown_values()
         return [(key, data[key]) for key in ("activite", "domaine", "caisse", "q") if data.get(key)]
 
     def query_string(self, **overrides) -> str:
@@ -89,7 +101,7 @@ class DirectoryFilterForm(forms.Form):
         from django.http import QueryDict
 
         params = QueryDict(mutable=True)
-        data = self.data if self.is_bound else {}
+        data = self._shown_values()
         for key in ("activite", "domaine", "caisse", "q", "vue"):
             value = overrides.get(key, data.get(key))
             if value:

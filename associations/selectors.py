@@ -302,14 +302,15 @@ def directory_scope(member) -> int | None:
     return member.caisse_regionale_id
 
 
-def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
+def map_state_key(member, filters, *, version: int | None = None) -> tuple[str, int, datetime.date]:
     """``(key, version, day)``: a key naming exactly what the map markers of ``member`` under
-    ``filters`` (``(name, value)`` pairs of the query string) show, without reading them.
+    ``filters`` (``associations.directory_query.directory_query_key``) show, without reading
+    them; ``version``: the directory's, when the caller has read it.
 
     What the markers depend on: the directory's version (every write that can change them
     bumps it), the day (programs open and close by date), the member's scope and the filters.
     """
-    version = directory_version()
+    version = directory_version() if version is None else version
     day = timezone.localdate()
     raw = f"{version}|{day.isoformat()}|{directory_scope(member)}|{sorted(filters)!r}"
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest(), version, day
