@@ -36,5 +36,18 @@ def recall(request) -> tuple[str, str] | None:
     return caisse_code, account_number
 
 
+# « Mémoriser mon identifiant sur cet appareil »: the identifier page posts a hidden "0" then
+# the checkbox's "1" when it is ticked; the keypad page carries the choice on as one hidden
+# value. The last value wins; none at all (a client that never showed the box) keeps the
+# guide's behaviour, remembering.
+FIELD = "remember"
+
+
+def wanted(request) -> bool:
+    """Did the person ask (or leave the default) to remember the identifier?"""
+    values = request.POST.getlist(FIELD)
+    return not values or values[-1] == "1"
+
+
 def forget(response) -> None:
     response.delete_cookie(COOKIE_NAME, samesite="Lax")

@@ -4,6 +4,7 @@
 from smtplib import SMTPException
 
 from celery import shared_task
+from django.core.management import call_command
 
 from accounts import emails
 from cagnotte.models import Program
@@ -41,3 +42,11 @@ def send_reminders(program_code: str) -> dict:
 @shared_task(**RETRY)
 def send_gift_receipt(entry_id: int) -> bool:
     return emails.send_gift_receipt(entry_id=entry_id)
+
+
+@shared_task
+def purge_expired_sessions() -> None:
+    """Delete the sessions past their expiry date: Django never does it by itself, and every
+    login (and every keypad shown) leaves a row. Django's own command, so running it by hand
+    is ``manage.py clearsessions``; deleting what is already gone is a no-op (safe twice)."""
+    call_command("clearsessions")

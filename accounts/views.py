@@ -46,7 +46,13 @@ def _identifier_page(request, form, *, status=200):
     return render(
         request,
         "accounts/login.html",
-        {"form": form, "step": "identifier", "remembered": remembered, "next": safe_next(request)},
+        {
+            "form": form,
+            "step": "identifier",
+            "remembered": remembered,
+            "remember_identifier": remember.wanted(request),
+            "next": safe_next(request),
+        },
         status=status,
     )
 
@@ -62,6 +68,7 @@ def _keypad_page(request, form, *, error: str = "", status=200):
             "account_number": form.cleaned_data["account_number"],
             "digits": keypad.new_layout(request, purpose=KEYPAD_PURPOSE),
             "keypad_error": error,
+            "remember_identifier": remember.wanted(request),
             "next": safe_next(request),
         },
         status=status,
@@ -146,7 +153,10 @@ def _check_code(request, form):
 
     login(request, result)
     response = redirect_to_next(request, home_url_for(result))
-    remember.remember(response, caisse_code=caisse.code, account_number=account_number)
+    if remember.wanted(request):
+        remember.remember(response, caisse_code=caisse.code, account_number=account_number)
+    else:
+        remember.forget(response)
     return response
 
 

@@ -95,18 +95,20 @@ DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
 
 def directory_plan_key(state: tuple, query) -> str:
     """The cache key of a directory URL's plan (mode, counts, page number, the page's rows)
-    in ``state``: the state and the URL's query string (``query``, a ``QueryDict``)."""
-    return fragment_key("directory-plan", (state, sorted(query.lists())))
+    in ``state``: the state and the canonical query
+    (``associations.directory_query.directory_query_key``)."""
+    return fragment_key("directory-plan", (state, query))
 
 
-def map_state_key(member, filters) -> tuple[str, int, datetime.date]:
+def map_state_key(member, filters, *, version: int | None = None) -> tuple[str, int, datetime.date]:
     """``(key, version, day)``: a key naming exactly what the map markers of ``member`` under
-    ``filters`` (``(name, value)`` pairs of the query string) show, without reading them.
+    ``filters`` (``associations.directory_query.directory_query_key``) show, without reading
+    them; ``version``: the directory's, when the caller has read it.
 
     What the markers depend on: the directory's version (every write that can change them
     bumps it), the day (programs open and close by date), the member's scope and the filters.
     """
-    version = DirectoryVersion.current()
+    version = DirectoryVersion.current() if version is None else version
     day = timezone.localdate()
     raw = f"{version}|{day.isoformat()}|{directory_scope(member)}|{sorted(filters)!r}"
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest(), version, day

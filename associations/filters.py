@@ -9,7 +9,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from associations.directory import directory_options
-from associations.selectors import directory_filter
+from associations.selectors import directory_filter, search_words
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"
@@ -78,7 +78,9 @@ class DirectoryFilterForm(forms.Form):
             activity_id=data.get("activite"),
             domain_id=data.get("domaine"),
             caisse_locale_id=data.get("caisse"),
-            name=data.get("q") or "",
+            # Its words in one order: the same search typed in another order is the same
+            # condition (and the same cached counts).
+            name=" ".join(sorted(search_words(data.get("q") or ""))),
         )
 
     @property
@@ -96,15 +98,25 @@ class DirectoryFilterForm(forms.Form):
         data = self._valid_data()
         return sum(1 for k in OPTION_FILTERS if data.get(k) is not None)
 
+    def _shown_values(self) -> dict[str, str]:
+        # The valid values only, as a URL writes them (a list's code, the search as cleaned):
+        # the cached page shows what its key names (associations.directory_query).
+        if not self.is_bound:
+            return {}
+        data = self._valid_data()
+        values = {key: self.data[key] for key in OPTION_FILTERS if data.get(key)}
+        values.update((key, data[key]) for key in (SEARCH, VIEW) if data.get(key))
+        return values
+
     def kept_filters(self) -> list[tuple[str, str]]:
         """The filters set, as (name, value) pairs, for the map/list switch's hidden fields."""
-        data = self.data if self.is_bound else {}
+        data = self._shown_values()
         return [(key, data[key]) for key in FILTERS if data.get(key)]
 
     def query_string(self, **overrides) -> str:
         """The current filters as a query string (for pagination and the map/list switch)."""
         params = QueryDict(mutable=True)
-        data = self.data if self.is_bound else {}
+        data = self._shown_values()
         for key in (*FILTERS, VIEW):
             value = overrides.get(key, data.get(key))
             if value:
@@ -119,3 +131,4 @@ FILTERS = tuple(name for name in DirectoryFilterForm.base_fields if name != VIEW
 OPTION_FILTERS = tuple(
     name for name in FILTERS if isinstance(DirectoryFilterForm.base_fields[name], OptionFilter)
 )
+(SEARCH,) = (name for name in FILTERS if name not in OPTION_FILTERS)

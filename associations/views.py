@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template import Context
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
@@ -29,7 +30,8 @@ from associations.directory import (
     map_state_key,
     read_through,
 )
-from associations.filters import FILTERS, MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
+from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.models import DirectoryVersion
 from associations.selectors import associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
@@ -40,7 +42,6 @@ from tookets.fragments import (
     FRAGMENT_TIMEOUT,
     cached_html,
     fragment_key,
-    render_fragment,
     with_csrf,
 )
 from tookets.http import int_or_none, redirect_to_next, safe_next
@@ -82,10 +83,10 @@ class _DirectoryRead:
     filter form, the counts and (list) the page with its rows. Built on a cold plan or a
     cold content only."""
 
-    def __init__(self, request, *, state: tuple, day):
+    def __init__(self, request, *, form, page: int, state: tuple, day):
         member = request.user
         self.visible = associations_visible_to(member, on=day)
-        self.form = DirectoryFilterForm(request.GET, member=member, version=state[0])
+        self.form = form
         self.condition = self.form.condition()
         self.total, self.matching = directory_counts(self.visible, self.condition, state=state)
         self.page = self.rows = None
@@ -94,7 +95,7 @@ class _DirectoryRead:
                 self.visible.filter(self.condition).order_by("name", "pk"), PER_PAGE
             )
             paginator.count = self.matching  # already counted, with the total
-            self.page = paginator.get_page(request.GET.get("page"))
+            self.page = paginator.get_page(page)
             # Kept in the cache with the rest of the plan (``_directory_page``).
             self.rows = list(self.page.object_list.values(*CARD_FIELDS))
 
@@ -112,13 +113,14 @@ class _DirectoryRead:
 def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
     """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
     its own under everything it shows: the directory's version (name, presentation, labels),
-    the year and its figures, whether it is the favourite, the URL its favourite form returns
-    to. ``cards``: ``(row, figures, anchor)``; ``labels()`` gives the option labels, called
-    only if a card is rendered. One cache round trip for all the cards of a page.
+    the year and its figures, whether it is the favourite. The URL its favourite form returns
+    to is put in on the way out (``with_next``): no key holds a URL. ``cards``:
+    ``(row, figures, anchor)``; ``labels()`` gives the option labels, called only if a card
+    is rendered. One cache round trip for all the cards of a page.
     """
     keys = {
         fragment_key(
-            "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, next_url, anchor)
+            "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, anchor)
         ): (row, figures, anchor)
         for row, figures, anchor in cards
     }
@@ -126,7 +128,7 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
     found = dict(cache.get_many(list(keys)) or {})
     if any(key not in found for key in keys):
         context = Context(
-            {"favourite_id": favourite_id, "next": next_url, "csrf_token": CSRF_PLACEHOLDER}
+            {"favourite_id": favourite_id, "next": NEXT_PLACEHOLDER, "csrf_token": CSRF_PLACEHOLDER}
         )
         shown = labels()
         missing = {
@@ -138,7 +140,7 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
         found.update(missing)
     for key, (row, _figures, anchor) in keys.items():
         html = html.replace(card_slot_marker(row["pk"], anchor), found[key], 1)
-    return html
+    return with_next(html, next_url)
 
 
 def _directory_page(request, content_template: str, *, with_favourite: bool = False):
@@ -151,22 +153,24 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     member's favourite in one SQL statement (``read_figures``). What the URL shows in this
     state of the directory (``(version, day, scope)``: the database bumps the version on
     every write that can change it) — mode, counts, page number, the page's rows — is one
-    cache read (the plan); the page around the cards is rendered once per state and URL, each
-    card once per version, figures and favourite (``_fill_cards``): a gift re-renders the
-    one card it changed, a new favourite the two cards whose badge moved. Only when the plan
-    or the page is new are the filter form and the querysets built.
+    cache read (the plan); the page around the cards is rendered once per state and query,
+    each card once per version, figures and favourite (``_fill_cards``): a gift re-renders
+    the one card it changed, a new favourite the two cards whose badge moved. The filter form
+    is built from the cached option lists (it names the keys: ``directory_query_key``); only
+    when the plan or the page is new are the querysets built.
     """
     member = request.user
     version, day, state = directory_state(member)
     full_path = request.get_full_path()
+    # The keys name what the form reads, canonical (associations.directory_query); the form's
+    # option lists come from the cache.
+    form = DirectoryFilterForm(request.GET, member=member, version=version)
+    page = int_or_none(request.GET.get("page")) or 1
     # Built only when the plan or the page is new, then shared by all that needs it.
-    reader = functools.cache(lambda: _DirectoryRead(request, state=state, day=day))
-    plan = read_through(
-        directory_plan_key(state, request.GET),
-        version=version,
-        read=lambda: reader().plan(),
-        timeout=DIRECTORY_PLAN_TIMEOUT,
+    reader = functools.cache(
+        lambda: _DirectoryRead(request, form=form, page=page, state=state, day=day)
     )
+    plan = _plan(form, page=page, state=state, reader=reader)
     rows = plan["rows"]
     figures, favourite_id, favourite = {}, None, None
     if rows is not None or with_favourite:
@@ -176,13 +180,23 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         favourite = _favourite_row(reader, state=state, favourite_id=favourite_id)
     # The page around the cards: the favourite's id only where the page says something of it.
     shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
-    html = cached_html(
-        content_template,
-        state=(state, full_path, plan["number"], shown_favourite),
-        context=lambda: _content_context(
+
+    def content_context():
+        return _content_context(
             request, reader(), rows=rows, favourite_id=favourite_id, favourite=favourite
-        ),
-    )
+        )
+
+    if plan["has_errors"]:
+        # A form in error is rendered, never kept: its error message may quote the value.
+        html = render_to_string(
+            content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
+        )
+    else:
+        # The search as typed, since the search box shows it.
+        query = directory_query_key(form, page=plan["number"])
+        shown_search = form.cleaned_data.get("q") or ""
+        key = (state, request.path, query, shown_search, shown_favourite)
+        html = cached_html(content_template, state=key, context=content_context)
     cards = [(row, figures[row["pk"]], True) for row in rows or ()]
     if favourite is not None:
         cards.append((favourite, figures[favourite_id], False))
@@ -195,7 +209,29 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         next_url=full_path,
         labels=lambda: card_labels(directory_options(member.caisse_regionale_id, version=version)),
     )
-    return _page_context(request, html, plan, reader)
+    return _page_context(request, html, plan, form)
+
+
+def _plan(form, *, page: int, state: tuple, reader) -> dict:
+    """What the query shows in ``state`` (mode, counts, page number, the page's rows), kept
+    under the canonical query (``directory_plan_key``).
+
+    A page number past the last one shows the last page. Kept under the number asked for
+    only when it is the one just after (a « Suivante » link made before the list got
+    shorter), else under the page shown: any number makes no key of its own. Not kept if the
+    version moved (as ``read_through``).
+    """
+    plan = cache.get(directory_plan_key(state, directory_query_key(form, page=page)))
+    if plan is None:
+        plan = reader().plan()
+        shown = page if plan["number"] is None or page <= plan["number"] + 1 else plan["number"]
+        if DirectoryVersion.current() == state[0]:
+            cache.set(
+                directory_plan_key(state, directory_query_key(form, page=shown)),
+                plan,
+                DIRECTORY_PLAN_TIMEOUT,
+            )
+    return plan
 
 
 def _favourite_row(reader, *, state: tuple, favourite_id: int) -> dict | None:
@@ -218,7 +254,7 @@ def _content_context(request, read: _DirectoryRead, *, rows, favourite_id, favou
         "matching": read.matching,
         "mode": form.mode,
         "path": request.path,
-        "next": request.get_full_path(),
+        "next": NEXT_PLACEHOLDER,
         "favourite_id": favourite_id,
         "favourite": favourite,
     }
@@ -240,7 +276,7 @@ def _content_context(request, read: _DirectoryRead, *, rows, favourite_id, favou
     return context
 
 
-def _page_context(request, html: str, plan: dict, reader) -> dict:
+def _page_context(request, html: str, plan: dict, form) -> dict:
     """The context of the page around the content: what its title and headings read."""
     context = {
         "content": with_csrf(request, html),
@@ -249,7 +285,7 @@ def _page_context(request, html: str, plan: dict, reader) -> dict:
         "matching": plan["matching"],
     }
     if plan["has_errors"]:  # the page's error summary and title read the bound form
-        context["form"] = reader().form
+        context["form"] = form
     return context
 
 
@@ -288,8 +324,10 @@ def map_data(request):
     so members seeing the same markers share it; any write that can change the markers bumps
     the version, so the cache is never stale.
     """
-    filters = [(name, value) for name in FILTERS for value in request.GET.getlist(name)]
-    key, version, day = map_state_key(request.user, filters)
+    version = DirectoryVersion.current()
+    form = DirectoryFilterForm(request.GET, member=request.user, version=version)
+    filters = directory_query_key(form)
+    key, version, day = map_state_key(request.user, filters, version=version)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
     etag = f'"{key}{"-gz" if use_gzip else ""}"'
@@ -298,7 +336,6 @@ def map_data(request):
         cache_key = f"map-data:{key}"
         bodies = cache.get(cache_key)
         if bodies is None:
-            form = DirectoryFilterForm(request.GET, member=request.user, version=version)
             markers = associations_visible_to(request.user, on=day).filter(form.condition())
             bodies = _map_body(map_rows(markers))
             # A write committed between the version read and the markers read shows in a
@@ -356,11 +393,17 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     def context():
         labels = card_labels(directory_options(member.caisse_regionale_id, version=version))
         association = DetailCard(row, labels, figures[pk])
-        return {"association": association, "favourite_id": favourite_id, "next": next_url, **extra}
+        return {
+            "association": association,
+            "favourite_id": favourite_id,
+            "next": NEXT_PLACEHOLDER,
+            **extra,
+        }
 
-    state = (state, pk, figures[pk], favourite_id, next_url, sorted(extra.items()))
-    content = render_fragment(request, template_name, state=state, context=context)
-    return content, row
+    # The URL the favourite form returns to is put in on the way out: no key holds a URL.
+    state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
+    html = cached_html(template_name, state=state, context=context)
+    return with_csrf(request, with_next(html, next_url)), row
 
 
 @login_required

@@ -55,13 +55,15 @@ def _reference_data(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Rate limits, cached pages data and cached sessions live in the cache
+    # Rate limits (their own cache), cached pages data and cached sessions live in the caches
     # (Redis in CI, which outlives a test run): each test starts clean.
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
     yield
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -76,17 +76,24 @@ class RedisServer:
         self.process = None
 
 
-def redis_cache_settings(url: str) -> dict:
-    return {
-        "default": {
+def redis_cache_settings(url: str, limits_url: str | None = None) -> dict:
+    """The cache at ``url`` and the login limits' cache at ``limits_url`` (the same Redis
+    server, database 2, by default), configured as tookets.settings does."""
+
+    def alias(location: str) -> dict:
+        return {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
+            "LOCATION": location,
             "OPTIONS": {
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
             },
         }
+
+    return {
+        "default": alias(url),
+        "limits": alias(limits_url or url.rsplit("/", 1)[0] + "/2"),
     }
 
 

@@ -18,6 +18,7 @@ def _production_env(**overrides):
             "ALLOWED_HOSTS": "tookets.example",
             "CSRF_TRUSTED_ORIGINS": "https://tookets.example",
             "CACHE_URL": "redis://127.0.0.1:6379/2",
+            "LIMITS_CACHE_URL": "redis://127.0.0.1:6379/3",
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "BEHIND_TLS_PROXY": "1",

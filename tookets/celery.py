@@ -40,6 +40,12 @@ app.conf.beat_schedule = {
         "task": "accounts.tasks.send_recap_emails",
         "schedule": crontab(day_of_month="5", hour="9", minute="0"),
     },
+    # Every night at 04:00: delete the expired sessions, which Django leaves in the database
+    # (manage.py clearsessions).
+    "purge-expired-sessions": {
+        "task": "accounts.tasks.purge_expired_sessions",
+        "schedule": crontab(hour="4", minute="0"),
+    },
     # Every day at 10:00: the year-end reminder of each program whose close is near enough
     # (its « reminder days before the close »), once per member; never after the close
     # (manage.py send_reminders --program CODE).

@@ -1,19 +1,28 @@
 """``/sante/``: what the load balancer and docker compose ask before sending traffic.
 
-200 as long as the database answers — the site works without Redis, only slower — with each
-optional service said ``ok`` or ``degraded``; 503 when the database does not answer. Answered
-by a middleware placed first, so neither the host check, the HTTPS redirect nor the session
-(all of which may depend on what is being checked) stands in the way of a probe sent to the
-container's own address.
+200 as long as the database answers — the site works without Redis, only slower — and 503
+when it does not. Answered by a middleware placed first, so neither the host check, the HTTPS
+redirect nor the session (all of which may depend on what is being checked) stands in the way
+of a probe sent to the container's own address.
+
+Anyone may ask, so anyone gets the bare status (``ok`` or ``down``, in plain text). The
+details — each optional service ``ok`` or ``degraded``, the outbox's backlog — tell an
+attacker which part of the site is weak: only a trusted caller gets them, one sending the
+``X-Health-Token`` header equal to ``HEALTH_TOKEN`` (compared in constant time), or a process
+on the same machine (docker compose's healthcheck, an operator's ``curl`` inside the
+container): a loopback address with no ``X-Forwarded-For``, since a proxy on the same machine
+forwards every client from the loopback but adds that header.
 """
 
+import hmac
+import ipaddress
 import logging
 import uuid
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from tookets import outbox
 from tookets.celery import app as celery_app
@@ -30,8 +39,32 @@ class HealthCheckMiddleware:
 
     def __call__(self, request):
         if request.path == PATH and request.method in ("GET", "HEAD"):
-            return health_response()
+            return health_response() if is_trusted(request) else bare_response()
         return self.get_response(request)
+
+
+def is_trusted(request) -> bool:
+    """May this caller read the details (see the module docstring)?"""
+    token = settings.HEALTH_TOKEN
+    sent = request.headers.get("X-Health-Token", "")
+    if token and sent and hmac.compare_digest(sent.encode(), token.encode()):
+        return True
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "").is_loopback
+    except ValueError:
+        return False
+
+
+def bare_response() -> HttpResponse:
+    """What the load balancer needs: the status code, and a word for a human reading it."""
+    up = check_database() == OK
+    response = HttpResponse(
+        OK if up else DOWN, status=200 if up else 503, content_type="text/plain; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def health_response() -> JsonResponse:

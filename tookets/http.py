@@ -9,6 +9,9 @@
 - ``RejectNulMiddleware``: a NUL byte anywhere in the path, the query, a form or a cookie is
   a 400 before any view runs: PostgreSQL cannot store or compare it in text, and every query
   built from such a value (an admin filter, a search) failed with a DataError (a 500).
+- ``PermissionsPolicyMiddleware``: every browser feature the site does not use, denied.
+- ``PrivatePagesMiddleware``: ``Cache-Control: private, no-store`` on every page made for
+  the person asking.
 - ``ascii_digits`` / ``int_or_none``: ``str.isdigit()`` accepts « ² », « ١ » or fullwidth
   digits, which ``int()`` refuses or reads as other digits; only ASCII digits are digits here.
 """
@@ -17,6 +20,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.utils.cache import cc_delim_re, patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 
 _CLIENT_IP_ATTR = "_tookets_client_ip"
@@ -122,3 +126,73 @@ class RejectNulMiddleware:
                 "Requête invalide : caractère nul.", content_type="text/plain; charset=utf-8"
             )
         return self.get_response(request)
+
+
+# The site uses none of these (the map needs no position: it opens on the member's regional
+# bank). Only names Chromium knows: an unknown one is a console error on every page.
+DENIED_FEATURES = (
+    "accelerometer",
+    "autoplay",
+    "bluetooth",
+    "camera",
+    "display-capture",
+    "encrypted-media",
+    "fullscreen",
+    "geolocation",
+    "gyroscope",
+    "hid",
+    "idle-detection",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "payment",
+    "picture-in-picture",
+    "publickey-credentials-get",
+    "screen-wake-lock",
+    "serial",
+    "usb",
+    "xr-spatial-tracking",
+)
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES)
+
+
+class PermissionsPolicyMiddleware:
+    """Deny every feature above to the site and to anything it might embed: a script slipped
+    into a page could not open the camera or ask for the position in the site's name."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+class PrivatePagesMiddleware:
+    """``Cache-Control: private, no-store`` on every response made for the person asking: a
+    logged-in user's (a balance, a member's, an association's or staff data), or a page
+    carrying a CSRF token (a form: the login with its remembered identifier and keypad, the
+    registration) — a token that a shared cache would hand to the next visitor. Neither a
+    proxy nor the back button of a shared computer may keep them. Public pages (home, results)
+    and static files stay cacheable.
+
+    ``Vary: Cookie`` cannot tell them apart: every page reads the session to know whether
+    someone is logged in. A response that already says ``private`` keeps its own policy (the
+    map's markers, revalidated by ETag: the regional bank's associations, nothing personal).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        said = cc_delim_re.split(response.get("Cache-Control", ""))
+        if "private" in {directive.split("=")[0].strip().lower() for directive in said}:
+            return response
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or request.META.get(
+            "CSRF_COOKIE_NEEDS_UPDATE"
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

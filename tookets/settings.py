@@ -57,11 +57,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session is read: a NUL byte in a cookie, the query or a form is a 400.
     "tookets.http.RejectNulMiddleware",
+    "tookets.http.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Inside the CSRF middleware: it reads whether the page used a CSRF token before that
+    # middleware sets the cookie and clears the flag.
+    "tookets.http.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -118,19 +122,27 @@ DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tookets")}
-if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
-    # Redis down is a cache miss, not an error page: django-redis swallows connection errors
-    # (each cache call returns its miss value) and logs them on "tookets.cache", throttled to
-    # one line a minute by the filter below. Short socket timeouts: an unreachable Redis costs a
-    # request at most a fraction of a second per cache call.
-    CACHES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
-            "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
-        }
-    )
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://tookets"),
+    # The per-address login limits (django-ratelimit): counters that must outlive a flood of
+    # page fragments. The default cache is bounded and evicts its least recently used keys, so
+    # filling it with pages would reset them; in production this is a Redis that never evicts
+    # (docker-compose.yml: a database of the broker's Redis, whose keys all expire).
+    "limits": env.cache("LIMITS_CACHE_URL", default="locmemcache://tookets-limits"),
+}
+for _alias in CACHES.values():
+    if _alias["BACKEND"] == "django_redis.cache.RedisCache":
+        # Redis down is a cache miss, not an error page: django-redis swallows connection
+        # errors (each cache call returns its miss value) and logs them on "tookets.cache",
+        # throttled to one line a minute by the filter below. Short socket timeouts: an
+        # unreachable Redis costs a request at most a fraction of a second per cache call.
+        _alias.setdefault("OPTIONS", {}).update(
+            {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
+            }
+        )
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "tookets.cache"
 
@@ -183,7 +195,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # identifiers (django-ratelimit, see accounts.views). Axes locks identifiers only: locking an
 # address after 3 failures would lock out every customer behind a shared NAT.
 LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/h")
-RATELIMIT_USE_CACHE = "default"
+RATELIMIT_USE_CACHE = "limits"  # never evicted by cached pages (CACHES above)
 # With the cache down the per-address limit cannot count: it lets the attempt through (and
 # accounts.lockout logs a warning) rather than refuse every login. The per-identifier lockout,
 # kept in the database by django-axes, still applies.
@@ -194,7 +206,7 @@ SILENCED_SYSTEM_CHECKS = [
     # done by django-ratelimit (LOGIN_RATE_PER_ADDRESS) with its own, higher, threshold.
     "axes.W006",
     *env.list(
-        # The development cache is per process; production sets CACHE_URL to Redis, which
+        # The development cache is per process; production sets LIMITS_CACHE_URL to Redis, which
         # django-ratelimit accepts.
         "SILENCED_SYSTEM_CHECKS",
         default=["django_ratelimit.E003", "django_ratelimit.W001"],
@@ -284,6 +296,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Pending outbox rows are drained this often by beat (and once when a worker starts).
 OUTBOX_DRAIN_SECONDS = env.int("OUTBOX_DRAIN_SECONDS", default=30)
+# /sante/ tells the state of each service only to a caller sending this value in the
+# X-Health-Token header (or from the loopback); anyone else gets the bare status. Empty: no token.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 # Written by the worker and beat; docker compose's healthchecks read their age.
 CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default="")
 CELERY_TIMEZONE = TIME_ZONE

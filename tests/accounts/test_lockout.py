@@ -100,3 +100,28 @@ def test_successful_logins_do_not_use_up_the_address_limit(client, jeanne):
     for _ in range(4):
         assert login_with_code(client).status_code == 302
         client.post("/deconnexion/")
+
+
+@override_settings(LOGIN_RATE_PER_ADDRESS="4/h")
+def test_a_flood_of_cached_pages_does_not_reset_the_address_limit(client, jeanne, pg_caisse):
+    """The per-address counters live in their own cache: the page cache, bounded and evicting
+    its least recently used keys, can be filled by any member (issue 24), which must not give
+    an address its wrong codes back."""
+    from django.core.cache import caches
+
+    for i in range(4):
+        f.BankCustomerFactory(caisse_regionale=pg_caisse, account_number=f"9865271000{i}")
+        assert login_with_code(client, account=f"9865271000{i}", code="000000").status_code == 200
+    caches["default"].clear()  # what a flood of fragments does to the page cache
+    assert login_with_code(client).status_code == 429
+
+
+def test_with_the_limits_store_down_logins_still_work(client, jeanne, settings, caplog):
+    """Fail open (issue 14): an unreachable limits store lets logins through, and says so."""
+    from tests.services import redis_cache_settings
+
+    dead = redis_cache_settings("redis://127.0.0.1:1/1")["limits"]
+    settings.CACHES = {**settings.CACHES, "limits": dead}
+    assert login_with_code(client, code="000000").status_code == 200
+    assert login_with_code(client).status_code == 302
+    assert "per-address login limit not applied" in caplog.text

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -233,3 +235,40 @@ def test_a_forged_remember_cookie_is_ignored(client, jeanne):
 def test_failed_login_does_not_remember_the_identifier(client, jeanne):
     response = login_with_code(client, code="000000")
     assert COOKIE_NAME not in response.cookies
+
+
+def test_remembering_is_offered_and_ticked_by_default(client, jeanne):
+    page = client.get(LOGIN_URL).content.decode()
+    assert "Mémoriser mon identifiant sur cet appareil" in page
+    assert re.search(
+        r'<input type="checkbox" name="remember" value="1" id="id_remember" checked>', page
+    )
+    assert '<label for="id_remember">' in page
+
+
+def test_an_unticked_box_sets_no_cookie_and_clears_the_old_one(client, jeanne):
+    login_with_code(client)  # remembered, as by default
+    client.post(reverse("accounts:logout"))
+    # Unticked: the identifier page posts only its hidden "0"; the keypad carries it on.
+    keypad = show_keypad(client, remember="0")
+    assert '<input type="hidden" name="remember" value="0">' in keypad.content.decode()
+    response = post_code(client, positions_for("123456", layout_shown(keypad)), remember="0")
+    assert response.status_code == 302
+    assert response.cookies[COOKIE_NAME].value == ""  # the identifier is forgotten
+    page = client.get(LOGIN_URL).content.decode()
+    assert 'value="98652706859"' not in page
+
+
+def test_a_ticked_box_remembers(client, jeanne):
+    keypad = show_keypad(client, remember=["0", "1"])  # the hidden "0", then the box
+    assert '<input type="hidden" name="remember" value="1">' in keypad.content.decode()
+    response = post_code(client, positions_for("123456", layout_shown(keypad)), remember="1")
+    assert "98652706859" in response.cookies[COOKIE_NAME].value
+
+
+def test_the_choice_survives_an_identifier_in_error(client, jeanne):
+    page = client.post(
+        LOGIN_URL, {"caisse": "pyrenees-gascogne", "account_number": "12", "remember": "0"}
+    ).content.decode()
+    assert "L’identifiant doit comporter exactement 11 chiffres." in page
+    assert re.search(r'id="id_remember">', page)  # shown again, not ticked

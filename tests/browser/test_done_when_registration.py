@@ -114,7 +114,7 @@ def log_in_with_keypad(page, *, caisse_name, account_number):
     page.goto("/")
     page.get_by_role("link", name="Se connecter").first.click()
     page.get_by_label("Caisse").select_option(label=caisse_name)
-    page.get_by_label("IDENTIFIANT").fill(account_number)
+    page.get_by_label("IDENTIFIANT", exact=True).fill(account_number)
     page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
     enter_demo_code(page)

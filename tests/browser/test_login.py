@@ -27,7 +27,7 @@ def jeanne(db):
 def _identify(page):
     page.goto("/connexion/")
     page.get_by_label("Caisse").select_option(label="Pyrénées Gascogne")
-    page.get_by_label("IDENTIFIANT").fill("98652706859")
+    page.get_by_label("IDENTIFIANT", exact=True).fill("98652706859")
     page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
     # keypad.js is deferred: wait until it listens (it announces the empty code), or the
@@ -54,7 +54,7 @@ def test_demo_member_logs_in_by_clicking_the_keypad(page, jeanne):
     # Next time the identifier is pre-filled on this device.
     page.get_by_role("button", name="Se déconnecter").click()
     page.goto("/connexion/")
-    expect(page.get_by_label("IDENTIFIANT")).to_have_value("98652706859")
+    expect(page.get_by_label("IDENTIFIANT", exact=True)).to_have_value("98652706859")
 
 
 def test_demo_member_logs_in_by_typing_on_the_keyboard(page, jeanne):
