@@ -12,7 +12,13 @@ VNU_VERSION := 26.9.27
 VNU_DIR := .tools/vnu
 VNU_JAR := $(VNU_DIR)/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: run test install lint format lock setup clean messages vnu
+# Lighthouse CI for the web-quality budget (bench/lighthouse.py): @lhci/cli from npm (pinned),
+# run with Debian's Chromium, installed into a git-ignored folder like vnu.
+LHCI_VERSION := 0.15.1
+LHCI_DIR := .tools/lhci
+LHCI := $(LHCI_DIR)/node_modules/.bin/lhci
+
+.PHONY: run test install lint format lock setup clean messages vnu lighthouse map-css
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +33,19 @@ $(VNU_JAR):
 	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix $(VNU_DIR) vnu-jar@$(VNU_VERSION)
 
 vnu: $(VNU_JAR)
+
+$(LHCI):
+	mkdir -p $(LHCI_DIR)
+	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix $(LHCI_DIR) @lhci/cli@$(LHCI_VERSION)
+
+# Public pages and, logged in, the member's pages, on a production-like server with the demo
+# data; fails when a page misses its budget. Reports in bench/out/lhci/ (git-ignored).
+lighthouse: install $(LHCI)
+	LHCI=$(LHCI) $(BIN)/python bench/lighthouse.py
+
+# The map page's one stylesheet, from Leaflet's, markercluster's and css/directory.css.
+map-css: install
+	$(BIN)/python -m tookets.map_css
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput -v0

@@ -129,14 +129,16 @@ DIRECTORY_OPTIONS_TIMEOUT = 60 * 60  # seconds
 def directory_options(
     caisse_regionale_id, *, version: int | None = None
 ) -> dict[str, list[tuple[int, str, str]]]:
-    """``(pk, code, label)`` rows for the activity, domain and local-bank filters.
+    """``(pk, code, label)`` rows for the activity, domain and local-bank filters, and the
+    local banks' ``(name, latitude, longitude)`` as ``places`` (the map's fallback).
 
     One cache round trip when warm (plus the version's read when not given); three small
     queries when not.
     """
     version = DirectoryVersion.current() if version is None else version
     reference_key = f"directory-options:{version}:reference"
-    cr_key = f"directory-options:{version}:caisses-locales:{caisse_regionale_id}"
+    # With their positions: the map names the towns when its background cannot load.
+    cr_key = f"directory-options:{version}:caisses-locales-places:{caisse_regionale_id}"
     cached = cache.get_many([reference_key, cr_key])
     reference = cached.get(reference_key)
     if reference is None:
@@ -147,9 +149,17 @@ def directory_options(
         cache.set(reference_key, reference, DIRECTORY_OPTIONS_TIMEOUT)
     caisses = cached.get(cr_key)
     if caisses is None:
-        caisses = list(caisses_locales_of(caisse_regionale_id).values_list("pk", "code", "name"))
+        caisses = list(
+            caisses_locales_of(caisse_regionale_id).values_list(
+                "pk", "code", "name", "latitude", "longitude"
+            )
+        )
         cache.set(cr_key, caisses, DIRECTORY_OPTIONS_TIMEOUT)
-    return {**reference, "caisses": caisses}
+    return {
+        **reference,
+        "caisses": [(pk, code, name) for pk, code, name, _lat, _lng in caisses],
+        "places": [(name, lat, lng) for _pk, _code, name, lat, lng in caisses],
+    }
 
 
 def card_labels(options) -> dict[str, dict[int, str]]:

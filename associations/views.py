@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template import Context
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
@@ -65,11 +66,24 @@ def _map_config(request, form):
     return {
         "mapDataUrl": reverse("associations:map_data") + (f"?{query}" if query else ""),
         "cardUrl": reverse("associations:card", args=[0]),
+        # Named by the static storage (hashed in production): Leaflet's own guess reads its
+        # stylesheet's url(), which a hashed name defeats.
+        "icons": {
+            "iconUrl": static("leaflet/images/marker-icon.png"),
+            "iconRetinaUrl": static("leaflet/images/marker-icon-2x.png"),
+            "shadowUrl": static("leaflet/images/marker-shadow.png"),
+        },
         "tilesUrl": settings.MAP_TILES_URL,
         "attribution": settings.MAP_TILES_ATTRIBUTION,
         "center": center,
         "bounds": bounds,
+        # The local banks' towns, named on the map when its background cannot load.
+        "places": [[name, lat, lng] for name, lat, lng in form.options["places"]],
         "labels": {
+            "noTiles": _(
+                "Le fond de carte n’est pas disponible : les villes des caisses locales "
+                "vous aident à vous repérer."
+            ),
             "zoomIn": _("Zoom avant"),
             "zoomOut": _("Zoom arrière"),
             # %s is the number of associations grouped under one marker

@@ -22,6 +22,7 @@ def _production_env(**overrides):
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "BEHIND_TLS_PROXY": "1",
+            "MAP_TILES_URL": "https://tuiles.tookets.example/{z}/{x}/{y}.png",
         }
     )
     env.update(overrides)
@@ -45,6 +46,17 @@ def test_check_deploy_is_clean_in_production():
     assert result.returncode == 0, output
     assert "WARNINGS" not in output and "ERRORS" not in output, output
     assert "System check identified no issues" in output, output
+
+
+def test_check_deploy_warns_while_the_tiles_come_from_openstreetmap():
+    # Their usage policy forbids heavy use: production names its own tile server.
+    env = _production_env(MAP_TILES_URL="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "tookets.W001" in result.stdout + result.stderr
+    env = _production_env(MAP_TILES_URL="")  # no background: the map names the towns
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

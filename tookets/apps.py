@@ -37,3 +37,7 @@ class TooketsConfig(AppConfig):
     name = "tookets"
     verbose_name = "Tookets"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Registers the project's system checks (map tiles in production).
+        from tookets import checks  # noqa: F401

@@ -55,6 +55,11 @@ MIDDLEWARE = [
     "tookets.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages compressed here, after WhiteNoise (which serves its own pre-compressed static
+    # files and answers before this runs). BREACH: Django's gzip pads each response with a
+    # random-length file name (0–99 bytes, "Heal the Breach"), CSRF tokens are masked per
+    # response, and the login limits bound how many guesses an attacker gets.
+    "django.middleware.gzip.GZipMiddleware",
     # Before the session is read: a NUL byte in a cookie, the query or a form is a 400.
     "tookets.http.RejectNulMiddleware",
     "tookets.http.PermissionsPolicyMiddleware",
@@ -68,7 +73,8 @@ MIDDLEWARE = [
     "tookets.http.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, also sending the Reporting-Endpoints header the policy's report-to names.
+    "tookets.csp_report.CSPMiddleware",
     # A rate limit hit (django-ratelimit's Ratelimited) becomes the 429 page (RATELIMIT_VIEW).
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
@@ -312,6 +318,11 @@ CREDIT_MAX_AMOUNT = env.int("CREDIT_MAX_AMOUNT", default=1_000_000)
 GIFT_LOCK_TIMEOUT = env.float("GIFT_LOCK_TIMEOUT", default=3.0)
 
 # --- Map ------------------------------------------------------------------------------------
+# The tile server. OpenStreetMap's own servers are for light use only (their tile usage policy
+# forbids an application of this size to rely on them): production sets a self-hosted tile
+# server or a commercial provider (README, « Map tiles »); `manage.py check --deploy` warns
+# while DEBUG is off and the tiles still come from tile.openstreetmap.org. Empty: no
+# background map; the map then names the local banks' towns at their places.
 MAP_TILES_URL = env.str("MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILES_ATTRIBUTION = env.str(
     "MAP_TILES_ATTRIBUTION", default="&copy; contributeurs OpenStreetMap"
@@ -338,7 +349,19 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
-_tile_origin = "/".join(MAP_TILES_URL.split("/")[:3]) if "://" in MAP_TILES_URL else None
+
+def _tiles_origin(url: str) -> str | None:
+    """The origin CSP's img-src must allow for the tiles: ``{s}`` subdomains (a.tile…, b.tile…)
+    become a wildcard; None for no tiles or tiles served by the site itself."""
+    if "://" not in url:
+        return None
+    return "/".join(url.split("/")[:3]).replace("{s}.", "*.")
+
+
+_tile_origin = _tiles_origin(MAP_TILES_URL)
+# Browsers post CSP violations here (tookets/csp_report.py logs them, rate-limited).
+CSP_REPORT_PATH = "/csp-report/"
+CSP_REPORT_RATE = env.str("CSP_REPORT_RATE", default="30/m")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -351,6 +374,10 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
         "base-uri": ["'self'"],
         "object-src": ["'none'"],
+        # report-uri for every browser; report-to (the Reporting API, named by the
+        # Reporting-Endpoints header tookets.csp_report sets) where it is supported.
+        "report-uri": [CSP_REPORT_PATH],
+        "report-to": "csp",
     }
 }
 
@@ -366,6 +393,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         "tookets.cache": {"filters": ["once_per_minute"]},
         "tookets.outbox": {"filters": ["once_per_minute"]},
+        "tookets.csp": {"level": "WARNING"},
         "accounts.lockout": {"filters": ["once_per_minute"]},
     },
 }

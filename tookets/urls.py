@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tookets import views
+from tookets.csp_report import csp_report
 
 admin.site.site_header = "Tookets — service Tookets des caisses régionales"
 admin.site.site_title = "Tookets"
@@ -13,6 +14,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("comment-ca-marche/", views.how_it_works, name="how_it_works"),
     path("favicon.ico", views.favicon),
+    path(settings.CSP_REPORT_PATH.lstrip("/"), csp_report, name="csp_report"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("cagnotte.urls")),

@@ -12,14 +12,70 @@
   container.classList.add("is-live");
 
   var labels = config.labels || {};
+  if (config.icons) {
+    L.Icon.Default.imagePath = "";
+    L.Icon.Default.mergeOptions(config.icons);
+  }
   var map = L.map(container, { scrollWheelZoom: false, zoomControl: false });
   // Zoom buttons named in the page's language (Leaflet's own say « Zoom in »).
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
   map.fitBounds(config.bounds);
-  if (config.tilesUrl) {
-    L.tileLayer(config.tilesUrl, { attribution: config.attribution, maxZoom: 18 }).addTo(map);
+
+  // Without a background map (no tile server configured, or its tiles fail before any has
+  // loaded: offline, blocked, down) the map still orients people: the local banks' towns are
+  // named at their places, and a status message says the background is missing.
+  var notice = document.getElementById("map-notice");
+  var placesShown = false;
+  function showPlaces() {
+    if (placesShown) {
+      return;
+    }
+    placesShown = true;
+    if (notice) {
+      notice.textContent = labels.noTiles || "";
+    }
+    container.classList.add("without-tiles");
+    // Their own pane, under the markers; not interactive, so clicks reach the markers.
+    map.createPane("places").style.zIndex = 450;
+    (config.places || []).forEach(function (place) {
+      var name = document.createElement("span");
+      name.textContent = place[0];  // text, never HTML
+      L.tooltip({ permanent: true, direction: "center", className: "map-place", pane: "places" })
+        .setLatLng([place[1], place[2]])
+        .setContent(name)
+        .addTo(map);
+    });
   }
-  var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+  if (config.tilesUrl) {
+    var tilesLoaded = false;
+    L.tileLayer(config.tilesUrl, { attribution: config.attribution, maxZoom: 18 })
+      .on("tileload", function () { tilesLoaded = true; })
+      .on("tileerror", function () {
+        if (!tilesLoaded) {
+          showPlaces();
+        }
+      })
+      .addTo(map);
+  } else {
+    showPlaces();
+  }
+
+  var whenClustered = null;  // set once the markers are known
+  // Clustering about 2,800 markers is the page's heaviest work: markercluster adds them in
+  // chunks of at most chunkInterval ms, yielding to the browser between chunks, so no task is
+  // long enough to delay a tap (a task over 50 ms blocks; on a phone, about four times slower
+  // than this machine's measure, 10 ms here is about 40 ms there).
+  var cluster = L.markerClusterGroup({
+    chunkedLoading: true,
+    chunkInterval: 10,
+    chunkDelay: 10,
+    chunkProgress: function (processed, total) {
+      if (processed === total && whenClustered) {
+        whenClustered();
+      }
+    },
+    showCoverageOnHover: false
+  });
   map.addLayer(cluster);
 
   // Keyboard: markers and clusters are buttons. Enter and Space act as a click (Leaflet only
@@ -104,23 +160,54 @@
       });
   }
 
+  // After the first paint: the page (and the map's frame, its size reserved by the CSS) shows
+  // first, then the markers come.
+  function afterPaint() {
+    return new Promise(function (resolve) {
+      window.requestAnimationFrame(function () { window.setTimeout(resolve, 0); });
+    });
+  }
+
   fetch(config.mapDataUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (response) {
       return response.json();
     })
     .then(function (data) {
-      var markers = data.rows.map(function (row) {
-        var marker = L.marker([row[1], row[2]], { title: row[3], alt: row[3], keyboard: true });
-        marker.on("click", function () {
-          showCard(row[0], marker);
-        });
-        return marker;
-      });
-      cluster.addLayers(markers);
-      container.setAttribute("data-markers", String(markers.length));
-      if (markers.length) {
-        map.fitBounds(cluster.getBounds(), { maxZoom: 13, padding: [20, 20] });
+      return afterPaint().then(function () { return data; });
+    })
+    .then(function (data) {
+      var rows = data.rows;
+      // The view first (from the rows, not the cluster, which fills in chunks), so markers
+      // are clustered once, at the zoom they are shown at.
+      if (rows.length) {
+        var bounds = L.latLngBounds(rows.map(function (row) { return [row[1], row[2]]; }));
+        map.fitBounds(bounds, { maxZoom: 13, padding: [20, 20], animate: false });
       }
-      tidyIcons();
+      whenClustered = function () {
+        container.setAttribute("data-markers", String(rows.length));
+        tidyIcons();
+      };
+      if (!rows.length) {
+        whenClustered();
+        return;
+      }
+      // The markers are made in slices too, each in its own short task, then clustered.
+      var markers = [];
+      var SLICE = 400;
+      function makeSlice(start) {
+        rows.slice(start, start + SLICE).forEach(function (row) {
+          var marker = L.marker([row[1], row[2]], { title: row[3], alt: row[3], keyboard: true });
+          marker.on("click", function () {
+            showCard(row[0], marker);
+          });
+          markers.push(marker);
+        });
+        if (start + SLICE < rows.length) {
+          window.setTimeout(function () { makeSlice(start + SLICE); }, 0);
+        } else {
+          window.setTimeout(function () { cluster.addLayers(markers, true); }, 0);
+        }
+      }
+      makeSlice(0);
     });
 })();

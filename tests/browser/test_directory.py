@@ -14,6 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from associations.models import Activity
 from cagnotte.models import Favourite
+from caisses.models import CaisseLocale
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations, visible_associations
 
@@ -84,6 +85,18 @@ def test_member_filters_switches_map_and_list_opens_a_card_and_sets_a_favourite(
     page.wait_for_selector("#directory-map[data-markers='1']")
     markers = page.locator(".leaflet-marker-icon")
     assert markers.count() == 1
+    # The tiles fail (no tile server here): the map says so, in a status message, and names
+    # the local banks' towns at their places; the markers stay the only buttons.
+    notice = page.locator("#map-notice[role=status]")
+    notice.wait_for(state="visible")
+    assert notice.inner_text().startswith("Le fond de carte n’est pas disponible")
+    places = page.locator(".leaflet-tooltip.map-place")
+    assert places.count() >= 1
+    assert set(places.all_inner_texts()) <= set(
+        CaisseLocale.objects.filter(caisse_regionale=member.caisse_regionale).values_list(
+            "name", flat=True
+        )
+    )
     shot(page, "directory-map")
 
     # Back to the list with the browser's back button: same filtered list.
