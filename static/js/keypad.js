@@ -57,6 +57,14 @@
     }
 
     if (code) {
+      // A pasted code replaces what the field held, without the spaces copied around it.
+      code.addEventListener("paste", function (event) {
+        var data = event.clipboardData ? event.clipboardData.getData("text") : "";
+        if (!data) return;
+        event.preventDefault();
+        code.value = data.replace(/\s+/g, "");
+        code.dispatchEvent(new Event("input", { bubbles: true }));
+      });
       // "input" for typing and pasting, "change" for the managers that fill without it.
       ["input", "change"].forEach(function (name) {
         code.addEventListener(name, function () {
