@@ -2,9 +2,10 @@
 
 The login has two steps on one URL. Step 1 posts the regional bank and the identifier; if they
 are well formed, step 2 shows the keypad (a freshly shuffled layout, kept in the session) with
-the identifier carried in hidden fields. Step 2 posts the positions typed; the server decodes
-them with that layout and asks ``django.contrib.auth.authenticate`` — so django-axes sees every
-failure and locks the identifier after 3 wrong codes.
+the identifier carried in hidden fields. Step 2 posts the positions typed (or the code a
+password manager filled or a person pasted in the field beside the keypad); the server decodes
+them with that layout (``keypad.read_code``) and asks ``django.contrib.auth.authenticate`` — so
+django-axes sees every failure and locks the identifier after 3 wrong codes, whichever way in.
 """
 
 import time
@@ -57,7 +58,7 @@ def _identifier_page(request, form, *, status=200):
     )
 
 
-def _keypad_page(request, form, *, error: str = "", status=200):
+def _keypad_page(request, form, *, error: str = "", code_error: str = "", status=200):
     return render(
         request,
         "accounts/login.html",
@@ -69,6 +70,7 @@ def _keypad_page(request, form, *, error: str = "", status=200):
             "digits": keypad.new_layout(request, purpose=KEYPAD_PURPOSE),
             "keypad_error": error,
             "remember_identifier": remember.wanted(request),
+            "code_error": code_error,
             "next": safe_next(request),
         },
         status=status,
@@ -108,16 +110,15 @@ def _check_code(request, form):
     if remaining is not None:
         return _locked_page(request, remaining)
 
-    code = keypad.decode(request, request.POST.get("positions", ""), purpose=KEYPAD_PURPOSE)
-    if code is None:
-        # No layout in this session (a replayed post, an expired session, a second tab) or an
-        # incomplete code: nothing was checked, show a fresh keypad.
+    entry = keypad.read_code(request, request.POST, purpose=KEYPAD_PURPOSE)
+    if entry.code is None:
+        # No layout in this session (a replayed post, an expired session, a second tab), an
+        # incomplete code, a field that is not 6 digits, or both ways at once: nothing was
+        # checked, show a fresh keypad.
         return _keypad_page(
-            request,
-            form,
-            error=_("Votre code n’a pas pu être lu. Saisissez vos 6 chiffres sur le pavé."),
-            status=400,
+            request, form, error=entry.keypad_error, code_error=entry.field_error, status=400
         )
+    code = entry.code
 
     caisse = form.cleaned_data["caisse"]
     account_number = form.cleaned_data["account_number"]
@@ -305,21 +306,22 @@ def closure_start(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def closure_code(request):
-    """Step 2: the personal code again, on the login's keypad (positions mapped server-side)."""
+    """Step 2: the personal code again, on the login's keypad or in the field beside it."""
     if not request.user.is_member:
         return _closure_refused(request)
     if _closure_choices(request) is None:
         return redirect("accounts:closure")
     member = request.user
-    error = ""
+    error = code_error = ""
     status = 200
     if request.method == "POST":
         remaining = lockout.address_lock_remaining(request)
         if remaining is not None:
             return _locked_page(request, remaining)
-        code = keypad.decode(request, request.POST.get("positions", ""), purpose=CLOSURE_PURPOSE)
+        entry = keypad.read_code(request, request.POST, purpose=CLOSURE_PURPOSE)
+        code = entry.code
         if code is None:
-            error = _("Votre code n’a pas pu être lu. Saisissez vos 6 chiffres sur le pavé.")
+            error, code_error = entry.keypad_error, entry.field_error
             status = 400
         else:
             result = authenticate(
@@ -349,6 +351,7 @@ def closure_code(request):
         {
             "digits": keypad.new_layout(request, purpose=CLOSURE_PURPOSE),
             "keypad_error": error,
+            "code_error": code_error,
         },
         status=status,
     )

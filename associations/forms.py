@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.keypad import typed_code
 from accounts.models import account_number_validator
 from associations.models import (
     ACTIVITY_FIELDS,
@@ -64,19 +65,28 @@ class RegistrationAuthForm(forms.Form):
         widget=forms.TextInput(
             attrs={
                 "inputmode": "numeric",
-                "autocomplete": "off",
+                # Paired with the code field by password managers (WCAG 2.2, 3.3.8).
+                "autocomplete": "username",
                 "pattern": r"\d{11}",
                 "maxlength": "11",
             }
         ),
         error_messages={"required": _("Saisissez le numéro de compte de l’association.")},
     )
+    # The code comes either as keypad positions or in the field beside the keypad that a
+    # password manager fills or a person pastes into (accounts.keypad); exactly one of them.
     positions = forms.CharField(
         label=_("Code personnel"),
-        required=True,
+        required=False,
         max_length=6,
         widget=forms.HiddenInput,
-        error_messages={"required": _("Saisissez votre code personnel sur le clavier.")},
+    )
+    # Rendered by accounts/_keypad.html; the id makes the error summary's link reach it.
+    code = forms.CharField(
+        label=_("Code personnel"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"id": "keypad-code-register"}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -84,6 +94,32 @@ class RegistrationAuthForm(forms.Form):
         if self.is_bound:
             # After a failed submit the error summary takes the focus, not the first field.
             self.fields["caisse"].widget.attrs.pop("autofocus", None)
+
+    def clean_code(self):
+        value = self.cleaned_data["code"]
+        if not value:
+            return ""
+        code = typed_code(value)
+        if code is None:
+            raise forms.ValidationError(
+                _("Le code personnel doit comporter exactement 6 chiffres."), code="format"
+            )
+        return code
+
+    def clean(self):
+        cleaned = super().clean()
+        positions, code = self.data.get("positions", ""), self.data.get("code", "")
+        if positions and code:
+            self.add_error(
+                "positions",
+                _("Saisissez votre code soit sur le pavé, soit dans le champ, pas les deux."),
+            )
+        elif not positions and not code:
+            self.add_error(
+                "positions",
+                _("Saisissez votre code personnel sur le clavier ou dans le champ prévu."),
+            )
+        return cleaned
 
     def clean_account_number(self):
         value = (self.cleaned_data["account_number"] or "").strip()

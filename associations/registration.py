@@ -80,7 +80,10 @@ def authenticate_association(request):
 def _authenticate(request, form):
     caisse = form.cleaned_data["caisse"]
     account_number = form.cleaned_data["account_number"]
+    # The layout is consumed whichever way the code came (each display, one post).
     code = decode(request, form.cleaned_data["positions"], KEYPAD_PURPOSE)
+    if form.cleaned_data["code"]:
+        code = form.cleaned_data["code"]  # filled or pasted in the field: 6 ASCII digits
     if code is None:
         form.add_error("positions", _("Le code n’a pas pu être lu : saisissez-le à nouveau."))
         return None

@@ -137,7 +137,7 @@ def _log_in(base: str) -> tuple[str, int]:
         page = browser.new_page(base_url=base, locale="fr-FR")
         page.goto("/connexion/")
         page.get_by_label("Caisse").select_option(label=DEMO_CAISSE)
-        page.get_by_label("IDENTIFIANT").fill(DEMO_IDENTIFIER)
+        page.get_by_label("IDENTIFIANT", exact=True).fill(DEMO_IDENTIFIER)
         page.get_by_role("button", name="ENTRER MON CODE PERSONNEL").click()
         expect(page.locator("[data-keypad-status]")).to_have_text("Aucun chiffre saisi sur 6")
         page.keyboard.type(DEMO_CODE)

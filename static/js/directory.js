@@ -82,16 +82,29 @@
   // turns a keypress of Enter into one, and markercluster none); markers and clusters clipped
   // outside the visible map leave the tab order; a cluster is named « N associations, agrandir ».
   var openedByKey = false;
+  // A marker entirely under a control (the zoom buttons, the attribution) leaves it too: a
+  // focused marker is never hidden (WCAG 2.2, 2.4.11 Focus Not Obscured).
+  function underControl(box, controls) {
+    for (var c = 0; c < controls.length; c++) {
+      var r = controls[c].getBoundingClientRect();
+      if (box.left >= r.left && box.right <= r.right && box.top >= r.top && box.bottom <= r.bottom) {
+        return true;
+      }
+    }
+    return false;
+  }
   function tidyIcons() {
     var frame = container.getBoundingClientRect();
     var icons = container.querySelectorAll(".leaflet-marker-icon");
+    var controls = container.querySelectorAll(".leaflet-control");
     for (var i = 0; i < icons.length; i++) {
       var icon = icons[i];
       var box = icon.getBoundingClientRect();
       var inside = box.right > frame.left && box.left < frame.right &&
         box.bottom > frame.top && box.top < frame.bottom &&
         box.left >= frame.left - 1 && box.right <= frame.right + 1 &&
-        box.top >= frame.top - 1 && box.bottom <= frame.bottom + 1;
+        box.top >= frame.top - 1 && box.bottom <= frame.bottom + 1 &&
+        !underControl(box, controls);
       icon.setAttribute("tabindex", inside ? "0" : "-1");
       icon.setAttribute("role", "button");
       if (icon.classList.contains("marker-cluster")) {

@@ -1,5 +1,7 @@
 // Registration wizard, address step: a draggable marker keeps the latitude/longitude fields
 // in step; typing coordinates moves the marker. The fields work on their own without JS.
+// No dragging is needed (WCAG 2.2, 2.5.7): a click or tap on the map places the marker, the
+// arrow keys move it, and the coordinates can be typed.
 (function () {
   "use strict";
   var holder = document.getElementById("registration-map");
@@ -48,6 +50,8 @@
       event.stopPropagation();
       marker.setLatLng(moved);
       write(marker.getLatLng());
+      // Keep the focused marker in view and clear of the zoom buttons (WCAG 2.2, 2.4.11).
+      map.panInside(moved, { paddingTopLeft: [60, 90], paddingBottomRight: [40, 40] });
     });
   }
 })();

@@ -47,3 +47,17 @@ def login_with_code(client, code="123456", **kw):
     layout = layout_shown(shown)
     assert client.session[_SESSION_PREFIX + "login"] == layout
     return post_code(client, positions_for(code, layout), **kw)
+
+
+def post_typed(client, code, *, caisse="pyrenees-gascogne", account="98652706859", **extra):
+    """Post the code as a password manager fills it (or a person pastes it): the field `code`."""
+    return client.post(
+        LOGIN_URL,
+        {"caisse": caisse, "account_number": account, "step": "code", "code": code, **extra},
+    )
+
+
+def login_by_field(client, code="123456", **kw):
+    """The whole login through the code field beside the keypad."""
+    show_keypad(client, **{k: v for k, v in kw.items() if k in ("caisse", "account")})
+    return post_typed(client, code, **kw)

@@ -1,7 +1,8 @@
 """Accessibility and HTML checks on every page the browser tests visit.
 
 - axe-core (shipped offline by ``axe-playwright-python``) runs on each page once it has
-  loaded; a serious or critical violation fails the test that visited the page.
+  loaded, with the WCAG 2.0, 2.1 and 2.2 A and AA rules (``AXE_TAGS``); a serious or critical
+  violation fails the test that visited the page.
 - The HTML of every document the browser receives is kept; at the end of the session it is
   validated in one run of the Nu Html Checker (``vnu.jar`` from the npm package ``vnu-jar``,
   on Debian's Java), and any error fails the session. One run for all pages: the JVM starts
@@ -23,6 +24,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Error as PlaywrightError
 
 BLOCKING_IMPACTS = {"serious", "critical"}
+# Every WCAG level-A and AA rule up to WCAG 2.2 (``target-size``, 2.5.8, is only run when its
+# tag is asked for), and the best practices that axe runs by default.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
 ROOT = Path(__file__).resolve().parents[2]
 VNU_JAR = Path(
     os.environ.get("VNU_JAR") or ROOT / ".tools/vnu/node_modules/vnu-jar/build/dist/vnu.jar"
@@ -106,7 +111,7 @@ class PageChecks:
     def run_axe(self, page) -> None:
         """axe on the page as it is now (also called by tests after a script changed it)."""
         try:
-            results = _axe.run(page)
+            results = _axe.run(page, options=AXE_OPTIONS)
         except PlaywrightError as error:
             # Navigated away meanwhile (the next load is checked) or closed at the test's end.
             message = str(error)
