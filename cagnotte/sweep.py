@@ -140,13 +140,13 @@ def sweep_program(
     """Sweep one closed program (see the module docstring). Safe to run twice or at once."""
     program = Program.objects.get(pk=program.pk)
     outcome = SweepOutcome(program=program)
-    if program.swept_at is not None:
+    if program.is_swept:
         outcome.already_swept = outcome.swept = True
         return outcome
     check_sweepable(program)
     with _program_lock(program):
         program.refresh_from_db()
-        if program.swept_at is not None:  # a run that held the lock just finished it
+        if program.is_swept:  # a run that held the lock just finished it
             outcome.already_swept = outcome.swept = True
             return outcome
         run = SweepRun.objects.create(program=program, run_by=actor, run_by_label=run_by_label)
