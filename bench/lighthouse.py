@@ -49,7 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 CONFIG = ROOT / "bench" / "lighthouserc.json"
 PYTHON = sys.executable
-LHCI = os.environ.get("LHCI") or str(ROOT / ".tools" / "lhci" / "node_modules" / ".bin" / "lhci")
+LHCI = os.environ.get("LHCI") or ".tools/lhci/node_modules/.bin/lhci"
+if "/" in LHCI:  # a path (the Makefile's is relative to the project): lhci runs from OUT
+    LHCI = str((ROOT / LHCI).resolve())
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
 
 DEMO_CAISSE = "Pyrénées Gascogne"

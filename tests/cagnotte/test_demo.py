@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from cagnotte import demo
-from cagnotte.models import Program, Wallet
+from cagnotte.models import LedgerEntry, Program, Wallet
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent
+from tookets.models import OutboxMessage
 
 
 def test_demo_member_sees_410_k_this_month_and_can_give(client, pg_caisse):
@@ -28,6 +29,9 @@ def test_demo_member_sees_410_k_this_month_and_can_give(client, pg_caisse):
 
     summary = demo.seed(random.Random(1))
     again = demo.seed(random.Random(1))
+    # The demo's gifts are its history: they email nobody.
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GIFT).exists()
+    assert not OutboxMessage.objects.filter(task="accounts.tasks.send_gift_receipt").exists()
 
     assert "crédits importés" in summary and " 0 crédits importés" in again
     jeanne = User.objects.get(account_number=demo.DEMO_ACCOUNT, caisse_regionale=pg_caisse)
