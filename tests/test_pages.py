@@ -162,3 +162,11 @@ def test_results_of_an_unknown_bank_is_a_404(client, bad):
 def test_results_query_count_does_not_grow(client, campaign, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         client.get(reverse("cagnotte:results_of", args=["pyrenees-gascogne"]))
+
+
+def test_robots_txt_keeps_robots_out_of_the_admin(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    lines = response.content.decode().splitlines()
+    assert "User-agent: *" in lines and "Disallow: /admin/" in lines

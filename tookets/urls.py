@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("comment-ca-marche/", views.how_it_works, name="how_it_works"),
     path("favicon.ico", views.favicon),
+    path("robots.txt", views.robots_txt),
     path(settings.CSP_REPORT_PATH.lstrip("/"), csp_report, name="csp_report"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),

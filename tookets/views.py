@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
@@ -11,6 +12,20 @@ def favicon(request):
     """Browsers that ask /favicon.ico get the SVG icon. Resolved per request, not at import:
     in production the static manifest gives the file its hashed name."""
     return redirect(static("favicon.svg"))
+
+
+# The staff admin and the probes are nobody's business. A member's page answers a robot with
+# the login page, so listing them here would add nothing (and Lighthouse's SEO audit would
+# count a page blocked by robots.txt against it).
+ROBOTS_TXT = """User-agent: *
+Disallow: /admin/
+Disallow: /sante/
+Disallow: /csp-report/
+"""
+
+
+def robots_txt(request):
+    return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")
 
 
 def how_it_works(request):
