@@ -30,11 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite, Supporter
+from cagnotte.models import (
+    AssociationTotals,
+    AssociationYearTotals,
+    Favourite,
+    ProjectGift,
+    Supporter,
+)
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -198,3 +204,49 @@ def figures_of(row) -> AssociationFigures:
         get("fig_received_total"),
         get("fig_this_year"),
     )
+
+
+# --- A project's progress --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    """A project's figures: what its gifts add up to against its goal. Exact: the sum of its
+    ``ProjectGift`` rows, each written in its gift's transaction."""
+
+    goal: int
+    raised: int
+
+    @property
+    def percent(self) -> int:
+        """Whole percent, rounded down (never « 100 % » one Tooket short), capped at 100."""
+        return min(100, self.raised * 100 // self.goal) if self.goal > 0 else 0
+
+    @property
+    def reached(self) -> bool:
+        return self.raised >= self.goal
+
+    @property
+    def bar_value(self) -> int:
+        """The ``<progress>`` element's value: never past its max."""
+        return min(self.raised, self.goal)
+
+
+def with_progress(projects):
+    """A queryset of projects with what their gifts add up to (``raised``), in the same query.
+    Read the figures with ``progress_of(project)``."""
+    return projects.annotate(
+        raised=Coalesce(
+            Subquery(
+                ProjectGift.objects.filter(project_id=OuterRef("pk"))
+                .values("project_id")
+                .annotate(total=Sum("amount"))
+                .values("total")[:1]
+            ),
+            Value(0),
+        )
+    )
+
+
+def progress_of(project) -> ProjectProgress:
+    return ProjectProgress(goal=project.goal, raised=project.raised)
