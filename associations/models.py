@@ -449,3 +449,120 @@ class ProjectEvent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.project} : {self.get_event_display()}"
+
+
+class SupportCertificate(models.Model):
+    """An « attestation de soutien »: one per association and closed campaign, issued on its
+    first download. Its ``code`` (unguessable: 80 random bits) opens the public verification
+    page; the figures are read from the ledger each time (``cagnotte.figures.campaign_figures``):
+    a closed campaign's gifts no longer change, so the page and the PDF say the same."""
+
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="certificates",
+    )
+    program = models.ForeignKey(
+        "cagnotte.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(_("code de vérification"), max_length=16, unique=True)
+    issued_at = models.DateTimeField(_("établie le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attestation de soutien")
+        verbose_name_plural = _("attestations de soutien")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["association", "program"], name="certificate_one_per_campaign"
+            )
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def code_display(self) -> str:
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class ThankYou(models.Model):
+    """An association's message to its supporters: one per campaign, one more after the
+    payout. Delivered once staff accepted it (``accounts.emails.send_thank_you``) to the
+    members who gave to it or chose it as favourite and accept emails; the association learns
+    only how many it reached (``reached``), never who."""
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", _("Pendant la campagne")
+        PAYOUT = "payout", _("Après le versement")
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("En cours de vérification")
+        ACCEPTED = "accepted", _("Accepté")
+        REFUSED = "refused", _("Refusé")
+
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="thank_yous",
+    )
+    program = models.ForeignKey(
+        "cagnotte.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("moment"), max_length=10, choices=Kind.choices)
+    text = models.TextField(_("message"), max_length=3000)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.SUBMITTED
+    )
+    written_at = models.DateTimeField(_("écrit le"), auto_now=True)
+    decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("décidé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decision_message = models.TextField(_("message du service Tookets"), blank=True)
+    reached = models.PositiveIntegerField(_("sociétaires atteints par e-mail"), default=0)
+
+    class Meta:
+        ordering = ["-written_at", "-id"]
+        verbose_name = _("message aux soutiens")
+        verbose_name_plural = _("messages aux soutiens")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["association", "program", "kind"], name="thank_you_once_per_moment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["submitted", "accepted", "refused"]),
+                name="thank_you_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.association} — {self.get_kind_display()}"
+
+
+class ThankYouOptOut(models.Model):
+    """A member who stopped one association's messages (the others still come)."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sociétaire"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    association = models.ForeignKey(
+        Association, verbose_name=_("association"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("messages refusés")
+        verbose_name_plural = _("messages refusés")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "association"], name="thank_you_opt_out_once")
+        ]

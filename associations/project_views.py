@@ -234,7 +234,7 @@ def project_photo(request, project_id, which="photo"):
     except OSError:
         raise Http404 from None
     response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
+    # Cache-Control: the middleware's « private, no-store », as every page made for someone.
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from associations import project_views, views
+from associations import certificates, poster, project_views, thanks_views, views
 
 app_name = "associations"
 urlpatterns = [
@@ -37,4 +37,28 @@ urlpatterns += [
         {"which": "outcome"},
         name="project_outcome_photo",
     ),
+]
+urlpatterns += [
+    path("association/espace/affiche.pdf", poster.poster, name="poster"),
+    path("association/espace/qr.png", poster.qr, {"kind": "png"}, name="qr_png"),
+    path("association/espace/qr.svg", poster.qr, {"kind": "svg"}, name="qr_svg"),
+]
+urlpatterns += [
+    path(
+        "association/espace/attestations/",
+        certificates.space_certificates,
+        name="certificates",
+    ),
+    path(
+        "association/espace/attestations/<int:program_id>.pdf",
+        certificates.certificate_pdf,
+        name="certificate_pdf",
+    ),
+    path("attestation/", certificates.verify, name="certificate_verify"),
+    path("attestation/<str:code>/", certificates.verify, name="certificate"),
+]
+urlpatterns += [
+    path("association/espace/messages/", thanks_views.space_messages, name="space_messages"),
+    path("messages/", thanks_views.member_messages, name="messages"),
+    path("messages/arreter/", thanks_views.stop_messages, name="stop_messages"),
 ]

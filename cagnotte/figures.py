@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -38,6 +38,9 @@ from cagnotte.models import (
     AssociationTotals,
     AssociationYearTotals,
     Favourite,
+    LedgerEntry,
+    PayoutLine,
+    PayoutStatement,
     ProjectGift,
     Supporter,
 )
@@ -250,3 +253,39 @@ def with_progress(projects):
 
 def progress_of(project) -> ProjectProgress:
     return ProjectProgress(goal=project.goal, raised=project.raised)
+
+
+# --- A closed campaign's figures (the « attestation de soutien ») ----------------------------
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    supporters: int  # distinct members who gave (or whose balance was swept) to it
+    received: int  # Tookets, gifts and year-end sweeps
+    paid_cents: int  # what the bank paid for this campaign (0 before the payment)
+    paid_at: object
+
+
+def campaign_figures(*, association_id: int, program_id: int) -> CampaignFigures:
+    """What an association received in one program, read from the ledger itself (exact):
+    two queries, the entries' sum and the payout line."""
+    received = LedgerEntry.objects.filter(
+        association_id=association_id,
+        kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP],
+        wallet__program_id=program_id,
+    ).aggregate(total=Coalesce(Sum("amount"), 0), supporters=Count("wallet__member", distinct=True))
+    line = (
+        PayoutLine.objects.filter(
+            association_id=association_id,
+            statement__program_id=program_id,
+            statement__status=PayoutStatement.Status.PAID,
+        )
+        .values("amount_cents", "statement__paid_at")
+        .first()
+    )
+    return CampaignFigures(
+        supporters=received["supporters"],
+        received=-received["total"],
+        paid_cents=line["amount_cents"] if line else 0,
+        paid_at=line["statement__paid_at"] if line else None,
+    )

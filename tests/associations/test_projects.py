@@ -432,3 +432,34 @@ def test_the_outcome_after_the_payout(client, association, account, program, acc
         Event.OUTCOME_SUBMITTED,
         Event.OUTCOME_ACCEPTED,
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_gifts_to_a_project_are_all_counted(
+    require_postgres, settings, pg_caisse, program, association
+):
+    """Twenty members give to one project at once: its progress is the exact sum."""
+    from tests.cagnotte.test_concurrency import run_in_threads
+
+    settings.GIFT_LOCK_TIMEOUT = 60
+    project = f.ProjectFactory(association=association, program=program, photo=None)
+    members = [f.MemberFactory(caisse_regionale=pg_caisse) for _ in range(20)]
+    for m in members:
+        credit(m, program, 100)
+
+    def give(i):
+        return give_tookets(
+            member=members[i],
+            association_id=association.pk,
+            amount=10 + i,
+            token=f"race-project-{i}",
+            program=program,
+            project_id=project.pk,
+        )
+
+    outcomes = run_in_threads(20, give)
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    progress = progress_of(with_progress(Project.objects.filter(pk=project.pk)).get())
+    assert progress.raised == sum(10 + i for i in range(20))
+    assert_ledger_consistent()
