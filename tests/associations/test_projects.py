@@ -463,3 +463,23 @@ def test_concurrent_gifts_to_a_project_are_all_counted(
     progress = progress_of(with_progress(Project.objects.filter(pk=project.pk)).get())
     assert progress.raised == sum(10 + i for i in range(20))
     assert_ledger_consistent()
+
+
+def test_the_pages_with_projects_read_a_bounded_number_of_queries(
+    client, member, program, association, account, staff_pg, django_assert_max_num_queries
+):
+    for _ in range(3):
+        projects.accept_project(project=new_project(association, account, program), staff=staff_pg)
+    shown = Project.objects.first()
+    client.force_login(member)
+    detail = reverse("associations:detail", args=[association.pk])
+    page = reverse("associations:project", args=[association.pk, shown.pk])
+    client.get(detail)  # the card's fragment cached
+    # The projects and their progress: one query, whatever their number.
+    with django_assert_max_num_queries(PINNED["detail"]):
+        assert client.get(detail).content.decode().count("<progress") == 3
+    with django_assert_max_num_queries(PINNED["project"]):
+        assert client.get(page).status_code == 200
+
+
+PINNED = {"detail": 4, "project": 3}
