@@ -483,3 +483,21 @@ def test_the_pages_with_projects_read_a_bounded_number_of_queries(
 
 
 PINNED = {"detail": 4, "project": 3}
+
+
+def test_the_gift_page_refuses_a_project_it_does_not_know(
+    client, member, program, association, accepted
+):
+    credit(member, program, 100)
+    other = f.AssociationFactory(caisse_regionale=program.caisse_regionale)
+    f.EnrollmentFactory(association=other, program=program)
+    client.force_login(member)
+    give = reverse("cagnotte:give", args=[other.pk])
+    for value in [str(accepted.pk), "abc", "99999999999999999999", "", "١"]:
+        assert client.get(give, {"projet": value}).status_code == 404, value
+    own = reverse("cagnotte:give", args=[association.pk])
+    assert client.get(own, {"projet": accepted.pk, "programme": program.pk}).status_code == 200
+    other_program = f.ProgramFactory(caisse_regionale=program.caisse_regionale, name="Autre")
+    assert (
+        client.get(own, {"projet": accepted.pk, "programme": other_program.pk}).status_code == 404
+    )
