@@ -101,8 +101,8 @@ def decision_actions(decisions: dict) -> list:
 
 
 class DecisionsMixin:
-    """For ``AssociationAdmin`` (and ``ProjectAdmin``, with its own table): the decisions'
-    actions, buttons and page. Rows are fetched through ``get_queryset``, so an id of another
+    """For ``AssociationAdmin`` (and ``ProjectAdmin``, ``ThankYouAdmin``, each with its own
+    table): the decisions' actions, buttons and page. Rows are fetched through ``get_queryset``, so an id of another
     bank's row is « not found »."""
 
     decisions = DECISIONS
