@@ -512,6 +512,7 @@ class ThankYou(models.Model):
     )
     kind = models.CharField(_("moment"), max_length=10, choices=Kind.choices)
     text = models.TextField(_("message"), max_length=3000)
+    photo = models.ImageField(_("photo"), upload_to="thanks/", blank=True)
     status = models.CharField(
         _("statut"), max_length=10, choices=Status.choices, default=Status.SUBMITTED
     )

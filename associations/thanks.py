@@ -18,6 +18,7 @@ them is a count (``ThankYou.reached``).
 """
 
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -28,6 +29,7 @@ from associations.models import Association, ThankYou, ThankYouOptOut
 from associations.services import InvalidTransition, WorkflowError, check_staff_scope
 from cagnotte.campaigns import Enrollment, Program
 from cagnotte.models import Favourite, PayoutLine, PayoutStatement, Supporter
+from caisses.staff import may_act_on
 from tookets import outbox
 
 Status = ThankYou.Status
@@ -51,7 +53,13 @@ def _paid(association: Association, program: Program) -> bool:
 
 
 def write_thank_you(
-    *, association: Association, actor: User, program: Program, kind: str, text: str
+    *,
+    association: Association,
+    actor: User,
+    program: Program,
+    kind: str,
+    text: str,
+    photo: ContentFile | None = None,
 ) -> ThankYou:
     """Write (or write again, while not accepted) the message of one moment of a campaign."""
     if actor.pk is None or association.user_id != actor.pk:
@@ -77,13 +85,17 @@ def write_thank_you(
             if existing.status == Status.ACCEPTED:
                 raise InvalidTransition(_("Ce message a déjà été accepté et envoyé."))
             existing.text, existing.status = text, Status.SUBMITTED
-            existing.save(update_fields=["text", "status", "written_at"])
+            if photo is not None:
+                existing.photo.save(photo.name, photo, save=False)
+            existing.save(update_fields=["text", "status", "written_at", "photo"])
             return existing
         try:
             with transaction.atomic():
-                return ThankYou.objects.create(
-                    association=association, program=program, kind=kind, text=text
-                )
+                thank_you = ThankYou(association=association, program=program, kind=kind, text=text)
+                if photo is not None:
+                    thank_you.photo.save(photo.name, photo, save=False)
+                thank_you.save()
+                return thank_you
         except IntegrityError:
             raise InvalidTransition(
                 _("Ce message vient d’être écrit : rechargez la page.")
@@ -142,6 +154,19 @@ def messages_for(member: User):
         )
         .select_related("association", "program")
         .order_by("-decided_at", "-id")
+    )
+
+
+def may_see_photo(user: User, thank_you: ThankYou) -> bool:
+    """The association itself, its bank's staff, and once accepted, the members it is shown
+    to (they gave)."""
+    if thank_you.association.user_id == user.pk:
+        return True
+    if may_act_on(user, thank_you.association.caisse_regionale_id):
+        return True
+    return (
+        thank_you.status == Status.ACCEPTED
+        and Supporter.objects.filter(association_id=thank_you.association_id, member=user).exists()
     )
 
 

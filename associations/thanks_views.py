@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from associations import thanks
 from associations.models import Association, ThankYou
+from associations.project_forms import PhotoField
 from associations.services import WorkflowError
 from cagnotte.campaigns import Program
-from tookets.http import int_or_none
+from tookets.http import MAX_ID_DIGITS, int_or_none
 
 
 class ThankYouForm(forms.Form):
@@ -35,6 +36,11 @@ class ThankYouForm(forms.Form):
         max_length=3000,
         widget=forms.Textarea(attrs={"rows": 8}),
     )
+    photo = PhotoField(
+        label=gettext_lazy("Photo, si vous le souhaitez (JPEG, PNG ou WebP, 8 Mo au plus)"),
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
 
     def __init__(self, *args, programs, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,7 +56,7 @@ def space_messages(request):
     if association is None:
         raise Http404
     programs = thanks.writable_programs(association).order_by("-year", "name")
-    form = ThankYouForm(request.POST or None, programs=programs)
+    form = ThankYouForm(request.POST or None, request.FILES or None, programs=programs)
     if request.method == "POST" and form.is_valid():
         try:
             thanks.write_thank_you(
@@ -59,6 +65,7 @@ def space_messages(request):
                 program=form.cleaned_data["program"],
                 kind=form.cleaned_data["kind"],
                 text=form.cleaned_data["text"],
+                photo=form.cleaned_data["photo"],
             )
         except WorkflowError as exc:
             form.add_error(None, str(exc))
@@ -104,3 +111,25 @@ def stop_messages(request):
     else:
         messages.success(request, _("Vous ne recevrez plus les messages de cette association."))
     return redirect("associations:messages")
+
+
+@login_required
+@require_GET
+def thank_you_photo(request, thank_you_id):
+    """A message's photo (re-encoded on upload), for those who may read the message."""
+    if len(str(thank_you_id)) > MAX_ID_DIGITS:
+        raise Http404
+    thank_you = ThankYou.objects.select_related("association").filter(pk=thank_you_id).first()
+    if (
+        thank_you is None
+        or not thank_you.photo
+        or not thanks.may_see_photo(request.user, thank_you)
+    ):
+        raise Http404
+    try:
+        handle = thank_you.photo.open("rb")
+    except OSError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -61,4 +61,9 @@ urlpatterns += [
     path("association/espace/messages/", thanks_views.space_messages, name="space_messages"),
     path("messages/", thanks_views.member_messages, name="messages"),
     path("messages/arreter/", thanks_views.stop_messages, name="stop_messages"),
+    path(
+        "messages/<int:thank_you_id>/photo/",
+        thanks_views.thank_you_photo,
+        name="thank_you_photo",
+    ),
 ]

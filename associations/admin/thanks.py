@@ -4,6 +4,8 @@ through ``associations.thanks``. Staff see the text and the count reached, never
 of recipients (nobody does)."""
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
 from associations import forms, thanks
@@ -52,6 +54,7 @@ class ThankYouAdmin(DecisionsMixin, CaisseScopedAdmin):
         "program",
         "kind",
         "text",
+        "photo_preview",
         "status",
         "decision_links",
         "decided_by",
@@ -60,6 +63,13 @@ class ThankYouAdmin(DecisionsMixin, CaisseScopedAdmin):
         "reached",
     ]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("Photo"))
+    def photo_preview(self, obj):
+        if not obj.photo:
+            return "—"
+        url = reverse("associations:thank_you_photo", args=[obj.pk])
+        return format_html('<img src="{}" alt="" style="max-width: 320px">', url)
 
     def has_module_permission(self, request):
         return is_bank_staff(request.user)

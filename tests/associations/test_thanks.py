@@ -203,3 +203,48 @@ def test_two_deliveries_at_once_send_each_email_once(
     outcomes = run_in_threads(2, lambda i: emails.send_thank_you(thank_you_id=thank_you.pk).sent)
     assert sorted(outcomes) in ([0, 2], [1, 1])
     assert len(mail.outbox) == 2
+
+
+def test_a_photo_with_the_message_is_shown_to_those_who_read_it(
+    client, association, account, program, staff_pg, cast, settings, tmp_path
+):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    raw = io.BytesIO()
+    Image.new("RGB", (30, 20), (0, 116, 97)).save(raw, format="PNG")
+    client.force_login(account)
+    response = client.post(
+        reverse("associations:space_messages"),
+        {
+            "program": program.pk,
+            "kind": "campaign",
+            "text": "Merci, voici l’équipe !",
+            "photo": SimpleUploadedFile("equipe.png", raw.getvalue()),
+        },
+    )
+    assert response.status_code == 302
+    thank_you = ThankYou.objects.get()
+    photo = reverse("associations:thank_you_photo", args=[thank_you.pk])
+    assert client.get(photo)["Content-Type"] == "image/jpeg"
+    client.force_login(cast["gave"])
+    assert client.get(photo).status_code == 404  # not accepted yet
+    thanks.accept_thank_you(thank_you=thank_you, staff=staff_pg)
+    assert client.get(photo).status_code == 200
+    client.force_login(cast["stranger"])
+    assert client.get(photo).status_code == 404
+    # A script in place of the photo: a French error, nothing written.
+    client.force_login(account)
+    bad = client.post(
+        reverse("associations:space_messages"),
+        {
+            "program": program.pk,
+            "kind": "payout",
+            "text": "x",
+            "photo": SimpleUploadedFile("x.svg", b"<svg><script>alert(1)</script></svg>"),
+        },
+    )
+    assert bad.status_code == 400 and "n’est pas une photo" in bad.content.decode()
