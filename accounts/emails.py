@@ -26,6 +26,8 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import MemberEmail, User
+from associations.models import ThankYou
+from associations.thanks import supporters_of
 from cagnotte.campaigns import not_swept_condition
 from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
 from cagnotte.selectors import balance_after, favourite_can_receive
@@ -249,6 +251,39 @@ def send_gift_receipt(*, entry_id: int) -> bool:
     return report.sent == 1
 
 
+def send_thank_you(*, thank_you_id: int, batch_size: int = BATCH_SIZE) -> SendReport:
+    """Deliver an accepted association's message, once, to its supporters who accept emails
+    (``associations.thanks.supporters_of``: gave to it or chose it, and did not stop its
+    messages). Claimed per member under (thanks, message id): two runs at once or a rerun
+    send nothing twice. Then ``reached`` says how many it reached, the one thing the
+    association sees of them."""
+    report = SendReport(kind=Kind.THANKS, period=str(thank_you_id))
+    thank_you = (
+        ThankYou.objects.select_related("association", "program")
+        .filter(pk=thank_you_id, status=ThankYou.Status.ACCEPTED)
+        .first()
+    )
+    if thank_you is None:
+        return report
+    period = str(thank_you.pk)
+    recipients = _not_yet_claimed(
+        accepting_members().filter(pk__in=supporters_of(thank_you.association_id).values("pk")),
+        kind=Kind.THANKS,
+        period=period,
+    ).select_related("caisse_regionale")
+    for members in _in_batches(recipients, batch_size=batch_size):
+        _deliver(
+            kind=Kind.THANKS,
+            period=period,
+            members=members,
+            build=lambda m: build_thank_you(member=m, thank_you=thank_you),
+            report=report,
+        )
+    ThankYou.objects.filter(pk=thank_you.pk).update(reached=_claimed(Kind.THANKS, period))
+    report.stale_claims = _stale(Kind.THANKS, period)
+    return report
+
+
 # --- Content --------------------------------------------------------------------------------
 
 
@@ -363,4 +398,18 @@ def build_gift_receipt(*, member: User, entry: LedgerEntry) -> EmailMultiAlterna
             "left": balance_after(entry),
         },
         unsubscribe=False,
+    )
+
+
+def build_thank_you(*, member: User, thank_you: ThankYou) -> EmailMultiAlternatives:
+    return _message(
+        member=member,
+        subject=f"Tookets — un message de {thank_you.association.name}",
+        template="member_thanks",
+        context={
+            "thank_you": thank_you,
+            "association": thank_you.association,
+            "messages_url": _site() + reverse("associations:messages"),
+        },
+        unsubscribe=True,
     )

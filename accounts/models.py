@@ -175,12 +175,14 @@ class MemberEmail(SentOnce):
         RECAP = "recap", _("Récapitulatif mensuel")
         REMINDER = "reminder", _("Rappel de fin de campagne")
         GIFT = "gift", _("Reçu de don")
+        THANKS = "thanks", _("Message d’une association")
 
     member = models.ForeignKey(
         User, verbose_name=_("sociétaire"), on_delete=models.CASCADE, related_name="emails"
     )
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
-    # recap: YYYY-MM; reminder: the program code; gift: the ledger entry id.
+    # recap: YYYY-MM; reminder: the program code; gift: the ledger entry id; thanks: the
+    # association's message id.
     period = models.CharField(_("période"), max_length=64)
 
     class Meta:

@@ -44,6 +44,12 @@ def send_gift_receipt(entry_id: int) -> bool:
     return emails.send_gift_receipt(entry_id=entry_id)
 
 
+@shared_task(**RETRY)
+def send_thank_you(thank_you_id: int) -> int:
+    """Deliver an association's accepted message to its supporters; safe to run twice."""
+    return emails.send_thank_you(thank_you_id=thank_you_id).sent
+
+
 @shared_task
 def purge_expired_sessions() -> None:
     """Delete the sessions past their expiry date: Django never does it by itself, and every

@@ -308,3 +308,262 @@ class BankAssociationsVersion(models.Model):
     class Meta:
         verbose_name = _("version des associations d’une caisse régionale")
         verbose_name_plural = _("versions des associations des caisses régionales")
+
+
+class ProjectQuerySet(models.QuerySet):
+    def live_on(self, day):
+        """Projects members see and give to on ``day``: accepted, not past their end. The one
+        rule: the gift (``cagnotte.services.give_tookets``) and the pages ask it here."""
+        return self.filter(status=Project.Status.ACCEPTED, ends_on__gte=day)
+
+    def shown(self):
+        """Projects members see: accepted ones, live or ended (with their final figure)."""
+        return self.filter(status=Project.Status.ACCEPTED)
+
+
+class Project(models.Model):
+    """A project with a goal that an association describes for one of its programs.
+
+    Shown to members only once the bank's staff accepted it (``ProjectEvent`` keeps the
+    decisions, as ``StatusChange`` does for the file). Gifts that count for it are ordinary
+    gifts to the association linked to it (``cagnotte.models.ProjectGift``). After the payout
+    the association may tell what was done with it (``outcome_*``), also accepted by staff.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("En cours de vérification")
+        CORRECTION_REQUESTED = "correction_requested", _("Correction demandée")
+        ACCEPTED = "accepted", _("Accepté")
+        REFUSED = "refused", _("Refusé")
+
+    class OutcomeStatus(models.TextChoices):
+        NONE = "", _("Pas encore écrit")
+        SUBMITTED = "submitted", _("En cours de vérification")
+        ACCEPTED = "accepted", _("Accepté")
+        REFUSED = "refused", _("Refusé")
+
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    # A string: the campaign rules (cagnotte) already point at associations.
+    program = models.ForeignKey(
+        "cagnotte.Program",
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    title = models.CharField(_("titre"), max_length=120)
+    text = models.TextField(_("description"), max_length=4000)
+    photo = models.ImageField(_("photo"), upload_to="projects/", blank=True)
+    goal = models.PositiveIntegerField(_("objectif (K)"))
+    ends_on = models.DateField(_("date de fin"))
+    status = models.CharField(
+        _("statut"), max_length=24, choices=Status.choices, default=Status.SUBMITTED
+    )
+    outcome_text = models.TextField(_("ce que nous en avons fait"), max_length=4000, blank=True)
+    outcome_photo = models.ImageField(
+        _("photo de ce que nous en avons fait"), upload_to="projects/", blank=True
+    )
+    outcome_status = models.CharField(
+        _("statut du compte rendu"),
+        max_length=24,
+        choices=OutcomeStatus.choices,
+        default=OutcomeStatus.NONE,
+        blank=True,
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    accepted_at = models.DateTimeField(_("accepté le"), null=True, blank=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ends_on", "id"]
+        verbose_name = _("projet")
+        verbose_name_plural = _("projets")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["submitted", "correction_requested", "accepted", "refused"]
+                ),
+                name="project_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome_status__in=["", "submitted", "accepted", "refused"]),
+                name="project_outcome_status_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(goal__gt=0), name="project_goal_positive"),
+        ]
+        indexes = [models.Index(fields=["association", "status"])]
+
+    def __str__(self):
+        return self.title
+
+    def is_live(self, on) -> bool:
+        return self.status == self.Status.ACCEPTED and self.ends_on >= on
+
+
+class ProjectEvent(AppendOnlyModel):
+    """One event in a project's story: who, when, what (``event``) and why (``message``).
+
+    Append-only, like ``StatusChange``: the decisions on a project are never rewritten.
+    """
+
+    class Event(models.TextChoices):
+        SUBMITTED = "submitted", _("Projet envoyé")
+        RESUBMITTED = "resubmitted", _("Corrections envoyées")
+        CORRECTION_REQUESTED = "correction_requested", _("Correction demandée")
+        ACCEPTED = "accepted", _("Accepté")
+        REFUSED = "refused", _("Refusé")
+        OUTCOME_SUBMITTED = "outcome_submitted", _("Compte rendu envoyé")
+        OUTCOME_ACCEPTED = "outcome_accepted", _("Compte rendu accepté")
+        OUTCOME_REFUSED = "outcome_refused", _("Compte rendu refusé")
+
+    ANONYMISED = {"actor": None}
+
+    project = models.ForeignKey(
+        Project, verbose_name=_("projet"), on_delete=models.PROTECT, related_name="history"
+    )
+    event = models.CharField(_("évènement"), max_length=24, choices=Event.choices)
+    from_status = models.CharField(_("statut précédent"), max_length=24, blank=True)
+    to_status = models.CharField(_("nouveau statut"), max_length=24)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("décision sur un projet")
+        verbose_name_plural = _("historique des projets")
+
+    def __str__(self):
+        return f"{self.project} : {self.get_event_display()}"
+
+
+class SupportCertificate(models.Model):
+    """An « attestation de soutien »: one per association and closed campaign, issued on its
+    first download. Its ``code`` (unguessable: 80 random bits) opens the public verification
+    page; the figures are read from the ledger each time (``cagnotte.figures.campaign_figures``):
+    a closed campaign's gifts no longer change, so the page and the PDF say the same."""
+
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="certificates",
+    )
+    program = models.ForeignKey(
+        "cagnotte.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(_("code de vérification"), max_length=16, unique=True)
+    issued_at = models.DateTimeField(_("établie le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attestation de soutien")
+        verbose_name_plural = _("attestations de soutien")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["association", "program"], name="certificate_one_per_campaign"
+            )
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def code_display(self) -> str:
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class ThankYou(models.Model):
+    """An association's message to its supporters: one per campaign, one more after the
+    payout. Delivered once staff accepted it (``accounts.emails.send_thank_you``) to the
+    members who gave to it or chose it as favourite and accept emails; the association learns
+    only how many it reached (``reached``), never who."""
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", _("Pendant la campagne")
+        PAYOUT = "payout", _("Après le versement")
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("En cours de vérification")
+        ACCEPTED = "accepted", _("Accepté")
+        REFUSED = "refused", _("Refusé")
+
+    association = models.ForeignKey(
+        Association,
+        verbose_name=_("association"),
+        on_delete=models.PROTECT,
+        related_name="thank_yous",
+    )
+    program = models.ForeignKey(
+        "cagnotte.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("moment"), max_length=10, choices=Kind.choices)
+    text = models.TextField(_("message"), max_length=3000)
+    photo = models.ImageField(_("photo"), upload_to="thanks/", blank=True)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.SUBMITTED
+    )
+    written_at = models.DateTimeField(_("écrit le"), auto_now=True)
+    decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("décidé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decision_message = models.TextField(_("message du service Tookets"), blank=True)
+    reached = models.PositiveIntegerField(_("sociétaires atteints par e-mail"), default=0)
+
+    class Meta:
+        ordering = ["-written_at", "-id"]
+        verbose_name = _("message aux soutiens")
+        verbose_name_plural = _("messages aux soutiens")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["association", "program", "kind"], name="thank_you_once_per_moment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["submitted", "accepted", "refused"]),
+                name="thank_you_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.association} — {self.get_kind_display()}"
+
+
+class ThankYouOptOut(models.Model):
+    """A member who stopped one association's messages (the others still come)."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sociétaire"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    association = models.ForeignKey(
+        Association, verbose_name=_("association"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("messages refusés")
+        verbose_name_plural = _("messages refusés")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "association"], name="thank_you_opt_out_once")
+        ]

@@ -14,6 +14,7 @@ from django.template import Context
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -34,6 +35,7 @@ from associations.directory import (
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.models import DirectoryVersion
+from associations.project_views import shown_projects
 from associations.selectors import associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
@@ -426,7 +428,13 @@ def detail(request, pk):
     content, row = _card_content(
         request, pk, "associations/_detail_content.html", next_url=request.get_full_path()
     )
-    return render(request, "associations/detail.html", {"content": content, "name": row["name"]})
+    # Its projects: one query, read only once the association is known to be visible.
+    projects = shown_projects(pk, day=timezone.localdate())
+    return render(
+        request,
+        "associations/detail.html",
+        {"content": content, "name": row["name"], "projects": projects, "association_id": pk},
+    )
 
 
 @login_required

@@ -30,11 +30,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite, Supporter
+from cagnotte.models import (
+    AssociationTotals,
+    AssociationYearTotals,
+    Favourite,
+    LedgerEntry,
+    PayoutLine,
+    PayoutStatement,
+    ProjectGift,
+    Supporter,
+)
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -197,4 +206,86 @@ def figures_of(row) -> AssociationFigures:
         get("fig_first_year"),
         get("fig_received_total"),
         get("fig_this_year"),
+    )
+
+
+# --- A project's progress --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    """A project's figures: what its gifts add up to against its goal. Exact: the sum of its
+    ``ProjectGift`` rows, each written in its gift's transaction."""
+
+    goal: int
+    raised: int
+
+    @property
+    def percent(self) -> int:
+        """Whole percent, rounded down (never « 100 % » one Tooket short), capped at 100."""
+        return min(100, self.raised * 100 // self.goal) if self.goal > 0 else 0
+
+    @property
+    def reached(self) -> bool:
+        return self.raised >= self.goal
+
+    @property
+    def bar_value(self) -> int:
+        """The ``<progress>`` element's value: never past its max."""
+        return min(self.raised, self.goal)
+
+
+def with_progress(projects):
+    """A queryset of projects with what their gifts add up to (``raised``), in the same query.
+    Read the figures with ``progress_of(project)``."""
+    return projects.annotate(
+        raised=Coalesce(
+            Subquery(
+                ProjectGift.objects.filter(project_id=OuterRef("pk"))
+                .values("project_id")
+                .annotate(total=Sum("amount"))
+                .values("total")[:1]
+            ),
+            Value(0),
+        )
+    )
+
+
+def progress_of(project) -> ProjectProgress:
+    return ProjectProgress(goal=project.goal, raised=project.raised)
+
+
+# --- A closed campaign's figures (the « attestation de soutien ») ----------------------------
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    supporters: int  # distinct members who gave (or whose balance was swept) to it
+    received: int  # Tookets, gifts and year-end sweeps
+    paid_cents: int  # what the bank paid for this campaign (0 before the payment)
+    paid_at: object
+
+
+def campaign_figures(*, association_id: int, program_id: int) -> CampaignFigures:
+    """What an association received in one program, read from the ledger itself (exact):
+    two queries, the entries' sum and the payout line."""
+    received = LedgerEntry.objects.filter(
+        association_id=association_id,
+        kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP],
+        wallet__program_id=program_id,
+    ).aggregate(total=Coalesce(Sum("amount"), 0), supporters=Count("wallet__member", distinct=True))
+    line = (
+        PayoutLine.objects.filter(
+            association_id=association_id,
+            statement__program_id=program_id,
+            statement__status=PayoutStatement.Status.PAID,
+        )
+        .values("amount_cents", "statement__paid_at")
+        .first()
+    )
+    return CampaignFigures(
+        supporters=received["supporters"],
+        received=-received["total"],
+        paid_cents=line["amount_cents"] if line else 0,
+        paid_at=line["statement__paid_at"] if line else None,
     )

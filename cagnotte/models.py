@@ -487,3 +487,33 @@ class PayoutLine(models.Model):
         """« 1 234,56 » from integer cents, without floats."""
         euros, cents = divmod(self.amount_cents, 100)
         return f"{euros:,}".replace(",", "\u202f") + f",{cents:02d}"
+
+
+class ProjectGift(models.Model):
+    """A gift that counts for one of the association's projects: the gift itself is an
+    ordinary ``gift`` entry to the association (the ledger, the figures and the payout see
+    nothing else); this row, written by ``give_tookets`` in the gift's transaction, says
+    which project it was for. Its amount is the entry's, positive, so a project's progress
+    is one sum over this small table (``cagnotte.figures.project_progress``)."""
+
+    entry = models.OneToOneField(
+        LedgerEntry,
+        verbose_name=_("mouvement"),
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="project_gift",
+    )
+    project = models.ForeignKey(
+        "associations.Project",
+        verbose_name=_("projet"),
+        on_delete=models.PROTECT,
+        related_name="gifts",
+    )
+    amount = models.BigIntegerField(_("montant (K)"))
+
+    class Meta:
+        verbose_name = _("don à un projet")
+        verbose_name_plural = _("dons aux projets")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="project_gift_positive")
+        ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
+from associations.models import Project
 from associations.selectors import associations_visible_to
 from cagnotte.campaigns import Program
 from cagnotte.ledger import (
@@ -21,7 +23,7 @@ from cagnotte.ledger import (
     locked_wallets,
     post_entry,
 )
-from cagnotte.models import Favourite, LedgerEntry, Wallet
+from cagnotte.models import Favourite, LedgerEntry, ProjectGift, Wallet
 from cagnotte.selectors import favourite_can_receive
 from tookets import outbox
 
@@ -55,6 +57,7 @@ def give_tookets(
     token: str,
     wallet_id: int | None = None,
     program: Program | None = None,
+    project_id: int | None = None,
     receipt: bool = True,
 ) -> LedgerEntry:
     """A member gives whole Tookets of one wallet to an association (« VALIDER LA DEMANDE »).
@@ -64,6 +67,10 @@ def give_tookets(
     wallet row is locked, then balance and eligibility are checked again: two gifts racing
     on one wallet are serialised and can never overdraw it. A lock held longer than
     ``settings.GIFT_LOCK_TIMEOUT`` (an import) raises ``WalletBusy``, with nothing given.
+
+    ``project_id``: the gift also counts for that project of the association (« J'aide ce
+    projet »): a ``ProjectGift`` row linking the entry, written in the same transaction. The
+    project must be live (accepted, not past its end) and for the wallet's program.
 
     A gift made queues its receipt in the same transaction (a gift rolled back sends
     nothing); a replay makes nothing and queues nothing. ``receipt=False``: the demo data's
@@ -105,6 +112,13 @@ def give_tookets(
         )
         if not eligible:
             raise NotEligible
+        if (
+            project_id is not None
+            and not Project.objects.live_on(timezone.localdate())
+            .filter(pk=project_id, association_id=association_id, program_id=program.pk)
+            .exists()
+        ):
+            raise NotEligible
         if amount > wallet.balance:
             raise InsufficientBalance
         entry, created = post_entry(
@@ -115,6 +129,8 @@ def give_tookets(
             association_id=association_id,
             created_by=member,
         )
+        if created and project_id is not None:
+            ProjectGift.objects.create(entry=entry, project_id=project_id, amount=amount)
         if created and receipt:
             # Named, not imported: the receipt is a page-floor task (docs/architecture.md), and
             # the outbox checks the name here, in the gift's transaction.

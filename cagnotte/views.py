@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from associations.models import Project
 from associations.selectors import visible_association_or_none
 from cagnotte.figures import figures_of, with_figures
 from cagnotte.forms import GiveForm, new_give_token
@@ -98,7 +99,27 @@ def _program_asked(request) -> int | None:
     return program_id
 
 
-def _give_context(member, association, *, program_id: int | None, token, posted=None) -> dict:
+def _project_asked(request, association_id: int, program_id: int | None):
+    """A link for one project (``?projet=<id>``, « J'aide ce projet »): the live project of
+    this association, and its program (which must be the one asked, if any); 404 otherwise."""
+    if "projet" not in request.GET:
+        return None, program_id
+    project_id = int_or_none(request.GET["projet"])
+    project = (
+        Project.objects.live_on(timezone.localdate())
+        .filter(pk=project_id, association_id=association_id)
+        .first()
+        if project_id is not None
+        else None
+    )
+    if project is None or program_id not in (None, project.program_id):
+        raise Http404
+    return project, project.program_id
+
+
+def _give_context(
+    member, association, *, program_id: int | None, token, posted=None, project=None
+) -> dict:
     """What the gift page shows, shown (GET) or shown again after a failed post: the
     association and its figures, one form per wallet that can give to it (``program_id``: that
     program's only; the caller checked that the association is enrolled in it).
@@ -118,7 +139,12 @@ def _give_context(member, association, *, program_id: int | None, token, posted=
         else:
             form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
         forms.append({"wallet": w, "form": form, "token": token(w)})
-    context = {"association": association, "figures": association.figures, "forms": forms}
+    context = {
+        "association": association,
+        "figures": association.figures,
+        "forms": forms,
+        "project": project,
+    }
     if posted is not None:
         posted_elsewhere = not any(item["form"] is posted for item in forms)
         context.update(
@@ -136,6 +162,7 @@ def _give_page(request, member, association_id: int):
     program_id = _program_asked(request)
     if len(str(association_id)) > MAX_ID_DIGITS:  # out of the database's integers
         raise Http404
+    project, program_id = _project_asked(request, association_id, program_id)
     day = timezone.localdate()
     state = give_page_state(member, association_id=association_id, year=day.year)
 
@@ -154,6 +181,7 @@ def _give_page(request, member, association_id: int):
             association,
             program_id=program_id,
             token=lambda w: mark_safe(GIVE_TOKEN_PLACEHOLDER.format(wallet_id=w.pk)),
+            project=project,
         )
 
     content = render_fragment(
@@ -161,7 +189,15 @@ def _give_page(request, member, association_id: int):
         "cagnotte/_give_content.html",
         # Whose page (the member: their wallets; their bank: what they may see), of what, on
         # which day (programs open and close by date), and the state of all it shows.
-        state=(member.pk, member.caisse_regionale_id, association_id, program_id, day, state),
+        state=(
+            member.pk,
+            member.caisse_regionale_id,
+            association_id,
+            program_id,
+            day,
+            state,
+            (project.pk, project.title) if project else None,
+        ),
         context=context,
     )
     # A fresh token per display, signed for this member, association and wallet.
@@ -186,6 +222,7 @@ def give(request, association_id):
     if association is None:
         return render(request, "cagnotte/give_refused.html", status=400)
     program_id = _program_asked(request)
+    project, program_id = _project_asked(request, association.pk, program_id)
     if (
         program_id is not None
         and not association.enrollments.filter(program_id=program_id).exists()
@@ -202,6 +239,7 @@ def give(request, association_id):
                 association_id=association.pk,
                 amount=posted.cleaned_data["amount"],
                 token=posted.cleaned_data["one_time"],
+                project_id=project.pk if project else None,
             )
         except InvalidAmount:
             posted.add_error("amount", _("Le montant doit être un nombre entier de Tookets."))
@@ -229,6 +267,7 @@ def give(request, association_id):
             member_id=member.pk, association_id=association.pk, wallet_id=w.pk
         ),
         posted=posted,
+        project=project,
     )
     status = 400 if context["posted_elsewhere"] else 200
     return render(request, "cagnotte/give.html", context, status=status)

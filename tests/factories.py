@@ -7,7 +7,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import BankCustomer, User
-from associations.models import Activity, Association, Domain
+from associations.models import Activity, Association, Domain, Project
 from cagnotte.campaigns import Enrollment
 from cagnotte.models import Program, Wallet
 from caisses.models import CaisseLocale, CaisseRegionale
@@ -152,3 +152,19 @@ def bank_association(caisse_regionale, caisse_locale, *, account, manager_accoun
     )
     customer.managers.add(manager)
     return customer
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    """An accepted project of an association, for one of its programs, with a small photo."""
+
+    class Meta:
+        model = Project
+
+    association = factory.SubFactory(AssociationFactory)
+    program = factory.SubFactory(ProgramFactory)
+    title = factory.Sequence(lambda n: f"Projet {n}")
+    text = "Ce que nous allons faire."
+    goal = 50_000
+    ends_on = factory.LazyAttribute(lambda o: o.program.closes_on)
+    status = Project.Status.ACCEPTED
+    photo = factory.django.ImageField(filename="projet.jpg", format="JPEG", width=40, height=30)

@@ -73,7 +73,8 @@ MAX_ALONE = {True: (5, 4), False: (3, 3)}
 
 
 @pytest.fixture
-def world(pg_caisse, other_caisse, program, association, member, other_member):
+def world(pg_caisse, other_caisse, program, association, member, other_member, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     credit(member, program, 500)
     credit(other_member, f.ProgramFactory(caisse_regionale=other_caisse), 300)
     account = f.UserFactory(kind="association", caisse_regionale=pg_caisse)
@@ -87,7 +88,9 @@ def world(pg_caisse, other_caisse, program, association, member, other_member):
         "staff": f.StaffFactory(caisse_regionale=pg_caisse),
         "superuser": f.StaffFactory(caisse_regionale=None, is_superuser=True),
     }
-    return {"users": users, "association": association}
+    # An accepted project with a photo: its pages, its photo and its decisions are walked too.
+    project = f.ProjectFactory(association=association, program=program)
+    return {"users": users, "association": association, "project": project}
 
 
 # --- The URL patterns -----------------------------------------------------------------------
@@ -112,6 +115,7 @@ def _kwargs_candidates(name, params, world):
     real = {
         "pk": [world["association"].pk],
         "association_id": [world["association"].pk],
+        "project_id": [world["project"].pk],
         "slug": [s.slug for s in STEPS],
         "kind": list(DECISIONS),
         "app_label": ["associations", "cagnotte"],

@@ -26,6 +26,8 @@ from associations import selectors, services
 from associations.admin.changelist import CachedChangeListMixin
 from associations.admin.dashboard import DashboardMixin
 from associations.admin.decisions import DecisionsMixin
+from associations.admin.projects import ProjectAdmin  # noqa: F401 (registers it)
+from associations.admin.thanks import ThankYouAdmin  # noqa: F401 (registers it)
 from associations.models import ADDRESS_FIELDS, IDENTITY_FIELDS, Association, StatusChange
 from cagnotte.campaigns import Enrollment
 from caisses.admin import CaisseScopedAdmin

@@ -15,7 +15,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from associations import forms, services
@@ -97,19 +96,34 @@ def _decision_action(kind: str, decision: Decision):
     return admin.action(description=decision.title)(action)
 
 
-class DecisionsMixin:
-    """For ``AssociationAdmin``: the decisions' actions, buttons and page. Associations are
-    fetched through ``get_queryset``, so an id of another bank's association is « not found »."""
+def decision_actions(decisions: dict) -> list:
+    return [_decision_action(kind, decision) for kind, decision in decisions.items()]
 
-    actions = [_decision_action(kind, decision) for kind, decision in DECISIONS.items()]
+
+class DecisionsMixin:
+    """For ``AssociationAdmin`` (and ``ProjectAdmin``, ``ThankYouAdmin``, each with its own
+    table): the decisions' actions, buttons and page. Rows are fetched through ``get_queryset``, so an id of another
+    bank's row is « not found »."""
+
+    decisions = DECISIONS
+    actions = decision_actions(DECISIONS)
+    # The service's keyword for the row decided on, how the page lists the rows, its template.
+    decision_subject = "association"
+    decision_ordering = ("name",)
+    decision_select_related = ("caisse_regionale",)
+    decision_template = "admin/associations/association/decision.html"
+    decision_done = gettext_lazy("%(title)s : %(n)d association(s) traitée(s).")
+
+    def _decide_url_name(self) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_decide"
 
     @admin.display(description=gettext_lazy("Décisions"))
     def decision_links(self, obj):
         if obj is None or obj.pk is None:
             return "—"
         links = []
-        for kind, decision in DECISIONS.items():
-            url = reverse("admin:associations_association_decide", args=[kind])
+        for kind, decision in self.decisions.items():
+            url = reverse(f"admin:{self._decide_url_name()}", args=[kind])
             links.append(
                 format_html(
                     '<a class="button" href="{}?ids={}">{}</a>', url, obj.pk, decision.title
@@ -121,16 +135,14 @@ class DecisionsMixin:
 
     def to_decision(self, kind, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
-        return redirect(
-            f"{reverse('admin:associations_association_decide', args=[kind])}?ids={ids}"
-        )
+        return redirect(f"{reverse(f'admin:{self._decide_url_name()}', args=[kind])}?ids={ids}")
 
     def get_urls(self):
         return [
             path(
                 "decision/<str:kind>/",
                 self.admin_site.admin_view(self.decision_view),
-                name="associations_association_decide",
+                name=self._decide_url_name(),
             ),
             *super().get_urls(),
         ]
@@ -142,8 +154,8 @@ class DecisionsMixin:
         found = list(
             self.get_queryset(request)
             .filter(pk__in=ids)
-            .select_related("caisse_regionale")
-            .order_by("name")
+            .select_related(*self.decision_select_related)
+            .order_by(*self.decision_ordering)
         )
         # Any id outside the staff member's scope makes the whole request « not found ».
         if len(found) != len(ids):
@@ -151,7 +163,7 @@ class DecisionsMixin:
         return found
 
     def decision_view(self, request, kind):
-        decision = DECISIONS.get(kind)
+        decision = self.decisions.get(kind)
         if decision is None:
             raise Http404
         if not self.has_change_permission(request):
@@ -166,9 +178,12 @@ class DecisionsMixin:
         )
         if request.method == "POST" and form.is_valid():
             self._take(request, decision, associations, form.cleaned_data)
+            opts = self.model._meta
             if len(associations) == 1:
-                return redirect("admin:associations_association_change", associations[0].pk)
-            return redirect("admin:associations_association_changelist")
+                return redirect(
+                    f"admin:{opts.app_label}_{opts.model_name}_change", associations[0].pk
+                )
+            return redirect(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -181,7 +196,7 @@ class DecisionsMixin:
         }
         return TemplateResponse(
             request,
-            "admin/associations/association/decision.html",
+            self.decision_template,
             context,
             status=400 if form.errors else 200,
         )
@@ -193,15 +208,16 @@ class DecisionsMixin:
         done = 0
         for association in associations:
             try:
-                decision.service(association=association, staff=request.user, **arguments)
+                decision.service(
+                    **{self.decision_subject: association}, staff=request.user, **arguments
+                )
             except services.WorkflowError as exc:
-                self.message_user(request, f"{association.name} : {exc}", messages.ERROR)
+                self.message_user(request, f"{association} : {exc}", messages.ERROR)
             else:
                 done += 1
         if done:
             self.message_user(
                 request,
-                _("%(title)s : %(n)d association(s) traitée(s).")
-                % {"title": decision.title, "n": done},
+                self.decision_done % {"title": decision.title, "n": done},
                 messages.SUCCESS,
             )
