@@ -98,6 +98,7 @@ class PayoutLineInline(admin.TabularInline):
         "association",
         "gifts_k",
         "sweeps_k",
+        "matched_k",
         "total_k",
         "amount_cents",
         "iban",

@@ -47,6 +47,9 @@ class AssociationFigures:
     first_year: int | None = None
     received_total: int = 0
     received_this_year: int = 0
+    # Of which from matching offers (« dont X K d'abondement »).
+    matched_total: int = 0
+    matched_this_year: int = 0
 
 
 # --- Writing ---------------------------------------------------------------------------------
@@ -62,12 +65,15 @@ def insert_supporters_sql(rows: str) -> str:
 
 
 def add_totals_sql(rows: str) -> str:
-    """Add to the totals; ``rows``: (association_id, new supporters, received, year)."""
+    """Add to the totals; ``rows``: (association_id, new supporters, received, year, of
+    which matched)."""
     return (
-        f"INSERT INTO {_TOTALS} (association_id, supporters, received_total, first_year) {rows} "
+        f"INSERT INTO {_TOTALS} "
+        f"(association_id, supporters, received_total, first_year, matched_total) {rows} "
         "ON CONFLICT (association_id) DO UPDATE SET "
         f"supporters = {_TOTALS}.supporters + EXCLUDED.supporters, "
         f"received_total = {_TOTALS}.received_total + EXCLUDED.received_total, "
+        f"matched_total = {_TOTALS}.matched_total + EXCLUDED.matched_total, "
         # The earliest year: a sweep of a past program may come after this year's gifts.
         f"first_year = CASE WHEN {_TOTALS}.first_year IS NULL "
         f"OR EXCLUDED.first_year < {_TOTALS}.first_year "
@@ -76,34 +82,48 @@ def add_totals_sql(rows: str) -> str:
 
 
 def add_year_totals_sql(rows: str) -> str:
-    """Add to one year's totals; ``rows``: (association_id, year, received)."""
+    """Add to one year's totals; ``rows``: (association_id, year, received, of which
+    matched)."""
     return (
-        f"INSERT INTO {_YEAR_TOTALS} (association_id, year, received) {rows} "
+        f"INSERT INTO {_YEAR_TOTALS} (association_id, year, received, matched) {rows} "
         "ON CONFLICT (association_id, year) DO UPDATE SET "
-        f"received = {_YEAR_TOTALS}.received + EXCLUDED.received"
+        f"received = {_YEAR_TOTALS}.received + EXCLUDED.received, "
+        f"matched = {_YEAR_TOTALS}.matched + EXCLUDED.matched"
     )
 
 
-def count_received(*, association_id: int, member_id: int, year: int, received: int) -> None:
+def count_received(
+    *, association_id: int, member_id: int | None, year: int, received: int, matched: int = 0
+) -> None:
     """Keep the figures in step with one entry: ``received`` Tookets of ``member_id`` in a
-    program of ``year``. Upserts understood by PostgreSQL and SQLite alike."""
+    program of ``year``, of which ``matched`` from a matching offer (a matching entry:
+    ``member_id`` None, its gift counted the supporter). Upserts understood by PostgreSQL
+    and SQLite alike."""
     with connection.cursor() as cursor:
+        new_supporter = 0
+        if member_id is not None:
+            cursor.execute(
+                insert_supporters_sql("VALUES (%s, %s, %s)"),
+                [association_id, member_id, timezone.now()],
+            )
+            new_supporter = 1 if cursor.rowcount == 1 else 0
         cursor.execute(
-            insert_supporters_sql("VALUES (%s, %s, %s)"),
-            [association_id, member_id, timezone.now()],
+            add_totals_sql("VALUES (%s, %s, %s, %s, %s)"),
+            [association_id, new_supporter, received, year, matched],
         )
-        new_supporter = 1 if cursor.rowcount == 1 else 0
         cursor.execute(
-            add_totals_sql("VALUES (%s, %s, %s, %s)"),
-            [association_id, new_supporter, received, year],
+            add_year_totals_sql("VALUES (%s, %s, %s, %s)"),
+            [association_id, year, received, matched],
         )
-        cursor.execute(add_year_totals_sql("VALUES (%s, %s, %s)"), [association_id, year, received])
 
 
 # --- Reading ---------------------------------------------------------------------------------
 
 # The columns ``figures_join`` brings, in ``figures_from``'s order.
-FIGURES_COLUMNS = "ft.supporters, ft.first_year, ft.received_total, fy.received"
+FIGURES_COLUMNS = (
+    "ft.supporters, ft.first_year, ft.received_total, fy.received, ft.matched_total, fy.matched"
+)
+FIGURES_WIDTH = FIGURES_COLUMNS.count(",") + 1
 
 
 def figures_join(association: str) -> str:
@@ -116,13 +136,17 @@ def figures_join(association: str) -> str:
     )
 
 
-def figures_from(supporters, first_year, received_total, received_this_year):
+def figures_from(
+    supporters, first_year, received_total, received_this_year, matched_total=0, matched_year=0
+):
     """``AssociationFigures`` from the ``FIGURES_COLUMNS`` of a row."""
     return AssociationFigures(
         supporters=supporters or 0,
         first_year=first_year,
         received_total=received_total or 0,
         received_this_year=received_this_year or 0,
+        matched_total=matched_total or 0,
+        matched_this_year=matched_year or 0,
     )
 
 
@@ -178,14 +202,14 @@ def with_figures(associations, *, year: int | None = None):
     year's row by a subquery on its unique index. Read them back with ``figures_of``.
     """
     year = year or timezone.localdate().year
-    this_year = AssociationYearTotals.objects.filter(
-        association_id=OuterRef("pk"), year=year
-    ).values("received")[:1]
+    this_year = AssociationYearTotals.objects.filter(association_id=OuterRef("pk"), year=year)
     return associations.annotate(
         fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
         fig_first_year=F("totals__first_year"),
         fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
-        fig_this_year=Coalesce(Subquery(this_year), Value(0)),
+        fig_this_year=Coalesce(Subquery(this_year.values("received")[:1]), Value(0)),
+        fig_matched_total=Coalesce(F("totals__matched_total"), Value(0)),
+        fig_matched_this_year=Coalesce(Subquery(this_year.values("matched")[:1]), Value(0)),
     )
 
 
@@ -197,4 +221,6 @@ def figures_of(row) -> AssociationFigures:
         get("fig_first_year"),
         get("fig_received_total"),
         get("fig_this_year"),
+        get("fig_matched_total"),
+        get("fig_matched_this_year"),
     )

@@ -7,7 +7,7 @@ from django.db.models import Count, Sum
 
 from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import Program, receiving_enrollments
-from cagnotte.figures import FIGURES_COLUMNS, figures_from, figures_join
+from cagnotte.figures import FIGURES_COLUMNS, FIGURES_WIDTH, figures_from, figures_join
 from cagnotte.models import (
     Favourite,
     LedgerEntry,
@@ -115,10 +115,11 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
         )
         rows = cursor.fetchall()
     version = rows[0][0]
-    figures = figures_from(*rows[0][1:5])
+    end = 1 + FIGURES_WIDTH
+    figures = figures_from(*rows[0][1:end])
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         version = DirectoryVersion.current()
-    wallets = tuple(row[5:] for row in rows if row[5] is not None)
+    wallets = tuple(row[end:] for row in rows if row[end] is not None)
     return (version, figures, wallets)
 
 

@@ -1,0 +1,205 @@
+"""Matching gifts (« abondement »): a regional bank tops up its members' gifts from an offer's
+budget, in the gift's own transaction.
+
+``match_gift`` is called by ``cagnotte.services.give_tookets`` once the gift entry is
+written, with the giver's wallet still locked. It finds the offers of the gift's program in
+effect today that take the association (``MatchingOffer.objects.in_effect_on`` and
+``qualifying``: the one rule, which the cards and the gift form ask too), locks their rows
+(``cagnotte.ledger.locked_offers``: after the wallet, in id order, a bounded wait), and
+computes for each what it would add: the ratio applied to the gift, cut by the cap per gift,
+by what the member and the association have left under their caps, and by what is left of
+the budget. **One offer wins: the one that adds the most** (then the higher ratio, then the
+older offer); never two. Its matching entry is written by the one ledger writer
+(``post_entry``, ``kind=matching``): its source is the offer's budget, its reference
+``match:<gift id>`` and a unique constraint on the gift it ``matches`` make a replayed or
+raced gift matched once; ``spent`` moves under the CHECK ``spent <= budget``.
+
+Why the offer row is the lock: every match of an offer reads its spending (budget left, the
+member's and the association's sums under the caps) and writes it; holding the row while the
+gift's transaction runs makes those reads true until the commit. Two gifts racing for the last
+Tookets of a budget are serialised there: the second one sees what the first left, is matched
+partly or not at all, and says so (``Match.cut``). The cost: gifts matched by one offer
+queue on its row for the length of a gift's transaction (a few milliseconds), as gifts to one
+association already queue on its totals row.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from cagnotte.ledger import locked_offers, post_entry
+from cagnotte.models import LedgerEntry, MatchingOffer
+
+CUT_GIFT = "gift"
+CUT_MEMBER = "member"
+CUT_ASSOCIATION = "association"
+CUT_BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class Match:
+    """What an offer adds to one gift: ``amount`` Tookets, where the ratio alone gave
+    ``full``; ``cut_by`` names what cut it (a cap or the budget)."""
+
+    offer_id: int
+    offer_name: str
+    ends_on: datetime.date
+    amount: int
+    full: int
+    cut_by: tuple[str, ...] = ()
+
+    @property
+    def cut(self) -> bool:
+        return self.amount < self.full
+
+
+# What the qualifying rules read of an association (``values(*ASSOCIATION_FIELDS)``).
+ASSOCIATION_FIELDS = ("id", "domain_id", "activity_id", "caisse_locale_id")
+
+
+def match_reference(gift: LedgerEntry) -> str:
+    return f"match:{gift.pk}"
+
+
+def offers_for(*, program_id: int, association, day: datetime.date | None = None):
+    """The offers running on ``day`` in a program that take ``association`` (a dict of
+    ``ASSOCIATION_FIELDS``), their budget spent or not."""
+    return (
+        MatchingOffer.objects.filter(program_id=program_id)
+        .running_on(day)
+        .qualifying(
+            association_id=association["id"],
+            domain_id=association["domain_id"],
+            activity_id=association["activity_id"],
+            caisse_locale_id=association["caisse_locale_id"],
+        )
+    )
+
+
+def _used(offers, *, member_id: int, association_id: int) -> dict[int, tuple[int, int]]:
+    """``{offer id: (matched for this member, matched for this association)}``, positive K,
+    for the offers that have such a cap (one query; none when no offer has one)."""
+    capped = [o.pk for o in offers if o.cap_per_member or o.cap_per_association]
+    if not capped:
+        return {}
+    rows = (
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.MATCHING, offer_id__in=capped)
+        .values("offer_id")
+        .annotate(
+            member=Sum("amount", filter=Q(matches__wallet__member_id=member_id), default=0),
+            association=Sum("amount", filter=Q(association_id=association_id), default=0),
+        )
+        .order_by()
+    )
+    return {r["offer_id"]: (-int(r["member"]), -int(r["association"])) for r in rows}
+
+
+def what_offer_adds(
+    offer: MatchingOffer, *, amount: int, member_used: int = 0, association_used: int = 0
+) -> Match:
+    """The ratio applied to a gift of ``amount``, cut by each cap and by the budget left."""
+    full = offer.full_match(amount)
+    limits = [(CUT_BUDGET, offer.budget - offer.spent)]
+    if offer.cap_per_gift is not None:
+        limits.append((CUT_GIFT, offer.cap_per_gift))
+    if offer.cap_per_member is not None:
+        limits.append((CUT_MEMBER, offer.cap_per_member - member_used))
+    if offer.cap_per_association is not None:
+        limits.append((CUT_ASSOCIATION, offer.cap_per_association - association_used))
+    added = full
+    cut_by = []
+    for name, limit in limits:
+        limit = max(0, limit)
+        if limit < full:
+            cut_by.append(name)
+        added = min(added, limit)
+    return Match(
+        offer_id=offer.pk,
+        offer_name=offer.name,
+        ends_on=offer.ends_on,
+        amount=added,
+        full=full,
+        cut_by=tuple(cut_by),
+    )
+
+
+def best_match(offers, *, amount: int, used=None) -> Match | None:
+    """The winning offer's match: the most Tookets added, then the higher ratio, then the
+    older offer. None without offers."""
+    used = used or {}
+    best, best_key = None, None
+    for offer in offers:
+        member_used, association_used = used.get(offer.pk, (0, 0))
+        match = what_offer_adds(
+            offer, amount=amount, member_used=member_used, association_used=association_used
+        )
+        key = (match.amount, offer.ratio_matched / offer.ratio_given, -offer.pk)
+        if best_key is None or key > best_key:
+            best, best_key = match, key
+    return best
+
+
+def match_gift(*, gift: LedgerEntry, member, association: dict) -> Match | None:
+    """Match a gift just written (``gift.wallet.program`` loaded, its wallet locked by the
+    caller's transaction). Returns the winning offer's ``Match`` (``amount`` 0: its budget or
+    a cap left nothing, no entry written), or None when no running offer takes the gift."""
+    amount = -gift.amount
+    running = list(
+        offers_for(
+            program_id=gift.wallet.program_id, association=association, day=timezone.localdate()
+        )
+    )
+    if not running:
+        return None
+    ids = [o.pk for o in running if o.spent < o.budget]
+    if not ids:
+        # Every budget spent (and a spent budget stays spent: the terms are frozen): the gift
+        # is told so, without queueing on the offers' rows.
+        return best_match(running, amount=amount)
+    with locked_offers(
+        MatchingOffer.objects.filter(pk__in=ids), wait=settings.GIFT_LOCK_TIMEOUT
+    ) as offers:
+        # Re-checked under the lock: an offer closed early since the read above is out.
+        offers = [o for o in offers if o.closed_at is None]
+        if not offers:
+            return None
+        used = _used(offers, member_id=member.pk, association_id=association["id"])
+        match = best_match(offers, amount=amount, used=used)
+        if match.amount > 0:
+            offer = next(o for o in offers if o.pk == match.offer_id)
+            post_entry(
+                wallet=None,
+                kind=LedgerEntry.Kind.MATCHING,
+                amount=-match.amount,
+                reference=match_reference(gift),
+                association_id=gift.association_id,
+                offer=offer,
+                matches=gift,
+                memo=offer.name[:200],
+            )
+        return match
+
+
+def match_of(gift: LedgerEntry) -> Match | None:
+    """The match a gift received, read back (a replayed gift, a receipt, the history)."""
+    entry = (
+        LedgerEntry.objects.select_related("offer")
+        .filter(kind=LedgerEntry.Kind.MATCHING, matches=gift)
+        .first()
+    )
+    if entry is None:
+        return None
+    offer = entry.offer
+    # The terms are frozen once a gift is matched: the full match is the same as then.
+    return Match(
+        offer_id=offer.pk,
+        offer_name=offer.name,
+        ends_on=offer.ends_on,
+        amount=-entry.amount,
+        full=offer.full_match(-gift.amount),
+    )
