@@ -29,11 +29,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cagnotte.ledger import locked_offers, post_entry
-from cagnotte.models import LedgerEntry, MatchingOffer
+from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent
 
 CUT_GIFT = "gift"
 CUT_MEMBER = "member"
@@ -203,3 +205,85 @@ def match_of(gift: LedgerEntry) -> Match | None:
         amount=-entry.amount,
         full=offer.full_match(-gift.amount),
     )
+
+
+# --- Staff actions ---------------------------------------------------------------------------
+
+
+class OfferFrozen(Exception):
+    """A gift has been matched: the offer's terms may no longer change (it may be closed)."""
+
+    message = gettext_lazy(
+        "Un don a déjà été abondé par cette offre : ses conditions ne peuvent plus changer. "
+        "Vous pouvez seulement la clore avant terme."
+    )
+
+
+class OfferClosed(Exception):
+    """The offer was closed already."""
+
+    message = gettext_lazy("Cette offre est déjà close.")
+
+
+def _audit_value(value):
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if hasattr(value, "__iter__") and not isinstance(value, str):
+        return sorted(_audit_value(v) for v in value)
+    return value
+
+
+def save_offer(*, offer: MatchingOffer, actor, changed: dict) -> MatchingOffer:
+    """Create or change an offer (staff, in the admin), audited: who, when, what.
+
+    ``changed``: ``{field name: new value}`` of what the staff changed (the qualifying lists
+    are set by the admin's form after this, in the same request). Once a gift has been
+    matched the terms are frozen (``OfferFrozen``, nothing written), re-checked under the
+    offer's row lock: a gift matching it at the same moment waits, or has made it frozen.
+    """
+    with transaction.atomic():
+        created = offer.pk is None
+        if not created and not changed:
+            return offer  # nothing changed: nothing to record
+        if not created:
+            with locked_offers(MatchingOffer.objects.filter(pk=offer.pk), wait=None) as (current,):
+                if changed and current.gifts_matched:
+                    raise OfferFrozen
+                if changed and current.closed_at is not None:
+                    raise OfferClosed
+                # What the matching writes is never taken from a form.
+                offer.spent, offer.gifts_matched = current.spent, current.gifts_matched
+        else:
+            offer.created_by = actor
+        offer.save()
+        MatchingOfferEvent.objects.create(
+            offer=offer,
+            event=MatchingOfferEvent.Event.CREATED if created else MatchingOfferEvent.Event.CHANGED,
+            actor=actor,
+            data={name: _audit_value(value) for name, value in sorted(changed.items())},
+        )
+        return offer
+
+
+def close_offer(*, offer: MatchingOffer, actor, reason: str) -> MatchingOffer:
+    """Close an offer before its end (staff): no gift is matched from then on; the matches
+    made stay. Recorded with who, when and why."""
+    with (
+        transaction.atomic(),
+        locked_offers(MatchingOffer.objects.filter(pk=offer.pk), wait=None) as (current,),
+    ):
+        if current.closed_at is not None:
+            raise OfferClosed
+        current.closed_at = timezone.now()
+        current.closed_by = actor
+        current.close_reason = reason[:200]
+        current.save(update_fields=["closed_at", "closed_by", "close_reason"])
+        MatchingOfferEvent.objects.create(
+            offer=current,
+            event=MatchingOfferEvent.Event.CLOSED,
+            actor=actor,
+            data={"reason": current.close_reason, "spent": current.spent},
+        )
+        return current

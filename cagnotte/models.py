@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -703,6 +704,22 @@ class MatchingOffer(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.program})"
+
+    def clean(self):
+        program = self.program if self.program_id else None
+        if program and self.starts_on and self.ends_on:
+            if self.starts_on < program.opens_on or self.ends_on > program.closes_on:
+                raise ValidationError(
+                    _(
+                        "Les dates de l’offre doivent être comprises dans la campagne (du %(o)s au %(c)s)."
+                    )
+                    % {
+                        "o": program.opens_on.strftime("%d/%m/%Y"),
+                        "c": program.closes_on.strftime("%d/%m/%Y"),
+                    }
+                )
+            if self.ends_on < self.starts_on:
+                raise ValidationError(_("La date de fin précède la date de début."))
 
     @property
     def remaining(self) -> int:
