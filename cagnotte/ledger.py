@@ -198,7 +198,11 @@ def post_entry(
             if matching:
                 moved = MatchingOffer.objects.filter(
                     pk=offer.pk, spent__lte=F("budget") + amount
-                ).update(spent=F("spent") - amount, gifts_matched=F("gifts_matched") + 1)
+                ).update(
+                    spent=F("spent") - amount,
+                    gifts_matched=F("gifts_matched") + 1,
+                    version=F("version") + 1,
+                )
                 if moved != 1:
                     raise BudgetSpent
             else:

@@ -101,11 +101,8 @@ def _used(offers, *, member_id: int, association_id: int) -> dict[int, tuple[int
     return {r["offer_id"]: (-int(r["member"]), -int(r["association"])) for r in rows}
 
 
-def what_offer_adds(
-    offer: MatchingOffer, *, amount: int, member_used: int = 0, association_used: int = 0
-) -> Match:
-    """The ratio applied to a gift of ``amount``, cut by each cap and by the budget left."""
-    full = offer.full_match(amount)
+def limits_of(offer: MatchingOffer, *, member_used: int, association_used: int):
+    """``[(what, K it still allows)]``: the budget left and each cap the offer has, left."""
     limits = [(CUT_BUDGET, offer.budget - offer.spent)]
     if offer.cap_per_gift is not None:
         limits.append((CUT_GIFT, offer.cap_per_gift))
@@ -113,10 +110,17 @@ def what_offer_adds(
         limits.append((CUT_MEMBER, offer.cap_per_member - member_used))
     if offer.cap_per_association is not None:
         limits.append((CUT_ASSOCIATION, offer.cap_per_association - association_used))
+    return [(name, max(0, limit)) for name, limit in limits]
+
+
+def what_offer_adds(
+    offer: MatchingOffer, *, amount: int, member_used: int = 0, association_used: int = 0
+) -> Match:
+    """The ratio applied to a gift of ``amount``, cut by each cap and by the budget left."""
+    full = offer.full_match(amount)
     added = full
     cut_by = []
-    for name, limit in limits:
-        limit = max(0, limit)
+    for name, limit in limits_of(offer, member_used=member_used, association_used=association_used):
         if limit < full:
             cut_by.append(name)
         added = min(added, limit)
@@ -207,6 +211,79 @@ def match_of(gift: LedgerEntry) -> Match | None:
     )
 
 
+# --- Before the gift: what the form announces ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferPreview:
+    """One running offer as the gift form shows it: its ratio and the most it can still add
+    to this member's gift to this association (cap per gift, caps left, budget left)."""
+
+    name: str
+    ends_on: datetime.date
+    ratio_matched: int
+    ratio_given: int
+    limit: int
+
+    def adds(self, amount: int) -> int:
+        return max(0, min(amount * self.ratio_matched // self.ratio_given, self.limit))
+
+
+@dataclass(frozen=True)
+class FormPreview:
+    offers: tuple[OfferPreview, ...]
+
+    @property
+    def spent(self) -> bool:
+        """Offers take this gift, but nothing is left to add (budget or caps spent)."""
+        return bool(self.offers) and all(o.limit <= 0 for o in self.offers)
+
+    def adds(self, amount) -> int:
+        """What a gift of ``amount`` would get from the best offer (``best_match``'s rule)."""
+        if not isinstance(amount, int) or amount <= 0:
+            return 0
+        return max((o.adds(amount) for o in self.offers), default=0)
+
+    @property
+    def best(self) -> OfferPreview | None:
+        live = [o for o in self.offers if o.limit > 0]
+        return max(live, key=lambda o: o.ratio_matched / o.ratio_given) if live else None
+
+
+def previews(*, member_id: int, association: dict, program_ids) -> dict[int, FormPreview]:
+    """``{program id: FormPreview}`` for the gift form's wallets: the running offers that take
+    this association, each with what it can still add (one query, and one more when an offer
+    has a cap per member or association). Read without a lock: the gift decides."""
+    running = list(
+        MatchingOffer.objects.filter(program_id__in=list(program_ids))
+        .running_on(timezone.localdate())
+        .qualifying(
+            association_id=association["id"],
+            domain_id=association["domain_id"],
+            activity_id=association["activity_id"],
+            caisse_locale_id=association["caisse_locale_id"],
+        )
+        .order_by("pk")
+    )
+    if not running:
+        return {}
+    used = _used(running, member_id=member_id, association_id=association["id"])
+    result: dict[int, list[OfferPreview]] = {}
+    for offer in running:
+        member_used, association_used = used.get(offer.pk, (0, 0))
+        limits = limits_of(offer, member_used=member_used, association_used=association_used)
+        result.setdefault(offer.program_id, []).append(
+            OfferPreview(
+                name=offer.name,
+                ends_on=offer.ends_on,
+                ratio_matched=offer.ratio_matched,
+                ratio_given=offer.ratio_given,
+                limit=min(limit for _, limit in limits),
+            )
+        )
+    return {pk: FormPreview(tuple(offers)) for pk, offers in result.items()}
+
+
 # --- Staff actions ---------------------------------------------------------------------------
 
 
@@ -255,6 +332,7 @@ def save_offer(*, offer: MatchingOffer, actor, changed: dict) -> MatchingOffer:
                     raise OfferClosed
                 # What the matching writes is never taken from a form.
                 offer.spent, offer.gifts_matched = current.spent, current.gifts_matched
+                offer.version = current.version + 1
         else:
             offer.created_by = actor
         offer.save()
@@ -279,7 +357,8 @@ def close_offer(*, offer: MatchingOffer, actor, reason: str) -> MatchingOffer:
         current.closed_at = timezone.now()
         current.closed_by = actor
         current.close_reason = reason[:200]
-        current.save(update_fields=["closed_at", "closed_by", "close_reason"])
+        current.version += 1
+        current.save(update_fields=["closed_at", "closed_by", "close_reason", "version"])
         MatchingOfferEvent.objects.create(
             offer=current,
             event=MatchingOfferEvent.Event.CLOSED,

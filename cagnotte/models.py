@@ -650,6 +650,9 @@ class MatchingOffer(models.Model):
     budget = models.BigIntegerField(_("budget (K)"))
     spent = models.BigIntegerField(_("budget utilisé (K)"), default=0, editable=False)
     gifts_matched = models.PositiveIntegerField(_("dons abondés"), default=0, editable=False)
+    # Bumped by every write (a match, a staff change or close): the pages that announce the
+    # offer name their cached fragments with the sum of their offers' versions.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("créée le"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
