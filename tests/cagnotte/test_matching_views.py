@@ -130,3 +130,48 @@ def test_query_counts_with_an_offer(
     with django_assert_max_num_queries(2):
         html = member_client.get(give_url(association)).content.decode()
     assert f"sera complété de 110{NBSP}K" in html
+
+
+def test_the_figures_say_how_much_was_matched(client, member, program, pg_caisse):
+    asso_user = f.UserFactory(kind="association", caisse_regionale=pg_caisse)
+    association = f.AssociationFactory(
+        caisse_regionale=pg_caisse, user=asso_user, account_number=asso_user.account_number
+    )
+    f.EnrollmentFactory(association=association, program=program)
+    make_offer(program, ratio_matched=1, ratio_given=2)
+    credit(member, program, 300)
+    client.force_login(asso_user)
+    assert "abondement" not in client.get(reverse("associations:space")).content.decode()
+    give_tookets(
+        member=member, program=program, association_id=association.pk, amount=200, token="g"
+    )
+    space = client.get(reverse("associations:space")).content.decode()
+    assert f"300{NBSP}K" in space and f"dont 100{NBSP}K d’abondement" in space
+    client.force_login(member)
+    html = client.get(give_url(association)).content.decode()
+    assert f"dont 100{NBSP}K d’abondement" in html
+
+
+def test_the_gift_email_and_the_recap_say_what_was_added(
+    settings, member, program, association, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from accounts import emails
+    from tookets.periods import current_period
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    make_offer(program, name="Dons doublés")
+    credit(member, program, 300)
+    with django_capture_on_commit_callbacks(execute=True):
+        give_tookets(
+            member=member, program=program, association_id=association.pk, amount=120, token="m"
+        )
+    (receipt,) = mail.outbox
+    assert f"Votre Caisse régionale l’a complété de 120{NBSP}K (Dons doublés)." in receipt.body
+    assert "complété de" in receipt.alternatives[0][0]
+    emails.send_recap_emails(period=current_period())
+    recap = mail.outbox[-1]
+    assert f"Votre Caisse régionale a complété vos dons du mois de 120{NBSP}K." in recap.body
+    assert f"complété vos dons du mois de 120{NBSP}K" in recap.alternatives[0][0]
