@@ -173,9 +173,13 @@ def post_entry(
     assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
     matching = kind == LedgerEntry.Kind.MATCHING
     assert matching == (wallet is None) == (offer is not None), "a matching entry has an offer"
-    existing = LedgerEntry.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing, False
+    # A matching entry is written only for a gift its own transaction just wrote: none can
+    # exist before (no other transaction sees that gift yet), the read is spared; the unique
+    # reference still guards, below.
+    if not matching:
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, False
     try:
         # One savepoint for both writes: a concurrent writer of the same reference (that we
         # could not see yet) or a balance too low undoes this entry alone, without breaking

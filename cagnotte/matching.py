@@ -2,10 +2,10 @@
 budget, in the gift's own transaction.
 
 ``match_gift`` is called by ``cagnotte.services.give_tookets`` once the gift entry is
-written, with the giver's wallet still locked. It finds the offers of the gift's program in
-effect today that take the association (``MatchingOffer.objects.in_effect_on`` and
-``qualifying``: the one rule, which the cards and the gift form ask too), locks their rows
-(``cagnotte.ledger.locked_offers``: after the wallet, in id order, a bounded wait), and
+written, with the giver's wallet still locked. It finds the offers of the gift's program
+running today that take the association (``MatchingOffer.objects.running_on`` and
+``qualifying``: the one rule, which the gift form asks too), locking their rows as it reads
+them (``cagnotte.ledger.locked_offers``: after the wallet, in id order, a bounded wait), and
 computes for each what it would add: the ratio applied to the gift, cut by the cap per gift,
 by what the member and the association have left under their caps, and by what is left of
 the budget. **One offer wins: the one that adds the most** (then the higher ratio, then the
@@ -28,14 +28,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cagnotte.ledger import locked_offers, post_entry
-from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent
+from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
 
 CUT_GIFT = "gift"
 CUT_MEMBER = "member"
@@ -83,22 +81,42 @@ def offers_for(*, program_id: int, association, day: datetime.date | None = None
     )
 
 
+# What members and associations have used of each capped offer. Each sum starts from its
+# own side, so that it reads a few rows whatever the size of the offer: the member's wallet in
+# the offer's program (unique index), its gifts (wallet index), their matches (the partial
+# unique index on the gift); the association's matches of the offer (the partial (offer,
+# association) index). A cap the offer does not have is not summed (CASE skips it).
+_USED_SQL = f"""
+SELECT o.id,
+  CASE WHEN o.cap_per_member IS NULL THEN 0 ELSE (
+    SELECT COALESCE(-SUM(m.amount), 0)
+    FROM {Wallet._meta.db_table} w
+    JOIN {LedgerEntry._meta.db_table} g ON g.wallet_id = w.id
+    JOIN {LedgerEntry._meta.db_table} m ON m.matches_id = g.id
+    WHERE w.member_id = %s AND w.program_id = o.program_id AND g.kind = 'gift'
+      AND m.offer_id = o.id
+  ) END,
+  CASE WHEN o.cap_per_association IS NULL THEN 0 ELSE (
+    SELECT COALESCE(-SUM(m.amount), 0) FROM {LedgerEntry._meta.db_table} m
+    WHERE m.offer_id = o.id AND m.association_id = %s
+  ) END
+FROM {MatchingOffer._meta.db_table} o
+WHERE o.id IN ({{ids}})
+"""
+
+
 def _used(offers, *, member_id: int, association_id: int) -> dict[int, tuple[int, int]]:
     """``{offer id: (matched for this member, matched for this association)}``, positive K,
     for the offers that have such a cap (one query; none when no offer has one)."""
     capped = [o.pk for o in offers if o.cap_per_member or o.cap_per_association]
     if not capped:
         return {}
-    rows = (
-        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.MATCHING, offer_id__in=capped)
-        .values("offer_id")
-        .annotate(
-            member=Sum("amount", filter=Q(matches__wallet__member_id=member_id), default=0),
-            association=Sum("amount", filter=Q(association_id=association_id), default=0),
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _USED_SQL.format(ids=", ".join(["%s"] * len(capped))),
+            [member_id, association_id, *capped],
         )
-        .order_by()
-    )
-    return {r["offer_id"]: (-int(r["member"]), -int(r["association"])) for r in rows}
+        return {pk: (int(member), int(association)) for pk, member, association in cursor}
 
 
 def limits_of(offer: MatchingOffer, *, member_used: int, association_used: int):
@@ -151,29 +169,28 @@ def best_match(offers, *, amount: int, used=None) -> Match | None:
 
 
 def match_gift(*, gift: LedgerEntry, member, association: dict) -> Match | None:
-    """Match a gift just written (``gift.wallet.program`` loaded, its wallet locked by the
-    caller's transaction). Returns the winning offer's ``Match`` (``amount`` 0: its budget or
-    a cap left nothing, no entry written), or None when no running offer takes the gift."""
+    """Match a gift just written (``gift.wallet.program`` loaded), its wallet locked by the
+    caller's transaction, inside ``locked_wallets``' bounded block (``give_tookets`` only).
+
+    Returns the winning offer's ``Match`` (``amount`` 0: its budget or a cap left nothing,
+    no entry written), or None when no running offer takes the gift."""
     amount = -gift.amount
-    running = list(
+    # Read and locked in one statement, in id order: the running offers that take this gift,
+    # their budget spent or not (a spent one tells the gift so; gifts it would have taken
+    # queue on its row as they did while it had budget). PostgreSQL re-reads a row it waited
+    # for: an offer closed meanwhile is not returned. wait=None: no second lock_timeout to
+    # set and put back; the caller's wallet block (``locked_wallets`` with
+    # GIFT_LOCK_TIMEOUT) bounds every wait of the gift's transaction, this one included.
+    with locked_offers(
         offers_for(
             program_id=gift.wallet.program_id, association=association, day=timezone.localdate()
-        )
-    )
-    if not running:
-        return None
-    ids = [o.pk for o in running if o.spent < o.budget]
-    if not ids:
-        # Every budget spent (and a spent budget stays spent: the terms are frozen): the gift
-        # is told so, without queueing on the offers' rows.
-        return best_match(running, amount=amount)
-    with locked_offers(
-        MatchingOffer.objects.filter(pk__in=ids), wait=settings.GIFT_LOCK_TIMEOUT
+        ),
+        wait=None,
     ) as offers:
-        # Re-checked under the lock: an offer closed early since the read above is out.
-        offers = [o for o in offers if o.closed_at is None]
         if not offers:
             return None
+        if all(o.spent >= o.budget for o in offers):
+            return best_match(offers, amount=amount)
         used = _used(offers, member_id=member.pk, association_id=association["id"])
         match = best_match(offers, amount=amount, used=used)
         if match.amount > 0:
