@@ -98,9 +98,7 @@ def build(members: int, run: str):
                 "password": "!",
             },
         )
-        credit_wallet(
-            member=user, program=program, amount=10_000, reference=f"banc-dons-{run}-{n}"
-        )
+        credit_wallet(member=user, program=program, amount=10_000, reference=f"banc-dons-{run}-{n}")
         givers.append(user)
     return program, associations, givers
 
