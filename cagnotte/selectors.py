@@ -195,6 +195,10 @@ class CampaignResult:
     # Euro cents the bank has paid for this campaign: its payout statement's total once it is
     # marked paid (DESIGN « Payouts »), else None (not paid yet: the page says so).
     paid_cents: int | None = None
+    # The bank's matching offers of the campaign: budget, used, gifts matched (0: none).
+    matching_budget: int = 0
+    matching_spent: int = 0
+    gifts_matched: int = 0
 
     @property
     def euros_cents(self) -> int:
@@ -219,12 +223,30 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
         .annotate(total=Sum("amount"), associations=Count("association", distinct=True))
         .order_by()
     )
-    programs = {p.pk: p for p in Program.objects.filter(caisse_regionale_id=caisse_regionale_id)}
+    # With the campaign's matching offers summed, in the same query.
+    programs = {
+        p.pk: p
+        for p in Program.objects.filter(caisse_regionale_id=caisse_regionale_id).annotate(
+            matching_budget=Sum("matching_offers__budget", default=0),
+            matching_spent=Sum("matching_offers__spent", default=0),
+            gifts_matched=Sum("matching_offers__gifts_matched", default=0),
+        )
+    }
     campaigns: dict[int, CampaignResult] = {}
     for row in rows:
         program = programs[row["wallet__program_id"]]
         campaign = campaigns.setdefault(
-            program.pk, CampaignResult(program.name, program.year, 0, 0, [])
+            program.pk,
+            CampaignResult(
+                program.name,
+                program.year,
+                0,
+                0,
+                [],
+                matching_budget=int(program.matching_budget),
+                matching_spent=int(program.matching_spent),
+                gifts_matched=int(program.gifts_matched),
+            ),
         )
         # A gift is a debit of the member's wallet: its amount is negative.
         given = -row["total"]

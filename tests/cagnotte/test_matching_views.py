@@ -175,3 +175,18 @@ def test_the_gift_email_and_the_recap_say_what_was_added(
     recap = mail.outbox[-1]
     assert f"Votre Caisse régionale a complété vos dons du mois de 120{NBSP}K." in recap.body
     assert f"complété vos dons du mois de 120{NBSP}K" in recap.alternatives[0][0]
+
+
+def test_the_public_results_show_the_budget_used_and_the_gifts_matched(
+    client, member, program, association, django_assert_max_num_queries
+):
+    make_offer(program, budget=1_000)
+    credit(member, program, 300)
+    give_tookets(
+        member=member, program=program, association_id=association.pk, amount=150, token="r"
+    )
+    with django_assert_max_num_queries(4):
+        html = client.get(
+            reverse("cagnotte:results_of", args=[program.caisse_regionale.code])
+        ).content.decode()
+    assert f"150{NBSP}K sur un budget de 1\u202f000{NBSP}K, 1 don abondé" in html
