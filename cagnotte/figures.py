@@ -27,14 +27,23 @@ statement that needs them among other things (the gift page's state).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite, Supporter
+from associations.models import Association
+from cagnotte.models import (
+    AssociationTotals,
+    AssociationYearTotals,
+    Favourite,
+    MatchingOffer,
+    Supporter,
+)
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -50,6 +59,10 @@ class AssociationFigures:
     # Of which from matching offers (« dont X K d'abondement »).
     matched_total: int = 0
     matched_this_year: int = 0
+    # The matching offer its card announces (« … jusqu'au 31/03 »): the most generous in
+    # effect today that takes it; empty without any (``offer_badge``).
+    offer_name: str = ""
+    offer_ends_on: datetime.date | None = None
 
 
 # --- Writing ---------------------------------------------------------------------------------
@@ -150,6 +163,49 @@ def figures_from(
     )
 
 
+def offer_badge(day: datetime.date):
+    """The matching offers a card announces, for the association of the enclosing query
+    (``OuterRef("pk")``): in effect on ``day`` in a program it is enrolled in, taking it
+    (``MatchingOffer.objects.in_effect_on`` and ``qualifying``: the gift's own rules), the
+    most generous first. Read ``values("name")[:1]`` and ``values("ends_on")[:1]``.
+    """
+    # ``qualifying`` reads the association inside its own EXISTS: two levels up.
+    return (
+        MatchingOffer.objects.in_effect_on(day)
+        .filter(program__enrollments__association_id=OuterRef("pk"))
+        .qualifying(
+            association_id=OuterRef(OuterRef("pk")),
+            domain_id=OuterRef(OuterRef("domain_id")),
+            activity_id=OuterRef(OuterRef("activity_id")),
+            caisse_locale_id=OuterRef(OuterRef("caisse_locale_id")),
+        )
+        .order_by(
+            (Cast("ratio_matched", FloatField()) / Cast("ratio_given", FloatField())).desc(),
+            "pk",
+        )
+    )
+
+
+def _badges_sql(ids, member_id, day) -> tuple[str, list]:
+    """A subselect ``(id, offer_name, offer_ends_on)`` of the page's associations (and the
+    member's favourite), compiled from the ORM's ``offer_badge``: one statement with the
+    figures."""
+    badge = offer_badge(day)
+    wanted = Q(pk__in=ids)
+    if member_id is not None:
+        wanted |= Q(favourited_by__member_id=member_id)
+    sql, params = (
+        Association.objects.filter(wanted)
+        .annotate(
+            offer_name=Subquery(badge.values("name")[:1]),
+            offer_ends_on=Subquery(badge.values("ends_on")[:1]),
+        )
+        .values("id", "offer_name", "offer_ends_on")
+        .query.sql_with_params()
+    )
+    return sql, list(params)
+
+
 def read_figures(
     association_ids, *, year: int | None = None, member=None
 ) -> tuple[dict[int, AssociationFigures], int | None]:
@@ -179,19 +235,29 @@ def read_figures(
     figures = {pk: AssociationFigures() for pk in ids}
     if not wanted:
         return figures, None
+    badges, badge_params = _badges_sql(ids, member_id, timezone.localdate())
     sql = (
-        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS} "
-        f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')}"
+        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, ob.offer_name, ob.offer_ends_on "
+        f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
+        f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, year])
+        cursor.execute(sql, [*params, year, *badge_params])
         rows = cursor.fetchall()
     favourite_id = None
-    for pk, favourite, *columns in rows:
-        figures[pk] = figures_from(*columns)
+    for pk, favourite, *columns, offer_name, offer_ends_on in rows:
+        figures[pk] = _with_badge(figures_from(*columns), offer_name, offer_ends_on)
         if favourite:
             favourite_id = pk
     return figures, favourite_id
+
+
+def _with_badge(figures: AssociationFigures, name, ends_on) -> AssociationFigures:
+    if not name:
+        return figures
+    if isinstance(ends_on, str):  # SQLite gives the date as text
+        ends_on = datetime.date.fromisoformat(ends_on)
+    return dataclasses.replace(figures, offer_name=name, offer_ends_on=ends_on)
 
 
 def with_figures(associations, *, year: int | None = None):
@@ -203,7 +269,10 @@ def with_figures(associations, *, year: int | None = None):
     """
     year = year or timezone.localdate().year
     this_year = AssociationYearTotals.objects.filter(association_id=OuterRef("pk"), year=year)
+    badge = offer_badge(timezone.localdate())
     return associations.annotate(
+        fig_offer_name=Subquery(badge.values("name")[:1]),
+        fig_offer_ends_on=Subquery(badge.values("ends_on")[:1]),
         fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
         fig_first_year=F("totals__first_year"),
         fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
@@ -216,11 +285,15 @@ def with_figures(associations, *, year: int | None = None):
 def figures_of(row) -> AssociationFigures:
     """The figures of a row of ``with_figures`` (a dict of ``values()`` or an instance)."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return figures_from(
-        get("fig_supporters"),
-        get("fig_first_year"),
-        get("fig_received_total"),
-        get("fig_this_year"),
-        get("fig_matched_total"),
-        get("fig_matched_this_year"),
+    return _with_badge(
+        figures_from(
+            get("fig_supporters"),
+            get("fig_first_year"),
+            get("fig_received_total"),
+            get("fig_this_year"),
+            get("fig_matched_total"),
+            get("fig_matched_this_year"),
+        ),
+        get("fig_offer_name"),
+        get("fig_offer_ends_on"),
     )
