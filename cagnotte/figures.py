@@ -193,7 +193,9 @@ def _badges_sql(ids, member_id, day) -> tuple[str, list]:
     badge = offer_badge(day)
     wanted = Q(pk__in=ids)
     if member_id is not None:
-        wanted |= Q(favourited_by__member_id=member_id)
+        # A subquery, not a join: a join would repeat an association once per member who
+        # chose it as favourite.
+        wanted |= Q(pk__in=Favourite.objects.filter(member_id=member_id).values("association_id"))
     sql, params = (
         Association.objects.filter(wanted)
         .annotate(

@@ -84,3 +84,16 @@ def test_the_card_tag_writes_the_badge_as_the_reference_template(rf, sports, off
         expected = reference.render(Context(context))
         assert "data-matching-offer" in expected
         assert tag.render(Context(context)) == expected
+
+
+def test_the_favourite_carries_its_badge_once(
+    member, pg_caisse, sports, offer, django_assert_num_queries
+):
+    from cagnotte.models import Favourite
+
+    for m in [member, *f.MemberFactory.create_batch(3, caisse_regionale=pg_caisse)]:
+        Favourite.objects.create(member=m, association=sports)
+    with django_assert_num_queries(1):
+        figures, favourite_id = read_figures([], member=member)
+    assert favourite_id == sports.pk
+    assert list(figures) == [sports.pk] and figures[sports.pk].offer_name == NAME
