@@ -6,9 +6,10 @@ same amount with ``F()`` (the database refuses a negative balance), and, for Too
 reach an association (gift, sweep, matching), the association's figures kept in step
 (``cagnotte.figures.count_received``) — all in the caller's transaction, with the wallet row
 already locked. A matching entry (« abondement ») has no wallet: its source is a matching
-offer's budget, whose ``spent`` moves instead, under the offer's row lock (``locked_offers``). Gifts, credits, adjustments, the year-end sweep's Python engine, account
-closure and the demo data all use it; the set-based SQL of the credit import and of the
-sweep writes the same rows in bulk (see their modules).
+offer's budget, whose ``spent`` moves instead, under the offer's row lock
+(``locked_offers``). Gifts, credits, adjustments, matching, the year-end sweep's Python
+engine, account closure and the demo data all use it; the set-based SQL of the credit
+import and of the sweep writes the same rows in bulk (see their modules).
 
 Wallet rows are locked through ``locked_wallets`` only (pretix's ``lock_objects``): in id
 order, so that two writers of several wallets never deadlock, and waiting a bounded time

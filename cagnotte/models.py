@@ -714,7 +714,8 @@ class MatchingOffer(models.Model):
             if self.starts_on < program.opens_on or self.ends_on > program.closes_on:
                 raise ValidationError(
                     _(
-                        "Les dates de l’offre doivent être comprises dans la campagne (du %(o)s au %(c)s)."
+                        "Les dates de l’offre doivent être comprises dans la campagne "
+                        "(du %(o)s au %(c)s)."
                     )
                     % {
                         "o": program.opens_on.strftime("%d/%m/%Y"),
