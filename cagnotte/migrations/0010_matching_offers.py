@@ -7,6 +7,26 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class NullableWallet(migrations.AlterField):
+    """Only the NOT NULL goes on PostgreSQL: Django's AlterField would drop and re-add the
+    foreign key, re-checking every row of the ledger (millions) under an exclusive lock.
+    SQLite rebuilds the table, as Django does."""
+
+    SQL = 'ALTER TABLE "cagnotte_ledgerentry" ALTER COLUMN "wallet_id" {} NOT NULL'
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.SQL.format("DROP"))
+        else:
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.SQL.format("SET"))
+        else:
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -94,7 +114,7 @@ class Migration(migrations.Migration):
             name='kind',
             field=models.CharField(choices=[('credit', 'Tookets récoltés'), ('gift', 'Don à une association'), ('sweep', 'Don de fin d’année à l’association favorite'), ('return', 'Retour à la caisse régionale'), ('adjustment', 'Régularisation'), ('matching', 'Abondement de la caisse régionale')], max_length=12, verbose_name='type'),
         ),
-        migrations.AlterField(
+        NullableWallet(
             model_name='ledgerentry',
             name='wallet',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='cagnotte.wallet', verbose_name='cagnotte'),
