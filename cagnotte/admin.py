@@ -280,7 +280,9 @@ class MatchingOfferAdmin(CaisseScopedAdmin):
     list_filter = ["program__year"]
     list_select_related = ["program"]
     search_fields = ["name"]
-    autocomplete_fields = ["associations"]
+    # Raw ids, not an autocomplete: Django's autocomplete widget fails (a 500) when a post
+    # with a value that is no id is shown again; the raw-id widget shows it as it is.
+    raw_id_fields = ["associations"]
     filter_horizontal = ["domains", "activities", "caisses_locales"]
     inlines = [MatchingOfferEventInline]
     actions = ["close_early"]

@@ -118,3 +118,16 @@ def test_terms_frozen_after_the_first_match_then_closed_early(
     offer.refresh_from_db()
     assert (offer.spent, offer.gifts_matched) == (100, 1)
     assert offer.closed_at <= timezone.now()
+
+
+def test_an_association_of_another_bank_cannot_be_chosen(staff_client, program, other_caisse):
+    stranger = f.AssociationFactory(caisse_regionale=other_caisse)
+    response = staff_client.post(
+        reverse("admin:cagnotte_matchingoffer_add"),
+        form_data(program, associations=str(stranger.pk)),
+    )
+    assert response.status_code == 200 and not MatchingOffer.objects.exists()
+    response = staff_client.post(
+        reverse("admin:cagnotte_matchingoffer_add"), form_data(program, associations="x'1")
+    )
+    assert response.status_code == 200 and not MatchingOffer.objects.exists()
