@@ -20,7 +20,7 @@ from functools import partial
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -29,6 +29,7 @@ from accounts.models import MemberEmail, User
 from associations.models import ThankYou
 from associations.thanks import supporters_of
 from cagnotte.campaigns import not_swept_condition
+from cagnotte.matching import match_of
 from cagnotte.models import Favourite, LedgerEntry, Program, Wallet
 from cagnotte.selectors import balance_after, favourite_can_receive
 from tookets import send_once
@@ -287,11 +288,34 @@ def send_thank_you(*, thank_you_id: int, batch_size: int = BATCH_SIZE) -> SendRe
 # --- Content --------------------------------------------------------------------------------
 
 
+def _matched_in(period: str):
+    """Per wallet (``OuterRef``), the Tookets matching offers added to its gifts of
+    ``period``, in the same query as the wallets (positive, None without any)."""
+    first = parse_period(period)
+    after = (first + datetime.timedelta(days=32)).replace(day=1)
+    start, end = (
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        for day in (first, after)
+    )
+    return Subquery(
+        LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.MATCHING,
+            matches__wallet_id=OuterRef("pk"),
+            matches__created_at__gte=start,
+            matches__created_at__lt=end,
+        )
+        .values("matches__wallet_id")
+        .annotate(total=-Sum("amount"))
+        .values("total")[:1]
+    )
+
+
 def _recap_wallets(members: list[User], *, period: str) -> dict[int, list[Wallet]]:
     wallets = (
         Wallet.objects.filter(not_swept_condition(prefix="program__"), member__in=members)
         .select_related("program")
         .with_collected(period)
+        .annotate(matched=_matched_in(period))
         .order_by("member_id", "-program__year", "program__name")
     )
     result: dict[int, list[Wallet]] = {}
@@ -396,6 +420,7 @@ def build_gift_receipt(*, member: User, entry: LedgerEntry) -> EmailMultiAlterna
             "association": entry.association,
             "program": wallet.program,
             "left": balance_after(entry),
+            "matching": match_of(entry),
         },
         unsubscribe=False,
     )

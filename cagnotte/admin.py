@@ -5,10 +5,12 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from cagnotte import payouts
+from cagnotte import matching, payouts
 from cagnotte.models import (
     CreditImportBatch,
     LedgerEntry,
+    MatchingOffer,
+    MatchingOfferEvent,
     PayoutLine,
     PayoutStatement,
     Program,
@@ -98,6 +100,7 @@ class PayoutLineInline(admin.TabularInline):
         "association",
         "gifts_k",
         "sweeps_k",
+        "matched_k",
         "total_k",
         "amount_cents",
         "iban",
@@ -244,3 +247,137 @@ class CreditImportBatchAdmin(ReadOnlyScopedAdmin):
         "finished_at",
         "report",
     ]
+
+
+class MatchingOfferEventInline(admin.TabularInline):
+    model = MatchingOfferEvent
+    fields = ["at", "event", "actor", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MatchingOffer)
+class MatchingOfferAdmin(CaisseScopedAdmin):
+    """A bank's matching offers (« abondement »): defined by its staff on one of its programs,
+    audited; frozen once a gift is matched, then only closed early (the action)."""
+
+    caisse_path = "program__caisse_regionale"
+    list_display = [
+        "name",
+        "program",
+        "ratio_label",
+        "starts_on",
+        "ends_on",
+        "budget",
+        "spent",
+        "gifts_matched",
+        "closed_at",
+    ]
+    list_filter = ["program__year"]
+    list_select_related = ["program"]
+    search_fields = ["name"]
+    # Raw ids, not an autocomplete: Django's autocomplete widget fails (a 500) when a post
+    # with a value that is no id is shown again; the raw-id widget shows it as it is.
+    raw_id_fields = ["associations"]
+    filter_horizontal = ["domains", "activities", "caisses_locales"]
+    inlines = [MatchingOfferEventInline]
+    actions = ["close_early"]
+    LISTS = ("domains", "activities", "caisses_locales", "associations")
+    fieldsets = [
+        (None, {"fields": ["program", "name"]}),
+        (
+            _("Abondement"),
+            {
+                "fields": ["ratio_matched", "ratio_given", "starts_on", "ends_on"],
+                "description": _(
+                    "Le don est complété de « Tookets ajoutés » pour « Tookets donnés » "
+                    "(1 pour 1 : doublé), arrondi au Tooket inférieur. Le soldage de fin "
+                    "d’année n’est pas abondé."
+                ),
+            },
+        ),
+        (
+            _("Dons concernés"),
+            {
+                "fields": list(LISTS),
+                "description": _(
+                    "Toutes les associations du programme si rien n’est choisi ; chaque "
+                    "liste remplie doit retenir l’association."
+                ),
+            },
+        ),
+        (
+            _("Plafonds et budget (K)"),
+            {"fields": ["cap_per_gift", "cap_per_member", "cap_per_association", "budget"]},
+        ),
+        (
+            _("Suivi"),
+            {
+                "fields": [
+                    "spent",
+                    "gifts_matched",
+                    "created_at",
+                    "created_by",
+                    "closed_at",
+                    "closed_by",
+                    "close_reason",
+                ]
+            },
+        ),
+    ]
+    TRACKING = [
+        "spent",
+        "gifts_matched",
+        "created_at",
+        "created_by",
+        "closed_at",
+        "closed_by",
+        "close_reason",
+    ]
+
+    @admin.display(description=_("ratio"))
+    def ratio_label(self, obj):
+        return obj.ratio_label
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and (obj.gifts_matched or obj.closed_at):
+            # Frozen: a gift was matched (or the offer is closed); only the close remains.
+            return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+        return self.TRACKING
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data.get(name) for name in form.changed_data}
+        try:
+            matching.save_offer(offer=obj, actor=request.user, changed=values)
+        except (matching.OfferFrozen, matching.OfferClosed) as exc:
+            # A gift matched between the page and the post (the fields are read-only after).
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        # The qualifying lists are terms too: saved only if the offer is not frozen.
+        offer = form.instance
+        offer.refresh_from_db(fields=["gifts_matched"])
+        if offer.gifts_matched and any(name in form.changed_data for name in self.LISTS):
+            return
+        super().save_related(request, form, formsets, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Clore l’offre avant terme"))
+    def close_early(self, request, queryset):
+        for offer in queryset:
+            try:
+                matching.close_offer(
+                    offer=offer,
+                    actor=request.user,
+                    reason=_("Close avant terme depuis l’administration"),
+                )
+            except matching.OfferClosed as exc:
+                self.message_user(request, f"{offer} : {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, _("Offre close : %s") % offer, messages.SUCCESS)

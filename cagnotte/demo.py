@@ -14,11 +14,19 @@ from schwifty import IBAN
 
 from accounts.models import BankCustomer, User
 from associations.demo import demo_program
-from associations.models import Association
+from associations.models import Activity, Association
 from cagnotte.campaigns import Enrollment, receiving_enrollments
 from cagnotte.imports import HEADER, import_credits
 from cagnotte.ledger import InsufficientBalance, NotEligible, locked_wallets, post_entry
-from cagnotte.models import Favourite, LedgerEntry, PayoutStatement, Program, Wallet
+from cagnotte.matching import save_offer
+from cagnotte.models import (
+    Favourite,
+    LedgerEntry,
+    MatchingOffer,
+    PayoutStatement,
+    Program,
+    Wallet,
+)
 from cagnotte.payouts import mark_statement_paid, mark_statement_sent
 from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_caisse
@@ -91,11 +99,36 @@ def seed(rng) -> str:
                         f"-{period}\n"
                     )
         report = import_credits(path=path)
+    ensure_demo_offer(programs[jeanne.caisse_regionale_id])
     gifts = _demo_gifts(rng, jeanne=jeanne, members=members, programs=programs)
     return (
         f"{len(programs)} programmes, {report.applied} crédits importés "
         f"({report.already_applied} déjà présents), {gifts} dons"
     )
+
+
+DEMO_OFFER_NAME = "Dons aux associations sportives doublés par votre Caisse régionale"
+DEMO_OFFER_BUDGET = 50_000
+
+
+def ensure_demo_offer(program: Program) -> MatchingOffer:
+    """Pyrénées Gascogne doubles gifts to sports associations until the end of the campaign,
+    within 50,000 K (made once, through the staff's own action)."""
+    offer = MatchingOffer.objects.filter(program=program, name=DEMO_OFFER_NAME).first()
+    if offer is not None:
+        return offer
+    terms = {
+        "program": program,
+        "name": DEMO_OFFER_NAME,
+        "ratio_matched": 1,
+        "ratio_given": 1,
+        "starts_on": program.opens_on,
+        "ends_on": program.closes_on,
+        "budget": DEMO_OFFER_BUDGET,
+    }
+    offer = save_offer(offer=MatchingOffer(**terms), actor=None, changed=terms)
+    offer.activities.set(Activity.objects.filter(code="sport"))
+    return offer
 
 
 def _demo_gifts(rng, *, jeanne, members, programs) -> int:

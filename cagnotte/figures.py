@@ -27,18 +27,22 @@ statement that needs them among other things (the gift page's state).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from associations.models import Association
 from cagnotte.models import (
     AssociationTotals,
     AssociationYearTotals,
     Favourite,
     LedgerEntry,
+    MatchingOffer,
     PayoutLine,
     PayoutStatement,
     ProjectGift,
@@ -56,6 +60,13 @@ class AssociationFigures:
     first_year: int | None = None
     received_total: int = 0
     received_this_year: int = 0
+    # Of which from matching offers (« dont X K d'abondement »).
+    matched_total: int = 0
+    matched_this_year: int = 0
+    # The matching offer its card announces (« … jusqu'au 31/03 »): the most generous in
+    # effect today that takes it; empty without any (``offer_badge``).
+    offer_name: str = ""
+    offer_ends_on: datetime.date | None = None
 
 
 # --- Writing ---------------------------------------------------------------------------------
@@ -71,12 +82,15 @@ def insert_supporters_sql(rows: str) -> str:
 
 
 def add_totals_sql(rows: str) -> str:
-    """Add to the totals; ``rows``: (association_id, new supporters, received, year)."""
+    """Add to the totals; ``rows``: (association_id, new supporters, received, year, of
+    which matched)."""
     return (
-        f"INSERT INTO {_TOTALS} (association_id, supporters, received_total, first_year) {rows} "
+        f"INSERT INTO {_TOTALS} "
+        f"(association_id, supporters, received_total, first_year, matched_total) {rows} "
         "ON CONFLICT (association_id) DO UPDATE SET "
         f"supporters = {_TOTALS}.supporters + EXCLUDED.supporters, "
         f"received_total = {_TOTALS}.received_total + EXCLUDED.received_total, "
+        f"matched_total = {_TOTALS}.matched_total + EXCLUDED.matched_total, "
         # The earliest year: a sweep of a past program may come after this year's gifts.
         f"first_year = CASE WHEN {_TOTALS}.first_year IS NULL "
         f"OR EXCLUDED.first_year < {_TOTALS}.first_year "
@@ -85,34 +99,48 @@ def add_totals_sql(rows: str) -> str:
 
 
 def add_year_totals_sql(rows: str) -> str:
-    """Add to one year's totals; ``rows``: (association_id, year, received)."""
+    """Add to one year's totals; ``rows``: (association_id, year, received, of which
+    matched)."""
     return (
-        f"INSERT INTO {_YEAR_TOTALS} (association_id, year, received) {rows} "
+        f"INSERT INTO {_YEAR_TOTALS} (association_id, year, received, matched) {rows} "
         "ON CONFLICT (association_id, year) DO UPDATE SET "
-        f"received = {_YEAR_TOTALS}.received + EXCLUDED.received"
+        f"received = {_YEAR_TOTALS}.received + EXCLUDED.received, "
+        f"matched = {_YEAR_TOTALS}.matched + EXCLUDED.matched"
     )
 
 
-def count_received(*, association_id: int, member_id: int, year: int, received: int) -> None:
+def count_received(
+    *, association_id: int, member_id: int | None, year: int, received: int, matched: int = 0
+) -> None:
     """Keep the figures in step with one entry: ``received`` Tookets of ``member_id`` in a
-    program of ``year``. Upserts understood by PostgreSQL and SQLite alike."""
+    program of ``year``, of which ``matched`` from a matching offer (a matching entry:
+    ``member_id`` None, its gift counted the supporter). Upserts understood by PostgreSQL
+    and SQLite alike."""
     with connection.cursor() as cursor:
+        new_supporter = 0
+        if member_id is not None:
+            cursor.execute(
+                insert_supporters_sql("VALUES (%s, %s, %s)"),
+                [association_id, member_id, timezone.now()],
+            )
+            new_supporter = 1 if cursor.rowcount == 1 else 0
         cursor.execute(
-            insert_supporters_sql("VALUES (%s, %s, %s)"),
-            [association_id, member_id, timezone.now()],
+            add_totals_sql("VALUES (%s, %s, %s, %s, %s)"),
+            [association_id, new_supporter, received, year, matched],
         )
-        new_supporter = 1 if cursor.rowcount == 1 else 0
         cursor.execute(
-            add_totals_sql("VALUES (%s, %s, %s, %s)"),
-            [association_id, new_supporter, received, year],
+            add_year_totals_sql("VALUES (%s, %s, %s, %s)"),
+            [association_id, year, received, matched],
         )
-        cursor.execute(add_year_totals_sql("VALUES (%s, %s, %s)"), [association_id, year, received])
 
 
 # --- Reading ---------------------------------------------------------------------------------
 
 # The columns ``figures_join`` brings, in ``figures_from``'s order.
-FIGURES_COLUMNS = "ft.supporters, ft.first_year, ft.received_total, fy.received"
+FIGURES_COLUMNS = (
+    "ft.supporters, ft.first_year, ft.received_total, fy.received, ft.matched_total, fy.matched"
+)
+FIGURES_WIDTH = FIGURES_COLUMNS.count(",") + 1
 
 
 def figures_join(association: str) -> str:
@@ -125,14 +153,63 @@ def figures_join(association: str) -> str:
     )
 
 
-def figures_from(supporters, first_year, received_total, received_this_year):
+def figures_from(
+    supporters, first_year, received_total, received_this_year, matched_total=0, matched_year=0
+):
     """``AssociationFigures`` from the ``FIGURES_COLUMNS`` of a row."""
     return AssociationFigures(
         supporters=supporters or 0,
         first_year=first_year,
         received_total=received_total or 0,
         received_this_year=received_this_year or 0,
+        matched_total=matched_total or 0,
+        matched_this_year=matched_year or 0,
     )
+
+
+def offer_badge(day: datetime.date):
+    """The matching offers a card announces, for the association of the enclosing query
+    (``OuterRef("pk")``): in effect on ``day`` in a program it is enrolled in, taking it
+    (``MatchingOffer.objects.in_effect_on`` and ``qualifying``: the gift's own rules), the
+    most generous first. Read ``values("name")[:1]`` and ``values("ends_on")[:1]``.
+    """
+    # ``qualifying`` reads the association inside its own EXISTS: two levels up.
+    return (
+        MatchingOffer.objects.in_effect_on(day)
+        .filter(program__enrollments__association_id=OuterRef("pk"))
+        .qualifying(
+            association_id=OuterRef(OuterRef("pk")),
+            domain_id=OuterRef(OuterRef("domain_id")),
+            activity_id=OuterRef(OuterRef("activity_id")),
+            caisse_locale_id=OuterRef(OuterRef("caisse_locale_id")),
+        )
+        .order_by(
+            (Cast("ratio_matched", FloatField()) / Cast("ratio_given", FloatField())).desc(),
+            "pk",
+        )
+    )
+
+
+def _badges_sql(ids, member_id, day) -> tuple[str, list]:
+    """A subselect ``(id, offer_name, offer_ends_on)`` of the page's associations (and the
+    member's favourite), compiled from the ORM's ``offer_badge``: one statement with the
+    figures."""
+    badge = offer_badge(day)
+    wanted = Q(pk__in=ids)
+    if member_id is not None:
+        # A subquery, not a join: a join would repeat an association once per member who
+        # chose it as favourite.
+        wanted |= Q(pk__in=Favourite.objects.filter(member_id=member_id).values("association_id"))
+    sql, params = (
+        Association.objects.filter(wanted)
+        .annotate(
+            offer_name=Subquery(badge.values("name")[:1]),
+            offer_ends_on=Subquery(badge.values("ends_on")[:1]),
+        )
+        .values("id", "offer_name", "offer_ends_on")
+        .query.sql_with_params()
+    )
+    return sql, list(params)
 
 
 def read_figures(
@@ -164,19 +241,29 @@ def read_figures(
     figures = {pk: AssociationFigures() for pk in ids}
     if not wanted:
         return figures, None
+    badges, badge_params = _badges_sql(ids, member_id, timezone.localdate())
     sql = (
-        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS} "
-        f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')}"
+        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, ob.offer_name, ob.offer_ends_on "
+        f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
+        f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, year])
+        cursor.execute(sql, [*params, year, *badge_params])
         rows = cursor.fetchall()
     favourite_id = None
-    for pk, favourite, *columns in rows:
-        figures[pk] = figures_from(*columns)
+    for pk, favourite, *columns, offer_name, offer_ends_on in rows:
+        figures[pk] = _with_badge(figures_from(*columns), offer_name, offer_ends_on)
         if favourite:
             favourite_id = pk
     return figures, favourite_id
+
+
+def _with_badge(figures: AssociationFigures, name, ends_on) -> AssociationFigures:
+    if not name:
+        return figures
+    if isinstance(ends_on, str):  # SQLite gives the date as text
+        ends_on = datetime.date.fromisoformat(ends_on)
+    return dataclasses.replace(figures, offer_name=name, offer_ends_on=ends_on)
 
 
 def with_figures(associations, *, year: int | None = None):
@@ -187,25 +274,34 @@ def with_figures(associations, *, year: int | None = None):
     year's row by a subquery on its unique index. Read them back with ``figures_of``.
     """
     year = year or timezone.localdate().year
-    this_year = AssociationYearTotals.objects.filter(
-        association_id=OuterRef("pk"), year=year
-    ).values("received")[:1]
+    this_year = AssociationYearTotals.objects.filter(association_id=OuterRef("pk"), year=year)
+    badge = offer_badge(timezone.localdate())
     return associations.annotate(
+        fig_offer_name=Subquery(badge.values("name")[:1]),
+        fig_offer_ends_on=Subquery(badge.values("ends_on")[:1]),
         fig_supporters=Coalesce(F("totals__supporters"), Value(0)),
         fig_first_year=F("totals__first_year"),
         fig_received_total=Coalesce(F("totals__received_total"), Value(0)),
-        fig_this_year=Coalesce(Subquery(this_year), Value(0)),
+        fig_this_year=Coalesce(Subquery(this_year.values("received")[:1]), Value(0)),
+        fig_matched_total=Coalesce(F("totals__matched_total"), Value(0)),
+        fig_matched_this_year=Coalesce(Subquery(this_year.values("matched")[:1]), Value(0)),
     )
 
 
 def figures_of(row) -> AssociationFigures:
     """The figures of a row of ``with_figures`` (a dict of ``values()`` or an instance)."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return figures_from(
-        get("fig_supporters"),
-        get("fig_first_year"),
-        get("fig_received_total"),
-        get("fig_this_year"),
+    return _with_badge(
+        figures_from(
+            get("fig_supporters"),
+            get("fig_first_year"),
+            get("fig_received_total"),
+            get("fig_this_year"),
+            get("fig_matched_total"),
+            get("fig_matched_this_year"),
+        ),
+        get("fig_offer_name"),
+        get("fig_offer_ends_on"),
     )
 
 

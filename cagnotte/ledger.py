@@ -3,11 +3,13 @@
 Every movement of Tookets goes through ``post_entry``: one append-only ledger row whose
 unique ``reference`` makes the write idempotent, the wallet's cached balance moved by the
 same amount with ``F()`` (the database refuses a negative balance), and, for Tookets that
-reach an association (gift, sweep), the association's figures kept in step
+reach an association (gift, sweep, matching), the association's figures kept in step
 (``cagnotte.figures.count_received``) — all in the caller's transaction, with the wallet row
-already locked. Gifts, credits, adjustments, the year-end sweep's Python engine, account
-closure and the demo data all use it; the set-based SQL of the credit import and of the
-sweep writes the same rows in bulk (see their modules).
+already locked. A matching entry (« abondement ») has no wallet: its source is a matching
+offer's budget, whose ``spent`` moves instead, under the offer's row lock
+(``locked_offers``). Gifts, credits, adjustments, matching, the year-end sweep's Python
+engine, account closure and the demo data all use it; the set-based SQL of the credit
+import and of the sweep writes the same rows in bulk (see their modules).
 
 Wallet rows are locked through ``locked_wallets`` only (pretix's ``lock_objects``): in id
 order, so that two writers of several wallets never deadlock, and waiting a bounded time
@@ -25,7 +27,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy
 
 from cagnotte.figures import count_received
-from cagnotte.models import LedgerEntry, Wallet
+from cagnotte.models import LedgerEntry, MatchingOffer, Wallet
 
 
 class NotEligible(Exception):
@@ -75,10 +77,28 @@ def locked_wallets(wallets: QuerySet, *, wait: float | None, into: str | None = 
       million rows of a credit import) and kept, as the queryset selects them, in the
       temporary table ``into`` (dropped at commit); PostgreSQL only. Yields None.
     """
-    assert connection.in_atomic_block, "locked_wallets needs a transaction"
-    if not wallets.query.is_sliced:
-        wallets = wallets.order_by("pk")
-    query = wallets.select_for_update(of=("self",))
+    with _locked_rows(wallets, wait=wait, into=into) as rows:
+        yield rows
+
+
+@contextmanager
+def locked_offers(offers: QuerySet, *, wait: float | None):
+    """Lock the matching offers' rows (their budgets) as ``locked_wallets`` locks wallets:
+    in id order, each wait bounded by ``wait``, a wait that runs out raising ``WalletBusy``
+    (« réessayez dans un instant »; nothing was written). A gift locks its wallet first, then
+    its offers: every path takes them in that order, so gifts never deadlock on a budget.
+    Racing gifts of one offer queue on its row: what they read of its spending (budget left,
+    caps per member and association) stays true until they commit."""
+    with _locked_rows(offers, wait=wait) as rows:
+        yield rows
+
+
+@contextmanager
+def _locked_rows(rows: QuerySet, *, wait: float | None, into: str | None = None):
+    assert connection.in_atomic_block, "locking rows needs a transaction"
+    if not rows.query.is_sliced:
+        rows = rows.order_by("pk")
+    query = rows.select_for_update(of=("self",))
     bounded = connection.vendor == "postgresql" and wait is not None and wait > 0
     previous = None
     if bounded:
@@ -121,9 +141,13 @@ def check_amount(amount) -> int:
     return amount
 
 
+class BudgetSpent(Exception):
+    """What is left of a matching offer's budget does not cover this matching entry."""
+
+
 def post_entry(
     *,
-    wallet: Wallet,
+    wallet: Wallet | None,
     kind: str,
     amount: int,
     reference: str,
@@ -131,18 +155,32 @@ def post_entry(
     period: str = "",
     created_by=None,
     memo: str = "",
+    offer: MatchingOffer | None = None,
+    matches: LedgerEntry | None = None,
 ) -> tuple[LedgerEntry, bool]:
-    """Write one ledger entry and move the wallet's balance; idempotent on ``reference``.
+    """Write one ledger entry and move its source's balance; idempotent on ``reference``.
 
-    The caller holds an open transaction and has locked ``wallet`` (``locked_wallets``)
-    and re-checked its rules. ``amount`` is signed as stored. Returns ``(entry, created)``:
-    when the reference exists already, nothing is written and the existing entry is returned.
-    A balance that would go below zero raises ``InsufficientBalance``, with nothing written.
+    The caller holds an open transaction and has locked the source (``locked_wallets``, or
+    ``locked_offers`` for a matching entry) and re-checked its rules. ``amount`` is signed as
+    stored (negative: Tookets leaving the source). Returns ``(entry, created)``: when the
+    reference exists already, nothing is written and the existing entry is returned.
+
+    The source is a member's ``wallet``, or, for a matching entry only (``kind=matching``),
+    an ``offer``'s budget (``wallet=None``; ``matches``: the gift it tops up, with its
+    ``wallet.program`` loaded). A wallet balance that would go below zero raises
+    ``InsufficientBalance``, a budget that would be overrun ``BudgetSpent``; nothing is
+    written either way.
     """
     assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
-    existing = LedgerEntry.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing, False
+    matching = kind == LedgerEntry.Kind.MATCHING
+    assert matching == (wallet is None) == (offer is not None), "a matching entry has an offer"
+    # A matching entry is written only for a gift its own transaction just wrote: none can
+    # exist before (no other transaction sees that gift yet), the read is spared; the unique
+    # reference still guards, below.
+    if not matching:
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, False
     try:
         # One savepoint for both writes: a concurrent writer of the same reference (that we
         # could not see yet) or a balance too low undoes this entry alone, without breaking
@@ -157,19 +195,44 @@ def post_entry(
                 period=period,
                 created_by=created_by,
                 memo=memo,
+                offer=offer,
+                matches=matches,
             )
-            # Conditional: the row changes only if it stays >= 0. The CheckConstraint on the
-            # balance is the backstop should anything bypass this.
-            moved = Wallet.objects.filter(pk=wallet.pk, balance__gte=-amount).update(
-                balance=F("balance") + amount
-            )
-            if moved != 1:
-                raise InsufficientBalance
+            # Conditional: the row changes only if it stays >= 0 (a budget: spent <= budget).
+            # The CheckConstraints are the backstop should anything bypass this.
+            if matching:
+                moved = MatchingOffer.objects.filter(
+                    pk=offer.pk, spent__lte=F("budget") + amount
+                ).update(
+                    spent=F("spent") - amount,
+                    gifts_matched=F("gifts_matched") + 1,
+                    version=F("version") + 1,
+                )
+                if moved != 1:
+                    raise BudgetSpent
+            else:
+                moved = Wallet.objects.filter(pk=wallet.pk, balance__gte=-amount).update(
+                    balance=F("balance") + amount
+                )
+                if moved != 1:
+                    raise InsufficientBalance
     except IntegrityError:
         existing = LedgerEntry.objects.filter(reference=reference).first()
         if existing is None:
             raise
         return existing, False
+    if matching:
+        offer.spent -= amount
+        offer.gifts_matched += 1
+        # The gift counted its giver as a supporter already: the match adds Tookets only.
+        count_received(
+            association_id=association_id,
+            member_id=None,
+            year=matches.wallet.program.year,
+            received=-amount,
+            matched=-amount,
+        )
+        return entry, True
     wallet.balance += amount
     if kind in TO_ASSOCIATION:
         count_received(

@@ -29,28 +29,80 @@ _KINDS = "SELECT kind, SUM(amount) FROM cagnotte_ledgerentry GROUP BY kind"
 _BALANCES = "SELECT COALESCE(SUM(balance), 0) FROM cagnotte_wallet"
 
 # What each association received according to the ledger (gifts and sweeps are negative on
-# the giver's wallet), against its summary rows.
-_RECEIVED = """
-SELECT e.association_id, -SUM(e.amount) AS received, COUNT(DISTINCT w.member_id) AS supporters,
-       MIN(p.year) AS first_year
+# the giver's wallet, matching on its offer's budget), against its summary rows. A matching
+# entry reaches its program through its offer; it adds no supporter (its gift did).
+_RECEIVED_FROM = """
 FROM cagnotte_ledgerentry e
-JOIN cagnotte_wallet w ON w.id = e.wallet_id
-JOIN cagnotte_program p ON p.id = w.program_id
-WHERE e.kind IN ('gift', 'sweep')
+LEFT JOIN cagnotte_wallet w ON w.id = e.wallet_id
+LEFT JOIN cagnotte_matchingoffer o ON o.id = e.offer_id
+JOIN cagnotte_program p ON p.id = COALESCE(w.program_id, o.program_id)
+WHERE e.kind IN ('gift', 'sweep', 'matching')
+"""
+_RECEIVED = f"""
+SELECT e.association_id, -SUM(e.amount) AS received, COUNT(DISTINCT w.member_id) AS supporters,
+       MIN(p.year) AS first_year,
+       -COALESCE(SUM(e.amount) FILTER (WHERE e.kind = 'matching'), 0) AS matched
+{_RECEIVED_FROM}
 GROUP BY e.association_id
 """
-_RECEIVED_BY_YEAR = """
-SELECT e.association_id, p.year, -SUM(e.amount)
-FROM cagnotte_ledgerentry e
-JOIN cagnotte_wallet w ON w.id = e.wallet_id
-JOIN cagnotte_program p ON p.id = w.program_id
-WHERE e.kind IN ('gift', 'sweep')
+_RECEIVED_BY_YEAR = f"""
+SELECT e.association_id, p.year, -SUM(e.amount),
+       -COALESCE(SUM(e.amount) FILTER (WHERE e.kind = 'matching'), 0)
+{_RECEIVED_FROM}
 GROUP BY e.association_id, p.year
 """
 _TOTALS = (
-    "SELECT association_id, received_total, supporters, first_year FROM cagnotte_associationtotals"
+    "SELECT association_id, received_total, supporters, first_year, matched_total "
+    "FROM cagnotte_associationtotals"
 )
-_YEAR_TOTALS = "SELECT association_id, year, received FROM cagnotte_associationyeartotals"
+_YEAR_TOTALS = "SELECT association_id, year, received, matched FROM cagnotte_associationyeartotals"
+
+# Each offer's spent budget and count against its matching entries.
+_OFFERS = """
+SELECT o.id, o.spent, o.gifts_matched, o.budget,
+       -COALESCE(SUM(e.amount), 0), COUNT(e.id)
+FROM cagnotte_matchingoffer o
+LEFT JOIN cagnotte_ledgerentry e ON e.offer_id = o.id AND e.kind = 'matching'
+GROUP BY o.id, o.spent, o.gifts_matched, o.budget
+HAVING o.spent <> -COALESCE(SUM(e.amount), 0) OR o.gifts_matched <> COUNT(e.id)
+    OR o.spent > o.budget
+ORDER BY o.id
+"""
+# Each matching entry against its gift and its offer's terms: a gift of the same program and
+# association, within the ratio and the cap per gift.
+_MATCHES = """
+SELECT m.id, m.reference, g.id, g.kind, -m.amount, -g.amount, o.ratio_matched, o.ratio_given,
+       o.cap_per_gift, m.association_id = g.association_id, w.program_id = o.program_id
+FROM cagnotte_ledgerentry m
+JOIN cagnotte_matchingoffer o ON o.id = m.offer_id
+LEFT JOIN cagnotte_ledgerentry g ON g.id = m.matches_id
+LEFT JOIN cagnotte_wallet w ON w.id = g.wallet_id
+WHERE m.kind = 'matching'
+  AND (g.id IS NULL OR g.kind <> 'gift'
+       OR m.association_id IS DISTINCT FROM g.association_id
+       OR w.program_id IS DISTINCT FROM o.program_id
+       OR -m.amount * o.ratio_given > -g.amount * o.ratio_matched
+       OR (o.cap_per_gift IS NOT NULL AND -m.amount > o.cap_per_gift))
+ORDER BY m.id
+"""
+# The caps over an offer: per member (of the matched gifts) and per association.
+_CAPS = """
+SELECT o.id, 'sociétaire', w.member_id, -SUM(m.amount), o.cap_per_member
+FROM cagnotte_ledgerentry m
+JOIN cagnotte_matchingoffer o ON o.id = m.offer_id
+JOIN cagnotte_ledgerentry g ON g.id = m.matches_id
+JOIN cagnotte_wallet w ON w.id = g.wallet_id
+WHERE m.kind = 'matching' AND o.cap_per_member IS NOT NULL
+GROUP BY o.id, w.member_id, o.cap_per_member
+HAVING -SUM(m.amount) > o.cap_per_member
+UNION ALL
+SELECT o.id, 'association', m.association_id, -SUM(m.amount), o.cap_per_association
+FROM cagnotte_ledgerentry m
+JOIN cagnotte_matchingoffer o ON o.id = m.offer_id
+WHERE m.kind = 'matching' AND o.cap_per_association IS NOT NULL
+GROUP BY o.id, m.association_id, o.cap_per_association
+HAVING -SUM(m.amount) > o.cap_per_association
+"""
 _SUPPORTERS = "SELECT association_id, COUNT(*) FROM cagnotte_supporter GROUP BY association_id"
 
 
@@ -60,11 +112,18 @@ class LedgerCheck:
     conservation: list[str] = field(default_factory=list)
     associations: list[str] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
+    matching: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not (self.wallets or self.conservation or self.associations or self.statements)
+        return not (
+            self.wallets
+            or self.conservation
+            or self.associations
+            or self.statements
+            or self.matching
+        )
 
 
 def check_ledger() -> LedgerCheck:
@@ -88,6 +147,8 @@ def check_ledger() -> LedgerCheck:
             "given": given,
             "swept": swept,
             "returned": returned,
+            # From the offers' budgets, not from wallets: outside the conservation above.
+            "matched": -kinds.get("matching", 0),
         }
         if credited != balances + given + swept + returned:
             result.conservation.append(
@@ -102,29 +163,71 @@ def check_ledger() -> LedgerCheck:
         cursor.execute(_SUPPORTERS)
         supporter_rows = dict(cursor.fetchall())
         for association_id in sorted(set(ledger) | set(summary)):
-            received, supporters, first_year = ledger.get(association_id, (0, 0, None))
-            s_received, s_supporters, s_first_year = summary.get(association_id, (0, 0, None))
+            received, supporters, first_year, matched = ledger.get(association_id, (0, 0, None, 0))
+            s_received, s_supporters, s_first_year, s_matched = summary.get(
+                association_id, (0, 0, None, 0)
+            )
             rows = supporter_rows.get(association_id, 0)
-            if (int(received), supporters, first_year) != (
+            if (int(received), supporters, first_year, int(matched)) != (
                 int(s_received),
                 s_supporters,
                 s_first_year,
+                int(s_matched),
             ) or rows != supporters:
                 result.associations.append(
                     f"association {association_id} : reçu {received} selon les mouvements, "
                     f"{s_received} au résumé ; {supporters} donateurs selon les mouvements, "
                     f"{s_supporters} au résumé, {rows} lignes de soutien ; première année "
-                    f"{first_year} / {s_first_year}"
+                    f"{first_year} / {s_first_year} ; dont abondement {matched} / {s_matched}"
                 )
         cursor.execute(_RECEIVED_BY_YEAR)
-        by_year = {(a, y): int(r) for a, y, r in cursor.fetchall()}
+        by_year = {(a, y): (int(r), int(m)) for a, y, r, m in cursor.fetchall()}
         cursor.execute(_YEAR_TOTALS)
-        year_rows = {(a, y): int(r) for a, y, r in cursor.fetchall()}
+        year_rows = {(a, y): (int(r), int(m)) for a, y, r, m in cursor.fetchall()}
         for key in sorted(set(by_year) | set(year_rows)):
-            if by_year.get(key, 0) != year_rows.get(key, 0):
+            if by_year.get(key, (0, 0)) != year_rows.get(key, (0, 0)):
                 result.associations.append(
-                    f"association {key[0]}, année {key[1]} : reçu {by_year.get(key, 0)} selon "
-                    f"les mouvements, {year_rows.get(key, 0)} au résumé"
+                    f"association {key[0]}, année {key[1]} : (reçu, dont abondement) "
+                    f"{by_year.get(key, (0, 0))} selon les mouvements, "
+                    f"{year_rows.get(key, (0, 0))} au résumé"
                 )
+        _check_matching(cursor, result)
     result.statements = statements_against_ledger()
     return result
+
+
+def _check_matching(cursor, result: LedgerCheck) -> None:
+    """Matching offers: spent budget = their entries, each entry tied to one gift of the same
+    program and association, within the ratio and the caps."""
+    cursor.execute(_OFFERS)
+    for offer_id, spent, count, budget, entries, entry_count in cursor.fetchall():
+        result.matching.append(
+            f"offre d’abondement {offer_id} : budget utilisé {spent} K / {budget} K et "
+            f"{count} dons abondés, {entries} K en {entry_count} mouvements d’abondement"
+        )
+    cursor.execute(_MATCHES)
+    for (
+        entry_id,
+        reference,
+        gift_id,
+        gift_kind,
+        matched,
+        given,
+        r_m,
+        r_g,
+        cap,
+        *_,
+    ) in cursor.fetchall():
+        if gift_id is None or gift_kind != "gift":
+            problem = "ne correspond à aucun don"
+        else:
+            problem = (
+                f"{matched} K pour un don de {given} K (ratio {r_m} pour {r_g}, plafond par "
+                f"don {cap}) ou d’une autre association ou d’un autre programme"
+            )
+        result.matching.append(f"abondement {entry_id} ({reference}) : {problem}")
+    cursor.execute(_CAPS)
+    for offer_id, who, who_id, total, cap in cursor.fetchall():
+        result.matching.append(
+            f"offre d’abondement {offer_id}, {who} {who_id} : {total} K abondés, plafond {cap} K"
+        )

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -6,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Program and Enrollment live with the campaign rules; importable from here as any model.
-from cagnotte.campaigns import Enrollment, Program  # noqa: F401
+from cagnotte.campaigns import Enrollment, Program, open_condition  # noqa: F401
 from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
 
 
@@ -79,15 +80,22 @@ class LedgerEntry(AppendOnlyModel):
         SWEEP = "sweep", _("Don de fin d’année à l’association favorite")
         RETURN = "return", _("Retour à la caisse régionale")
         ADJUSTMENT = "adjustment", _("Régularisation")
+        # From a matching offer's budget to the association a gift went to (``offer`` and
+        # ``matches`` set, no wallet): see ``MatchingOffer``.
+        MATCHING = "matching", _("Abondement de la caisse régionale")
 
     # No single-column index on wallet: the (wallet, -created_at) index serves it. Every index
     # here is paid by each row of a million-row credit import, so each one earns its place.
+    # Empty for a matching entry only (its Tookets come from an offer's budget, not from a
+    # member: ``entry_source_by_kind``).
     wallet = models.ForeignKey(
         Wallet,
         verbose_name=_("cagnotte"),
         on_delete=models.PROTECT,
         related_name="entries",
         db_index=False,
+        null=True,
+        blank=True,
     )
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("montant (K)"))
@@ -120,6 +128,26 @@ class LedgerEntry(AppendOnlyModel):
     )
     memo = models.CharField(_("motif"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("date"), default=timezone.now)
+    # A matching entry's source (the offer whose budget pays it) and the gift it matches. No
+    # plain index on either: every credit row would pay for it; partial ones below.
+    offer = models.ForeignKey(
+        "cagnotte.MatchingOffer",
+        verbose_name=_("offre d’abondement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
+    )
+    matches = models.ForeignKey(
+        "self",
+        verbose_name=_("don abondé"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="matched_by",
+        db_index=False,
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -133,13 +161,38 @@ class LedgerEntry(AppendOnlyModel):
             models.CheckConstraint(
                 condition=~Q(kind="credit") | Q(amount__gt=0), name="entry_credit_positive"
             ),
+            # A matching entry is an outflow of its offer's budget, signed as a gift is on its
+            # wallet: what an association received is -SUM(amount) over gift, sweep, matching.
             models.CheckConstraint(
-                condition=~Q(kind__in=["gift", "sweep", "return"]) | Q(amount__lt=0),
+                condition=~Q(kind__in=["gift", "sweep", "return", "matching"]) | Q(amount__lt=0),
                 name="entry_outflow_negative",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["gift", "sweep"]) | Q(association__isnull=False),
+                condition=~Q(kind__in=["gift", "sweep", "matching"]) | Q(association__isnull=False),
                 name="entry_gift_has_association",
+            ),
+            # Every entry has one source: a wallet, or (matching only) an offer's budget, and a
+            # matching entry always points at the gift it matches.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="matching",
+                        wallet__isnull=True,
+                        offer__isnull=False,
+                        matches__isnull=False,
+                    )
+                    | (
+                        ~Q(kind="matching")
+                        & Q(wallet__isnull=False, offer__isnull=True, matches__isnull=True)
+                    )
+                ),
+                name="entry_source_by_kind",
+            ),
+            # A gift is matched once, whatever replays or races (with the reference).
+            models.UniqueConstraint(
+                fields=["matches"],
+                condition=Q(matches__isnull=False),
+                name="entry_one_match_per_gift",
             ),
         ]
         # (wallet, -created_at) serves the history and « récolté ce mois-ci » (a wallet holds a
@@ -150,6 +203,12 @@ class LedgerEntry(AppendOnlyModel):
                 fields=["association", "kind"],
                 condition=Q(association__isnull=False),
                 name="entry_association_partial",
+            ),
+            # The caps per member and per association read an offer's entries under its lock.
+            models.Index(
+                fields=["offer", "association"],
+                condition=Q(offer__isnull=False),
+                name="entry_offer_partial",
             ),
         ]
 
@@ -217,6 +276,8 @@ class AssociationTotals(models.Model):
     )
     supporters = models.PositiveIntegerField(_("soutiens"), default=0)
     received_total = models.BigIntegerField(_("total reçu (K)"), default=0)
+    # Of which from matching offers (« dont X K d'abondement »).
+    matched_total = models.BigIntegerField(_("dont abondement (K)"), default=0)
     first_year = models.PositiveSmallIntegerField(_("premier don en"), null=True, blank=True)
 
     class Meta:
@@ -225,7 +286,11 @@ class AssociationTotals(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(received_total__gte=0), name="totals_received_not_negative"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(matched_total__gte=0, matched_total__lte=models.F("received_total")),
+                name="totals_matched_within_received",
+            ),
         ]
 
 
@@ -238,6 +303,7 @@ class AssociationYearTotals(models.Model):
     )
     year = models.PositiveSmallIntegerField(_("année"))
     received = models.BigIntegerField(_("reçu (K)"), default=0)
+    matched = models.BigIntegerField(_("dont abondement (K)"), default=0)
 
     class Meta:
         verbose_name = _("total annuel d’une association")
@@ -245,6 +311,10 @@ class AssociationYearTotals(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["association", "year"], name="year_totals_unique"),
             models.CheckConstraint(condition=Q(received__gte=0), name="year_totals_not_negative"),
+            models.CheckConstraint(
+                condition=Q(matched__gte=0, matched__lte=models.F("received")),
+                name="year_totals_matched_within_received",
+            ),
         ]
 
 
@@ -448,6 +518,7 @@ class PayoutLine(models.Model):
     )
     gifts_k = models.BigIntegerField(_("dons (K)"))
     sweeps_k = models.BigIntegerField(_("soldes de fin d’année (K)"))
+    matched_k = models.BigIntegerField(_("abondement (K)"), default=0)
     total_k = models.BigIntegerField(_("total (K)"))
     amount_cents = models.BigIntegerField(_("montant (centimes)"))
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
@@ -467,8 +538,13 @@ class PayoutLine(models.Model):
                 name="payout_line_amounts_positive",
             ),
             models.CheckConstraint(
-                condition=Q(total_k=models.F("gifts_k") + models.F("sweeps_k")),
-                name="payout_line_total",
+                condition=Q(matched_k__gte=0), name="payout_line_matched_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total_k=models.F("gifts_k") + models.F("sweeps_k") + models.F("matched_k")
+                ),
+                name="payout_line_total_with_matching",
             ),
             models.CheckConstraint(
                 condition=Q(amount_cents=models.F("total_k")), name="payout_line_cents"
@@ -487,6 +563,214 @@ class PayoutLine(models.Model):
         """« 1 234,56 » from integer cents, without floats."""
         euros, cents = divmod(self.amount_cents, 100)
         return f"{euros:,}".replace(",", "\u202f") + f",{cents:02d}"
+
+
+class MatchingOfferQuerySet(models.QuerySet):
+    def running_on(self, day=None) -> "MatchingOfferQuerySet":
+        """Offers running on ``day``: inside their window, not closed early, their program
+        open (the one open rule) — their budget may be spent."""
+        day = day or timezone.localdate()
+        return self.filter(
+            open_condition(day, prefix="program__"),
+            starts_on__lte=day,
+            ends_on__gte=day,
+            closed_at__isnull=True,
+        )
+
+    def in_effect_on(self, day=None) -> "MatchingOfferQuerySet":
+        """Offers that match a gift made on ``day``: running, and budget not spent (what the
+        cards and the gift form announce)."""
+        return self.running_on(day).filter(spent__lt=models.F("budget"))
+
+    def qualifying(self, *, association_id, domain_id, activity_id, caisse_locale_id):
+        """Offers whose qualifying rules take this association (enrolment in the offer's
+        program is the gift's own rule). Each list left empty takes every association; the
+        lists filled must all take it (« sport » and « caisse locale de Mirande »: both)."""
+        conditions = Q()
+        for through, column, value in (
+            (MatchingOffer.domains.through, "domain_id", domain_id),
+            (MatchingOffer.activities.through, "activity_id", activity_id),
+            (MatchingOffer.caisses_locales.through, "caisselocale_id", caisse_locale_id),
+            (MatchingOffer.associations.through, "association_id", association_id),
+        ):
+            rows = through.objects.filter(matchingoffer_id=models.OuterRef("pk"))
+            conditions &= ~models.Exists(rows) | models.Exists(rows.filter(**{column: value}))
+        return self.filter(conditions)
+
+
+class MatchingOffer(models.Model):
+    """A regional bank tops up its members' gifts (« abondement ») in one program.
+
+    The matched amount of a gift is ``gift × ratio_matched ÷ ratio_given`` (whole Tookets,
+    rounded down), cut by each cap and by what is left of the budget. ``spent`` moves with
+    each matching entry (``cagnotte.ledger.post_entry``), in the gift's transaction, under the
+    offer's row lock; the database refuses ``spent`` above ``budget`` (a CHECK, as a wallet's
+    balance may not go below zero), so racing gifts cannot overrun it. Once a gift has been
+    matched (``spent > 0``) the terms are frozen: the offer can only be closed early.
+    The year-end sweep is not matched.
+    """
+
+    program = models.ForeignKey(
+        Program,
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="matching_offers",
+    )
+    name = models.CharField(
+        _("nom affiché aux sociétaires"),
+        max_length=120,
+        help_text=_("Par exemple « Dons aux associations sportives doublés »."),
+    )
+    ratio_matched = models.PositiveSmallIntegerField(_("Tookets ajoutés"), default=1)
+    ratio_given = models.PositiveSmallIntegerField(_("pour Tookets donnés"), default=1)
+    domains = models.ManyToManyField(
+        "associations.Domain", verbose_name=_("domaines"), blank=True, related_name="+"
+    )
+    activities = models.ManyToManyField(
+        "associations.Activity", verbose_name=_("activités"), blank=True, related_name="+"
+    )
+    caisses_locales = models.ManyToManyField(
+        "caisses.CaisseLocale", verbose_name=_("caisses locales"), blank=True, related_name="+"
+    )
+    associations = models.ManyToManyField(
+        "associations.Association",
+        verbose_name=_("associations choisies"),
+        blank=True,
+        related_name="+",
+    )
+    starts_on = models.DateField(_("du"))
+    ends_on = models.DateField(_("au"))
+    cap_per_gift = models.BigIntegerField(_("plafond par don (K)"), null=True, blank=True)
+    cap_per_member = models.BigIntegerField(
+        _("plafond par sociétaire sur l’offre (K)"), null=True, blank=True
+    )
+    cap_per_association = models.BigIntegerField(
+        _("plafond par association sur l’offre (K)"), null=True, blank=True
+    )
+    budget = models.BigIntegerField(_("budget (K)"))
+    spent = models.BigIntegerField(_("budget utilisé (K)"), default=0, editable=False)
+    gifts_matched = models.PositiveIntegerField(_("dons abondés"), default=0, editable=False)
+    # Bumped by every write (a match, a staff change or close): the pages that announce the
+    # offer name their cached fragments with the sum of their offers' versions.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("créée par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    closed_at = models.DateTimeField(_("close le"), null=True, blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("close par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    close_reason = models.CharField(_("motif de clôture"), max_length=200, blank=True)
+
+    objects = MatchingOfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-program__year", "name"]
+        verbose_name = _("offre d’abondement")
+        verbose_name_plural = _("offres d’abondement")
+        constraints = [
+            # The budget is a balance: what is left never goes below zero.
+            models.CheckConstraint(
+                condition=Q(spent__gte=0, spent__lte=models.F("budget")),
+                name="matching_offer_budget_not_overrun",
+            ),
+            models.CheckConstraint(
+                condition=Q(ratio_matched__gte=1, ratio_given__gte=1),
+                name="matching_offer_ratio_whole",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")),
+                name="matching_offer_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    (Q(cap_per_gift__isnull=True) | Q(cap_per_gift__gt=0))
+                    & (Q(cap_per_member__isnull=True) | Q(cap_per_member__gt=0))
+                    & (Q(cap_per_association__isnull=True) | Q(cap_per_association__gt=0))
+                ),
+                name="matching_offer_caps_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.program})"
+
+    def clean(self):
+        program = self.program if self.program_id else None
+        if program and self.starts_on and self.ends_on:
+            if self.starts_on < program.opens_on or self.ends_on > program.closes_on:
+                raise ValidationError(
+                    _(
+                        "Les dates de l’offre doivent être comprises dans la campagne "
+                        "(du %(o)s au %(c)s)."
+                    )
+                    % {
+                        "o": program.opens_on.strftime("%d/%m/%Y"),
+                        "c": program.closes_on.strftime("%d/%m/%Y"),
+                    }
+                )
+            if self.ends_on < self.starts_on:
+                raise ValidationError(_("La date de fin précède la date de début."))
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.spent
+
+    @property
+    def ratio_label(self) -> str:
+        return _("%(matched)s pour %(given)s") % {
+            "matched": self.ratio_matched,
+            "given": self.ratio_given,
+        }
+
+    def full_match(self, amount: int) -> int:
+        """The ratio applied to a gift, before caps and budget (whole Tookets, rounded down)."""
+        return amount * self.ratio_matched // self.ratio_given
+
+
+class MatchingOfferEvent(models.Model):
+    """Audit of an offer: who created, changed or closed it, when, and what."""
+
+    class Event(models.TextChoices):
+        CREATED = "created", _("Créée")
+        CHANGED = "changed", _("Modifiée")
+        CLOSED = "closed", _("Close avant terme")
+
+    offer = models.ForeignKey(
+        MatchingOffer,
+        verbose_name=_("offre d’abondement"),
+        on_delete=models.CASCADE,
+        related_name="events",
+    )
+    event = models.CharField(_("événement"), max_length=10, choices=Event.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("le"), default=timezone.now)
+    data = models.JSONField(_("détail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("historique d’une offre d’abondement")
+        verbose_name_plural = _("historique des offres d’abondement")
 
 
 class ProjectGift(models.Model):

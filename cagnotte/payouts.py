@@ -3,7 +3,7 @@
 100 K = 1 € (one Tooket is one euro cent): amounts are integer cents, never floats.
 
 A statement is computed once, after the sweep, from the ledger (gifts and sweeps of the
-program's wallets, per association) and frozen: its lines are never recomputed, and
+program's wallets, and the matching of its offers, per association) and frozen: its lines are never recomputed, and
 ``check_ledger`` fails if they ever differ from the ledger. Each line carries the IBAN the
 bank's customer data gives for the association's account (``accounts.identity.ibans_of``),
 checked with schwifty; a line without a valid IBAN stays in the statement, marked, and is
@@ -43,21 +43,25 @@ class PayoutError(Exception):
     """A payout step that cannot be taken (program not swept, wrong order of steps…)."""
 
 
-def ledger_received(*, program_id: int) -> dict[int, tuple[int, int]]:
-    """``{association_id: (gifts K, sweeps K)}`` from the ledger for one program."""
+def ledger_received(*, program_id: int) -> dict[int, tuple[int, int, int]]:
+    """``{association_id: (gifts K, sweeps K, matching K)}`` from the ledger for one program
+    (a matching entry has no wallet: it belongs to the program through its offer)."""
     rows = (
         LedgerEntry.objects.filter(
-            wallet__program_id=program_id,
-            kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP],
+            Q(wallet__program_id=program_id) | Q(offer__program_id=program_id),
+            kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.MATCHING],
         )
         .values("association_id")
         .annotate(
             gifts=Sum("amount", filter=Q(kind=LedgerEntry.Kind.GIFT), default=0),
             sweeps=Sum("amount", filter=Q(kind=LedgerEntry.Kind.SWEEP), default=0),
+            matched=Sum("amount", filter=Q(kind=LedgerEntry.Kind.MATCHING), default=0),
         )
         .order_by()
     )
-    return {r["association_id"]: (-int(r["gifts"]), -int(r["sweeps"])) for r in rows}
+    return {
+        r["association_id"]: (-int(r["gifts"]), -int(r["sweeps"]), -int(r["matched"])) for r in rows
+    }
 
 
 def _bic_for(iban: str, banks_by_code: dict[str, str]) -> str:
@@ -97,8 +101,8 @@ def compute_payout_statement(*, program: Program, actor=None) -> PayoutStatement
                 raw_ibans[(caisse_id, account)] = iban
         statement = PayoutStatement.objects.create(program=program, computed_by=actor)
         lines = []
-        for association_id, (gifts, sweeps) in sorted(received.items()):
-            if gifts + sweeps <= 0:
+        for association_id, (gifts, sweeps, matched) in sorted(received.items()):
+            if gifts + sweeps + matched <= 0:
                 continue
             a = associations[association_id]
             raw = raw_ibans.get((a.caisse_regionale_id, a.account_number), "") or ""
@@ -113,8 +117,9 @@ def compute_payout_statement(*, program: Program, actor=None) -> PayoutStatement
                     association_id=association_id,
                     gifts_k=gifts,
                     sweeps_k=sweeps,
-                    total_k=gifts + sweeps,
-                    amount_cents=gifts + sweeps,  # 100 K = 1 €
+                    matched_k=matched,
+                    total_k=gifts + sweeps + matched,
+                    amount_cents=gifts + sweeps + matched,  # 100 K = 1 €
                     iban=iban,
                     bic=bic,
                     iban_problem=problem,
@@ -174,6 +179,7 @@ CSV_HEADER = [
     "compte",
     "dons_k",
     "soldes_k",
+    "abondement_k",
     "total_k",
     "montant_eur",
     "iban",
@@ -198,6 +204,7 @@ def export_csv(*, statement: PayoutStatement) -> bytes:
                 line.association.account_number,
                 line.gifts_k,
                 line.sweeps_k,
+                line.matched_k,
                 line.total_k,
                 f"{euros}.{cents:02d}",
                 line.iban,
@@ -295,7 +302,7 @@ def statements_against_ledger() -> list[str]:
     problems = []
     for statement in PayoutStatement.objects.select_related("program").order_by("pk"):
         ledger = ledger_received(program_id=statement.program_id)
-        ledger = {a: g + s for a, (g, s) in ledger.items() if g + s > 0}
+        ledger = {a: g + s + m for a, (g, s, m) in ledger.items() if g + s + m > 0}
         lines = dict(statement.lines.values_list("association_id", "total_k"))
         for association_id in sorted(set(ledger) | set(lines)):
             if ledger.get(association_id, 0) != lines.get(association_id, 0):

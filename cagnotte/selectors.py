@@ -3,14 +3,15 @@
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import Program, receiving_enrollments
-from cagnotte.figures import FIGURES_COLUMNS, figures_from, figures_join
+from cagnotte.figures import FIGURES_COLUMNS, FIGURES_WIDTH, figures_from, figures_join
 from cagnotte.models import (
     Favourite,
     LedgerEntry,
+    MatchingOffer,
     PayoutLine,
     PayoutStatement,
     Wallet,
@@ -67,10 +68,15 @@ def wallet_state(member) -> tuple:
 
 
 def history_of(member):
-    """A member's movements, newest first, with what each page row shows (no N+1)."""
+    """A member's movements, newest first, with what each page row shows (no N+1); a gift
+    topped up by a matching offer carries ``matched`` (K added, else None)."""
+    match = LedgerEntry.objects.filter(
+        kind=LedgerEntry.Kind.MATCHING, matches=OuterRef("pk")
+    ).values("amount")[:1]
     return (
         LedgerEntry.objects.filter(wallet__member=member)
         .select_related("wallet__program", "association")
+        .annotate(matched=-Subquery(match))
         .order_by("-created_at", "-id")
     )
 
@@ -101,25 +107,38 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
       it names what ``visible_association_or_none`` and ``givable_wallets`` answer;
     * the association's summary figures as they are (a gift changes them, not the version);
     * the id, program and balance of every wallet of the member: a gift or a credit changes a
-      balance, a first credit in a program adds a wallet.
+      balance, a first credit in a program adds a wallet;
+    * the matching offers of the member's programs (``count:sum of versions``, "0:0" without
+      any): a match, a staff change or an early close bumps an offer's version. What the
+      member has used under a cap changes with their own gifts (the balances), the
+      association's with its figures (of which matched).
     """
+    offers = MatchingOffer._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT v.version, {FIGURES_COLUMNS}, w.id, w.program_id, w.balance "
+            f"SELECT v.version, {FIGURES_COLUMNS}, "
+            # The matching offers of the member's programs: how many, and the sum of their
+            # versions (every match, change or close bumps one).
+            f"(SELECT COUNT(*) || ':' || COALESCE(SUM(o.version), 0) FROM {offers} o "
+            f"WHERE o.program_id IN (SELECT program_id FROM {Wallet._meta.db_table} "
+            "WHERE member_id = %s)), "
+            "w.id, w.program_id, w.balance "
             "FROM (SELECT %s AS id) AS a "
             f"LEFT JOIN {DirectoryVersion._meta.db_table} v ON v.id = 1 "
             f"{figures_join('a.id')} "
             f"LEFT JOIN {Wallet._meta.db_table} w ON w.member_id = %s "
             "ORDER BY w.id",
-            [association_id, year, member.pk],
+            [member.pk, association_id, year, member.pk],
         )
         rows = cursor.fetchall()
     version = rows[0][0]
-    figures = figures_from(*rows[0][1:5])
+    end = 1 + FIGURES_WIDTH
+    figures = figures_from(*rows[0][1:end])
+    offers_key = rows[0][end]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         version = DirectoryVersion.current()
-    wallets = tuple(row[5:] for row in rows if row[5] is not None)
-    return (version, figures, wallets)
+    wallets = tuple(row[end + 1 :] for row in rows if row[end + 1] is not None)
+    return (version, figures, offers_key, wallets)
 
 
 def favourite_can_receive(*, member, program: Program):
@@ -176,6 +195,10 @@ class CampaignResult:
     # Euro cents the bank has paid for this campaign: its payout statement's total once it is
     # marked paid (DESIGN « Payouts »), else None (not paid yet: the page says so).
     paid_cents: int | None = None
+    # The bank's matching offers of the campaign: budget, used, gifts matched (0: none).
+    matching_budget: int = 0
+    matching_spent: int = 0
+    gifts_matched: int = 0
 
     @property
     def euros_cents(self) -> int:
@@ -200,12 +223,30 @@ def public_results(*, caisse_regionale_id: int) -> list[CampaignResult]:
         .annotate(total=Sum("amount"), associations=Count("association", distinct=True))
         .order_by()
     )
-    programs = {p.pk: p for p in Program.objects.filter(caisse_regionale_id=caisse_regionale_id)}
+    # With the campaign's matching offers summed, in the same query.
+    programs = {
+        p.pk: p
+        for p in Program.objects.filter(caisse_regionale_id=caisse_regionale_id).annotate(
+            matching_budget=Sum("matching_offers__budget", default=0),
+            matching_spent=Sum("matching_offers__spent", default=0),
+            gifts_matched=Sum("matching_offers__gifts_matched", default=0),
+        )
+    }
     campaigns: dict[int, CampaignResult] = {}
     for row in rows:
         program = programs[row["wallet__program_id"]]
         campaign = campaigns.setdefault(
-            program.pk, CampaignResult(program.name, program.year, 0, 0, [])
+            program.pk,
+            CampaignResult(
+                program.name,
+                program.year,
+                0,
+                0,
+                [],
+                matching_budget=int(program.matching_budget),
+                matching_spent=int(program.matching_spent),
+                gifts_matched=int(program.gifts_matched),
+            ),
         )
         # A gift is a debit of the member's wallet: its amount is negative.
         given = -row["total"]

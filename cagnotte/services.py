@@ -23,6 +23,7 @@ from cagnotte.ledger import (
     locked_wallets,
     post_entry,
 )
+from cagnotte.matching import ASSOCIATION_FIELDS, match_gift, match_of
 from cagnotte.models import Favourite, LedgerEntry, ProjectGift, Wallet
 from cagnotte.selectors import favourite_can_receive
 from tookets import outbox
@@ -94,6 +95,7 @@ def give_tookets(
         if existing is not None:
             if wallet is None or existing.wallet_id != wallet.pk:
                 raise NotEligible
+            existing.matching = match_of(existing)
             return existing
         amount = check_amount(amount)
         if wallet is None:
@@ -105,12 +107,14 @@ def give_tookets(
         # page was shown refuses the gift.
         if not Program.objects.open_on().filter(pk=program.pk).exists():
             raise NotEligible
-        eligible = (
+        # What the matching offers' rules read comes with the eligibility, in one query.
+        association = (
             associations_visible_to(member)
             .filter(pk=association_id, enrollments__program=program)
-            .exists()
+            .values(*ASSOCIATION_FIELDS)
+            .first()
         )
-        if not eligible:
+        if association is None:
             raise NotEligible
         if (
             project_id is not None
@@ -128,6 +132,14 @@ def give_tookets(
             reference=reference,
             association_id=association_id,
             created_by=member,
+        )
+        # A matching offer tops it up in the same transaction (cagnotte/matching.py): matched
+        # once, whatever replays or races, within the offer's budget; ``entry.matching`` says
+        # what was added and whether caps or the budget cut it (None: no offer takes it).
+        entry.matching = (
+            match_gift(gift=entry, member=member, association=association)
+            if created
+            else match_of(entry)
         )
         if created and project_id is not None:
             ProjectGift.objects.create(entry=entry, project_id=project_id, amount=amount)

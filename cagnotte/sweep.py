@@ -216,7 +216,8 @@ class _program_lock:
 # snapshot; the batch's wallet rows are locked (FOR UPDATE, in id order, without a time limit:
 # a batch job waits) by the SELECT that reads them. An entry whose reference exists already (a
 # batch done before a crash) is skipped by ON CONFLICT and moves neither the balance nor the
-# association's figures, which the figures module's own statements update.
+# association's figures, which the figures module's own statements update. The sweep is not
+# matched: none of what it moves is « abondement » (the 0 in the totals' rows).
 _SWEEP_BATCH_SQL = f"""
 WITH batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
 ins AS (
@@ -253,14 +254,14 @@ new_counts AS (
 totals AS (
     {
     add_totals_sql(
-        "SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s "
+        "SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s, 0 "
         "FROM per_association p LEFT JOIN new_counts n ON n.association_id = p.association_id"
     )
 }
     RETURNING 1
 ),
 year_totals AS (
-    {add_year_totals_sql("SELECT association_id, %(year)s, received FROM per_association")}
+    {add_year_totals_sql("SELECT association_id, %(year)s, received, 0 FROM per_association")}
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*),

@@ -1,3 +1,4 @@
+import json
 import re
 from functools import wraps
 
@@ -11,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from associations.models import Project
 from associations.selectors import visible_association_or_none
+from cagnotte import matching
 from cagnotte.figures import figures_of, with_figures
 from cagnotte.forms import GiveForm, new_give_token
 from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, WalletBusy
@@ -117,8 +119,31 @@ def _project_asked(request, association_id: int, program_id: int | None):
     return project, project.program_id
 
 
+def _matching_of(member, association, wallets) -> dict:
+    """``{program id: FormPreview}``: the matching offers each wallet's gift would get."""
+    if not wallets:
+        return {}
+    return matching.previews(
+        member_id=member.pk,
+        association={name: getattr(association, name) for name in matching.ASSOCIATION_FIELDS},
+        program_ids={w.program_id for w in wallets},
+    )
+
+
+def _amount_or_none(value) -> int | None:
+    text = str(value if value is not None else "").replace(" ", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
 def _give_context(
-    member, association, *, program_id: int | None, token, posted=None, project=None
+    member,
+    association,
+    *,
+    program_id: int | None,
+    token,
+    posted=None,
+    project=None,
+    offers: bool = True,
 ) -> dict:
     """What the gift page shows, shown (GET) or shown again after a failed post: the
     association and its figures, one form per wallet that can give to it (``program_id``: that
@@ -126,19 +151,30 @@ def _give_context(
 
     ``token(wallet)``: the form's one-time token. ``posted``: the form that failed, shown in
     its wallet's place with its errors; when no wallet shown is the posted one (empty,
-    closed, another program), the page says so (``posted_elsewhere``).
+    closed, another program), the page says so (``posted_elsewhere``). ``offers``: whether
+    the member's programs have matching offers at all (the page's state says; False spares
+    the query): each form then says what its gift would get (« sera complété de »).
     """
     wallets = list(givable_wallets(member, association_id=association.pk))
     if program_id is not None:
         wallets = [w for w in wallets if w.program_id == program_id]
     form_kwargs = {"member_id": member.pk, "association_id": association.pk}
+    previews = _matching_of(member, association, wallets) if offers else {}
     forms = []
     for w in wallets:
         if posted is not None and posted.data.get("wallet") == str(w.pk):
             form = posted
         else:
             form = GiveForm(initial={"wallet": w.pk, "amount": w.balance}, **form_kwargs)
-        forms.append({"wallet": w, "form": form, "token": token(w)})
+        item = {"wallet": w, "form": form, "token": token(w)}
+        preview = previews.get(w.program_id)
+        if preview is not None:
+            item["matching"] = preview
+            item["matching_adds"] = preview.adds(_amount_or_none(form["amount"].value()))
+            item["matching_offers"] = json.dumps(
+                [[o.ratio_matched, o.ratio_given, o.limit] for o in preview.offers]
+            )
+        forms.append(item)
     context = {
         "association": association,
         "figures": association.figures,
@@ -182,6 +218,7 @@ def _give_page(request, member, association_id: int):
             program_id=program_id,
             token=lambda w: mark_safe(GIVE_TOKEN_PLACEHOLDER.format(wallet_id=w.pk)),
             project=project,
+            offers=not state[2].startswith("0:"),
         )
 
     content = render_fragment(
@@ -285,6 +322,7 @@ def gift_receipt(request, entry_id):
         {
             "entry": entry,
             "amount": -entry.amount,
+            "matching": matching.match_of(entry) if entry.matched else None,
             "wallet": entry.wallet,
             "left": balance_after(entry),
             "accepts_emails": request.user.recap_emails and bool(request.user.email),

@@ -141,6 +141,14 @@ def association_card(context, association, anchor=True):
     detail_url = esc(reverse("associations:detail", args=[pk]))
     give_url = esc(reverse("cagnotte:give", args=[pk]))
     year = figures.first_year or words["year"]
+    offer = ""
+    if figures.offer_name:
+        # The matching offer, in words (never colour alone), until when.
+        until = gettext("jusqu’au %(date)s") % {"date": esc(f"{figures.offer_ends_on:%d/%m}")}
+        offer = (
+            f'  <p class="association-offer" data-matching-offer>'
+            f"<strong>{esc(figures.offer_name)}</strong> {until}</p>\n"
+        )
     # A page showing one association twice (the favourite above the list) anchors one card.
     anchor_attr = f' id="association-{pk}"' if anchor else ""
     html = (
@@ -159,6 +167,7 @@ def association_card(context, association, anchor=True):
         f" <strong>{esc(tookets(figures.received_total))}</strong>"
         ' <span aria-hidden="true">|</span><span class="visually-hidden">,</span>'
         f" {words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
+        f"{offer}"
         '  <div class="card-actions">\n'
         f'    <a class="button" href="{give_url}">{words["give"]}</a>\n'
         f"{favourite_form}"

@@ -28,3 +28,32 @@ document.querySelectorAll("form[data-give-form]").forEach(function (form) {
     }
   });
 });
+
+// « Votre don de X K sera complété de Y K »: what the matching offer adds to the amount typed,
+// by the server's rule (matching.FormPreview.adds): the best offer's ratio, rounded down, cut
+// by what it still allows. The gift itself decides, under the offer's lock.
+document.querySelectorAll("form[data-give-form]").forEach(function (form) {
+  var input = form.querySelector("input[name=amount]");
+  var line = form.querySelector("[data-give-match]");
+  if (!input || !line) {
+    return;
+  }
+  var offers = JSON.parse(line.getAttribute("data-offers") || "[]");
+  function format(amount) {
+    return String(amount).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f") + "\u00a0K";
+  }
+  input.addEventListener("input", function () {
+    var raw = input.value.replace(/\s/g, "");
+    var amount = /^[0-9]+$/.test(raw) ? parseInt(raw, 10) : 0;
+    var adds = 0;
+    offers.forEach(function (offer) {
+      adds = Math.max(adds, Math.min(Math.floor((amount * offer[0]) / offer[1]), offer[2]));
+    });
+    if (amount > 0 && adds > 0) {
+      line.textContent = line.getAttribute("data-template")
+        .replace("{amount}", format(amount)).replace("{match}", format(adds));
+    } else {
+      line.textContent = line.getAttribute("data-none");
+    }
+  });
+});

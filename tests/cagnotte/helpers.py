@@ -20,4 +20,5 @@ def assert_ledger_consistent():
         result.conservation,
         result.associations,
         result.statements,
+        result.matching,
     )

@@ -80,9 +80,10 @@ def test_statement_equals_the_ledger_and_lists_bad_ibans_apart(swept):
     lines = {line.association_id: line for line in statement.lines.all()}
     ledger = payouts.ledger_received(program_id=statement.program_id)
     assert set(lines) == set(ledger) == {good.pk, missing.pk, broken.pk}
-    for association_id, (gifts, sweeps) in ledger.items():
+    for association_id, (gifts, sweeps, matched) in ledger.items():
         line = lines[association_id]
-        assert (line.gifts_k, line.sweeps_k) == (gifts, sweeps)
+        assert (line.gifts_k, line.sweeps_k, line.matched_k) == (gifts, sweeps, matched)
+        assert matched == 0  # no matching offer in this program
         assert line.amount_cents == line.total_k == gifts + sweeps
     # Givers 0 and 3 gave to « Bonne Asso » (100 + 103), givers 0-1 swept to it.
     assert lines[good.pk].gifts_k == 203

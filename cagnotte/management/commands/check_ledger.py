@@ -23,6 +23,7 @@ class Command(BaseCommand):
             ("Conservation", result.conservation),
             ("Associations incohérentes", result.associations),
             ("États des versements incohérents", result.statements),
+            ("Abondements incohérents", result.matching),
         ]:
             if problems:
                 self.stderr.write(f"{title} ({len(problems)}) :")

@@ -1,0 +1,99 @@
+"""Cards of associations a matching offer takes carry it, in words; the badge goes when the
+budget runs out, and the cached cards follow (figures included)."""
+
+import pytest
+from django.template import Context, engines
+from django.urls import reverse
+from django.utils import timezone
+
+from associations.directory import CARD_FIELDS, Card, card_labels, directory_options
+from associations.models import Activity, Association
+from cagnotte.figures import figures_of, read_figures, with_figures
+from cagnotte.models import MatchingOffer
+from cagnotte.services import give_tookets
+from tests import factories as f
+from tests.associations.test_directory_card import REFERENCE
+from tests.cagnotte.helpers import credit
+
+NAME = "Dons aux associations sportives doublés par votre Caisse régionale"
+
+
+@pytest.fixture
+def sports(program, pg_caisse):
+    association = f.AssociationFactory(
+        caisse_regionale=pg_caisse, name="Rugby Club", activity=Activity.objects.get(code="sport")
+    )
+    f.EnrollmentFactory(association=association, program=program)
+    return association
+
+
+@pytest.fixture
+def offer(program):
+    offer = MatchingOffer.objects.create(
+        program=program,
+        name=NAME,
+        starts_on=program.opens_on,
+        ends_on=program.closes_on,
+        budget=100,
+    )
+    offer.activities.set(Activity.objects.filter(code="sport"))
+    return offer
+
+
+def card_of(html, association):
+    start = html.index(f'data-association="{association.pk}"')
+    return html[start : html.index("</article>", start)]
+
+
+def test_the_card_says_the_offer_and_loses_it_when_the_budget_is_spent(
+    client, member, program, association, sports, offer
+):
+    client.force_login(member)
+    until = f"jusqu’au {program.closes_on:%d/%m}"
+    html = client.get(reverse("associations:directory"), {"vue": "liste"}).content.decode()
+    assert NAME in card_of(html, sports) and until in card_of(html, sports)
+    assert NAME not in card_of(html, association)  # not a sports association
+    credit(member, program, 500)
+    give_tookets(member=member, program=program, association_id=sports.pk, amount=100, token="a")
+    html = client.get(reverse("associations:directory"), {"vue": "liste"}).content.decode()
+    card = card_of(html, sports)
+    assert NAME not in card  # the budget is spent: the badge goes
+    assert "200\u00a0K" in card  # and the figures count the match
+    detail = client.get(reverse("associations:detail", args=[sports.pk])).content.decode()
+    assert NAME not in detail
+
+
+def test_the_card_tag_writes_the_badge_as_the_reference_template(rf, sports, offer, pg_caisse):
+    year = timezone.localdate().year
+    instance = with_figures(Association.objects.filter(pk=sports.pk)).get()
+    instance.figures = figures_of(instance)
+    assert instance.figures.offer_name == NAME
+    figures, _ = read_figures([sports.pk], member=None, year=year)
+    assert figures[sports.pk].offer_name == NAME
+    assert figures[sports.pk].offer_ends_on == offer.ends_on
+    labels = card_labels(directory_options(pg_caisse.pk))
+    row = Association.objects.filter(pk=sports.pk).values(*CARD_FIELDS).get()
+    lean = Card(row, labels, figures[sports.pk])
+    reference = engines["django"].engine.from_string(REFERENCE.read_text())
+    tag = engines["django"].engine.from_string(
+        "{% load directory_tags %}{% association_card association %}"
+    )
+    request = rf.get("/associations/")
+    for shown in (instance, lean):
+        context = {"association": shown, "request": request, "csrf_token": "t"}
+        expected = reference.render(Context(context))
+        assert "data-matching-offer" in expected
+        assert tag.render(Context(context)) == expected
+
+
+def test_the_favourite_carries_its_badge_once(
+    member, pg_caisse, sports, offer, django_assert_num_queries
+):
+    from cagnotte.models import Favourite
+
+    for m in [member, *f.MemberFactory.create_batch(3, caisse_regionale=pg_caisse)]:
+        Favourite.objects.create(member=m, association=sports)
+    with django_assert_num_queries(1):
+        figures, favourite_id = read_figures([], member=member)
+    assert favourite_id == sports.pk
+    assert list(figures) == [sports.pk] and figures[sports.pk].offer_name == NAME
