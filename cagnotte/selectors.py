@@ -6,7 +6,13 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from associations.models import Association, DirectoryVersion
-from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.campaigns import (
+    CampaignStatus,
+    Program,
+    campaign_paid_at,
+    campaign_state,
+    receiving_enrollments,
+)
 from cagnotte.figures import FIGURES_COLUMNS, figures_from, figures_join
 from cagnotte.models import (
     Favourite,
@@ -18,14 +24,22 @@ from cagnotte.models import (
 from tookets.periods import current_period
 
 
-def wallets_of(member, *, period: str | None = None):
-    """A member's wallets with their program and « récolté ce mois-ci », in one query."""
-    return (
+def wallets_of(member, *, period: str | None = None, day=None):
+    """A member's wallets with their program, « récolté ce mois-ci » and where each campaign
+    stands on ``day`` (``w.campaign``, a ``CampaignStatus``), in one query."""
+    wallets = (
         Wallet.objects.filter(member=member)
         .select_related("program")
         .with_collected(period or current_period())
+        .annotate(
+            campaign_state=campaign_state(day, prefix="program__"),
+            campaign_paid_at=campaign_paid_at(prefix="program__"),
+        )
         .order_by("-program__year", "program__name", "pk")
     )
+    for w in wallets:
+        w.campaign = CampaignStatus(w.program, w.campaign_state, w.campaign_paid_at)
+    return wallets
 
 
 def wallet_state(member) -> tuple:
@@ -39,7 +53,11 @@ def wallet_state(member) -> tuple:
     * the directory's version (bumped by triggers on any program or validated association
       write: program and association names);
     * the id and name of every association in the history, read as they are now: an
-      association that is no longer validated can be renamed without bumping the version.
+      association that is no longer validated can be renamed without bumping the version;
+    * the member's favourite (a closed campaign says where its balance goes at the sweep:
+      whether it can receive there follows enrolments and statuses, which bump the version)
+      and how many of the member's campaigns are paid (a statement marked paid writes no
+      entry). The day, which opens and closes campaigns, is the caller's part of the key.
 
     One statement in fact (UNION ALL), the ORM's compiling of two would cost more than both
     run in PostgreSQL.
@@ -52,18 +70,29 @@ def wallet_state(member) -> tuple:
         cursor.execute(
             f"SELECT 0, (SELECT COUNT(*) FROM {mine}), "
             f"(SELECT COUNT(*) FROM {wallet} WHERE member_id = %s), "
-            f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), NULL "
-            f"UNION ALL SELECT 1, id, NULL, NULL, name FROM {Association._meta.db_table} "
+            f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), NULL, "
+            f"(SELECT association_id FROM {Favourite._meta.db_table} WHERE member_id = %s), "
+            f"(SELECT COUNT(*) FROM {PayoutStatement._meta.db_table} s WHERE s.status = %s "
+            f"AND s.program_id IN (SELECT program_id FROM {wallet} WHERE member_id = %s)) "
+            f"UNION ALL SELECT 1, id, NULL, NULL, name, NULL, NULL "
+            f"FROM {Association._meta.db_table} "
             f"WHERE id IN (SELECT e.association_id FROM {mine} AND e.association_id IS NOT NULL) "
             "ORDER BY 1, 2",
-            [member.pk, member.pk, member.pk],
+            [
+                member.pk,
+                member.pk,
+                member.pk,
+                PayoutStatement.Status.PAID,
+                member.pk,
+                member.pk,
+            ],
         )
         rows = cursor.fetchall()
-    _, *counts, version, _ = rows[0]
-    names = [(pk, name) for _, pk, _, _, name in rows[1:]]
+    _, *counts, version, _, favourite, paid = rows[0]
+    names = [(pk, name) for _, pk, _, _, name, _, _ in rows[1:]]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         version = DirectoryVersion.current()
-    return (member.pk, *counts, version, tuple(names))
+    return (member.pk, *counts, version, favourite, paid, tuple(names))
 
 
 def history_of(member):
@@ -129,17 +158,21 @@ def favourite_can_receive(*, member, program: Program):
 
     It can when it is validated and enrolled in that program (the sweep's rule, asked once).
     """
-    favourite = (
-        Favourite.objects.select_related("association")
-        .filter(
-            member=member,
-            association_id__in=receiving_enrollments(program_ids=[program.pk]).values(
-                "association_id"
-            ),
-        )
-        .first()
+    return favourite_receiving_in(member=member, program_ids=[program.pk]).get(program.pk)
+
+
+def favourite_receiving_in(*, member, program_ids) -> dict:
+    """``{program id: the member's favourite association}`` for each of these programs the
+    favourite can receive in (the sweep's rule, as ``favourite_can_receive``), one query."""
+    program_ids = list(program_ids)
+    if not program_ids:
+        return {}
+    receiving = (
+        receiving_enrollments(program_ids=program_ids)
+        .filter(association__favourited_by__member=member)
+        .select_related("association")
     )
-    return favourite.association if favourite else None
+    return {e.program_id: e.association for e in receiving}
 
 
 def balance_after(entry) -> int:

@@ -16,6 +16,7 @@ from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, Wal
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
+    favourite_receiving_in,
     givable_wallets,
     give_page_state,
     history_of,
@@ -54,18 +55,34 @@ def wallet(request):
     """
     member = request.user
     period = current_period()
+    day = timezone.localdate()
     page_number = request.GET.get("page")
 
     def context():
-        wallets = list(wallets_of(member, period=period))
+        wallets = list(wallets_of(member, period=period, day=day))
         history = Paginator(history_of(member), HISTORY_PAGE_SIZE).get_page(page_number)
-        left_to_give = sum(w.balance for w in wallets)
-        return {"wallets": wallets, "history": history, "left_to_give": left_to_give}
+        # The figures are the campaigns a member can still give in (or soon will); a closed
+        # one holding a balance says where it goes at the sweep; a swept one has left them.
+        current = [w for w in wallets if not w.campaign.is_over and not w.campaign.is_closed]
+        closing = [w for w in wallets if w.campaign.is_closed and w.balance > 0]
+        receivers = favourite_receiving_in(
+            member=member, program_ids=[w.program_id for w in closing]
+        )
+        for w in closing:
+            w.sweep_to = receivers.get(w.program_id)
+        return {
+            "has_wallets": bool(wallets),
+            "wallets": current,
+            "closing": closing,
+            "over": [w for w in wallets if w.campaign.is_over],
+            "history": history,
+            "left_to_give": sum(w.balance for w in current if w.campaign.is_open),
+        }
 
     content = render_fragment(
         request,
         "cagnotte/_wallet_content.html",
-        state=(wallet_state(member), period, page_number),
+        state=(wallet_state(member), period, day, page_number),
         context=context,
     )
     return render(request, "cagnotte/wallet.html", {"content": content})
