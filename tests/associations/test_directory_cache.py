@@ -43,7 +43,9 @@ def test_favourites_page_card_follows_gifts(client, member, program):
     client.force_login(member)
     client.post(SET, {"association": chosen.pk})
     # A filter that leaves the favourite off the page's cards: its card alone shows it.
-    assert "Soyez le premier à soutenir cette association !" in html(client, FAVOURITES, q="introuvable")
+    assert "Soyez le premier à soutenir cette association !" in html(
+        client, FAVOURITES, q="introuvable"
+    )
     credit(member, program, 300)
     give_tookets(member=member, association_id=chosen.pk, amount=75, token="g", program=program)
     page = html(client, FAVOURITES, q="introuvable")
