@@ -159,6 +159,8 @@ def directory_options(
         **reference,
         "caisses": [(pk, code, name) for pk, code, name, _lat, _lng in caisses],
         "places": [(name, lat, lng) for _pk, _code, name, lat, lng in caisses],
+        # Where each local bank is: « Les plus proches » measures from the member's.
+        "positions": {pk: (lat, lng) for pk, _code, _name, lat, lng in caisses},
     }
 
 

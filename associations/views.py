@@ -34,7 +34,7 @@ from associations.directory import (
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.models import DirectoryVersion
-from associations.selectors import associations_visible_to, search_suggestions
+from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import read_figures
@@ -106,7 +106,7 @@ class _DirectoryRead:
         self.page = self.rows = None
         if self.form.mode != MODE_MAP:
             paginator = Paginator(
-                self.visible.filter(self.condition).order_by("name", "pk"), PER_PAGE
+                self.visible.filter(self.condition).order_by(*self.form.order_by()), PER_PAGE
             )
             paginator.count = self.matching  # already counted, with the total
             self.page = paginator.get_page(page)
@@ -209,7 +209,9 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         # The search as typed, since the search box shows it.
         query = directory_query_key(form, page=plan["number"])
         shown_search = form.cleaned_data.get("q") or ""
-        key = (state, request.path, query, shown_search, shown_favourite)
+        # The rows' ids: the cards' order is the content's (a page by support moves alone).
+        shown_rows = tuple(row["pk"] for row in rows or ())
+        key = (state, request.path, query, shown_search, shown_favourite, shown_rows)
         html = cached_html(content_template, state=key, context=content_context)
     cards = [(row, figures[row["pk"]], True) for row in rows or ()]
     if favourite is not None:
@@ -235,6 +237,10 @@ def _plan(form, *, page: int, state: tuple, reader) -> dict:
     shorter), else under the page shown: any number makes no key of its own. Not kept if the
     version moved (as ``read_through``).
     """
+    if form.mode != MODE_MAP and form.sort == SORT_SUPPORTED:
+        # Ordered by supporters, which a gift changes without moving the directory's version:
+        # read every time (the counts still come from their cache).
+        return reader().plan()
     plan = cache.get(directory_plan_key(state, directory_query_key(form, page=page)))
     if plan is None:
         plan = reader().plan()
