@@ -14,7 +14,9 @@ from django.template import Context
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -38,6 +40,7 @@ from associations.selectors import SORT_SUPPORTED, associations_visible_to, sear
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import read_figures
+from cagnotte.selectors import version_and_year_end
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
     FRAGMENT_TIMEOUT,
@@ -48,6 +51,8 @@ from tookets.fragments import (
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
+# Where the favourites page's cached content takes the member's year-end preview.
+YEAR_END_SLOT = "<!--year-end-->"
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
 # The cached body is keyed by the directory's state, so this only bounds the memory that
 # bodies of past states take; it is never a staleness window.
@@ -157,7 +162,9 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
     return with_next(html, next_url)
 
 
-def _directory_page(request, content_template: str, *, with_favourite: bool = False):
+def _directory_page(
+    request, content_template: str, *, with_favourite: bool = False, version: int | None = None
+):
     """The context of a directory page (the directory, the favourites): filters, counts and
     either a page of cards (list) or the map's settings (map), its main content rendered from
     the cache (``tookets.fragments``).
@@ -174,7 +181,7 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     when the plan or the page is new are the querysets built.
     """
     member = request.user
-    version, day, state = directory_state(member)
+    version, day, state = directory_state(member, version=version)
     full_path = request.get_full_path()
     # The keys name what the form reads, canonical (associations.directory_query); the form's
     # option lists come from the cache.
@@ -319,7 +326,18 @@ def directory(request):
 @login_required
 @require_GET
 def favourites(request):
-    context = _directory_page(request, "associations/_favourites_content.html", with_favourite=True)
+    """« Associations Favorites », with the year end before it happens: where each balance of
+    a campaign near its end (or closed, waiting for its sweep) will go — read with the
+    directory's version, in the same statement (``version_and_year_end``), and put in the
+    cached content's place for it."""
+    version, year_end = version_and_year_end(request.user, day=timezone.localdate())
+    context = _directory_page(
+        request, "associations/_favourites_content.html", with_favourite=True, version=version
+    )
+    preview = render_to_string(
+        "associations/_year_end_preview.html", {"wallets": year_end, "here": True}
+    )
+    context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)
 
 

@@ -13,6 +13,8 @@ a program is open, enrollable, or whether an association can receive in it asks 
 * ``Program.objects.sweepable_on(day)`` — the year-end sweep may run: closed, not swept;
 * ``Program.objects.reminder_due_on(day)`` — the year-end reminder may go out: open, and no
   more than the program's ``reminder_days_before`` days before its close;
+* ``Program.objects.year_end_on(day)`` — the year end is previewed: reminder due, or closed
+  and waiting for the sweep;
 * ``Program.objects.not_swept()`` — the program still holds balances (open, or closed and
   waiting for its sweep): the monthly recap covers it;
 * ``receiving_enrollments(program_ids)`` — the enrolments through which an association can
@@ -203,6 +205,12 @@ class ProgramQuerySet(models.QuerySet):
         return self.open_on(day).filter(
             closes_on__lte=_DaysAfter(Value(day), F("reminder_days_before"))
         )
+
+    def year_end_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        """The year end shows before it happens: from the reminder (``reminder_due_on``)
+        until the sweep (``sweepable_on``), pages say where each balance will go."""
+        day = _today(day)
+        return self.reminder_due_on(day) | self.sweepable_on(day)
 
 
 class Program(models.Model):

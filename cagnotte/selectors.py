@@ -1,9 +1,10 @@
 """Reads about wallets and what associations received."""
 
+import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import (
@@ -24,19 +25,48 @@ from cagnotte.models import (
 from tookets.periods import current_period
 
 
+def _sweep_destination():
+    """Per wallet row: the enrolment through which the member's favourite would receive the
+    wallet's balance at the sweep (validated, enrolled in that program: the sweep's rule,
+    ``receiving_enrollments``), none when it cannot."""
+    return receiving_enrollments().filter(
+        program_id=OuterRef("program_id"),
+        association__favourited_by__member_id=OuterRef("member_id"),
+    )
+
+
+def _with_year_end(wallets, day):
+    """``year_end`` (the campaign's end is previewed: ``Program.objects.year_end_on``) and
+    where the balance goes at the sweep (``sweep_to_id``, ``sweep_to_name``: the favourite,
+    or None: back to the bank), in the wallets' own query."""
+    destination = _sweep_destination()
+    return wallets.annotate(
+        year_end=Exists(Program.objects.year_end_on(day).filter(pk=OuterRef("program_id"))),
+        sweep_to_id=Subquery(destination.values("association_id")[:1]),
+        sweep_to_name=Subquery(destination.values("association__name")[:1]),
+    )
+
+
 def wallets_of(member, *, period: str | None = None, day=None):
-    """A member's wallets with their program, « récolté ce mois-ci » and where each campaign
-    stands on ``day`` (``w.campaign``, a ``CampaignStatus``), in one query."""
-    wallets = (
+    """A member's wallets with their program, « récolté ce mois-ci », where each campaign
+    stands on ``day`` (``w.campaign``, a ``CampaignStatus``), where its balance goes at the
+    sweep (``_with_year_end``) and, once swept, where it went (``swept_amount``,
+    ``swept_to_name``), in one query."""
+    swept = LedgerEntry.objects.filter(
+        wallet_id=OuterRef("pk"), kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
+    )
+    wallets = _with_year_end(
         Wallet.objects.filter(member=member)
         .select_related("program")
         .with_collected(period or current_period())
         .annotate(
             campaign_state=campaign_state(day, prefix="program__"),
             campaign_paid_at=campaign_paid_at(prefix="program__"),
-        )
-        .order_by("-program__year", "program__name", "pk")
-    )
+            swept_amount=Subquery(swept.values("amount")[:1]),
+            swept_to_name=Subquery(swept.values("association__name")[:1]),
+        ),
+        day,
+    ).order_by("-program__year", "program__name", "pk")
     for w in wallets:
         w.campaign = CampaignStatus(w.program, w.campaign_state, w.campaign_paid_at)
     return wallets
@@ -93,6 +123,57 @@ def wallet_state(member) -> tuple:
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         version = DirectoryVersion.current()
     return (member.pk, *counts, version, favourite, paid, tuple(names))
+
+
+def version_and_year_end(member, *, day) -> tuple[int | None, list]:
+    """The directory's version and the member's year-end preview — their wallets with a
+    balance in a campaign whose end is previewed (``Program.objects.year_end_on``), each with
+    where it goes at the sweep — in one round trip: the favourites page reads the version
+    anyway, and so shows the preview without one query more.
+
+    Returns ``(version, [Wallet with program, year_end, sweep_to_id, sweep_to_name])``;
+    the version is None when its row is gone (the caller reads it again).
+    """
+    wallets = _with_year_end(
+        Wallet.objects.filter(
+            member=member,
+            balance__gt=0,
+            program__in=Program.objects.year_end_on(day),
+        ),
+        day,
+    ).values_list(
+        "pk",
+        "balance",
+        "program_id",
+        "program__name",
+        "program__year",
+        "program__closes_on",
+        "sweep_to_id",
+        "sweep_to_name",
+    )
+    sql, params = wallets.order_by("-program__year", "program__name", "pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 0, NULL, version, NULL, NULL, NULL, NULL, NULL, NULL "
+            f"FROM {DirectoryVersion._meta.db_table} WHERE id = 1 "
+            f"UNION ALL SELECT 1, w.* FROM ({sql}) AS w ORDER BY 1",
+            params,
+        )
+        rows = cursor.fetchall()
+    version = None
+    preview = []
+    for kind, pk, balance, program_id, name, year, closes_on, sweep_to_id, sweep_to_name in rows:
+        if kind == 0:
+            version = balance
+            continue
+        if isinstance(closes_on, str):  # SQLite returns dates as text through a raw cursor
+            closes_on = datetime.date.fromisoformat(closes_on)
+        wallet = Wallet(pk=pk, member_id=member.pk, program_id=program_id, balance=balance)
+        wallet.program = Program(pk=program_id, name=name, year=year, closes_on=closes_on)
+        wallet.sweep_to_id, wallet.sweep_to_name = sweep_to_id, sweep_to_name
+        preview.append(wallet)
+    preview.sort(key=lambda w: (-w.program.year, w.program.name, w.pk))
+    return version, preview
 
 
 def history_of(member):

@@ -16,7 +16,6 @@ from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, Wal
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
-    favourite_receiving_in,
     givable_wallets,
     give_page_state,
     history_of,
@@ -65,16 +64,16 @@ def wallet(request):
         # one holding a balance says where it goes at the sweep; a swept one has left them.
         current = [w for w in wallets if not w.campaign.is_over and not w.campaign.is_closed]
         closing = [w for w in wallets if w.campaign.is_closed and w.balance > 0]
-        receivers = favourite_receiving_in(
-            member=member, program_ids=[w.program_id for w in closing]
-        )
-        for w in closing:
-            w.sweep_to = receivers.get(w.program_id)
+        over = [w for w in wallets if w.campaign.is_over]
+        for w in over:  # the sweep's entry is a debit: what went, as a positive amount
+            w.swept_out = -(w.swept_amount or 0)
         return {
+            # Open, its end near (the reminder is due): where the balance will go.
+            "year_end": [w for w in current if w.campaign.is_open and w.year_end and w.balance],
             "has_wallets": bool(wallets),
             "wallets": current,
             "closing": closing,
-            "over": [w for w in wallets if w.campaign.is_over],
+            "over": over,
             "history": history,
             "left_to_give": sum(w.balance for w in current if w.campaign.is_open),
         }

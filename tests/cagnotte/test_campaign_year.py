@@ -159,3 +159,41 @@ def test_history_gift_form_receipt_and_emails_name_the_year(
     assert f"dans le programme « {label} »" in response.content.decode()
     assert f'Les Amis du Gers <small class="campaign">{label}</small>' in page(member_client)
     assert len(mail.outbox) == 1 and f"« {label} »" in mail.outbox[0].body
+
+
+# --- The year end, shown before it happens (item 2) --------------------------------------------
+
+FAVOURITES = reverse("associations:favourites")
+
+
+def test_the_year_end_is_previewed_from_the_reminder(
+    member_client, member, program, association, monkeypatch, django_assert_num_queries
+):
+    credit(member, program, 110, period=current_period())
+    early = program.closes_on - datetime.timedelta(days=program.reminder_days_before + 1)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: early)
+    assert "data-year-end" not in page(member_client)
+    assert "data-year-end" not in member_client.get(FAVOURITES).content.decode()
+    due = program.closes_on - datetime.timedelta(days=program.reminder_days_before)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: due)
+    closes = program.closes_on.strftime("%d/%m/%Y")
+    for html in (page(member_client), member_client.get(FAVOURITES).content.decode()):
+        assert f"Le {closes}, vos <strong>110\u00a0K</strong> retourneront à votre Caisse" in html
+    assert "Choisir mon association favorite" in page(member_client)
+    Favourite.objects.create(member=member, association=association)
+    expected = f"Le {closes}, vos <strong>110\u00a0K</strong> iront à <strong>Les Amis du Gers"
+    assert expected in page(member_client)
+    member_client.get(FAVOURITES)
+    with django_assert_num_queries(3):  # user, version with the preview, figures: no more
+        favourites = member_client.get(FAVOURITES).content.decode()
+    assert expected in favourites
+
+
+def test_after_the_sweep_the_wallet_says_what_went_where(
+    member_client, member, last_year, association
+):
+    credit(member, last_year, 1741, period=f"{last_year.year}-12")
+    Favourite.objects.create(member=member, association=association)
+    sweep_program(program=last_year)
+    html = page(member_client)
+    assert "1\u202f741\u00a0K donnés à Les Amis du Gers, votre association favorite" in html
