@@ -250,6 +250,23 @@ def directory_scope(member) -> int | None:
 # --- Staff (admin) --------------------------------------------------------------------------
 
 
+def renewal_candidates(program: Program) -> QuerySet[Association]:
+    """Who may be retained again for ``program``: the associations enrolled in its previous
+    campaign (``Program.previous``) that are still validated and not enrolled in it yet."""
+    previous = program.previous()
+    if previous is None:
+        return Association.objects.none()
+    return (
+        Association.objects.filter(
+            status=Association.Status.VALIDATED,
+            caisse_regionale_id=program.caisse_regionale_id,
+            pk__in=Enrollment.objects.filter(program=previous).values("association_id"),
+        )
+        .exclude(pk__in=Enrollment.objects.filter(program=program).values("association_id"))
+        .order_by("name", "pk")
+    )
+
+
 def programs_enrolled_in(*, association_ids):
     """The programs any of these associations is enrolled in (to withdraw it from one)."""
     return Program.objects.filter(

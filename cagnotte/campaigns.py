@@ -13,6 +13,8 @@ a program is open, enrollable, or whether an association can receive in it asks 
 * ``Program.objects.sweepable_on(day)`` — the year-end sweep may run: closed, not swept;
 * ``Program.objects.reminder_due_on(day)`` — the year-end reminder may go out: open, and no
   more than the program's ``reminder_days_before`` days before its close;
+* ``Program.objects.renewable_on(day)`` — staff may renew last campaign's list into it: not
+  closed (``Program.previous`` is that last campaign);
 * ``Program.objects.year_end_on(day)`` — the year end is previewed: reminder due, or closed
   and waiting for the sweep;
 * ``Program.objects.not_swept()`` — the program still holds balances (open, or closed and
@@ -206,6 +208,11 @@ class ProgramQuerySet(models.QuerySet):
             closes_on__lte=_DaysAfter(Value(day), F("reminder_days_before"))
         )
 
+    def renewable_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        """Staff may renew last campaign's eligible list into it: not closed (it may not
+        have opened yet; its associations show only from its opening, ``open_on``)."""
+        return self.exclude(closed_condition(_today(day)))
+
     def year_end_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
         """The year end shows before it happens: from the reminder (``reminder_due_on``)
         until the sweep (``sweepable_on``), pages say where each balance will go."""
@@ -261,6 +268,17 @@ class Program(models.Model):
         if str(self.year) in self.name.split():
             return self.name
         return gettext("%(name)s %(year)s") % {"name": self.name, "year": self.year}
+
+    def previous(self) -> Program | None:
+        """Last campaign of the same program: the same bank and name, the latest earlier year."""
+        return (
+            type(self)
+            .objects.filter(
+                caisse_regionale_id=self.caisse_regionale_id, name=self.name, year__lt=self.year
+            )
+            .order_by("-year")
+            .first()
+        )
 
     def status(self, *, on: datetime.date | None = None) -> CampaignStatus:
         """This campaign's ``CampaignStatus`` on ``on`` (one query: a page of many campaigns
