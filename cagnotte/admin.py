@@ -24,6 +24,7 @@ from cagnotte.models import (
 )
 from caisses.admin import CaisseScopedAdmin
 from caisses.staff import ALL_BANKS, is_bank_staff, may_act_on, staff_caisse
+from tookets.staff_home import CAMPAIGN_STATE_PARAM, CLOSED_WAITING
 
 
 class ProgramAdminForm(forms.ModelForm):
@@ -89,6 +90,29 @@ class ProgramAdminForm(forms.ModelForm):
         return data
 
 
+class CampaignStateFilter(admin.SimpleListFilter):
+    """Where a campaign stands today, by the campaign rules (the staff home links here)."""
+
+    title = _("état")
+    parameter_name = CAMPAIGN_STATE_PARAM
+
+    def lookups(self, request, model_admin):
+        return [
+            ("ouverte", _("ouverte")),
+            (CLOSED_WAITING, _("close, en attente du soldage")),
+            ("soldee", _("soldée")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "ouverte":
+            return queryset & Program.objects.open_on()
+        if self.value() == CLOSED_WAITING:
+            return queryset & Program.objects.sweepable_on()
+        if self.value() == "soldee":
+            return queryset.filter(swept_at__isnull=False)
+        return queryset
+
+
 @admin.register(Program)
 class ProgramAdmin(CaisseScopedAdmin):
     """A bank's Tookets service opens its next campaign here and renews last campaign's list
@@ -96,7 +120,7 @@ class ProgramAdmin(CaisseScopedAdmin):
 
     form = ProgramAdminForm
     list_display = ["name", "code", "year", "caisse_regionale", "opens_on", "closes_on", "swept_at"]
-    list_filter = ["year", "caisse_regionale"]
+    list_filter = [CampaignStateFilter, "year", "caisse_regionale"]
     search_fields = ["name", "code"]
     readonly_fields = ["swept_at"]
     actions = ["payout_statement_action", "renew_eligibility_action"]
