@@ -108,3 +108,44 @@ def test_two_members_see_their_own_first_page_and_sort_by_name(
     assert page.locator(".association-name").all_inner_texts() == [
         f"Association {i:02d}" for i in range(20)
     ]
+
+
+def test_staff_open_next_campaign_and_renew_last_years_list(
+    page, live_server, staff_pg, pg_caisse, program
+):
+    from django.contrib.auth.models import Group
+
+    from associations.models import StatusChange
+    from cagnotte.campaigns import Enrollment, Program
+
+    staff_pg.groups.add(Group.objects.get(name="Service Tookets"))
+    kept = [
+        visible_associations(program=program, count=1, name=f"Reconduite {i}")[0] for i in range(3)
+    ]
+    next_year = program.year + 1
+    log_in(page, live_server, staff_pg)
+    page.goto(reverse("admin:index"))
+    assert "Ce qui vous attend" in page.locator(".staff-waiting").inner_text()
+
+    page.goto(reverse("admin:cagnotte_program_add"))
+    page.locator("#id_name").fill(program.name)
+    page.locator("#id_code").fill(f"carte-gers-{next_year}")
+    page.locator("#id_year").fill(str(next_year))
+    page.locator("#id_opens_on").fill(f"{next_year}-01-01")
+    page.locator("#id_closes_on").fill(f"{next_year}-12-31")
+    page.locator("input[name=_save]").click()
+    page.locator(".messagelist .success").wait_for()
+    created = Program.objects.get(year=next_year, caisse_regionale=pg_caisse)
+
+    page.goto(reverse("admin:cagnotte_program_renew", args=[created.pk]))
+    assert page.locator("input[name=association]:checked").count() == 3
+    page.get_by_role("button", name="Retenir ces associations").click()
+    page.locator(".messagelist .success").wait_for()
+    assert "3 associations retenues pour" in page.locator(".messagelist").inner_text()
+    assert Enrollment.objects.filter(program=created).count() == 3
+    assert (
+        StatusChange.objects.filter(
+            event=StatusChange.Event.ENROLLED, association__in=kept, actor=staff_pg
+        ).count()
+        == 3
+    )
