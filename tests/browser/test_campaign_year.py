@@ -149,3 +149,22 @@ def test_staff_open_next_campaign_and_renew_last_years_list(
         ).count()
         == 3
     )
+
+
+def test_association_space_shows_what_is_coming(page, live_server, pg_caisse, program):
+    asso_user = f.UserFactory(kind="association", caisse_regionale=pg_caisse)
+    asso = f.AssociationFactory(
+        caisse_regionale=pg_caisse,
+        user=asso_user,
+        account_number=asso_user.account_number,
+        name="Les Amis du Gers",
+    )
+    f.EnrollmentFactory(association=asso, program=program)
+    member = f.MemberFactory(caisse_regionale=pg_caisse)
+    credit(member, program, 240, period=current_period())
+    Favourite.objects.create(member=member, association=asso)
+    log_in(page, live_server, asso_user)
+    page.goto(reverse("associations:space"))
+    forecast = page.locator(".space-forecast").inner_text()
+    assert "1 sociétaire a choisi votre association comme favorite." in forecast
+    assert "prévision au soldage : 240\u00a0K" in forecast
