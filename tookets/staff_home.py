@@ -52,11 +52,17 @@ def waiting_for(user) -> list[Waiting]:
     detail = ""
     if submitted["oldest"] is not None:
         days = (timezone.now() - submitted["oldest"]).days
-        detail = ngettext(
-            "la plus ancienne attend depuis %(days)s jour",
-            "la plus ancienne attend depuis %(days)s jours",
-            days,
-        ) % {"days": days}
+        # ngettext's plural rule for a source without a catalog entry takes 0 as plural.
+        detail = (
+            _("la plus ancienne est arrivée aujourd’hui")
+            if days == 0
+            else ngettext(
+                "la plus ancienne attend depuis %(days)s jour",
+                "la plus ancienne attend depuis %(days)s jours",
+                days,
+            )
+            % {"days": days}
+        )
     statements = dict(
         scope_to_staff(PayoutStatement.objects.all(), user, caisse_path="program__caisse_regionale")
         .values_list("status")

@@ -91,3 +91,10 @@ def test_no_forecast_once_swept_and_the_payout_calendar(
     assert f"état établi le {today}." in html and "Versement prévu : 5,00 €" in html
     mark_statement_sent(statement=statement, actor=staff_pg)
     assert f"envoyé à la banque le {today}." in page(client)
+
+
+def test_without_favourites_the_space_says_so_in_french(client, asso_user, asso):
+    client.force_login(asso_user)
+    html = page(client)
+    assert "Aucun sociétaire n’a encore choisi votre association comme favorite." in html
+    assert 'data-figure="forecast">0\u00a0K<' in html and "0 sociétaires" not in html
