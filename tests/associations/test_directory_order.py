@@ -129,3 +129,13 @@ def test_query_counts_per_sort(
     with django_assert_num_queries(warm):
         response = client.get(URL, {"tri": sort})
     assert response.status_code == 200
+
+
+def test_the_map_markers_have_no_order_and_stay_shared(client, member, pg_caisse, forty):
+    """Two members' shuffles differ, their markers do not: one cached body, one ETag."""
+    other = f.MemberFactory(caisse_regionale=pg_caisse)
+    etags = []
+    for who in (member, other):
+        client.force_login(who)
+        etags.append(client.get(reverse("associations:map_data"))["ETag"])
+    assert etags[0] == etags[1]
