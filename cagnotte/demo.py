@@ -155,7 +155,7 @@ def _demo_gifts(rng, *, jeanne, members, programs) -> int:
 
     today = timezone.localdate()
     # Gifts through the year so far, before this month's credits came in.
-    first_day = datetime.date(today.year, 1, 10)
+    first_day = min(datetime.date(today.year, 1, 10), today)
     last_day = max(first_day, today.replace(day=1) - datetime.timedelta(days=1))
 
     def give(member, association_id, amount, token):

@@ -92,7 +92,8 @@ def test_the_wallet_tells_the_years_apart(member_client, member, program, last_y
     assert html.count('data-figure="balance"') == 2  # the open row and the closed notice
     assert f"Carte Sociétaire - GERS {this_year}" in html
     assert f"ouverte jusqu’au 31/12/{this_year}" in html
-    figures = html[html.index("RÉCOLTÉ CE MOIS CI") : html.index("Historique des mouvements")]
+    start = html.index("RÉCOLTÉ CE MOIS CI")
+    figures = html[start : html.index("</div>", start)]  # the two panels of figures
     assert figures.count(f"Carte Sociétaire - GERS {this_year} ") == 2
     # The closed campaign: what it holds cannot be given, and goes back to the bank.
     closed = html[html.index(f"Carte Sociétaire - GERS {last_year.year} : campagne close") :]
