@@ -125,13 +125,15 @@ def wallet_state(member) -> tuple:
     return (member.pk, *counts, version, favourite, paid, tuple(names))
 
 
-def version_and_year_end(member, *, day) -> tuple[int | None, list]:
-    """The directory's version and the member's year-end preview — their wallets with a
-    balance in a campaign whose end is previewed (``Program.objects.year_end_on``), each with
-    where it goes at the sweep — in one round trip: the favourites page reads the version
-    anyway, and so shows the preview without one query more.
+def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
+    """The directory's version and the member's year end — before it (their wallets with a
+    balance in a campaign whose end is previewed, ``Program.objects.year_end_on``, each with
+    where it goes at the sweep) and after it (the last sweep's entry: what went where) — in
+    one round trip: the favourites page reads the version anyway, and so shows the year end
+    without one query more.
 
-    Returns ``(version, [Wallet with program, year_end, sweep_to_id, sweep_to_name])``;
+    Returns ``(version, [Wallet with program, sweep_to_id, sweep_to_name], last sweep)``,
+    the last sweep a ``LedgerEntry`` with ``wallet.program`` and ``association`` (or None);
     the version is None when its row is gone (the caller reads it again).
     """
     wallets = _with_year_end(
@@ -151,29 +153,53 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list]:
         "sweep_to_id",
         "sweep_to_name",
     )
-    sql, params = wallets.order_by("-program__year", "program__name", "pk").query.sql_with_params()
+    # The same columns for the last sweep's entry (its Tookets as the « balance »).
+    swept = (
+        LedgerEntry.objects.filter(
+            wallet__member=member, kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
+        )
+        .order_by("-wallet__program__year", "-id")
+        .values_list(
+            "pk",
+            "amount",
+            "wallet__program_id",
+            "wallet__program__name",
+            "wallet__program__year",
+            "wallet__program__closes_on",
+            "association_id",
+            "association__name",
+        )[:1]
+    )
+    sql, params = wallets.order_by().query.sql_with_params()
+    swept_sql, swept_params = swept.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 0, NULL, version, NULL, NULL, NULL, NULL, NULL, NULL "
             f"FROM {DirectoryVersion._meta.db_table} WHERE id = 1 "
-            f"UNION ALL SELECT 1, w.* FROM ({sql}) AS w ORDER BY 1",
-            params,
+            f"UNION ALL SELECT 1, w.* FROM ({sql}) AS w "
+            f"UNION ALL SELECT 2, s.* FROM ({swept_sql}) AS s ORDER BY 1",
+            [*params, *swept_params],
         )
         rows = cursor.fetchall()
-    version = None
-    preview = []
-    for kind, pk, balance, program_id, name, year, closes_on, sweep_to_id, sweep_to_name in rows:
+    version, preview, last_sweep = None, [], None
+    for kind, pk, amount, program_id, name, year, closes_on, to_id, to_name in rows:
         if kind == 0:
-            version = balance
+            version = amount
             continue
         if isinstance(closes_on, str):  # SQLite returns dates as text through a raw cursor
             closes_on = datetime.date.fromisoformat(closes_on)
-        wallet = Wallet(pk=pk, member_id=member.pk, program_id=program_id, balance=balance)
-        wallet.program = Program(pk=program_id, name=name, year=year, closes_on=closes_on)
-        wallet.sweep_to_id, wallet.sweep_to_name = sweep_to_id, sweep_to_name
-        preview.append(wallet)
+        program = Program(pk=program_id, name=name, year=year, closes_on=closes_on)
+        if kind == 1:
+            wallet = Wallet(pk=pk, member_id=member.pk, program_id=program_id, balance=amount)
+            wallet.program = program
+            wallet.sweep_to_id, wallet.sweep_to_name = to_id, to_name
+            preview.append(wallet)
+        else:
+            last_sweep = LedgerEntry(pk=pk, amount=amount, association_id=to_id)
+            last_sweep.wallet = Wallet(program=program)
+            last_sweep.given, last_sweep.association_name = -amount, to_name
     preview.sort(key=lambda w: (-w.program.year, w.program.name, w.pk))
-    return version, preview
+    return version, preview, last_sweep
 
 
 def history_of(member):

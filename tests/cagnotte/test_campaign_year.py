@@ -198,3 +198,8 @@ def test_after_the_sweep_the_wallet_says_what_went_where(
     sweep_program(program=last_year)
     html = page(member_client)
     assert "1\u202f741\u00a0K donnés à Les Amis du Gers, votre association favorite" in html
+    favourites = member_client.get(FAVOURITES).content.decode()
+    assert (
+        f"Au soldage de Carte Sociétaire - GERS {last_year.year}, vos 1\u202f741\u00a0K "
+        "restants sont allés à Les Amis du Gers, votre association favorite." in favourites
+    )
