@@ -79,13 +79,14 @@ def read_through(key: str, *, version: int, read, timeout: int):
     return value
 
 
-def directory_state(member) -> tuple[int, datetime.date, tuple]:
-    """``(version, day, state)``: the directory as ``member`` sees it today, in one query.
+def directory_state(member, *, version: int | None = None) -> tuple[int, datetime.date, tuple]:
+    """``(version, day, state)``: the directory as ``member`` sees it today, in one query
+    (none when the caller read the ``version`` with its own).
 
     ``state`` — ``(version, day, scope)`` — names what the visibility rule answers for every
     member of the same scope on that day: the pages' cached answers are keyed by it.
     """
-    version = DirectoryVersion.current()
+    version = DirectoryVersion.current() if version is None else version
     day = timezone.localdate()
     return version, day, (version, day.isoformat(), directory_scope(member))
 
@@ -159,6 +160,8 @@ def directory_options(
         **reference,
         "caisses": [(pk, code, name) for pk, code, name, _lat, _lng in caisses],
         "places": [(name, lat, lng) for _pk, _code, name, lat, lng in caisses],
+        # Where each local bank is: « Les plus proches » measures from the member's.
+        "positions": {pk: (lat, lng) for pk, _code, _name, lat, lng in caisses},
     }
 
 

@@ -6,14 +6,25 @@ against them in memory, so the number of queries does not depend on which filter
 
 from django import forms
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from associations.directory import directory_options
-from associations.selectors import directory_filter, search_words
+from associations.selectors import (
+    SORT_NAME,
+    SORT_NEAREST,
+    SORT_RANDOM,
+    SORT_SUPPORTED,
+    directory_filter,
+    directory_order,
+    search_words,
+    shuffle_seed,
+)
 
 MODE_MAP = "carte"
 MODE_LIST = "liste"
 VIEW = "vue"  # the field choosing list or map: both show the same associations
+SORT = "tri"  # the list's order: it filters nothing
 
 
 class OptionFilter(forms.TypedChoiceField):
@@ -55,9 +66,20 @@ class DirectoryFilterForm(forms.Form):
         required=False,
         widget=forms.HiddenInput,
     )
+    tri = forms.ChoiceField(
+        label=_("Trier"),
+        choices=[
+            (SORT_RANDOM, _("Au hasard")),
+            (SORT_NEAREST, _("Les plus proches")),
+            (SORT_SUPPORTED, _("Les plus soutenues")),
+            (SORT_NAME, _("Nom")),
+        ],
+        required=False,
+    )
 
     def __init__(self, data=None, *, member, version: int | None = None, **kwargs):
         super().__init__(data, **kwargs)
+        self.member = member
         options = self.options = directory_options(member.caisse_regionale_id, version=version)
         for name in OPTION_FILTERS:
             field = self.fields[name]
@@ -84,6 +106,44 @@ class DirectoryFilterForm(forms.Form):
         )
 
     @property
+    def sort(self) -> str:
+        return self._valid_data().get(SORT) or SORT_RANDOM
+
+    def _origin(self) -> tuple[float, float] | None:
+        """Where « Les plus proches » measures from: the member's local bank, else the middle
+        of their regional bank's local banks (the cached option lists: no query)."""
+        positions = self.options["positions"]
+        if self.member.caisse_locale_id in positions:
+            return positions[self.member.caisse_locale_id]
+        if not positions:
+            return None
+        lats, lngs = zip(*positions.values(), strict=True)
+        return sum(lats) / len(lats), sum(lngs) / len(lngs)
+
+    def _order(self) -> tuple[str, object]:
+        """(sort, what its order depends on): the seed of the member's day, or the origin."""
+        sort = self.sort
+        if sort == SORT_RANDOM:
+            return sort, shuffle_seed(self.member.pk, timezone.localdate())
+        if sort == SORT_NEAREST:
+            return sort, self._origin()
+        return sort, None
+
+    def order_by(self) -> list:
+        """The list's order (``selectors.directory_order``)."""
+        sort, basis = self._order()
+        return directory_order(
+            sort,
+            seed=basis if sort == SORT_RANDOM else (1, 0),
+            origin=basis if sort == SORT_NEAREST else None,
+        )
+
+    def order_key(self) -> tuple:
+        """What the order depends on, for the cache keys (``directory_query_key``): two
+        members of one scope share a page only when they share its order."""
+        return self._order()
+
+    @property
     def mode(self) -> str:
         return MODE_MAP if self._valid_data().get(VIEW) == MODE_MAP else MODE_LIST
 
@@ -105,28 +165,29 @@ class DirectoryFilterForm(forms.Form):
             return {}
         data = self._valid_data()
         values = {key: self.data[key] for key in OPTION_FILTERS if data.get(key)}
-        values.update((key, data[key]) for key in (SEARCH, VIEW) if data.get(key))
+        values.update((key, data[key]) for key in (SEARCH, SORT, VIEW) if data.get(key))
         return values
 
     def kept_filters(self) -> list[tuple[str, str]]:
-        """The filters set, as (name, value) pairs, for the map/list switch's hidden fields."""
+        """The filters set and the sort, as (name, value) pairs, for the map/list switch's
+        hidden fields."""
         data = self._shown_values()
-        return [(key, data[key]) for key in FILTERS if data.get(key)]
+        return [(key, data[key]) for key in (*FILTERS, SORT) if data.get(key)]
 
     def query_string(self, **overrides) -> str:
         """The current filters as a query string (for pagination and the map/list switch)."""
         params = QueryDict(mutable=True)
         data = self._shown_values()
-        for key in (*FILTERS, VIEW):
+        for key in (*FILTERS, SORT, VIEW):
             value = overrides.get(key, data.get(key))
             if value:
                 params[key] = value
         return params.urlencode()
 
 
-# The directory's filters as its URLs name them: the form's fields but the view, in their
+# The directory's filters as its URLs name them: the form's fields but the view and the sort, in their
 # order. The form, the links that keep the filters and the map data's key read this list.
-FILTERS = tuple(name for name in DirectoryFilterForm.base_fields if name != VIEW)
+FILTERS = tuple(name for name in DirectoryFilterForm.base_fields if name not in (VIEW, SORT))
 # Those chosen from an option list; the other one is the name search.
 OPTION_FILTERS = tuple(
     name for name in FILTERS if isinstance(DirectoryFilterForm.base_fields[name], OptionFilter)

@@ -6,12 +6,28 @@ What the directory's pages keep of these answers, and under which keys, is in
 """
 
 import datetime
+import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Count, Exists, F, Lookup, Min, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Lookup,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.utils import timezone
 
 from associations.models import Association, StatusChange, normalize_search
@@ -137,6 +153,53 @@ def directory_filter(
     return condition
 
 
+# --- The directory's order ------------------------------------------------------------------
+# « Au hasard » (the default), « Les plus proches », « Les plus soutenues », « Nom ».
+SORT_RANDOM, SORT_NEAREST, SORT_SUPPORTED, SORT_NAME = "hasard", "proches", "soutenues", "nom"
+# A prime above every id: ``(id * a + b) mod P`` is then a permutation of the ids.
+_SHUFFLE_PRIME = 2_147_483_647
+
+
+def shuffle_seed(member_id: int, day: datetime.date) -> tuple[int, int]:
+    """The ``(a, b)`` of one member's shuffle on one day: stable for them that day (every page,
+    filter and view), another for another member or another day. Derived, never stored."""
+    digest = hashlib.blake2b(f"{member_id}:{day.isoformat()}".encode(), digest_size=8).digest()
+    a = int.from_bytes(digest[:4], "big") % (_SHUFFLE_PRIME - 1) + 1
+    b = int.from_bytes(digest[4:], "big") % _SHUFFLE_PRIME
+    return a, b
+
+
+def directory_order(sort: str, *, seed: tuple[int, int], origin: tuple[float, float] | None):
+    """The directory's ``order_by`` for ``sort`` (one of ``SORT_*``), every sort ending on the
+    id so that pages never overlap.
+
+    * random: ``(id * a + b) mod P`` with the member's ``seed`` of the day (``shuffle_seed``),
+      as participatory-budget platforms shuffle their projects: no association wins by its
+      name. Integer arithmetic: the same order on PostgreSQL and SQLite;
+    * nearest: the distance from ``origin`` (latitude, longitude), on a plane scaled by the
+      latitude's cosine (exact enough over a regional bank), associations without a position
+      last; without ``origin``, by name;
+    * supported: most supporters first (``AssociationTotals``), then by name;
+    * name.
+    """
+    if sort == SORT_NEAREST and origin is not None:
+        lat, lng = origin
+        scale = math.cos(math.radians(lat))
+        dy = F("latitude") - Value(lat)
+        dx = (F("longitude") - Value(lng)) * Value(scale)
+        distance = ExpressionWrapper(dy * dy + dx * dx, output_field=FloatField())
+        return [distance.asc(nulls_last=True), "name", "pk"]
+    if sort == SORT_SUPPORTED:
+        return [F("totals__supporters").desc(nulls_last=True), "name", "pk"]
+    if sort == SORT_RANDOM:
+        a, b = seed
+        shuffled = ExpressionWrapper(
+            (F("pk") * Value(a) + Value(b)) % Value(_SHUFFLE_PRIME), output_field=BigIntegerField()
+        )
+        return [shuffled.asc(), "pk"]
+    return ["name", "pk"]
+
+
 def search_words(text: str) -> list[str]:
     """The words of a search, normalized as ``search_name`` is (no case, accents, curly
     apostrophes), apostrophes and hyphens splitting words: « asso sportive gersoise »,
@@ -185,6 +248,23 @@ def directory_scope(member) -> int | None:
 
 
 # --- Staff (admin) --------------------------------------------------------------------------
+
+
+def renewal_candidates(program: Program) -> QuerySet[Association]:
+    """Who may be retained again for ``program``: the associations enrolled in its previous
+    campaign (``Program.previous``) that are still validated and not enrolled in it yet."""
+    previous = program.previous()
+    if previous is None:
+        return Association.objects.none()
+    return (
+        Association.objects.filter(
+            status=Association.Status.VALIDATED,
+            caisse_regionale_id=program.caisse_regionale_id,
+            pk__in=Enrollment.objects.filter(program=previous).values("association_id"),
+        )
+        .exclude(pk__in=Enrollment.objects.filter(program=program).values("association_id"))
+        .order_by("name", "pk")
+    )
 
 
 def programs_enrolled_in(*, association_ids):

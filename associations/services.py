@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.identity import Identity
 from accounts.models import User
+from associations import selectors
 from associations.models import FILE_FIELDS, Association, StatusChange, normalize_search
 from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
@@ -328,6 +329,68 @@ def enroll_association(
             )
             _queue_email(change)
     association.refresh_from_db()
+    return created
+
+
+def renew_eligibility(
+    *, program: Program, association_ids: Iterable[int], staff: User
+) -> list[Enrollment]:
+    """« La liste évolue tous les ans »: retain for ``program`` the chosen associations of its
+    previous campaign's list (``selectors.renewal_candidates``), in one decision: one
+    transaction, each enrolment an event in its association's history, each association told
+    by email that it is retained for the year. They show to members from the program's
+    opening (the open rule), not before.
+
+    Staff of the program's bank only; the program must not be closed
+    (``Program.objects.renewable_on``). An id that is no candidate (another bank's, no longer
+    validated, not on last year's list, already enrolled) is refused, nothing is written.
+    """
+    if not may_act_on(staff, program.caisse_regionale_id):
+        raise PermissionDenied("not bank staff of the program's regional bank")
+    ids = sorted({int(pk) for pk in association_ids})
+    if not ids:
+        raise WorkflowError(_("Choisissez au moins une association."))
+    with transaction.atomic():
+        # The program's row: two renewals of one program run one after the other.
+        program = Program.objects.select_for_update().get(pk=program.pk)
+        if not Program.objects.renewable_on().filter(pk=program.pk).exists():
+            raise NotEligible(_("La campagne « %s » est close : plus d’enrôlement.") % program)
+        # Locked in id order (as every writer of several associations), then re-checked.
+        locked = list(
+            selectors.renewal_candidates(program)
+            .filter(pk__in=ids)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        if len(locked) != len(ids):
+            raise NotEligible(
+                _(
+                    "Certaines associations choisies ne sont plus à reconduire (retirées, "
+                    "déjà retenues ou d’une autre Caisse régionale) : rechargez la page."
+                )
+            )
+        created = Enrollment.objects.bulk_create(
+            [Enrollment(association=a, program=program, enrolled_by=staff) for a in locked]
+        )
+        message = _("Retenue pour la campagne %(label)s, à partir du %(date)s.") % {
+            "label": program.label,
+            "date": program.opens_on.strftime("%d/%m/%Y"),
+        }
+        changes = StatusChange.objects.bulk_create(
+            [
+                StatusChange(
+                    association=a,
+                    event=Event.ENROLLED,
+                    from_status=a.status,
+                    to_status=a.status,
+                    actor=staff,
+                    message=message,
+                )
+                for a in locked
+            ]
+        )
+        for change in changes:
+            _queue_email(change)
     return created
 
 

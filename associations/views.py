@@ -16,6 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,10 +37,11 @@ from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, 
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
 from associations.models import DirectoryVersion
 from associations.project_views import shown_projects
-from associations.selectors import associations_visible_to, search_suggestions
+from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import read_figures
+from cagnotte.selectors import version_and_year_end
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
     FRAGMENT_TIMEOUT,
@@ -50,6 +52,8 @@ from tookets.fragments import (
 from tookets.http import int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
+# Where the favourites page's cached content takes the member's year-end preview.
+YEAR_END_SLOT = "<!--year-end-->"
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
 # The cached body is keyed by the directory's state, so this only bounds the memory that
 # bodies of past states take; it is never a staleness window.
@@ -108,7 +112,7 @@ class _DirectoryRead:
         self.page = self.rows = None
         if self.form.mode != MODE_MAP:
             paginator = Paginator(
-                self.visible.filter(self.condition).order_by("name", "pk"), PER_PAGE
+                self.visible.filter(self.condition).order_by(*self.form.order_by()), PER_PAGE
             )
             paginator.count = self.matching  # already counted, with the total
             self.page = paginator.get_page(page)
@@ -159,7 +163,9 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
     return with_next(html, next_url)
 
 
-def _directory_page(request, content_template: str, *, with_favourite: bool = False):
+def _directory_page(
+    request, content_template: str, *, with_favourite: bool = False, version: int | None = None
+):
     """The context of a directory page (the directory, the favourites): filters, counts and
     either a page of cards (list) or the map's settings (map), its main content rendered from
     the cache (``tookets.fragments``).
@@ -176,7 +182,7 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
     when the plan or the page is new are the querysets built.
     """
     member = request.user
-    version, day, state = directory_state(member)
+    version, day, state = directory_state(member, version=version)
     full_path = request.get_full_path()
     # The keys name what the form reads, canonical (associations.directory_query); the form's
     # option lists come from the cache.
@@ -211,7 +217,9 @@ def _directory_page(request, content_template: str, *, with_favourite: bool = Fa
         # The search as typed, since the search box shows it.
         query = directory_query_key(form, page=plan["number"])
         shown_search = form.cleaned_data.get("q") or ""
-        key = (state, request.path, query, shown_search, shown_favourite)
+        # The rows' ids: the cards' order is the content's (a page by support moves alone).
+        shown_rows = tuple(row["pk"] for row in rows or ())
+        key = (state, request.path, query, shown_search, shown_favourite, shown_rows)
         html = cached_html(content_template, state=key, context=content_context)
     cards = [(row, figures[row["pk"]], True) for row in rows or ()]
     if favourite is not None:
@@ -237,6 +245,10 @@ def _plan(form, *, page: int, state: tuple, reader) -> dict:
     shorter), else under the page shown: any number makes no key of its own. Not kept if the
     version moved (as ``read_through``).
     """
+    if form.mode != MODE_MAP and form.sort == SORT_SUPPORTED:
+        # Ordered by supporters, which a gift changes without moving the directory's version:
+        # read every time (the counts still come from their cache).
+        return reader().plan()
     plan = cache.get(directory_plan_key(state, directory_query_key(form, page=page)))
     if plan is None:
         plan = reader().plan()
@@ -315,7 +327,19 @@ def directory(request):
 @login_required
 @require_GET
 def favourites(request):
-    context = _directory_page(request, "associations/_favourites_content.html", with_favourite=True)
+    """« Associations Favorites », with the year end before it happens: where each balance of
+    a campaign near its end (or closed, waiting for its sweep) will go — read with the
+    directory's version, in the same statement (``version_and_year_end``), and put in the
+    cached content's place for it."""
+    version, year_end, last_sweep = version_and_year_end(request.user, day=timezone.localdate())
+    context = _directory_page(
+        request, "associations/_favourites_content.html", with_favourite=True, version=version
+    )
+    preview = render_to_string(
+        "associations/_year_end_preview.html",
+        {"wallets": year_end, "last_sweep": last_sweep, "here": True},
+    )
+    context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)
 
 

@@ -1,10 +1,17 @@
 """Admin: programs are edited by their regional bank's staff; wallets and the ledger are
 read-only (money moves only through the services, which keep balances and totals in step)."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from associations import services as association_services
+from associations.selectors import renewal_candidates
 from cagnotte import matching, payouts
 from cagnotte.models import (
     CreditImportBatch,
@@ -18,15 +25,201 @@ from cagnotte.models import (
     Wallet,
 )
 from caisses.admin import CaisseScopedAdmin
+from caisses.staff import ALL_BANKS, is_bank_staff, may_act_on, staff_caisse
+from tookets.staff_home import CAMPAIGN_STATE_PARAM, CLOSED_WAITING
+
+
+class ProgramAdminForm(forms.ModelForm):
+    """A campaign as its bank's staff open it: dates in order, one campaign of a name per
+    year in a bank, and dates that change under members' Tookets only when confirmed."""
+
+    confirm_dates = forms.BooleanField(
+        label=_("Je confirme le changement de dates"),
+        required=False,
+        help_text=_(
+            "Des sociétaires détiennent des Tookets dans cette campagne : ses dates décident "
+            "jusqu’à quand ils peuvent les donner et quand le solde part au soldage."
+        ),
+    )
+
+    class Meta:
+        model = Program
+        fields = [
+            "caisse_regionale",
+            "name",
+            "code",
+            "year",
+            "opens_on",
+            "closes_on",
+            "reminder_days_before",
+        ]
+
+    # The admin sets it: the staff member's bank, or the one a national staff member chose.
+    caisse_regionale_id = None
+
+    def clean(self):
+        data = super().clean()
+        opens_on, closes_on = data.get("opens_on"), data.get("closes_on")
+        if opens_on and closes_on and closes_on < opens_on:
+            self.add_error("closes_on", _("La clôture doit suivre l’ouverture."))
+        caisse_id = self.caisse_regionale_id or getattr(data.get("caisse_regionale"), "pk", None)
+        name, year = data.get("name"), data.get("year")
+        if caisse_id and name and year:
+            twins = Program.objects.filter(caisse_regionale_id=caisse_id, name=name, year=year)
+            if twins.exclude(pk=self.instance.pk).exists():
+                self.add_error(
+                    "name",
+                    _("Cette Caisse régionale a déjà une campagne de ce nom cette année-là."),
+                )
+        if self.instance.pk and {"opens_on", "closes_on"} & set(self.changed_data):
+            if self.instance.is_swept:
+                self.add_error(None, _("La campagne est soldée : ses dates ne changent plus."))
+            holders = Wallet.objects.filter(program=self.instance, balance__gt=0).count()
+            if holders and not data.get("confirm_dates"):
+                self.add_error(
+                    "confirm_dates",
+                    ngettext(
+                        "%(n)s sociétaire détient des Tookets dans cette campagne : ses dates "
+                        "décident jusqu’à quand il peut les donner et quand son solde part au "
+                        "soldage. Cochez la confirmation pour changer les dates.",
+                        "%(n)s sociétaires détiennent des Tookets dans cette campagne : ses dates "
+                        "décident jusqu’à quand ils peuvent les donner et quand leur solde part "
+                        "au soldage. Cochez la confirmation pour changer les dates.",
+                        holders,
+                    )
+                    % {"n": holders},
+                )
+        return data
+
+
+class CampaignStateFilter(admin.SimpleListFilter):
+    """Where a campaign stands today, by the campaign rules (the staff home links here)."""
+
+    title = _("état")
+    parameter_name = CAMPAIGN_STATE_PARAM
+
+    def lookups(self, request, model_admin):
+        return [
+            ("ouverte", _("ouverte")),
+            (CLOSED_WAITING, _("close, en attente du soldage")),
+            ("soldee", _("soldée")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "ouverte":
+            return queryset & Program.objects.open_on()
+        if self.value() == CLOSED_WAITING:
+            return queryset & Program.objects.sweepable_on()
+        if self.value() == "soldee":
+            return queryset.filter(swept_at__isnull=False)
+        return queryset
 
 
 @admin.register(Program)
 class ProgramAdmin(CaisseScopedAdmin):
+    """A bank's Tookets service opens its next campaign here and renews last campaign's list
+    into it (« Reconduire les associations »), scoped to its bank (``caisses.staff``)."""
+
+    form = ProgramAdminForm
     list_display = ["name", "code", "year", "caisse_regionale", "opens_on", "closes_on", "swept_at"]
-    list_filter = ["year", "caisse_regionale"]
+    list_filter = [CampaignStateFilter, "year", "caisse_regionale"]
     search_fields = ["name", "code"]
     readonly_fields = ["swept_at"]
-    actions = ["payout_statement_action"]
+    actions = ["payout_statement_action", "renew_eligibility_action"]
+
+    # Staff manage campaigns by role (``caisses.staff``), scoped by ``get_queryset``.
+    def has_module_permission(self, request):
+        return is_bank_staff(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_bank_staff(request.user)
+
+    def has_add_permission(self, request):
+        return is_bank_staff(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_bank_staff(request.user) and (
+            obj is None or may_act_on(request.user, obj.caisse_regionale_id)
+        )
+
+    def get_fields(self, request, obj=None):
+        fields = [*ProgramAdminForm.Meta.fields, "confirm_dates", "swept_at"]
+        if staff_caisse(request.user) is not ALL_BANKS:
+            fields.remove("caisse_regionale")  # their own bank, set on save
+        if obj is None:
+            fields.remove("confirm_dates")
+        return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        caisse_id = staff_caisse(request.user)
+        if caisse_id is not ALL_BANKS:
+            form = type(form.__name__, (form,), {"caisse_regionale_id": caisse_id})
+        return form
+
+    def save_model(self, request, obj, form, change):
+        caisse_id = staff_caisse(request.user)
+        if caisse_id is not ALL_BANKS:
+            obj.caisse_regionale_id = caisse_id
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:program_id>/reconduire/",
+                self.admin_site.admin_view(self.renew_view),
+                name="cagnotte_program_renew",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description=_("Reconduire les associations de la campagne précédente"))
+    def renew_eligibility_action(self, request, queryset):
+        programs = list(queryset[:2])
+        if len(programs) != 1:
+            self.message_user(request, _("Choisissez une seule campagne."), messages.ERROR)
+            return None
+        return redirect("admin:cagnotte_program_renew", program_id=programs[0].pk)
+
+    def renew_view(self, request, program_id):
+        """Last campaign's associations still validated, all preselected; one decision
+        retains the ticked ones for this campaign (``associations.services.renew_eligibility``)."""
+        program = self.get_queryset(request).filter(pk=program_id).first()
+        if program is None or not self.has_change_permission(request, program):
+            raise Http404
+        candidates = list(renewal_candidates(program))
+        previous = program.previous()
+        if request.method == "POST":
+            chosen = [
+                int(v) for v in request.POST.getlist("association") if v.isascii() and v.isdigit()
+            ]
+            try:
+                created = association_services.renew_eligibility(
+                    program=program, association_ids=chosen, staff=request.user
+                )
+            except association_services.WorkflowError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(n)s association retenue pour %(label)s.",
+                        "%(n)s associations retenues pour %(label)s.",
+                        len(created),
+                    )
+                    % {"n": len(created), "label": program.label},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:cagnotte_program_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Reconduire les associations dans %s") % program.label,
+            "program": program,
+            "previous": previous,
+            "candidates": candidates,
+        }
+        return TemplateResponse(request, "admin/cagnotte/program/renew.html", context)
 
     @admin.action(description=_("Établir l’état des versements (programmes soldés)"))
     def payout_statement_action(self, request, queryset):

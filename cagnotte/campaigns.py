@@ -13,10 +13,20 @@ a program is open, enrollable, or whether an association can receive in it asks 
 * ``Program.objects.sweepable_on(day)`` — the year-end sweep may run: closed, not swept;
 * ``Program.objects.reminder_due_on(day)`` — the year-end reminder may go out: open, and no
   more than the program's ``reminder_days_before`` days before its close;
+* ``Program.objects.renewable_on(day)`` — staff may renew last campaign's list into it: not
+  closed (``Program.previous`` is that last campaign);
+* ``Program.objects.year_end_on(day)`` — the year end is previewed: reminder due, or closed
+  and waiting for the sweep;
 * ``Program.objects.not_swept()`` — the program still holds balances (open, or closed and
   waiting for its sweep): the monthly recap covers it;
 * ``receiving_enrollments(program_ids)`` — the enrolments through which an association can
   receive in a program: a validated association enrolled in it.
+
+How a campaign is named and where it stands, on every page and in every email, is answered
+here too: ``Program.label`` (the program's name with its year: « Carte Sociétaire - GERS
+2026 ») and ``campaign_state`` (an SQL expression built from the same conditions: upcoming,
+open, closed waiting for the sweep, swept, paid — « paid » from the payout statement) read
+by ``CampaignStatus`` (what a page says about it: « ouverte jusqu'au 31/12/2026 »…).
 
 A rule about one program asks the same queryset (``Program.is_open``, ``is_closed``,
 ``reminder_is_due``), and a query reaching programs through a relation uses the rule's
@@ -29,11 +39,13 @@ The models live here, next to their rules; ``cagnotte.models`` re-exports them.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Func, Q, Value
-from django.utils import timezone
+from django.db.models import Case, F, Func, Q, Value, When
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # The one status in which an association may receive Tookets (``Association.Status.VALIDATED``;
@@ -55,6 +67,99 @@ def open_condition(day: datetime.date, *, prefix: str = "") -> Q:
     return Q(**{f"{prefix}opens_on__lte": day, f"{prefix}closes_on__gte": day}) & (
         not_swept_condition(prefix=prefix)
     )
+
+
+def closed_condition(day: datetime.date, *, prefix: str = "") -> Q:
+    """Past its closing date, or swept (a swept program is closed everywhere)."""
+    return Q(**{f"{prefix}closes_on__lt": day}) | ~not_swept_condition(prefix=prefix)
+
+
+# A payout statement marked paid (``PayoutStatement.Status.PAID``; a string here, as
+# ``VALIDATED``: the payouts' model lives in ``cagnotte.models``, which imports this module).
+PAID = "paid"
+
+
+class CampaignState(models.TextChoices):
+    UPCOMING = "upcoming", _("à venir")
+    OPEN = "open", _("ouverte")
+    CLOSED = "closed", _("close, en attente du soldage")
+    SWEPT = "swept", _("soldée")
+    PAID = "paid", _("versée aux associations")
+
+
+def campaign_state(day: datetime.date | None = None, *, prefix: str = "") -> Case:
+    """Where a campaign stands on ``day``, as an SQL expression (``prefix`` reaches the
+    program through a relation): read with the rows that show it, never one query per
+    program. Built from the rules' own conditions, checked in this order: paid (its payout
+    statement says so), swept, open, closed, else upcoming."""
+    day = _today(day)
+    return Case(
+        When(Q(**{f"{prefix}payout_statement__status": PAID}), then=Value(CampaignState.PAID)),
+        When(~not_swept_condition(prefix=prefix), then=Value(CampaignState.SWEPT)),
+        When(open_condition(day, prefix=prefix), then=Value(CampaignState.OPEN)),
+        When(closed_condition(day, prefix=prefix), then=Value(CampaignState.CLOSED)),
+        default=Value(CampaignState.UPCOMING),
+        output_field=models.CharField(),
+    )
+
+
+def campaign_paid_at(*, prefix: str = "") -> F:
+    """When the bank paid the campaign (its statement's ``paid_at``), with ``campaign_state``."""
+    return F(f"{prefix}payout_statement__paid_at")
+
+
+def _date(value) -> str:
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date()
+    return formats.date_format(value, "d/m/Y")
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """What a page says about one campaign: its label and where it stands.
+
+    ``state``: a ``CampaignState`` read with ``campaign_state``; ``paid_at`` with
+    ``campaign_paid_at``."""
+
+    program: Program
+    state: str
+    paid_at: datetime.datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.program.label
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == CampaignState.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state == CampaignState.CLOSED
+
+    @property
+    def is_over(self) -> bool:
+        """Swept (and perhaps paid): its balances are gone, it stays in the history."""
+        return self.state in (CampaignState.SWEPT, CampaignState.PAID)
+
+    @property
+    def text(self) -> str:
+        p = self.program
+        if self.state == CampaignState.UPCOMING:
+            return gettext("ouvre le %(date)s") % {"date": _date(p.opens_on)}
+        if self.state == CampaignState.OPEN:
+            return gettext("ouverte jusqu’au %(date)s") % {"date": _date(p.closes_on)}
+        if self.state == CampaignState.CLOSED:
+            return gettext("close le %(date)s, en attente du soldage") % {
+                "date": _date(p.closes_on)
+            }
+        if self.state == CampaignState.PAID and self.paid_at is not None:
+            return gettext("soldée, versée aux associations le %(date)s") % {
+                "date": _date(self.paid_at)
+            }
+        if p.swept_at is not None:
+            return gettext("soldée le %(date)s") % {"date": _date(p.swept_at)}
+        return str(CampaignState(self.state).label)
 
 
 class _DaysAfter(Func):
@@ -89,7 +194,7 @@ class ProgramQuerySet(models.QuerySet):
         )
 
     def closed_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
-        return self.filter(Q(closes_on__lt=_today(day)) | ~not_swept_condition())
+        return self.filter(closed_condition(_today(day)))
 
     def sweepable_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
         return self.closed_on(day).not_swept()
@@ -102,6 +207,17 @@ class ProgramQuerySet(models.QuerySet):
         return self.open_on(day).filter(
             closes_on__lte=_DaysAfter(Value(day), F("reminder_days_before"))
         )
+
+    def renewable_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        """Staff may renew last campaign's eligible list into it: not closed (it may not
+        have opened yet; its associations show only from its opening, ``open_on``)."""
+        return self.exclude(closed_condition(_today(day)))
+
+    def year_end_on(self, day: datetime.date | None = None) -> ProgramQuerySet:
+        """The year end shows before it happens: from the reminder (``reminder_due_on``)
+        until the sweep (``sweepable_on``), pages say where each balance will go."""
+        day = _today(day)
+        return self.reminder_due_on(day) | self.sweepable_on(day)
 
 
 class Program(models.Model):
@@ -143,7 +259,38 @@ class Program(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ({self.year})"
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The campaign's name wherever two years could be confused: the program's name with
+        its year (« Carte Sociétaire - GERS 2026 »), once, even when the name holds it."""
+        if str(self.year) in self.name.split():
+            return self.name
+        return gettext("%(name)s %(year)s") % {"name": self.name, "year": self.year}
+
+    def previous(self) -> Program | None:
+        """Last campaign of the same program: the same bank and name, the latest earlier year."""
+        return (
+            type(self)
+            .objects.filter(
+                caisse_regionale_id=self.caisse_regionale_id, name=self.name, year__lt=self.year
+            )
+            .order_by("-year")
+            .first()
+        )
+
+    def status(self, *, on: datetime.date | None = None) -> CampaignStatus:
+        """This campaign's ``CampaignStatus`` on ``on`` (one query: a page of many campaigns
+        reads ``campaign_state`` with its rows instead)."""
+        row = (
+            type(self)
+            .objects.filter(pk=self.pk)
+            .annotate(state=campaign_state(on), paid=campaign_paid_at())
+            .values("state", "paid")
+            .get()
+        )
+        return CampaignStatus(self, row["state"], row["paid"])
 
     @property
     def is_swept(self) -> bool:

@@ -1,10 +1,16 @@
 """Demo programs, monthly credits and a few gifts.
 
 Runs after the accounts and associations demos. Credits go through the real import service
-(one CSV for the whole year so far), gifts through ``give_tookets``: the demo ledger is a
-ledger like any other and ``check_ledger`` passes on it. Running it again adds nothing.
+(one file per month), gifts through ``give_tookets``: the demo ledger is a ledger like any
+other and ``check_ledger`` passes on it. Running it again adds nothing.
+
+A demo that lives in time: each write is dated when it would have happened
+(``ledger.written_at``): credits at the start of their month, gifts through the year, the
+sweep at the close, the payout after. The entries stay append-only: each is written once,
+with its date.
 """
 
+import datetime
 import tempfile
 from pathlib import Path
 
@@ -17,7 +23,13 @@ from associations.demo import demo_program
 from associations.models import Activity, Association
 from cagnotte.campaigns import Enrollment, receiving_enrollments
 from cagnotte.imports import HEADER, import_credits
-from cagnotte.ledger import InsufficientBalance, NotEligible, locked_wallets, post_entry
+from cagnotte.ledger import (
+    InsufficientBalance,
+    NotEligible,
+    locked_wallets,
+    post_entry,
+    written_at,
+)
 from cagnotte.matching import save_offer
 from cagnotte.models import (
     Favourite,
@@ -25,12 +37,14 @@ from cagnotte.models import (
     MatchingOffer,
     PayoutStatement,
     Program,
+    SweepRun,
     Wallet,
 )
 from cagnotte.payouts import mark_statement_paid, mark_statement_sent
 from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_caisse
 from caisses.models import CaisseRegionale
+from tookets.periods import parse_period
 
 DEMO_CAISSE = "pyrenees-gascogne"
 DEMO_ACCOUNT = "98652706859"
@@ -40,6 +54,31 @@ DEMO_LEFT = 110  # « RESTE À DISTRIBUER : 110 K » once her demo gifts are mad
 # Gifts go one by one through the real service: a fixed number, whatever the member count,
 # keeps ``seed_demo --members 100000`` fast (about the default demo's 2,000 members' worth).
 MAX_OTHER_GIFTS = 1_000
+
+
+def _moment(day: datetime.date, hour: int = 9) -> datetime.datetime:
+    """``day`` at ``hour``, in the site's time zone: when a demo write happened."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+
+def _day_between(rng, first: datetime.date, last: datetime.date) -> datetime.date:
+    """A day drawn in [first, last] (``first`` when the range is empty)."""
+    return first + datetime.timedelta(days=rng.randint(0, max(0, (last - first).days)))
+
+
+def _import_by_month(lines_by_period: dict[str, list[str]], *, name: str):
+    """One credit file per month, imported on the first day of that month: each credit is
+    dated at the start of its period. Returns (applied, already applied)."""
+    applied = already = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for period, lines in sorted(lines_by_period.items()):
+            path = Path(tmp) / f"{name}-{period}.csv"
+            path.write_text(HEADER + "\n" + "".join(lines), encoding="utf-8")
+            with written_at(_moment(parse_period(period), hour=6)):
+                report = import_credits(path=path)
+            applied += report.applied
+            already += report.already_applied
+    return applied, already
 
 
 def ensure_programs(year: int) -> dict:
@@ -81,29 +120,26 @@ def seed(rng) -> str:
         .select_related("caisse_regionale")
         .order_by("pk")
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "credits-demo.csv"
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(HEADER + "\n")
-            for m in members:
-                program = programs[m.caisse_regionale_id]
-                for month in range(1, this_month + 1):
-                    if m.pk == jeanne.pk:
-                        amount = DEMO_THIS_MONTH if month == this_month else rng.randint(250, 450)
-                    else:
-                        amount = rng.randint(15, 420)
-                    period = f"{year}-{month:02d}"
-                    out.write(
-                        f"{m.caisse_regionale.code},{m.account_number},{program.code},"
-                        f"{period},{amount},demo-{m.caisse_regionale.code}-{m.account_number}"
-                        f"-{period}\n"
-                    )
-        report = import_credits(path=path)
+    lines: dict[str, list[str]] = {}
+    for m in members:
+        program = programs[m.caisse_regionale_id]
+        for month in range(1, this_month + 1):
+            if m.pk == jeanne.pk:
+                amount = DEMO_THIS_MONTH if month == this_month else rng.randint(250, 450)
+            else:
+                amount = rng.randint(15, 420)
+            period = f"{year}-{month:02d}"
+            lines.setdefault(period, []).append(
+                f"{m.caisse_regionale.code},{m.account_number},{program.code},"
+                f"{period},{amount},demo-{m.caisse_regionale.code}-{m.account_number}"
+                f"-{period}\n"
+            )
+    applied, already = _import_by_month(lines, name="credits-demo")
     ensure_demo_offer(programs[jeanne.caisse_regionale_id])
     gifts = _demo_gifts(rng, jeanne=jeanne, members=members, programs=programs)
     return (
-        f"{len(programs)} programmes, {report.applied} crédits importés "
-        f"({report.already_applied} déjà présents), {gifts} dons"
+        f"{len(programs)} programmes, {applied} crédits importés "
+        f"({already} déjà présents), {gifts} dons"
     )
 
 
@@ -151,19 +187,27 @@ def _demo_gifts(rng, *, jeanne, members, programs) -> int:
     }
     before = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GIFT).count()
 
+    today = timezone.localdate()
+    # Gifts through the year so far, before this month's credits came in.
+    first_day = min(datetime.date(today.year, 1, 10), today)
+    last_day = max(first_day, today.replace(day=1) - datetime.timedelta(days=1))
+
     def give(member, association_id, amount, token):
         wallet = wallets.get(member.pk)
         if wallet is None:
             return
         try:
-            give_tookets(
-                member=member,
-                wallet_id=wallet.pk,
-                association_id=association_id,
-                amount=amount,
-                token=token,
-                receipt=False,  # the demo's gifts are its history: nobody is emailed
-            )
+            with written_at(
+                _moment(_day_between(rng, first_day, last_day), hour=rng.randint(8, 21))
+            ):
+                give_tookets(
+                    member=member,
+                    wallet_id=wallet.pk,
+                    association_id=association_id,
+                    amount=amount,
+                    token=token,
+                    receipt=False,  # the demo's gifts are its history: nobody is emailed
+                )
         except (InsufficientBalance, NotEligible):
             pass
         wallet.refresh_from_db(fields=["balance"])
@@ -207,7 +251,10 @@ def _demo_iban(cr, association, n: int) -> str:
 
     if n % 25 == 0:
         return ""
-    branch = f"{int(association.caisse_locale.code) if association.caisse_locale else 1:05d}"
+    # The local bank's code as a branch code (its digits: a test's local banks are « T0003 »).
+    local = association.caisse_locale
+    digits = "".join(c for c in local.code if c.isascii() and c.isdigit()) if local else ""
+    branch = f"{int(digits or 1):05d}"
     iban = str(
         IBAN.generate(
             "FR",
@@ -266,20 +313,18 @@ def seed_history(rng) -> str:
         if pool and (m.pk == jeanne.pk or rng.random() < FAVOURITE_SHARE):
             favourites.append(Favourite(member=m, association_id=pool[m.pk % min(len(pool), 40)]))
     Favourite.objects.bulk_create(favourites, ignore_conflicts=True, batch_size=5000)
-    # One yearly credit per member and past year, through the real import.
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "credits-history.csv"
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(HEADER + "\n")
-            for year, programs in past.items():
-                for m in members:
-                    program = programs[m.caisse_regionale_id]
-                    out.write(
-                        f"{m.caisse_regionale.code},{m.account_number},{program.code},{year}-12,"
-                        f"{rng.randint(300, 4200)},demo-{m.caisse_regionale.code}-"
-                        f"{m.account_number}-{year}\n"
-                    )
-        report = import_credits(path=path)
+    # One yearly credit per member and past year, through the real import, at the start of
+    # the campaign (January): the gifts of the year come after it.
+    lines: dict[str, list[str]] = {}
+    for year, programs in past.items():
+        for m in members:
+            program = programs[m.caisse_regionale_id]
+            lines.setdefault(f"{year}-01", []).append(
+                f"{m.caisse_regionale.code},{m.account_number},{program.code},{year}-01,"
+                f"{rng.randint(300, 4200)},demo-{m.caisse_regionale.code}-"
+                f"{m.account_number}-{year}\n"
+            )
+    applied, _ = _import_by_month(lines, name="credits-history")
     gifts = sum(
         _past_gifts(rng, year=y, programs=past[y], pools=pools, members=members) for y in past
     )
@@ -323,21 +368,33 @@ def seed_history(rng) -> str:
         )
     BankCustomer.objects.bulk_create(customers, batch_size=2000, ignore_conflicts=True)
     # Two years back: swept, its statement sent and paid.
+    # The sweep ran the night after the close; the bank paid a month later.
+    closed = datetime.date(paid_year, 12, 31) + datetime.timedelta(days=1)
     swept = 0
     for cr_id, program in past[paid_year].items():
-        for outcome in sweep_caisse(
-            caisse_regionale_id=cr_id, program_ids=[program.pk], run_by_label="seed_demo"
-        ):
-            swept += outcome.figures.wallets
+        with written_at(_moment(closed, hour=2)):
+            for outcome in sweep_caisse(
+                caisse_regionale_id=cr_id, program_ids=[program.pk], run_by_label="seed_demo"
+            ):
+                swept += outcome.figures.wallets
+    SweepRun.objects.filter(program__in=past[paid_year].values()).update(
+        started_at=_moment(closed, hour=2), finished_at=_moment(closed, hour=3)
+    )
     for statement in PayoutStatement.objects.filter(
         program__in=past[paid_year].values(), status=PayoutStatement.Status.COMPUTED
     ):
         mark_statement_paid(
             statement=mark_statement_sent(statement=statement, actor=None), actor=None
         )
+    # Statements are not ledger entries: their steps' dates are set as they would have been.
+    PayoutStatement.objects.filter(program__in=past[paid_year].values()).update(
+        computed_at=_moment(closed + datetime.timedelta(days=9)),
+        sent_at=_moment(closed + datetime.timedelta(days=14)),
+        paid_at=_moment(closed + datetime.timedelta(days=30)),
+    )
     return (
         f"{paid_year} soldé et payé ({swept} cagnottes soldées), {waiting_year} clos en attente "
-        f"du soldage ; {len(favourites)} favorites, {report.applied} crédits, {gifts} dons"
+        f"du soldage ; {len(favourites)} favorites, {applied} crédits, {gifts} dons"
     )
 
 
@@ -352,7 +409,9 @@ def _past_gifts(rng, *, year, programs, pools, members) -> int:
         pool = pools.get(m.caisse_regionale_id)
         if not pool or rng.random() > 0.3:
             continue
+        day = _day_between(rng, datetime.date(year, 2, 1), datetime.date(year, 12, 20))
         with (
+            written_at(_moment(day, hour=rng.randint(8, 21))),
             transaction.atomic(),
             locked_wallets(
                 Wallet.objects.select_related("program").filter(

@@ -20,10 +20,13 @@ un instant »; nothing was written.
 
 from __future__ import annotations
 
+import datetime
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cagnotte.figures import count_received
@@ -55,6 +58,29 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 # Kinds whose Tookets reach an association and count in its figures.
 TO_ASSOCIATION = (LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP)
+
+
+# When the entries being written happened: unset (now) everywhere but in a history written
+# after the fact — the demo's past months and campaigns (``written_at``).
+_WRITTEN_AT: ContextVar[datetime.datetime | None] = ContextVar("ledger_written_at", default=None)
+
+
+@contextmanager
+def written_at(moment: datetime.datetime):
+    """Date the entries written inside the block at ``moment`` rather than now: every writer
+    of entries (``post_entry``, the credit import's two engines, the sweep's SQL) asks
+    ``entry_time``. Only a history told after the fact uses it (``seed_demo``): the entries
+    stay append-only, written once with the date they carry."""
+    token = _WRITTEN_AT.set(moment)
+    try:
+        yield
+    finally:
+        _WRITTEN_AT.reset(token)
+
+
+def entry_time() -> datetime.datetime:
+    """The ``created_at`` of an entry written now (see ``written_at``)."""
+    return _WRITTEN_AT.get() or timezone.now()
 
 
 @contextmanager
@@ -197,6 +223,7 @@ def post_entry(
                 memo=memo,
                 offer=offer,
                 matches=matches,
+                created_at=entry_time(),
             )
             # Conditional: the row changes only if it stays >= 0 (a budget: spent <= budget).
             # The CheckConstraints are the backstop should anything bypass this.

@@ -1,12 +1,19 @@
 """Reads about wallets and what associations received."""
 
+import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
-from cagnotte.campaigns import Program, receiving_enrollments
+from cagnotte.campaigns import (
+    CampaignStatus,
+    Program,
+    campaign_paid_at,
+    campaign_state,
+    receiving_enrollments,
+)
 from cagnotte.figures import FIGURES_COLUMNS, FIGURES_WIDTH, figures_from, figures_join
 from cagnotte.models import (
     Favourite,
@@ -19,14 +26,51 @@ from cagnotte.models import (
 from tookets.periods import current_period
 
 
-def wallets_of(member, *, period: str | None = None):
-    """A member's wallets with their program and « récolté ce mois-ci », in one query."""
-    return (
+def _sweep_destination():
+    """Per wallet row: the enrolment through which the member's favourite would receive the
+    wallet's balance at the sweep (validated, enrolled in that program: the sweep's rule,
+    ``receiving_enrollments``), none when it cannot."""
+    return receiving_enrollments().filter(
+        program_id=OuterRef("program_id"),
+        association__favourited_by__member_id=OuterRef("member_id"),
+    )
+
+
+def _with_year_end(wallets, day):
+    """``year_end`` (the campaign's end is previewed: ``Program.objects.year_end_on``) and
+    where the balance goes at the sweep (``sweep_to_id``, ``sweep_to_name``: the favourite,
+    or None: back to the bank), in the wallets' own query."""
+    destination = _sweep_destination()
+    return wallets.annotate(
+        year_end=Exists(Program.objects.year_end_on(day).filter(pk=OuterRef("program_id"))),
+        sweep_to_id=Subquery(destination.values("association_id")[:1]),
+        sweep_to_name=Subquery(destination.values("association__name")[:1]),
+    )
+
+
+def wallets_of(member, *, period: str | None = None, day=None):
+    """A member's wallets with their program, « récolté ce mois-ci », where each campaign
+    stands on ``day`` (``w.campaign``, a ``CampaignStatus``), where its balance goes at the
+    sweep (``_with_year_end``) and, once swept, where it went (``swept_amount``,
+    ``swept_to_name``), in one query."""
+    swept = LedgerEntry.objects.filter(
+        wallet_id=OuterRef("pk"), kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
+    )
+    wallets = _with_year_end(
         Wallet.objects.filter(member=member)
         .select_related("program")
         .with_collected(period or current_period())
-        .order_by("-program__year", "program__name", "pk")
-    )
+        .annotate(
+            campaign_state=campaign_state(day, prefix="program__"),
+            campaign_paid_at=campaign_paid_at(prefix="program__"),
+            swept_amount=Subquery(swept.values("amount")[:1]),
+            swept_to_name=Subquery(swept.values("association__name")[:1]),
+        ),
+        day,
+    ).order_by("-program__year", "program__name", "pk")
+    for w in wallets:
+        w.campaign = CampaignStatus(w.program, w.campaign_state, w.campaign_paid_at)
+    return wallets
 
 
 def wallet_state(member) -> tuple:
@@ -40,7 +84,11 @@ def wallet_state(member) -> tuple:
     * the directory's version (bumped by triggers on any program or validated association
       write: program and association names);
     * the id and name of every association in the history, read as they are now: an
-      association that is no longer validated can be renamed without bumping the version.
+      association that is no longer validated can be renamed without bumping the version;
+    * the member's favourite (a closed campaign says where its balance goes at the sweep:
+      whether it can receive there follows enrolments and statuses, which bump the version)
+      and how many of the member's campaigns are paid (a statement marked paid writes no
+      entry). The day, which opens and closes campaigns, is the caller's part of the key.
 
     One statement in fact (UNION ALL), the ORM's compiling of two would cost more than both
     run in PostgreSQL.
@@ -53,18 +101,106 @@ def wallet_state(member) -> tuple:
         cursor.execute(
             f"SELECT 0, (SELECT COUNT(*) FROM {mine}), "
             f"(SELECT COUNT(*) FROM {wallet} WHERE member_id = %s), "
-            f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), NULL "
-            f"UNION ALL SELECT 1, id, NULL, NULL, name FROM {Association._meta.db_table} "
+            f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), NULL, "
+            f"(SELECT association_id FROM {Favourite._meta.db_table} WHERE member_id = %s), "
+            f"(SELECT COUNT(*) FROM {PayoutStatement._meta.db_table} s WHERE s.status = %s "
+            f"AND s.program_id IN (SELECT program_id FROM {wallet} WHERE member_id = %s)) "
+            f"UNION ALL SELECT 1, id, NULL, NULL, name, NULL, NULL "
+            f"FROM {Association._meta.db_table} "
             f"WHERE id IN (SELECT e.association_id FROM {mine} AND e.association_id IS NOT NULL) "
             "ORDER BY 1, 2",
-            [member.pk, member.pk, member.pk],
+            [
+                member.pk,
+                member.pk,
+                member.pk,
+                PayoutStatement.Status.PAID,
+                member.pk,
+                member.pk,
+            ],
         )
         rows = cursor.fetchall()
-    _, *counts, version, _ = rows[0]
-    names = [(pk, name) for _, pk, _, _, name in rows[1:]]
+    _, *counts, version, _, favourite, paid = rows[0]
+    names = [(pk, name) for _, pk, _, _, name, _, _ in rows[1:]]
     if version is None:  # the row is gone (a TRUNCATE): made again, from a new start
         version = DirectoryVersion.current()
-    return (member.pk, *counts, version, tuple(names))
+    return (member.pk, *counts, version, favourite, paid, tuple(names))
+
+
+def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
+    """The directory's version and the member's year end — before it (their wallets with a
+    balance in a campaign whose end is previewed, ``Program.objects.year_end_on``, each with
+    where it goes at the sweep) and after it (the last sweep's entry: what went where) — in
+    one round trip: the favourites page reads the version anyway, and so shows the year end
+    without one query more.
+
+    Returns ``(version, [Wallet with program, sweep_to_id, sweep_to_name], last sweep)``,
+    the last sweep a ``LedgerEntry`` with ``wallet.program`` and ``association`` (or None);
+    the version is None when its row is gone (the caller reads it again).
+    """
+    wallets = _with_year_end(
+        Wallet.objects.filter(
+            member=member,
+            balance__gt=0,
+            program__in=Program.objects.year_end_on(day),
+        ),
+        day,
+    ).values_list(
+        "pk",
+        "balance",
+        "program_id",
+        "program__name",
+        "program__year",
+        "program__closes_on",
+        "sweep_to_id",
+        "sweep_to_name",
+    )
+    # The same columns for the last sweep's entry (its Tookets as the « balance »).
+    swept = (
+        LedgerEntry.objects.filter(
+            wallet__member=member, kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
+        )
+        .order_by("-wallet__program__year", "-id")
+        .values_list(
+            "pk",
+            "amount",
+            "wallet__program_id",
+            "wallet__program__name",
+            "wallet__program__year",
+            "wallet__program__closes_on",
+            "association_id",
+            "association__name",
+        )[:1]
+    )
+    sql, params = wallets.order_by().query.sql_with_params()
+    swept_sql, swept_params = swept.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 0, NULL, version, NULL, NULL, NULL, NULL, NULL, NULL "
+            f"FROM {DirectoryVersion._meta.db_table} WHERE id = 1 "
+            f"UNION ALL SELECT 1, w.* FROM ({sql}) AS w "
+            f"UNION ALL SELECT 2, s.* FROM ({swept_sql}) AS s ORDER BY 1",
+            [*params, *swept_params],
+        )
+        rows = cursor.fetchall()
+    version, preview, last_sweep = None, [], None
+    for kind, pk, amount, program_id, name, year, closes_on, to_id, to_name in rows:
+        if kind == 0:
+            version = amount
+            continue
+        if isinstance(closes_on, str):  # SQLite returns dates as text through a raw cursor
+            closes_on = datetime.date.fromisoformat(closes_on)
+        program = Program(pk=program_id, name=name, year=year, closes_on=closes_on)
+        if kind == 1:
+            wallet = Wallet(pk=pk, member_id=member.pk, program_id=program_id, balance=amount)
+            wallet.program = program
+            wallet.sweep_to_id, wallet.sweep_to_name = to_id, to_name
+            preview.append(wallet)
+        else:
+            last_sweep = LedgerEntry(pk=pk, amount=amount, association_id=to_id)
+            last_sweep.wallet = Wallet(program=program)
+            last_sweep.given, last_sweep.association_name = -amount, to_name
+    preview.sort(key=lambda w: (-w.program.year, w.program.name, w.pk))
+    return version, preview, last_sweep
 
 
 def history_of(member):
@@ -148,17 +284,21 @@ def favourite_can_receive(*, member, program: Program):
 
     It can when it is validated and enrolled in that program (the sweep's rule, asked once).
     """
-    favourite = (
-        Favourite.objects.select_related("association")
-        .filter(
-            member=member,
-            association_id__in=receiving_enrollments(program_ids=[program.pk]).values(
-                "association_id"
-            ),
-        )
-        .first()
+    return favourite_receiving_in(member=member, program_ids=[program.pk]).get(program.pk)
+
+
+def favourite_receiving_in(*, member, program_ids) -> dict:
+    """``{program id: the member's favourite association}`` for each of these programs the
+    favourite can receive in (the sweep's rule, as ``favourite_can_receive``), one query."""
+    program_ids = list(program_ids)
+    if not program_ids:
+        return {}
+    receiving = (
+        receiving_enrollments(program_ids=program_ids)
+        .filter(association__favourited_by__member=member)
+        .select_related("association")
     )
-    return favourite.association if favourite else None
+    return {e.program_id: e.association for e in receiving}
 
 
 def balance_after(entry) -> int:

@@ -35,12 +35,11 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, When
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.figures import add_totals_sql, add_year_totals_sql, insert_supporters_sql
-from cagnotte.ledger import locked_wallets, post_entry
+from cagnotte.ledger import entry_time, locked_wallets, post_entry
 from cagnotte.models import Favourite, LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
 
@@ -175,7 +174,7 @@ def sweep_program(
         # A wallet credited again after its sweep entry was written keeps a balance that the
         # idempotent reference will not move twice: the program stays unswept and says so.
         outcome.remaining = Wallet.objects.filter(program=program, balance__gt=0).count()
-        now = timezone.now()
+        now = entry_time()
         if outcome.remaining == 0:
             Program.objects.filter(pk=program.pk, swept_at__isnull=True).update(swept_at=now)
             outcome.swept = True
@@ -297,7 +296,7 @@ def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, 
     params = {
         **names,
         "memo": _memo(program),
-        "now": timezone.now(),
+        "now": entry_time(),
         "actor": getattr(actor, "pk", None),
         "year": program.year,
     }

@@ -57,18 +57,34 @@ def wallet(request):
     """
     member = request.user
     period = current_period()
+    day = timezone.localdate()
     page_number = request.GET.get("page")
 
     def context():
-        wallets = list(wallets_of(member, period=period))
+        wallets = list(wallets_of(member, period=period, day=day))
         history = Paginator(history_of(member), HISTORY_PAGE_SIZE).get_page(page_number)
-        left_to_give = sum(w.balance for w in wallets)
-        return {"wallets": wallets, "history": history, "left_to_give": left_to_give}
+        # The figures are the campaigns a member can still give in (or soon will); a closed
+        # one holding a balance says where it goes at the sweep; a swept one has left them.
+        current = [w for w in wallets if not w.campaign.is_over and not w.campaign.is_closed]
+        closing = [w for w in wallets if w.campaign.is_closed and w.balance > 0]
+        over = [w for w in wallets if w.campaign.is_over]
+        for w in over:  # the sweep's entry is a debit: what went, as a positive amount
+            w.swept_out = -(w.swept_amount or 0)
+        return {
+            # Open, its end near (the reminder is due): where the balance will go.
+            "year_end": [w for w in current if w.campaign.is_open and w.year_end and w.balance],
+            "has_wallets": bool(wallets),
+            "wallets": current,
+            "closing": closing,
+            "over": over,
+            "history": history,
+            "left_to_give": sum(w.balance for w in current if w.campaign.is_open),
+        }
 
     content = render_fragment(
         request,
         "cagnotte/_wallet_content.html",
-        state=(wallet_state(member), period, page_number),
+        state=(wallet_state(member), period, day, page_number),
         context=context,
     )
     return render(request, "cagnotte/wallet.html", {"content": content})

@@ -1,7 +1,6 @@
 from django import template
 from django.template.defaultfilters import linebreaks
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
@@ -57,11 +56,11 @@ def _card_words(context) -> dict:
             "caisse_locale": _t("Caisse locale :"),
             "favourite": _t("Mon Asso Favorite"),
             "since": _t("Depuis"),
+            "first": _t("Soyez le premier à soutenir cette association !"),
             "this_year": _t("Cette année"),
             "give": _t("J'AIDE L'ASSOCIATION"),
             "set_favourite": _t("Mettre en favoris"),
             "set_favourite_url": conditional_escape(reverse("associations:set_favourite")),
-            "year": timezone.localdate().year,
         }
     return words
 
@@ -111,11 +110,14 @@ def association_card(context, association, anchor=True):
         presentation = f'  \n    <p class="association-presentation">{esc(truncated)}</p>\n  \n'
     else:
         presentation = "  \n"
-    supporters = ngettext(
-        "%(counter)s personne nous a soutenu, merci à vous !",
-        "%(counter)s personnes nous ont soutenu, merci à vous !",
-        figures.supporters,
-    ) % {"counter": esc(figures.supporters)}
+    if figures.supporters:
+        supporters = ngettext(
+            "%(counter)s personne nous a soutenu, merci à vous !",
+            "%(counter)s personnes nous ont soutenu, merci à vous !",
+            figures.supporters,
+        ) % {"counter": esc(figures.supporters)}
+    else:  # « 0 personne nous a soutenu, merci » thanked nobody: an invitation instead
+        supporters = words["first"]
     if is_favourite:
         badge = f'<p class="favourite-badge">{words["favourite"]}</p>'
         favourite_form = "    \n"
@@ -140,7 +142,14 @@ def association_card(context, association, anchor=True):
         )
     detail_url = esc(reverse("associations:detail", args=[pk]))
     give_url = esc(reverse("cagnotte:give", args=[pk]))
-    year = figures.first_year or words["year"]
+    # « Depuis AAAA »: the first year it received; nothing when it never has.
+    since = ""
+    if figures.first_year:
+        since = (
+            f"{words['since']} {esc(figures.first_year)}"
+            f" <strong>{esc(tookets(figures.received_total))}</strong>"
+            ' <span aria-hidden="true">|</span><span class="visually-hidden">,</span> '
+        )
     offer = ""
     if figures.offer_name:
         # The matching offer, in words (never colour alone), until when.
@@ -163,10 +172,8 @@ def association_card(context, association, anchor=True):
         "  </ul>\n"
         f"{presentation}"
         f'  <p class="association-supporters">{supporters}</p>\n'
-        f'  <p class="association-figures">{words["since"]} {esc(year)}'
-        f" <strong>{esc(tookets(figures.received_total))}</strong>"
-        ' <span aria-hidden="true">|</span><span class="visually-hidden">,</span>'
-        f" {words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
+        f'  <p class="association-figures">{since}'
+        f"{words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
         f"{offer}"
         '  <div class="card-actions">\n'
         f'    <a class="button" href="{give_url}">{words["give"]}</a>\n'

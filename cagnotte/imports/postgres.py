@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from cagnotte.imports import rules
 from cagnotte.imports.reader import COLUMNS, Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
-from cagnotte.ledger import locked_wallets
+from cagnotte.ledger import entry_time, locked_wallets
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
@@ -141,7 +141,7 @@ WHERE w.member_id = t.member_id AND w.program_id = t.program_id
 _PG_INSERT_NEW = """
 INSERT INTO cagnotte_ledgerentry
     (wallet_id, kind, amount, reference, period, memo, created_at)
-SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
+SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
 FROM credit_import_rows r
 JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
 WHERE r.error IS NULL
@@ -161,7 +161,7 @@ _PG_APPLY = """
 WITH inserted AS (
     INSERT INTO cagnotte_ledgerentry
         (wallet_id, kind, amount, reference, period, memo, created_at)
-    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', now()
+    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
     FROM credit_import_rows r
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
@@ -320,13 +320,13 @@ def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) 
     valid, valid_tookets = (int(x) for x in cursor.fetchone())
     if valid:
         if fast:
-            cursor.execute(_PG_INSERT_NEW)
+            cursor.execute(_PG_INSERT_NEW, {"created_at": entry_time()})
             timer("insert")
             cursor.execute(_PG_BALANCES_FROM_TOTALS)
             timer("balances")
             report.applied, report.tookets_applied = valid, valid_tookets
         else:
-            cursor.execute(_PG_APPLY)
+            cursor.execute(_PG_APPLY, {"created_at": entry_time()})
             applied, tookets = cursor.fetchone()
             report.applied, report.tookets_applied = int(applied), int(tookets)
             timer("insert skipping known references, and balances")

@@ -9,13 +9,12 @@ from collections import Counter
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from accounts.models import User
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
-from cagnotte.ledger import locked_wallets
+from cagnotte.ledger import entry_time, locked_wallets
 from cagnotte.models import LedgerEntry, Program, Wallet
 from caisses.models import CaisseRegionale
 
@@ -155,7 +154,7 @@ def _lock_wallets(keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int
 
 def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
     bar = progress_bar(len(good), progress, "Application", unit="lignes")
-    now = timezone.now()
+    now = entry_time()
     per_wallet = Counter()
     for start in range(0, len(good), BATCH):
         batch = good[start : start + BATCH]

@@ -336,8 +336,8 @@ def test_gift_receipt_page_and_email(
     html = response.content.decode()
     assert "Merci ! Vous avez donné 40\u00a0K à Les Amis du Gers." in html
     assert (
-        "Il vous reste 70\u00a0K à distribuer dans le programme « Carte Sociétaire - GERS »."
-        in html
+        "Il vous reste 70\u00a0K à distribuer dans le programme "
+        f"« Carte Sociétaire - GERS {program.year} »." in html
     )
     assert "Un e-mail de confirmation vous est envoyé." in html
     assert len(mailbox) == 1

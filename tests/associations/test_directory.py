@@ -103,7 +103,8 @@ def test_filters_by_activity_domain_and_local_bank(client_member, program, pg_ca
             domain=domain,
             caisse_locale=locale,
         )
-    assert card_names(client_member.get(URL, {"activite": "sport"})) == [
+    # The default order is shuffled per member and day: the set is what filters decide.
+    assert sorted(card_names(client_member.get(URL, {"activite": "sport"}))) == [
         "Rando Auch",
         "Rando Condom",
     ]
@@ -245,7 +246,7 @@ def test_cached_counts_and_cards_follow_every_change(client_member, member, prog
         response = client_member.get(URL)
         assert response.status_code == 200
         html = response.content.decode()
-        return card_names(response), html
+        return sorted(card_names(response)), html  # shuffled per member: compare the set
 
     assert state()[0] == ["Alpha"]
     newcomer = f.AssociationFactory(
@@ -259,7 +260,7 @@ def test_cached_counts_and_cards_follow_every_change(client_member, member, prog
     assert state()[0] == ["Alpha", "Bravo"]
     Association.objects.filter(pk=newcomer.pk).update(name="Charlie")  # no save(), no signal
     assert state()[0] == ["Alpha", "Charlie"]
-    assert "0 personne nous a soutenu" in state()[1]
+    assert "Soyez le premier à soutenir cette association !" in state()[1]
     credit(member, program, 500)
     give_tookets(member=member, association_id=shown.pk, amount=120, token="t-1", program=program)
     names, html = state()

@@ -43,7 +43,9 @@ def test_favourites_page_card_follows_gifts(client, member, program):
     client.force_login(member)
     client.post(SET, {"association": chosen.pk})
     # A filter that leaves the favourite off the page's cards: its card alone shows it.
-    assert "0 personne nous a soutenu" in html(client, FAVOURITES, q="introuvable")
+    assert "Soyez le premier à soutenir cette association !" in html(
+        client, FAVOURITES, q="introuvable"
+    )
     credit(member, program, 300)
     give_tookets(member=member, association_id=chosen.pk, amount=75, token="g", program=program)
     page = html(client, FAVOURITES, q="introuvable")
@@ -102,7 +104,7 @@ def test_association_page_follows_gifts_renames_and_visibility(client, member, p
     (alpha,) = visible_associations(program=program, count=1, name="Alpha")
     url = reverse("associations:detail", args=[alpha.pk])
     client.force_login(member)
-    assert "0 personne nous a soutenu" in html(client, url)
+    assert "Soyez le premier à soutenir cette association !" in html(client, url)
     credit(member, program, 300)
     give_tookets(member=member, association_id=alpha.pk, amount=40, token="d", program=program)
     assert "<strong>40\xa0K</strong>" in html(client, url)

@@ -9,9 +9,11 @@ from associations.directory import CARD_FIELDS, Card, card_labels, directory_opt
 from associations.models import Association
 from associations.templatetags.directory_tags import tookets
 from cagnotte.figures import figures_of, read_figures, with_figures
-from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite
+from cagnotte.models import AssociationTotals, AssociationYearTotals, Favourite, Wallet
+from cagnotte.services import give_tookets
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations
+from tests.cagnotte.helpers import credit
 
 pytestmark = pytest.mark.django_db
 
@@ -55,12 +57,27 @@ def test_public_page_shows_the_card_with_figures(client_member, association):
     assert "csrfmiddlewaretoken" in html
 
 
-def test_figures_default_to_zero_and_this_year(client_member, association):
-    html = client_member.get(reverse("associations:detail", args=[association.pk])).content
-    html = html.decode()
+def test_a_card_without_supporters_invites_and_names_no_first_year(
+    client_member, member, association
+):
+    # Issue 19: « 0 personne nous a soutenu, merci à vous ! » thanked nobody, and « Depuis
+    # <this year> » named a year in which nothing was received.
+    url = reverse("associations:detail", args=[association.pk])
+    html = client_member.get(url).content.decode()
+    assert "Soyez le premier à soutenir cette association !" in html
+    assert "personne nous a soutenu" not in html and "Depuis" not in html
+    assert "Cette année <strong>0\u00a0K</strong>" in html
+    program = association.enrollments.get().program
+    credit(member, program, 30)
+    wallet = Wallet.objects.get(member=member)
+    give_tookets(
+        member=member, wallet_id=wallet.pk, association_id=association.pk, amount=30, token="c"
+    )
+    html = client_member.get(url).content.decode()
     year = timezone.localdate().year
-    assert "0 personne nous a soutenu, merci à vous !" in html
-    assert f"Depuis {year} <strong>0\u00a0K</strong>" in html
+    assert "1 personne nous a soutenu, merci à vous !" in html
+    assert "Soyez le premier" not in html
+    assert f"Depuis {year} <strong>30\u00a0K</strong>" in html
 
 
 def test_favourite_shows_mon_asso_favorite_instead_of_the_button(
@@ -188,7 +205,7 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
 def test_list_and_single_card_pages_use_the_card(client_member, association):
     html = client_member.get(reverse("associations:directory")).content.decode()
     assert f'<li>\n<article class="association-card" id="association-{association.pk}"' in html
-    assert "0 personne nous a soutenu, merci à vous !" in html
+    assert "Soyez le premier à soutenir cette association !" in html
 
 
 def _with_figures_of(pk):

@@ -120,7 +120,7 @@ def test_member_filters_switches_map_and_list_opens_a_card_and_sets_a_favourite(
             continue
     card.wait_for()
     assert "Randonneurs des Pyrénées" in card.inner_text()
-    assert "0 personne nous a soutenu, merci à vous !" in card.inner_text()
+    assert "Soyez le premier à soutenir cette association !" in card.inner_text()
     shot(page, "directory-map-card")
     card.get_by_role("button", name="Mettre en favoris").click()
     page.wait_for_selector(".message-success")

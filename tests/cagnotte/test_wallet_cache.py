@@ -83,7 +83,11 @@ def test_the_sweep_shows(member_client, member, pg_caisse):
     assert 'data-figure="balance">250\u00a0K<' in page(member_client)
     sweep_program(program=past)
     html = page(member_client)
-    assert 'data-figure="balance">0\u00a0K<' in html
+    # Swept: the campaign leaves the figures (its balance is 0 K: nothing left to show) and
+    # stays in the history, where the return to the bank shows.
+    assert 'data-figure="balance">' not in html
+    assert 'data-campaign-state="swept"' in html
+    assert "Retour à la caisse régionale" in html and "\u2212250\u00a0K" in html
 
 
 def test_history_pages_are_cached_apart(member_client, member, program):
