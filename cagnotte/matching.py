@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from cagnotte.campaigns import not_swept_condition
 from cagnotte.ledger import locked_offers, post_entry
 from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
 
@@ -383,3 +384,15 @@ def close_offer(*, offer: MatchingOffer, actor, reason: str) -> MatchingOffer:
             data={"reason": current.close_reason, "spent": current.spent},
         )
         return current
+
+
+def offers_of_bank(*, caisse_regionale_id: int | None) -> list[MatchingOffer]:
+    """The offers of a bank's campaigns not swept yet (``None``: every bank's), with their
+    budget used and gifts matched, for the staff dashboard: one query, never cached (the
+    figures move with every matched gift)."""
+    offers = MatchingOffer.objects.filter(not_swept_condition(prefix="program__"))
+    if caisse_regionale_id is not None:
+        offers = offers.filter(program__caisse_regionale_id=caisse_regionale_id)
+    return list(
+        offers.select_related("program").order_by("-program__year", "program__name", "name")
+    )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from associations import selectors, staff_state
 from associations.charts import dashboard_charts
+from cagnotte.matching import offers_of_bank
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, staff_caisse
 from tookets.fragments import render_fragment
@@ -70,6 +71,9 @@ class DashboardMixin:
             "opts": self.model._meta,
             "title": _("Tableau de bord Tookets"),
             "dashboard_content": content,
+            # Outside the cached content: budgets move with every matched gift.
+            "offers": offers_of_bank(caisse_regionale_id=caisse_id),
+            "today": timezone.localdate(),
         }
         return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 

@@ -20,6 +20,7 @@ from cagnotte.services import give_tookets
 from caisses.models import CaisseLocale
 from tests import factories as f
 from tests.cagnotte.helpers import credit
+from tests.cagnotte.test_matching import give, make_offer
 
 pytestmark = pytest.mark.django_db
 Status = Association.Status
@@ -272,8 +273,33 @@ def test_a_banks_cached_dashboard_is_never_served_to_the_other_banks_staff(
 def test_dashboard_pins_its_queries(client, staff_pg, submitted, django_assert_num_queries):
     client.force_login(staff_pg)
     # user, the state, the bank, counts by status, oldest, given this year, permissions (2),
-    # the monthly chart
-    with django_assert_num_queries(9):
+    # the monthly chart, the matching offers
+    with django_assert_num_queries(10):
         page(client, DASHBOARD)
-    with django_assert_num_queries(4):  # user, the state, permissions (2)
+    with django_assert_num_queries(5):  # user, the state, permissions (2), the offers
         page(client, DASHBOARD)
+
+
+def test_dashboard_shows_each_offers_budget_used_after_every_matched_gift(
+    client, staff_pg, program, association, member, other_caisse
+):
+    offer = make_offer(program, name="Dons sportifs doublés", budget=1_000)
+    theirs = make_offer(
+        f.ProgramFactory(caisse_regionale=other_caisse), name="Offre d’une autre caisse"
+    )
+    credit(member, program, 500)
+    client.force_login(staff_pg)
+
+    def shown():
+        html = page(client, DASHBOARD)
+        row = re.search(rf'<tr data-offer="{offer.pk}">(.*?)</tr>', html, re.S).group(1)
+        spent = re.search(r"data-offer-spent>([^<]+)<", row).group(1)
+        gifts = re.search(r"data-offer-gifts>(\d+)<", row).group(1)
+        return html, spent.replace("\u202f", " ").replace("\xa0", " "), int(gifts)
+
+    html, spent, gifts = shown()
+    assert (spent, gifts) == ("0 K", 0)
+    assert f'data-offer="{theirs.pk}"' not in html and "Offre d’une autre caisse" not in html
+    give(member, association, 120, program=program)
+    _html, spent, gifts = shown()  # the same page, no cache in the way
+    assert (spent, gifts) == ("120 K", 1)
