@@ -260,7 +260,8 @@ class WalletAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyScopedAdmin):
-    caisse_path = "wallet__program__caisse_regionale"
+    # A matching entry has no wallet: it reaches its bank through its offer's program.
+    caisse_path = ("wallet__program__caisse_regionale", "offer__program__caisse_regionale")
     list_display = ["created_at", "kind", "amount", "wallet", "association", "reference", "period"]
     list_filter = ["kind", "period"]
     list_select_related = ["wallet__member", "wallet__program", "association"]

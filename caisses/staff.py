@@ -12,7 +12,10 @@ Every admin class, admin view and staff service asks these functions; none of th
 by its stored value, ``"staff"``, for that reason).
 """
 
-from django.db.models import Model, QuerySet
+import operator
+from functools import reduce
+
+from django.db.models import Model, Q, QuerySet
 
 from caisses.models import CaisseRegionale
 
@@ -68,7 +71,8 @@ def scope_to_staff(queryset: QuerySet, user, *, caisse_path: str | None = None) 
 
     ``caisse_path`` is the lookup from the queryset's model to its regional bank
     (``"caisse_regionale"``, ``"program__caisse_regionale"``, ``"pk"`` for the banks
-    themselves); by default the model's own ``caisse_regionale`` field.
+    themselves), or a tuple of lookups of which one leads there; by default the model's own
+    ``caisse_regionale`` field.
     """
     if not is_bank_staff(user):
         return queryset.none()
@@ -78,4 +82,6 @@ def scope_to_staff(queryset: QuerySet, user, *, caisse_path: str | None = None) 
     path = caisse_path or caisse_path_of(queryset.model)
     if path is None:
         raise ValueError(f"no path from {queryset.model.__name__} to its regional bank")
+    if isinstance(path, tuple):  # rows reach their bank one way or another (ledger entries)
+        return queryset.filter(reduce(operator.or_, (Q(**{p: caisse_id}) for p in path)))
     return queryset.filter(**{path: caisse_id})

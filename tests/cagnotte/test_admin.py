@@ -5,6 +5,7 @@ from django.urls import reverse
 from cagnotte.models import LedgerEntry, Program, Wallet
 from tests import factories as f
 from tests.cagnotte.helpers import credit
+from tests.cagnotte.test_matching import give, make_offer
 
 
 @pytest.fixture
@@ -43,3 +44,29 @@ def test_ledger_and_wallets_are_read_only(staff_client, member, program):
     entry.refresh_from_db()
     assert entry.amount == 10
     assert Program.objects.count() == 1
+
+
+def test_staff_see_their_banks_matching_entries_not_anothers(
+    staff_client, member, other_member, program, association, other_caisse
+):
+    """A matching entry has no wallet: it belongs to the bank of its offer's program."""
+    other_program = f.ProgramFactory(caisse_regionale=other_caisse)
+    theirs = f.EnrollmentFactory(
+        association=f.AssociationFactory(caisse_regionale=other_caisse), program=other_program
+    ).association
+    make_offer(program)
+    make_offer(other_program)
+    credit(member, program, 100)
+    credit(other_member, other_program, 100)
+    mine = give(member, association, 40, program=program)
+    other = give(other_member, theirs, 30, program=other_program)
+    matches = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.MATCHING)
+    mine_match, other_match = matches.get(matches=mine), matches.get(matches=other)
+    entries = staff_client.get(
+        reverse("admin:cagnotte_ledgerentry_changelist"), {"kind": "matching"}
+    ).content.decode()
+    assert mine_match.reference in entries and other_match.reference not in entries
+    url = reverse("admin:cagnotte_ledgerentry_change", args=[mine_match.pk])
+    assert staff_client.get(url).status_code == 200
+    url = reverse("admin:cagnotte_ledgerentry_change", args=[other_match.pk])
+    assert staff_client.get(url).status_code == 302  # « not found » for another bank's
