@@ -39,7 +39,7 @@ DEMO_LEFT = 110  # « RESTE À DISTRIBUER : 110 K » once her demo gifts are mad
 # Gifts go one by one through the real service: a fixed number, whatever the member count,
 # keeps ``seed_demo --members 100000`` fast (about the default demo's 2,000 members' worth).
 MAX_OTHER_GIFTS = 1_000
-# One accepted project of the home bank's first association in the directory, so that the
+# One accepted project of the home bank's first association by name, so that the
 # demo shows a progress bar on its card and page; a few members (never Jeanne, whose balance
 # the guide fixes) give to it.
 DEMO_PROJECT_TITLE = "Du matériel neuf pour nos bénévoles"

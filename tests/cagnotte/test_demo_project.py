@@ -35,7 +35,7 @@ def test_the_demo_shows_a_project_with_its_progress(client, pg_caisse):
 
     summary = demo.seed(random.Random(1))
     project = with_progress(Project.objects.select_related("association")).get()
-    assert project.association.name == "Amicale de Vic"  # first in the directory
+    assert project.association.name == "Amicale de Vic"  # first by name
     assert project.status == Project.Status.ACCEPTED and project.ends_on == program.closes_on
     assert [(e.event, e.to_status) for e in project.history.order_by("id")] == [
         ("submitted", "submitted"),
