@@ -29,6 +29,7 @@ statement that needs them among other things (the gift page's state).
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, replace
 
 from django.db import connection
@@ -156,10 +157,12 @@ def figures_from(supporters, first_year, received_total, received_this_year):
     )
 
 
-def _live_projects_sql(day: datetime.date) -> tuple[str, list]:
+@functools.lru_cache(maxsize=4)
+def _live_projects_sql(day: datetime.date) -> tuple[str, tuple]:
     """The live projects (``Project.objects.live_on``: the one rule) with their progress
-    (``with_progress``), as SQL to join: columns ``association_id``, ``project_id``,
-    ``title``, ``goal``, ``raised``, ``ends_on``."""
+    (``with_progress``), as SQL to join: columns ``project_association``, ``project_id``,
+    ``title``, ``goal``, ``raised``, ``ends_on``. Compiled once per day and process: the
+    ORM takes about a millisecond to compile it, more than the database takes to run it."""
     live = (
         with_progress(Project.objects.live_on(day))
         .order_by()
@@ -173,7 +176,7 @@ def _live_projects_sql(day: datetime.date) -> tuple[str, list]:
         )
     )
     sql, params = live.query.sql_with_params()
-    return sql, list(params)
+    return sql, tuple(params)
 
 
 def read_figures(
