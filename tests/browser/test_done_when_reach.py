@@ -1,7 +1,9 @@
 """Issue 21's « done when », told once through the real pages in Debian's Chromium.
 
-An association registers a project in its space, staff of its bank accept it in the admin, a
-member gives 100 K to it and sees the bar move on the directory's card and on the project's
+The association of the README (« Association Sportive Gersoise », validated and enrolled as
+issue 5's « done when » leaves it) logs in with the keypad and registers a project in its
+space, staff of its bank accept it in the admin, the demo member (Jeanne Dupont) gives 100 K
+to it and sees the bar move on the directory's card and on the project's
 page; the association writes a thank-you, staff accept it, the member finds it in « Messages
 de vos associations » and the email outbox holds it once; the poster's QR code reads as the
 association's page; once the campaign has closed, the certificate's code opens the public
@@ -26,11 +28,17 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from associations.models import Project, ThankYou
+from accounts.demo import DEMO_ASSOCIATION_ACCOUNT, DEMO_ASSOCIATION_NAME, DEMO_MEMBER
+from associations.models import Association, Project, ThankYou
 from cagnotte.models import Program
 from tests import factories as f
-from tests.browser.test_done_when_registration import expect_admin_success, new_device, shot
-from tests.browser.test_give import log_in
+from tests.browser import test_done_when_registration as registration
+from tests.browser.test_done_when_registration import (
+    expect_admin_success,
+    log_in_with_keypad,
+    new_device,
+    shot,
+)
 from tests.cagnotte.helpers import credit
 
 pytestmark = [
@@ -38,6 +46,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+# The bank's customer feed of the README's demo logins, as issue 5's « done when » has it:
+# the same fixture, registered in this module too.
+bank_directory = registration.bank_directory
 STAFF_PASSWORD = "staff-password"  # StaffFactory's
 TITLE = "Un minibus pour les sorties"
 MESSAGE = "Merci ! Grâce à vous, le minibus emmènera les anciens au marché dès le printemps."
@@ -58,23 +69,69 @@ def pdf_text(document) -> str:
     return "\n".join(page.get_textpage().get_text_range() for page in document)
 
 
+@pytest.fixture
+def readme_association(request, pg_caisse, program):
+    """The README's demo association as its registration leaves it: validated, enrolled in
+    this year's program, its account the one its president logs in to."""
+    local = request.getfixturevalue("bank_directory")
+    account = f.UserFactory(
+        kind="association",
+        caisse_regionale=pg_caisse,
+        account_number=DEMO_ASSOCIATION_ACCOUNT,
+        username=f"{pg_caisse.code}:{DEMO_ASSOCIATION_ACCOUNT}",
+        display_name=DEMO_ASSOCIATION_NAME,
+    )
+    association = f.AssociationFactory(
+        caisse_regionale=pg_caisse,
+        caisse_locale=local,
+        account_number=DEMO_ASSOCIATION_ACCOUNT,
+        name=DEMO_ASSOCIATION_NAME,
+        presentation="Club omnisports des jeunes du Gers depuis 1950.",
+        status=Association.Status.VALIDATED,
+        user=account,
+    )
+    f.EnrollmentFactory(association=association, program=program)
+    return association
+
+
+@pytest.fixture
+def jeanne(request, pg_caisse, program):
+    """The README's demo member, with Tookets to give (her keypad login finds this row)."""
+    request.getfixturevalue("bank_directory")
+    account, first, last = DEMO_MEMBER
+    member = f.MemberFactory(
+        caisse_regionale=pg_caisse,
+        account_number=account,
+        username=f"{pg_caisse.code}:{account}",
+        display_name=f"{first} {last}",
+    )
+    credit(member, program, 300)
+    return member
+
+
 def test_project_gift_thank_you_poster_and_certificate(
-    page, page_checks, live_server, settings, tmp_path, association, program, member, staff_pg
+    page,
+    page_checks,
+    live_server,
+    settings,
+    tmp_path,
+    readme_association,
+    program,
+    jeanne,
+    staff_pg,
 ):
     settings.MEDIA_ROOT = tmp_path
     settings.MAP_TILES_URL = live_server.url + "/no-tiles/{z}/{x}/{y}.png"
     staff_pg.set_password(STAFF_PASSWORD)
     staff_pg.save(update_fields=["password"])
-    account = f.UserFactory(kind="association", caisse_regionale=association.caisse_regionale)
-    association.user = account
-    association.presentation = "Nous aidons les anciens du village."
-    association.save()
-    credit(member, program, 300)
+    association, member = readme_association, jeanne
 
     # --- 1. The association registers a project in its space --------------------------------
     president = page
-    log_in(president, live_server, account)
-    president.goto(reverse("associations:space"))
+    log_in_with_keypad(
+        president, caisse_name="Pyrénées Gascogne", account_number=DEMO_ASSOCIATION_ACCOUNT
+    )
+    expect(president).to_have_url(re.compile(r"/association/espace/$"))
     president.get_by_role("link", name="Nos projets").click()
     president.get_by_role("link", name="Proposer un projet").click()
     president.get_by_label("Titre du projet").fill(TITLE)
@@ -104,7 +161,8 @@ def test_project_gift_thank_you_poster_and_certificate(
 
     # --- 3. A member sees its bar on the card, gives 100 K to it and sees the bar move -------
     supporter = new_device(page, live_server, page_checks)
-    log_in(supporter, live_server, member)
+    log_in_with_keypad(supporter, caisse_name="Pyrénées Gascogne", account_number=DEMO_MEMBER[0])
+    expect(supporter).to_have_url(re.compile(r"/cagnotte/$"))
     supporter.goto(reverse("associations:directory"))
     card = supporter.locator(f"#association-{association.pk}")
     bar = card.get_by_role("progressbar", name=TITLE)
@@ -145,6 +203,7 @@ def test_project_gift_thank_you_poster_and_certificate(
 
     subject = f"Tookets — un message de {association.name}"
     sent = [m for m in mail.outbox if m.subject == subject]
+    member.refresh_from_db()  # the login took the address from the bank's feed
     assert [m.to for m in sent] == [[member.email]]
     assert MESSAGE in sent[0].body
     supporter.get_by_role("navigation", name="Menu principal").get_by_role(
