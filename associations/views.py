@@ -133,7 +133,8 @@ class _DirectoryRead:
 def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
     """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
     its own under everything it shows: the directory's version (name, presentation, labels),
-    the year and its figures, whether it is the favourite. The URL its favourite form returns
+    the year and its figures (with its live projects' titles and progress: a gift to a
+    project, a project accepted or ended changes them), whether it is the favourite. The URL its favourite form returns
     to is put in on the way out (``with_next``): no key holds a URL. ``cards``:
     ``(row, figures, anchor)``; ``labels()`` gives the option labels, called only if a card
     is rendered. One cache round trip for all the cards of a page.
@@ -197,7 +198,7 @@ def _directory_page(
     figures, favourite_id, favourite = {}, None, None
     if rows is not None or with_favourite:
         ids = [row["pk"] for row in rows or ()]
-        figures, favourite_id = read_figures(ids, member=member, year=day.year)
+        figures, favourite_id = read_figures(ids, member=member, year=day.year, day=day)
     if with_favourite and favourite_id:
         favourite = _favourite_row(reader, state=state, favourite_id=favourite_id)
     # The page around the cards: the favourite's id only where the page says something of it.
@@ -428,7 +429,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     row = read_through(key, version=version, read=read_row, timeout=DIRECTORY_PLAN_TIMEOUT)["row"]
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    figures, favourite_id = read_figures([pk], member=member, year=day.year)
+    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
 
     def context():
         labels = card_labels(directory_options(member.caisse_regionale_id, version=version))

@@ -20,7 +20,7 @@ from schwifty import IBAN
 
 from accounts.models import BankCustomer, User
 from associations.demo import demo_program
-from associations.models import Activity, Association
+from associations.models import Activity, Association, Project, ProjectEvent
 from cagnotte.campaigns import Enrollment, receiving_enrollments
 from cagnotte.imports import HEADER, import_credits
 from cagnotte.ledger import (
@@ -37,6 +37,7 @@ from cagnotte.models import (
     MatchingOffer,
     PayoutStatement,
     Program,
+    ProjectGift,
     SweepRun,
     Wallet,
 )
@@ -54,11 +55,24 @@ DEMO_LEFT = 110  # « RESTE À DISTRIBUER : 110 K » once her demo gifts are mad
 # Gifts go one by one through the real service: a fixed number, whatever the member count,
 # keeps ``seed_demo --members 100000`` fast (about the default demo's 2,000 members' worth).
 MAX_OTHER_GIFTS = 1_000
+# One accepted project of the home bank's first association by name, so that the
+# demo shows a progress bar on its card and page; a few members (never Jeanne, whose balance
+# the guide fixes) give to it.
+DEMO_PROJECT_TITLE = "Du matériel neuf pour nos bénévoles"
+DEMO_PROJECT_GOAL = 50_000
+DEMO_PROJECT_GIVERS = 12
 
 
 def _moment(day: datetime.date, hour: int = 9) -> datetime.datetime:
     """``day`` at ``hour``, in the site's time zone: when a demo write happened."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+
+def _gift_days() -> tuple[datetime.date, datetime.date]:
+    """This year's gifts are dated through the year so far, before this month's credits."""
+    today = timezone.localdate()
+    first_day = min(datetime.date(today.year, 1, 10), today)
+    return first_day, max(first_day, today.replace(day=1) - datetime.timedelta(days=1))
 
 
 def _day_between(rng, first: datetime.date, last: datetime.date) -> datetime.date:
@@ -137,9 +151,11 @@ def seed(rng) -> str:
     applied, already = _import_by_month(lines, name="credits-demo")
     ensure_demo_offer(programs[jeanne.caisse_regionale_id])
     gifts = _demo_gifts(rng, jeanne=jeanne, members=members, programs=programs)
+    project_gifts = _demo_project(rng, jeanne=jeanne, members=members, programs=programs)
     return (
         f"{len(programs)} programmes, {applied} crédits importés "
         f"({already} déjà présents), {gifts} dons"
+        f" dont {project_gifts} pour le projet de démonstration"
     )
 
 
@@ -187,10 +203,7 @@ def _demo_gifts(rng, *, jeanne, members, programs) -> int:
     }
     before = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GIFT).count()
 
-    today = timezone.localdate()
-    # Gifts through the year so far, before this month's credits came in.
-    first_day = min(datetime.date(today.year, 1, 10), today)
-    last_day = max(first_day, today.replace(day=1) - datetime.timedelta(days=1))
+    first_day, last_day = _gift_days()
 
     def give(member, association_id, amount, token):
         wallet = wallets.get(member.pk)
@@ -236,6 +249,78 @@ def _demo_gifts(rng, *, jeanne, members, programs) -> int:
             give(m, rng.choice(pool), amount, f"demo-{m.pk}-{i}")
             attempts += 1
     return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GIFT).count() - before
+
+
+def _demo_project(rng, *, jeanne, members, programs) -> int:
+    """The demo project (accepted, with its history) and gifts to it through ``give_tookets``
+    (no receipt, as the demo's other gifts). Running it again adds nothing: the project is
+    found by its title and each gift's token was used."""
+    cr = CaisseRegionale.objects.get(code=DEMO_CAISSE)
+    program = programs.get(cr.pk)
+    association = (
+        Association.objects.filter(
+            status=Association.Status.VALIDATED,
+            caisse_regionale=cr,
+            enrollments__program=program,
+        )
+        .order_by("name", "pk")
+        .first()
+    )
+    if program is None or association is None:
+        return 0
+    project = Project.objects.filter(
+        association=association, program=program, title=DEMO_PROJECT_TITLE
+    ).first()
+    if project is None:
+        staff = User.objects.filter(username="staff-pg").first()
+        with transaction.atomic():
+            project = Project.objects.create(
+                association=association,
+                program=program,
+                title=DEMO_PROJECT_TITLE,
+                text=(
+                    "Avec vos Tookets, nous achetons ce qui manque à nos bénévoles : des "
+                    "tables, un barnum et une sono pour nos rencontres de l’année."
+                ),
+                goal=DEMO_PROJECT_GOAL,
+                ends_on=program.closes_on,
+                status=Project.Status.ACCEPTED,
+                accepted_at=timezone.now(),
+            )
+            # Its history as the workflow writes it, without the workflow's emails.
+            Event, Status = ProjectEvent.Event, Project.Status
+            for event, from_status, to_status, actor in (
+                (Event.SUBMITTED, "", Status.SUBMITTED, association.user),
+                (Event.ACCEPTED, Status.SUBMITTED, Status.ACCEPTED, staff),
+            ):
+                ProjectEvent.objects.create(
+                    project=project,
+                    event=event,
+                    from_status=from_status,
+                    to_status=to_status,
+                    actor=actor,
+                )
+    givers = [m for m in members if m.caisse_regionale_id == cr.pk and m.pk != jeanne.pk]
+    wallets = {w.member_id: w for w in Wallet.objects.filter(program=program, member__in=givers)}
+    before = ProjectGift.objects.filter(project=project).count()
+    for member in givers[:DEMO_PROJECT_GIVERS]:
+        wallet = wallets.get(member.pk)
+        if wallet is None or wallet.balance < 2:
+            continue
+        try:
+            with written_at(_moment(_day_between(rng, *_gift_days()), hour=rng.randint(8, 21))):
+                give_tookets(
+                    member=member,
+                    wallet_id=wallet.pk,
+                    association_id=association.pk,
+                    amount=rng.randint(1, wallet.balance // 2),
+                    token=f"demo-project-{member.pk}",
+                    project_id=project.pk,
+                    receipt=False,  # the demo's gifts are its history: nobody is emailed
+                )
+        except (InsufficientBalance, NotEligible):
+            continue
+    return ProjectGift.objects.filter(project=project).count() - before
 
 
 # --- Past campaigns ---------------------------------------------------------------------------

@@ -60,9 +60,38 @@ def _card_words(context) -> dict:
             "this_year": _t("Cette année"),
             "give": _t("J'AIDE L'ASSOCIATION"),
             "set_favourite": _t("Mettre en favoris"),
+            "reached": _t("Objectif atteint"),
             "set_favourite_url": conditional_escape(reverse("associations:set_favourite")),
         }
     return words
+
+
+def _card_projects(association, words) -> str:
+    """The card's live projects, each with its progress bar named by its title and its
+    figures in words (the association's page lists them with more: not on its full card)."""
+    esc = conditional_escape
+    items = []
+    for project in association.figures.projects:
+        progress = project.progress
+        title = esc(project.title)
+        url = esc(reverse("associations:project", args=[association.pk, project.pk]))
+        figures = gettext("%(raised)s sur %(goal)s — %(percent)s\xa0%%") % {
+            "raised": esc(tookets(progress.raised)),
+            "goal": esc(tookets(progress.goal)),
+            "percent": progress.percent,
+        }
+        reached = (
+            f' <strong class="project-reached">{words["reached"]}</strong>'
+            if progress.reached
+            else ""
+        )
+        items.append(
+            f'    <li class="card-project"><a href="{url}">{title}</a>'
+            f' <progress max="{progress.goal}" value="{progress.bar_value}"'
+            f' aria-label="{title}">{progress.percent}\xa0%</progress>'
+            f' <span class="project-figures">{figures}</span>{reached}</li>\n'
+        )
+    return f'\n  <ul class="card-projects">\n{"".join(items)}  </ul>' if items else ""
 
 
 def card_slot_marker(pk, anchor=True) -> str:
@@ -173,7 +202,8 @@ def association_card(context, association, anchor=True):
         f"{presentation}"
         f'  <p class="association-supporters">{supporters}</p>\n'
         f'  <p class="association-figures">{since}'
-        f"{words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>\n"
+        f"{words['this_year']} <strong>{esc(tookets(figures.received_this_year))}</strong></p>"
+        f"{'' if context.get('full') else _card_projects(association, words)}\n"
         f"{offer}"
         '  <div class="card-actions">\n'
         f'    <a class="button" href="{give_url}">{words["give"]}</a>\n'
