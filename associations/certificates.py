@@ -5,7 +5,6 @@ the same figures. Nothing on either names a member: counts and sums only."""
 import secrets
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
@@ -18,6 +17,7 @@ from fpdf import FPDF
 
 from associations.models import Association, SupportCertificate
 from associations.poster import _latin1
+from associations.space import own_association
 from cagnotte.campaigns import Enrollment, Program
 from cagnotte.figures import campaign_figures
 from cagnotte.models import LedgerEntry
@@ -75,20 +75,10 @@ def certificate_for(*, association: Association, program: Program) -> SupportCer
         return SupportCertificate.objects.get(association=association, program=program)
 
 
-def _own_association(request) -> Association:
-    user = request.user
-    if user.kind != user.Kind.ASSOCIATION:
-        raise PermissionDenied
-    association = Association.objects.select_related("caisse_regionale").filter(user=user).first()
-    if association is None:
-        raise Http404
-    return association
-
-
 @login_required
 @require_GET
 def space_certificates(request):
-    association = _own_association(request)
+    association = own_association(request)
     campaigns = list(closed_campaigns_of(association))
     for program in campaigns:
         program.figures = campaign_figures(association_id=association.pk, program_id=program.pk)
@@ -102,7 +92,7 @@ def space_certificates(request):
 @login_required
 @require_GET
 def certificate_pdf(request, program_id):
-    association = _own_association(request)
+    association = own_association(request)
     if len(str(program_id)) > MAX_ID_DIGITS:
         raise Http404
     program = closed_campaigns_of(association).filter(pk=program_id).first()

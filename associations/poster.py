@@ -11,14 +11,14 @@ import io
 import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from fpdf import FPDF
 
 from associations.models import Association
+from associations.space import own_association
 
 STEPS = (
     "1. Connectez-vous sur Tookets avec votre identifiant de sociétaire.",
@@ -112,20 +112,14 @@ def poster_pdf(association: Association) -> bytes:
 # --- The space's downloads ------------------------------------------------------------------
 
 
-def _own_validated_association(request) -> Association:
-    user = request.user
-    if user.kind != user.Kind.ASSOCIATION:
-        raise PermissionDenied
-    association = Association.objects.filter(user=user, status=Association.Status.VALIDATED).first()
-    if association is None:
-        raise Http404(_("L’affiche est disponible une fois votre association validée."))
-    return association
-
-
 @login_required
 @require_GET
 def poster(request):
-    association = _own_validated_association(request)
+    association = own_association(
+        request,
+        validated=True,
+        missing=_("L’affiche est disponible une fois votre association validée."),
+    )
     response = HttpResponse(poster_pdf(association), content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="affiche-tookets.pdf"'
     return response
@@ -134,7 +128,11 @@ def poster(request):
 @login_required
 @require_GET
 def qr(request, kind):
-    association = _own_validated_association(request)
+    association = own_association(
+        request,
+        validated=True,
+        missing=_("L’affiche est disponible une fois votre association validée."),
+    )
     if kind == "png":
         body, content_type = qr_png(association), "image/png"
     else:

@@ -3,7 +3,6 @@ members' (a project's page; the association's page lists them) and the photos.""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from associations.models import Association, Project, ProjectEvent
 from associations.project_forms import OutcomeForm, ProjectForm
 from associations.selectors import associations_visible_to
 from associations.services import WorkflowError
+from associations.space import own_association
 from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
 from tookets.http import MAX_ID_DIGITS
@@ -42,19 +42,9 @@ def _check_ids(*ids) -> None:
 # --- The association's side -----------------------------------------------------------------
 
 
-def _own_association(request) -> Association:
-    user = request.user
-    if user.kind != user.Kind.ASSOCIATION:
-        raise PermissionDenied
-    association = Association.objects.select_related("caisse_regionale").filter(user=user).first()
-    if association is None:
-        raise Http404
-    return association
-
-
 def _own_project(request, project_id) -> Project:
     _check_ids(project_id)
-    association = _own_association(request)
+    association = own_association(request)
     project = (
         Project.objects.select_related("association", "program")
         .filter(pk=project_id, association=association)
@@ -68,7 +58,7 @@ def _own_project(request, project_id) -> Project:
 @login_required
 @require_GET
 def space_projects(request):
-    association = _own_association(request)
+    association = own_association(request)
     rows = list(
         with_progress(Project.objects.filter(association=association))
         .select_related("program")
@@ -103,7 +93,7 @@ def space_projects(request):
 
 @login_required
 def project_new(request):
-    association = _own_association(request)
+    association = own_association(request)
     programs = projects.project_programs(association)
     form = ProjectForm(request.POST or None, request.FILES or None, programs=programs)
     if request.method == "POST" and form.is_valid():

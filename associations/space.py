@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, Sum
 from django.http import Http404
@@ -127,6 +128,22 @@ def forecast_of(user):
         .values_list("program_id", "members", "tookets")
         .order_by()
     )
+
+
+def own_association(request, *, validated: bool = False, missing: str = "") -> Association:
+    """The association this login manages, for the space's own pages (projects, messages,
+    poster, certificates): ``PermissionDenied`` for any other kind of account, 404 (saying
+    ``missing``) when it has none — with ``validated``, none validated yet."""
+    user = request.user
+    if user.kind != user.Kind.ASSOCIATION:
+        raise PermissionDenied
+    associations = Association.objects.select_related("caisse_regionale").filter(user=user)
+    if validated:
+        associations = associations.filter(status=Association.Status.VALIDATED)
+    association = associations.first()
+    if association is None:
+        raise Http404(missing)
+    return association
 
 
 @login_required
