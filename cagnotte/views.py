@@ -2,6 +2,7 @@ import json
 import re
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -307,6 +308,17 @@ def give(request, association_id):
         except WalletBusy:
             posted.add_error(None, WalletBusy.message)
         else:
+            if entry.matching is not None and not entry.matching.amount:
+                # The offer took the gift but its budget (or a cap) left nothing: no matching
+                # entry exists for the receipt to show, so it is said here, once.
+                messages.info(
+                    request,
+                    _(
+                        "L’abondement « %(name)s » n’a rien ajouté à ce don : son budget "
+                        "ou un plafond est atteint."
+                    )
+                    % {"name": entry.matching.offer_name},
+                )
             return redirect("cagnotte:gift_receipt", entry_id=entry.pk)
     association = _visible_association(member, association.pk)
     if association is None:  # no longer visible since the post began

@@ -82,6 +82,11 @@ def test_a_cut_match_says_so_and_a_spent_budget_is_announced(
     html = member_client.get(give_url(association)).content.decode()
     assert "L’abondement de votre Caisse régionale est épuisé" in html
     assert "sera complété de" not in html
+    # A gift after the budget ran out: the receipt says why nothing was added.
+    response = post_gift(member_client, association, 50)
+    receipt = member_client.get(response["Location"]).content.decode()
+    assert "n’a rien ajouté à ce don : son budget ou un plafond est atteint" in receipt
+    assert "complété votre don" not in receipt
 
 
 def test_no_offer_no_word_of_it(member_client, member, program, association):
