@@ -332,13 +332,14 @@ def favourites(request):
     a campaign near its end (or closed, waiting for its sweep) will go — read with the
     directory's version, in the same statement (``version_and_year_end``), and put in the
     cached content's place for it."""
-    version, year_end, last_sweep = version_and_year_end(request.user, day=timezone.localdate())
+    day = timezone.localdate()
+    version, year_end, last_sweep = version_and_year_end(request.user, day=day)
     context = _directory_page(
         request, "associations/_favourites_content.html", with_favourite=True, version=version
     )
     preview = render_to_string(
         "associations/_year_end_preview.html",
-        {"wallets": year_end, "last_sweep": last_sweep, "here": True},
+        {"wallets": year_end, "last_sweep": last_sweep, "here": True, "today": day},
     )
     context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)

@@ -190,6 +190,20 @@ def test_the_year_end_is_previewed_from_the_reminder(
     assert expected in favourites
 
 
+def test_a_closed_campaign_waiting_for_its_sweep_is_previewed_as_closed(
+    member_client, member, last_year, association
+):
+    credit(member, last_year, 1741, period=f"{last_year.year}-12")
+    Favourite.objects.create(member=member, association=association)
+    html = member_client.get(FAVOURITES).content.decode()
+    closes = last_year.closes_on.strftime("%d/%m/%Y")
+    assert (
+        f"Campagne close le {closes} : lors du soldage, vos <strong>1\u202f741\u00a0K</strong>"
+        " iront à <strong>Les Amis du Gers" in html
+    )
+    assert "d’ici là" not in html  # a closed campaign can no longer be given
+
+
 def test_after_the_sweep_the_wallet_says_what_went_where(
     member_client, member, last_year, association
 ):
