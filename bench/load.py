@@ -7,13 +7,14 @@ PostgreSQL and the cache of CACHE_URL (Redis). Each member:
 1. logs in as a browser does: GET the login page (CSRF cookie), POST the regional bank and
    the identifier, read the keypad's shuffled layout from the HTML (``data-position`` of each
    digit's key) and POST the positions of the code's digits;
-2. then, until the end of the run: wallet, directory list, map page, map data (200 once,
+2. then, until the end of the run (and, at the start of each round, with a chance of
+   ``--relogin``, logging in again in a new browser: the keypad login under load): wallet, directory list, map page, map data (200 once,
    then revalidated with its ETag: 304), a filtered list, a search, an association's give
    form, a gift of 1 K posted from it, a favourite chosen, the favourites page — with a
    random think time between requests (``--think`` seconds on average).
 
 Logins arrive spread over ``--ramp`` seconds: checking a code is a deliberately slow hash
-(PBKDF2), and 50 at once on two cores queue for tens of seconds. Browsing starts once every
+(Argon2id), and all of them at once on two cores would queue. Browsing starts once every
 member is logged in, each member's first request within ``--stagger`` seconds of that.
 
 Bounded: ``--seconds`` of browsing (max 600) and at most ``--max-requests`` requests. Prints
@@ -102,11 +103,11 @@ class Browser:
         return data.decode("utf-8", "replace")
 
 
-def log_in(browser, caisse_code, account_number, code):
-    status, data, headers = browser.request("login: page", "GET", "/connexion/")
+def log_in(browser, caisse_code, account_number, code, *, label="login"):
+    status, data, headers = browser.request(f"{label}: page", "GET", "/connexion/")
     token = CSRF.search(browser.text(data, headers)).group(1)
     status, data, headers = browser.request(
-        "login: identifier",
+        f"{label}: identifier",
         "POST",
         "/connexion/",
         form={
@@ -122,7 +123,7 @@ def log_in(browser, caisse_code, account_number, code):
         raise RuntimeError("keypad not found")
     token = CSRF.search(html).group(1)
     status, _data, headers = browser.request(
-        "login: keypad",
+        f"{label}: keypad",
         "POST",
         "/connexion/",
         form={
@@ -138,12 +139,20 @@ def log_in(browser, caisse_code, account_number, code):
         raise RuntimeError(f"login refused ({status})")
 
 
-def browse(browser, *, stop_at, think, budget, rng):
+def browse(browser, *, stop_at, think, budget, rng, relogin=0.0, account=None):
     def pause():
         if think:
             time.sleep(rng.uniform(0, 2 * think))
 
     while time.monotonic() < stop_at and budget():
+        if relogin and rng.random() < relogin:
+            # The member comes back in a new browser (session over): the keypad login again,
+            # this time while everyone else browses and gives.
+            browser.cookies.clear()
+            browser.map_etag = None
+            caisse_code, account_number, code = account
+            log_in(browser, caisse_code, account_number, code, label="login under load")
+            pause()
         browser.request("wallet", "GET", "/cagnotte/")
         pause()
         _s, data, headers = browser.request("directory list", "GET", "/associations/")
@@ -253,6 +262,12 @@ def main():
     parser.add_argument(
         "--stagger", type=float, default=5.0, help="browsing starts spread over this many seconds"
     )
+    parser.add_argument(
+        "--relogin",
+        type=float,
+        default=0.1,
+        help="chance, at each round of browsing, that a member logs in again (under load)",
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 600.0)
 
@@ -310,7 +325,19 @@ def main():
             # Browsing starts when the last login is done (the barrier); members then start
             # over a few seconds, as people do, not all on the same millisecond.
             time.sleep(rng.uniform(0, args.stagger))
-            browse(browser, stop_at=timing["stop_at"], think=args.think, budget=budget, rng=rng)
+            try:
+                browse(
+                    browser,
+                    stop_at=timing["stop_at"],
+                    think=args.think,
+                    budget=budget,
+                    rng=rng,
+                    relogin=args.relogin,
+                    account=(demo.HOME_CAISSE, account, demo.DEMO_CODE),
+                )
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                with lock:
+                    login_failures.append(f"{account} (again, under load): {exc}")
 
         threads = [
             threading.Thread(target=member, args=(i, account)) for i, account in enumerate(accounts)
@@ -337,13 +364,13 @@ def main():
         f"(started over {args.stagger:.0f} s)"
     )
     print(f"browsing: {total} requests, {total / browse_seconds:.1f} req/s")
-    header = f"{'page':22s} {'count':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}"
+    header = f"{'page':28s} {'count':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}"
     print(header)
     print("-" * len(header))
     for label, values in [*logins.items(), *pages.items()]:
         ms = [v * 1000 for v in values]
         print(
-            f"{label:22s} {len(ms):6d} {statistics.median(ms):8.1f} {percentile(ms, 0.95):8.1f} "
+            f"{label:28s} {len(ms):6d} {statistics.median(ms):8.1f} {percentile(ms, 0.95):8.1f} "
             f"{percentile(ms, 0.99):8.1f}"
         )
     print(f"errors: {len(errors)} unexpected answers, {len(login_failures)} failed logins")
