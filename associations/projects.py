@@ -22,6 +22,7 @@ import datetime
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -195,15 +196,29 @@ def refuse_project(*, project: Project, staff: User, reason: str) -> Project:
 # --- The outcome (« Ce que nous en avons fait ») ---------------------------------------------
 
 
+def with_outcome_allowed(queryset):
+    """Annotate ``outcome_allowed``: the project is accepted and its association was paid for
+    its program (« after the payout »). One rule, read with the rows (the association's list
+    of projects: no query per project) or for one project (``outcome_allowed``)."""
+    paid = PayoutLine.objects.filter(
+        association_id=OuterRef("association_id"),
+        statement__program_id=OuterRef("program_id"),
+        statement__status=PayoutStatement.Status.PAID,
+    )
+    return queryset.annotate(
+        outcome_allowed=ExpressionWrapper(
+            Q(status=Status.ACCEPTED) & Q(Exists(paid)), output_field=BooleanField()
+        )
+    )
+
+
 def outcome_allowed(project: Project) -> bool:
     """After the payout: the association was paid for the project's program."""
     return (
-        project.status == Status.ACCEPTED
-        and PayoutLine.objects.filter(
-            association_id=project.association_id,
-            statement__program_id=project.program_id,
-            statement__status=PayoutStatement.Status.PAID,
-        ).exists()
+        with_outcome_allowed(Project.objects.filter(pk=project.pk))
+        .values_list("outcome_allowed", flat=True)
+        .first()
+        is True
     )
 
 
