@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from associations.models import Association, ThankYou, ThankYouOptOut
 from associations.services import InvalidTransition, WorkflowError, check_staff_scope
+from associations.workflow import transition
 from cagnotte.campaigns import Enrollment, Program
 from cagnotte.models import Favourite, PayoutLine, PayoutStatement, Supporter
 from caisses.staff import may_act_on
@@ -116,18 +117,26 @@ def refuse_thank_you(*, thank_you: ThankYou, staff: User, reason: str) -> ThankY
 
 def _decide(thank_you: ThankYou, *, staff: User, to: str, message: str) -> ThankYou:
     check_staff_scope(staff=staff, association=thank_you.association)
-    with transaction.atomic():
-        # Conditional: two staff members deciding at once, one of them is refused.
-        changed = ThankYou.objects.filter(pk=thank_you.pk, status=Status.SUBMITTED).update(
-            status=to,
-            decided_at=timezone.now(),
-            decided_by=staff,
-            decision_message=(message or "").strip(),
-        )
-        if changed != 1:
-            raise InvalidTransition(_("Ce message n’attend pas de décision."))
+
+    def record(locked: ThankYou, event: str, from_status: str) -> None:
         if to == Status.ACCEPTED:
-            outbox.enqueue("accounts.tasks.send_thank_you", thank_you_id=thank_you.pk)
+            outbox.enqueue("accounts.tasks.send_thank_you", thank_you_id=locked.pk)
+
+    # The file's step (``associations.workflow``): two staff members deciding at once, one of
+    # them is refused; a rewrite racing a decision waits for it.
+    transition(
+        ThankYou.objects,
+        thank_you.pk,
+        events={Status.SUBMITTED: to},
+        to=to,
+        record=record,
+        refusal=_("Ce message n’attend pas de décision."),
+        set_fields={
+            "decided_at": timezone.now(),
+            "decided_by": staff,
+            "decision_message": (message or "").strip(),
+        },
+    )
     thank_you.refresh_from_db()
     return thank_you
 
