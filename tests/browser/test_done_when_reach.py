@@ -6,8 +6,10 @@ space, staff of its bank accept it in the admin, the demo member (Jeanne Dupont)
 to it and sees the bar move on the directory's card and on the project's
 page; the association writes a thank-you, staff accept it, the member finds it in « Messages
 de vos associations » and the email outbox holds it once; the poster's QR code reads as the
-association's page; once the campaign has closed, the certificate's code opens the public
-verification page with the same figures as the association's space.
+association's page; once the campaign has closed, been swept (the operator's command) and
+paid (staff mark the statement sent, then paid, in the admin), the certificate's code opens
+the public verification page with the same figures, euros paid included, as the
+association's space and the certificate's PDF.
 
 Each person has a browser context of their own (their own cookies), as on their own device;
 every page passes axe and the Nu Html Checker (``tests/browser/checks.py``). Celery tasks run
@@ -16,6 +18,7 @@ lands in ``mail.outbox``.
 """
 
 import datetime
+import io
 import re
 
 import pypdfium2
@@ -23,6 +26,7 @@ import pytest
 import zxingcpp
 from django.conf import settings as django_settings
 from django.core import mail
+from django.core.management import call_command
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +34,7 @@ from playwright.sync_api import expect
 
 from accounts.demo import DEMO_ASSOCIATION_ACCOUNT, DEMO_ASSOCIATION_NAME, DEMO_MEMBER
 from associations.models import Association, Project, ThankYou
-from cagnotte.models import Program
+from cagnotte.models import PayoutStatement, Program
 from tests import factories as f
 from tests.browser import test_done_when_registration as registration
 from tests.browser.test_done_when_registration import (
@@ -67,6 +71,13 @@ def pdf_of(download) -> pypdfium2.PdfDocument:
 
 def pdf_text(document) -> str:
     return "\n".join(page.get_textpage().get_text_range() for page in document)
+
+
+def plain(text: str) -> str:
+    """A figure as the PDF's Latin-1 font writes it: plain spaces (no thin or no-break one),
+    « euros » for « € »."""
+    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("€", "euros")
+    return " ".join(text.split())
 
 
 @pytest.fixture
@@ -200,12 +211,19 @@ def test_project_gift_thank_you_poster_and_certificate(
     staff.get_by_role("link", name="Accepter et envoyer le message").click()
     staff.get_by_role("button", name="Accepter", exact=True).click()
     expect_admin_success(staff, "Accepter et envoyer le message : 1 message(s) traité(s).")
+    # Back on the message's page: its history, the association's writing then the decision.
+    history = staff.locator(".field-thank_you_history table")
+    expect(history.locator("tr[data-event]")).to_have_count(2)
+    expect(history.locator('tr[data-event="accepted"]')).to_contain_text(
+        "Accepté et envoyé aux soutiens"
+    )
 
     subject = f"Tookets — un message de {association.name}"
     sent = [m for m in mail.outbox if m.subject == subject]
     member.refresh_from_db()  # the login took the address from the bank's feed
     assert [m.to for m in sent] == [[member.email]]
     assert MESSAGE in sent[0].body
+    assert django_settings.SITE_URL.rstrip("/") + reverse("associations:messages") in sent[0].body
     supporter.get_by_role("navigation", name="Menu principal").get_by_role(
         "link", name="Messages de vos associations"
     ).click()
@@ -235,17 +253,37 @@ def test_project_gift_thank_you_poster_and_certificate(
     )
     assert [code.text for code in found] == [page_url]
 
-    # --- 6. The campaign closed, the certificate's code opens the same figures --------------
+    # --- 6. The campaign closes, is swept and paid; the certificate's code, the same figures -
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     Program.objects.filter(pk=program.pk).update(
         opens_on=min(program.opens_on, yesterday - datetime.timedelta(days=1)),
         closes_on=yesterday,
     )
+    # The operator's sweep (beat runs the same): balances settled, the payout statement made.
+    call_command("sweep_campaign", program=program.code, stdout=io.StringIO())
+    statement = PayoutStatement.objects.get(program=program)
+    line = statement.lines.get(association=association)
+    assert (line.gifts_k, line.amount_cents) == (100, 100)  # 100 K = 1 €
+    # Staff send the transfer, then see it paid: two actions on the statement in the admin.
+    staff.goto(reverse("admin:cagnotte_payoutstatement_changelist"))
+    for action, done in [
+        ("Marquer comme envoyé à la banque", "envoyé"),
+        ("Marquer comme payé", "payé"),
+    ]:
+        staff.locator(f'input[name="_selected_action"][value="{statement.pk}"]').check()
+        staff.locator('select[name="action"]').select_option(label=action)
+        staff.locator('button[name="index"]').click()
+        expect(staff.locator(".messagelist .success")).to_have_text(f"{statement} : {done}")
+    statement.refresh_from_db()
+    assert statement.status == PayoutStatement.Status.PAID
+
     president.goto(reverse("associations:space"))
     president.get_by_role("link", name="Attestations de soutien des campagnes terminées").click()
     campaign = president.locator(f'article[data-program="{program.pk}"]')
     space_figures = campaign.locator("p").first.inner_text()
-    assert space_figures.startswith("Soutiens distincts : 1 — 100\u00a0K — versé :"), space_figures
+    assert space_figures == ("Soutiens distincts : 1 — 100\u00a0K — versé : 1,00\u00a0€"), (
+        space_figures
+    )
     with president.expect_download() as certificate:
         campaign.get_by_role("link", name="Télécharger l’attestation (PDF)").click()
     document = pdf_of(certificate.value)
@@ -254,6 +292,14 @@ def test_project_gift_thank_you_poster_and_certificate(
     finally:
         document.close()
     code = re.search(r"Code de vérification : ([0-9A-Z-]{19})", text)[1]
+    in_pdf = {
+        name: plain(re.search(rf"{label} : ([^\r\n]+)", text)[1])
+        for name, label in [
+            ("supporters", "Soutiens distincts"),
+            ("received", "Tookets reçus"),
+            ("paid", "Versé par la Caisse régionale"),
+        ]
+    }
 
     town_hall = new_device(page, live_server, page_checks)  # not logged in
     town_hall.goto(reverse("associations:certificate_verify"))
@@ -265,11 +311,13 @@ def test_project_gift_thank_you_poster_and_certificate(
         name: town_hall.locator(f'[data-figure="{name}"]').inner_text()
         for name in ("supporters", "received", "paid")
     }
+    # The space, the PDF and the public page: the same figures, euros paid not zero.
     assert space_figures == (
         f"Soutiens distincts : {shown['supporters']} — {shown['received']} — "
         f"versé : {shown['paid']}"
     )
+    assert in_pdf == {name: plain(value) for name, value in shown.items()}
+    assert shown == {"supporters": "1", "received": "100\u00a0K", "paid": "1,00\u00a0€"}
     shot(town_hall, "reach-3-certificate")
-    assert shown["supporters"] == "1" and shown["received"] == "100\u00a0K"
     page_text = town_hall.locator("main").inner_text()
     assert member.display_name not in page_text and member.email not in page_text
