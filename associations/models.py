@@ -4,6 +4,7 @@ import unicodedata
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import connection, models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
@@ -545,6 +546,60 @@ class ThankYou(models.Model):
 
     def __str__(self):
         return f"{self.association} — {self.get_kind_display()}"
+
+
+class ThankYouEvent(AppendOnlyModel):
+    """One event in a thank-you message's story: written, written again, accepted (and so
+    sent) or refused; who, when and why. Append-only, like ``StatusChange`` and
+    ``ProjectEvent``: written in the transaction of the step it records
+    (``associations.thanks``), never rewritten. The message's row keeps only where it stands
+    now (``status``, ``decided_at``…) for the pages that list it."""
+
+    class Event(models.TextChoices):
+        SUBMITTED = "submitted", _("Message envoyé")
+        RESUBMITTED = "resubmitted", _("Message réécrit")
+        ACCEPTED = "accepted", _("Accepté et envoyé aux soutiens")
+        REFUSED = "refused", _("Refusé")
+
+    ANONYMISED = {"actor": None}
+
+    thank_you = models.ForeignKey(
+        ThankYou, verbose_name=_("message"), on_delete=models.PROTECT, related_name="history"
+    )
+    event = models.CharField(_("évènement"), max_length=24, choices=Event.choices)
+    from_status = models.CharField(
+        _("statut précédent"), max_length=10, choices=ThankYou.Status.choices, blank=True
+    )
+    to_status = models.CharField(
+        _("nouveau statut"), max_length=10, choices=ThankYou.Status.choices
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    message = models.TextField(_("message"), blank=True)
+    # A default rather than ``auto_now_add``: the migration that wrote the history of the
+    # messages decided before it existed dates each event when it happened.
+    created_at = models.DateTimeField(_("le"), default=timezone.now, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("décision sur un message")
+        verbose_name_plural = _("historique des messages")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(event__in=["submitted", "resubmitted", "accepted", "refused"]),
+                name="thank_you_event_valid",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.thank_you} : {self.get_event_display()}"
 
 
 class ThankYouOptOut(models.Model):

@@ -60,7 +60,9 @@ def _own_project(request, project_id) -> Project:
 def space_projects(request):
     association = own_association(request)
     rows = list(
-        with_progress(Project.objects.filter(association=association))
+        projects.with_outcome_allowed(
+            with_progress(Project.objects.filter(association=association))
+        )
         .select_related("program")
         .order_by("-created_at", "-id")
     )
@@ -79,7 +81,6 @@ def space_projects(request):
         project.live = project.ends_on >= today
         project.last_word = last_words.get(project.pk)
         project.editable = project.status in projects.EDITABLE_STATUSES
-        project.outcome_allowed = projects.outcome_allowed(project)
     can_propose = (
         association.status == Association.Status.VALIDATED
         and projects.project_programs(association).exists()

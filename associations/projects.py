@@ -14,7 +14,8 @@ avons fait »): written → submitted ──accept / refuse──▶ accepted / 
 write it again).
 
 Each step locks the project row, re-checks its status, writes the new status and a
-``ProjectEvent`` in one transaction and queues the email through the outbox.
+``ProjectEvent`` in one transaction and queues the email through the outbox (the staff's
+decisions through ``associations.workflow.transition``, the step the file's take too).
 """
 
 import datetime
@@ -22,12 +23,14 @@ import datetime
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from associations.models import Association, Project, ProjectEvent
 from associations.services import InvalidTransition, WorkflowError, check_staff_scope
+from associations.workflow import transition
 from cagnotte.campaigns import Program, open_programs_of
 from cagnotte.models import PayoutLine, PayoutStatement
 from tookets import outbox
@@ -195,15 +198,29 @@ def refuse_project(*, project: Project, staff: User, reason: str) -> Project:
 # --- The outcome (« Ce que nous en avons fait ») ---------------------------------------------
 
 
+def with_outcome_allowed(queryset):
+    """Annotate ``outcome_allowed``: the project is accepted and its association was paid for
+    its program (« after the payout »). One rule, read with the rows (the association's list
+    of projects: no query per project) or for one project (``outcome_allowed``)."""
+    paid = PayoutLine.objects.filter(
+        association_id=OuterRef("association_id"),
+        statement__program_id=OuterRef("program_id"),
+        statement__status=PayoutStatement.Status.PAID,
+    )
+    return queryset.annotate(
+        outcome_allowed=ExpressionWrapper(
+            Q(status=Status.ACCEPTED) & Q(Exists(paid)), output_field=BooleanField()
+        )
+    )
+
+
 def outcome_allowed(project: Project) -> bool:
     """After the payout: the association was paid for the project's program."""
     return (
-        project.status == Status.ACCEPTED
-        and PayoutLine.objects.filter(
-            association_id=project.association_id,
-            statement__program_id=project.program_id,
-            statement__status=PayoutStatement.Status.PAID,
-        ).exists()
+        with_outcome_allowed(Project.objects.filter(pk=project.pk))
+        .values_list("outcome_allowed", flat=True)
+        .first()
+        is True
     )
 
 
@@ -252,36 +269,38 @@ def refuse_outcome(*, project: Project, staff: User, reason: str) -> Project:
 
 def _outcome_decision(project, *, staff, to, event, message) -> Project:
     check_staff_scope(staff=staff, association=project.association)
-    with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=project.pk)
-        if locked.outcome_status != Outcome.SUBMITTED:
-            raise InvalidTransition(_("Aucun compte rendu n’attend de décision."))
-        locked.outcome_status = to
-        locked.save(update_fields=["outcome_status", "updated_at"])
-        _record(locked, event, from_status=Outcome.SUBMITTED, actor=staff, message=message)
+    transition(
+        Project.objects,
+        project.pk,
+        field="outcome_status",
+        events={Outcome.SUBMITTED: event},
+        to=to,
+        record=lambda locked, event, from_status: _record(
+            locked, event, from_status=from_status, actor=staff, message=message
+        ),
+        refusal=_("Aucun compte rendu n’attend de décision."),
+        touch=("updated_at",),
+    )
     project.refresh_from_db()
     return project
 
 
 def _transition(project, *, staff, events, to, message, set_fields=None) -> Project:
     check_staff_scope(staff=staff, association=project.association)
-    with transaction.atomic():
-        # Lock and re-check, as the file's decisions: two staff members deciding at once, or
-        # an edit racing a decision, see the status the other left; one of them is refused.
-        locked = Project.objects.select_for_update().get(pk=project.pk)
-        if locked.status not in events:
-            raise InvalidTransition(
-                _("Action impossible : le projet est « %(status)s ».")
-                % {"status": locked.get_status_display()}
-            )
-        from_status = locked.status
-        locked.status = to
-        fields = ["status", "updated_at"]
-        for name, value in (set_fields or {}).items():
-            setattr(locked, name, value)
-            fields.append(name)
-        locked.save(update_fields=fields)
-        _record(locked, events[from_status], from_status=from_status, actor=staff, message=message)
+    # The file's step (``associations.workflow``): two staff members deciding at once, or an
+    # edit racing a decision, see the status the other left; one of them is refused.
+    transition(
+        Project.objects,
+        project.pk,
+        events=events,
+        to=to,
+        record=lambda locked, event, from_status: _record(
+            locked, event, from_status=from_status, actor=staff, message=message
+        ),
+        refusal=_("Action impossible : le projet est « %(status)s »."),
+        set_fields=set_fields,
+        touch=("updated_at",),
+    )
     project.refresh_from_db()
     return project
 

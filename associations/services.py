@@ -10,8 +10,9 @@ The workflow is a small state machine::
     submitted / correction_requested ──reject──▶ rejected
 
 Each transition locks the association row, re-checks its status, writes the new status and a
-``StatusChange`` (who, when, which event, from, to, why) in one transaction, and queues the
-email only once the transaction has committed. Enrolling in a program and withdrawing from
+``StatusChange`` (who, when, which event, from, to, why) in one transaction
+(``associations.workflow.transition``, the one step every workflow of this app takes), and
+queues the email only once the transaction has committed. Enrolling in a program and withdrawing from
 one leave the status as it is and record their own event (``enrolled``, ``unenrolled``).
 """
 
@@ -27,6 +28,7 @@ from accounts.identity import Identity
 from accounts.models import User
 from associations import selectors
 from associations.models import FILE_FIELDS, Association, StatusChange, normalize_search
+from associations.workflow import InvalidTransition, WorkflowError, transition
 from cagnotte.campaigns import Enrollment, enrollable_programs
 from cagnotte.models import Program
 from caisses.models import CaisseLocale, CaisseRegionale
@@ -59,14 +61,6 @@ REQUIRED_FIELDS = {
     "latitude": "position sur la carte",
     "longitude": "position sur la carte",
 }
-
-
-class WorkflowError(Exception):
-    """Base of the domain errors of this module; ``str()`` is a French message for the user."""
-
-
-class InvalidTransition(WorkflowError):
-    pass
 
 
 class NotEligible(WorkflowError):
@@ -462,32 +456,30 @@ def _transition(
     message: str,
     set_fields: dict | None = None,
 ) -> Association:
-    with transaction.atomic():
-        # Lock and re-check: two staff members deciding at once, or a resubmission racing a
-        # decision, see the status the other one left and one of them is refused.
-        locked = Association.objects.select_for_update().get(pk=association.pk)
-        # ``events``: the statuses this transition leaves from, and the event each one makes.
-        if locked.status not in events:
-            raise InvalidTransition(
-                _("Action impossible : le dossier est « %(status)s ».")
-                % {"status": locked.get_status_display()}
-            )
-        from_status = locked.status
-        locked.status = to
-        fields = ["status", "updated_at"]
-        for name, value in (set_fields or {}).items():
-            setattr(locked, name, value)
-            fields.append(name)
-        locked.save(update_fields=fields)
+    """The file's step (``associations.workflow.transition``): its event is a
+    ``StatusChange``, its email queued in the same transaction."""
+
+    def record(locked: Association, event: str, from_status: str) -> None:
         change = StatusChange.objects.create(
             association=locked,
-            event=events[from_status],
+            event=event,
             from_status=from_status,
             to_status=to,
             actor=actor,
             message=message,
         )
         _queue_email(change)
+
+    transition(
+        Association.objects,
+        association.pk,
+        events=events,
+        to=to,
+        record=record,
+        refusal=_("Action impossible : le dossier est « %(status)s »."),
+        set_fields=set_fields,
+        touch=("updated_at",),
+    )
     association.refresh_from_db()
     return association
 

@@ -9,8 +9,10 @@
                refused
 
 One per campaign (``kind=campaign``) and one more after the payout (``kind=payout``): the
-unique constraint (association, program, kind) backs it. Accepting queues the delivery in the
-decision's transaction (the outbox); the delivery claims each email through
+unique constraint (association, program, kind) backs it. Each step records its event
+(``ThankYouEvent``, append-only) in its own transaction; the staff's decisions take the
+workflows' one step (``associations.workflow.transition``). Accepting queues the delivery in
+the decision's transaction (the outbox); the delivery claims each email through
 ``tookets.send_once``, so two runs at once or a rerun send nothing twice.
 
 Privacy: the recipients are read here and only by the delivery; what the association sees of
@@ -25,8 +27,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from associations.models import Association, ThankYou, ThankYouOptOut
+from associations.models import Association, ThankYou, ThankYouEvent, ThankYouOptOut
 from associations.services import InvalidTransition, WorkflowError, check_staff_scope
+from associations.workflow import transition
 from cagnotte.campaigns import Enrollment, Program
 from cagnotte.models import Favourite, PayoutLine, PayoutStatement, Supporter
 from caisses.staff import may_act_on
@@ -34,6 +37,8 @@ from tookets import outbox
 
 Status = ThankYou.Status
 Kind = ThankYou.Kind
+Event = ThankYouEvent.Event
+DECISION_EVENTS = {Status.ACCEPTED: Event.ACCEPTED, Status.REFUSED: Event.REFUSED}
 
 
 def writable_programs(association: Association):
@@ -84,10 +89,12 @@ def write_thank_you(
         if existing is not None:
             if existing.status == Status.ACCEPTED:
                 raise InvalidTransition(_("Ce message a déjà été accepté et envoyé."))
+            from_status = existing.status
             existing.text, existing.status = text, Status.SUBMITTED
             if photo is not None:
                 existing.photo.save(photo.name, photo, save=False)
             existing.save(update_fields=["text", "status", "written_at", "photo"])
+            _record(existing, Event.RESUBMITTED, from_status=from_status, actor=actor)
             return existing
         try:
             with transaction.atomic():
@@ -95,6 +102,7 @@ def write_thank_you(
                 if photo is not None:
                     thank_you.photo.save(photo.name, photo, save=False)
                 thank_you.save()
+                _record(thank_you, Event.SUBMITTED, from_status="", actor=actor)
                 return thank_you
         except IntegrityError:
             raise InvalidTransition(
@@ -116,20 +124,43 @@ def refuse_thank_you(*, thank_you: ThankYou, staff: User, reason: str) -> ThankY
 
 def _decide(thank_you: ThankYou, *, staff: User, to: str, message: str) -> ThankYou:
     check_staff_scope(staff=staff, association=thank_you.association)
-    with transaction.atomic():
-        # Conditional: two staff members deciding at once, one of them is refused.
-        changed = ThankYou.objects.filter(pk=thank_you.pk, status=Status.SUBMITTED).update(
-            status=to,
-            decided_at=timezone.now(),
-            decided_by=staff,
-            decision_message=(message or "").strip(),
-        )
-        if changed != 1:
-            raise InvalidTransition(_("Ce message n’attend pas de décision."))
+
+    message = (message or "").strip()
+
+    def record(locked: ThankYou, event: str, from_status: str) -> None:
+        _record(locked, event, from_status=from_status, actor=staff, message=message)
         if to == Status.ACCEPTED:
-            outbox.enqueue("accounts.tasks.send_thank_you", thank_you_id=thank_you.pk)
+            outbox.enqueue("accounts.tasks.send_thank_you", thank_you_id=locked.pk)
+
+    # The file's step (``associations.workflow``): two staff members deciding at once, one of
+    # them is refused; a rewrite racing a decision waits for it.
+    transition(
+        ThankYou.objects,
+        thank_you.pk,
+        events={Status.SUBMITTED: DECISION_EVENTS[to]},
+        to=to,
+        record=record,
+        refusal=_("Ce message n’attend pas de décision."),
+        set_fields={
+            "decided_at": timezone.now(),
+            "decided_by": staff,
+            "decision_message": message,
+        },
+    )
     thank_you.refresh_from_db()
     return thank_you
+
+
+def _record(thank_you: ThankYou, event: str, *, from_status: str, actor: User, message=""):
+    """The message's history (``ThankYouEvent``), in the step's own transaction."""
+    return ThankYouEvent.objects.create(
+        thank_you=thank_you,
+        event=event,
+        from_status=from_status,
+        to_status=thank_you.status,
+        actor=actor,
+        message=message,
+    )
 
 
 def supporters_of(association_id: int):

@@ -111,6 +111,7 @@ class DecisionsMixin:
     decision_subject = "association"
     decision_ordering = ("name",)
     decision_select_related = ("caisse_regionale",)
+    decision_prefetch_related: tuple = ()
     decision_template = "admin/associations/association/decision.html"
     decision_done = gettext_lazy("%(title)s : %(n)d association(s) traitée(s).")
 
@@ -155,6 +156,7 @@ class DecisionsMixin:
             self.get_queryset(request)
             .filter(pk__in=ids)
             .select_related(*self.decision_select_related)
+            .prefetch_related(*self.decision_prefetch_related)
             .order_by(*self.decision_ordering)
         )
         # Any id outside the staff member's scope makes the whole request « not found ».

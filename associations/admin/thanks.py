@@ -1,16 +1,19 @@
 """The staff's room for associations' messages to their supporters: accept or refuse, with
 the same ``DecisionsMixin`` as the files' and the projects' (``THANK_YOU_DECISIONS``), each
-through ``associations.thanks``. Staff see the text and the count reached, never the list
-of recipients (nobody does)."""
+through ``associations.thanks``, with the message's history (« Historique », its
+``ThankYouEvent`` rows) on its page and on the decision's. Staff see the text and the count
+reached, never the list of recipients (nobody does)."""
 
 from django.contrib import admin
+from django.db.models import Prefetch
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
 from associations import forms, thanks
 from associations.admin.decisions import Decision, DecisionsMixin, decision_actions
-from associations.models import ThankYou
+from associations.models import ThankYou, ThankYouEvent
 from caisses.admin import CaisseScopedAdmin
 from caisses.staff import is_bank_staff
 
@@ -42,6 +45,10 @@ class ThankYouAdmin(DecisionsMixin, CaisseScopedAdmin):
     decision_subject = "thank_you"
     decision_ordering = ("association__name", "id")
     decision_select_related = ("association", "association__caisse_regionale", "program")
+    # Each message's history on its decision page, read with the rows.
+    decision_prefetch_related = (
+        Prefetch("history", queryset=ThankYouEvent.objects.select_related("actor")),
+    )
     decision_template = "admin/associations/thankyou/decision.html"
     decision_done = gettext_lazy("%(title)s : %(n)d message(s) traité(s).")
 
@@ -61,8 +68,16 @@ class ThankYouAdmin(DecisionsMixin, CaisseScopedAdmin):
         "decided_at",
         "decision_message",
         "reached",
+        "thank_you_history",
     ]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("Historique"))
+    def thank_you_history(self, obj):
+        return render_to_string(
+            "admin/associations/project/history.html",
+            {"events": obj.history.select_related("actor").order_by("created_at", "id")},
+        )
 
     @admin.display(description=gettext_lazy("Photo"))
     def photo_preview(self, obj):

@@ -48,7 +48,7 @@ def test_closure_page_explains_and_offers_the_favourite_when_it_can_receive(
     html = jeanne_client.get(START).content.decode()
     assert "Vous ne pourrez plus vous connecter à Tookets." in html
     assert "Vos mouvements sont conservés sans votre nom" in html
-    assert "Carte Sociétaire - GERS : 300\u00a0K" in html
+    assert f"Carte Sociétaire - GERS {wallet.program.year} : 300\u00a0K" in html
     assert "Les donner maintenant à mon association favorite, Les Amis du Gers" in html
     assert "Les rendre à ma Caisse régionale" in html
 
@@ -180,8 +180,8 @@ def test_confirmation_needs_the_box_ticked(jeanne_client, jeanne_member, wallet)
     enter_code(jeanne_client)
     page = jeanne_client.get(CONFIRM).content.decode()
     assert (
-        "300\u00a0K du programme Carte Sociétaire - GERS retourneront à votre Caisse régionale."
-        in page
+        f"300\u00a0K du programme Carte Sociétaire - GERS {wallet.program.year} retourneront "
+        "à votre Caisse régionale." in page
     )
     response = jeanne_client.post(CONFIRM, {})
     assert response.status_code == 400
@@ -318,3 +318,33 @@ def test_hostile_choices_are_refused_in_french(jeanne_client, wallet, value):
     # A NUL byte is refused before the view, by the site-wide guard (tookets.http).
     expected = "caractère nul" if "\x00" in value else "Choisissez ce que deviennent ces Tookets."
     assert expected in response.content.decode()
+
+
+def test_closure_pages_name_each_campaign_with_its_year(jeanne_client, jeanne_member, wallet):
+    """Two years of one program (last year's not swept yet): the pages name each with its year
+    (``Program.label``), never the bare name a member could confuse."""
+    program = wallet.program
+    last_year = f.ProgramFactory(
+        caisse_regionale=program.caisse_regionale,
+        code="carte-societaire-gers-previous",
+        name=program.name,
+        year=program.year - 1,
+    )
+    credit(jeanne_member, last_year, 40, period=f"{last_year.year}-12", reference="bank-previous")
+    assert str(program.year) not in program.name  # the bare name alone would not say the year
+
+    html = jeanne_client.get(START).content.decode()
+    assert f"Carte Sociétaire - GERS {program.year} : 300\u00a0K" in html
+    assert f"Carte Sociétaire - GERS {last_year.year} : 40\u00a0K" in html
+    assert "Carte Sociétaire - GERS :" not in html
+
+    chosen = jeanne_client.post(
+        START,
+        {f"wallet_{w.pk}": "return" for w in Wallet.objects.filter(member=jeanne_member)},
+    )
+    assert chosen.status_code == 302
+    enter_code(jeanne_client)
+    page = jeanne_client.get(CONFIRM).content.decode()
+    assert f"du programme Carte Sociétaire - GERS {program.year} retourneront" in page
+    assert f"du programme Carte Sociétaire - GERS {last_year.year} retourneront" in page
+    assert "du programme Carte Sociétaire - GERS retourneront" not in page

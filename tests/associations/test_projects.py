@@ -482,7 +482,62 @@ def test_the_pages_with_projects_read_a_bounded_number_of_queries(
         assert client.get(page).status_code == 200
 
 
-PINNED = {"detail": 4, "project": 3}
+PINNED = {"detail": 4, "project": 3, "space": 5}
+
+
+def test_the_associations_own_list_of_projects_reads_a_constant_number_of_queries(
+    client, association, account, program, staff_pg
+):
+    """Its space's list says, for each project, whether it may tell « Ce que nous en avons
+    fait » (paid for its program): read with the rows, not one query per project."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    last_year = f.ProgramFactory(
+        caisse_regionale=program.caisse_regionale, code="gers-previous", year=program.year - 1
+    )
+    f.EnrollmentFactory(association=association, program=last_year)
+    now = timezone.now()
+    statement = PayoutStatement.objects.create(
+        program=last_year, status="paid", total_k=100, total_cents=100, sent_at=now, paid_at=now
+    )
+    PayoutLine.objects.create(
+        statement=statement,
+        association=association,
+        gifts_k=100,
+        sweeps_k=0,
+        total_k=100,
+        amount_cents=100,
+    )
+    client.force_login(account)
+    url = reverse("associations:projects")
+    f.ProjectFactory(association=association, program=last_year, photo=None, title="Payé 1")
+
+    def queries():
+        client.get(url)  # the session and the caches warm
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url).content.decode()
+        return len(captured), page
+
+    one, _ = queries()
+    f.ProjectFactory(association=association, program=last_year, photo=None, title="Payé 2")
+    f.ProjectFactory(association=association, program=program, photo=None, title="Pas payé")
+    f.ProjectFactory(
+        association=association, program=last_year, photo=None, title="Refusé", status="refused"
+    )
+    f.ProjectFactory(
+        association=association, program=program, photo=None, title="À voir", status="submitted"
+    )
+    five, page = queries()
+    assert one == five == PINNED["space"]
+    # The rule still holds per project: accepted and paid for its program, no other.
+    assert page.count("Raconter ce que nous en avons fait") == 2
+    allowed = set(
+        projects.with_outcome_allowed(Project.objects.all())
+        .filter(outcome_allowed=True)
+        .values_list("title", flat=True)
+    )
+    assert allowed == {"Payé 1", "Payé 2"}
 
 
 def test_the_gift_page_refuses_a_project_it_does_not_know(

@@ -53,7 +53,7 @@ def demo_member(pg_caisse, program, association):
 
 
 def test_demo_member_downloads_data_then_closes_giving_to_the_favourite(
-    page, live_server, demo_member, association, staff_pg, page_checks
+    page, live_server, demo_member, association, program, staff_pg, page_checks
 ):
     log_in_with_keypad(page, caisse_name="Pyrénées Gascogne", account_number=DEMO_MEMBER[0])
     expect(page.locator("h1")).to_have_text("MA CAGNOTTE DE TOOKETS")
@@ -71,14 +71,14 @@ def test_demo_member_downloads_data_then_closes_giving_to_the_favourite(
     assert "410" in archive.read("mouvements.csv").decode()
 
     page.get_by_role("link", name="Clôturer mon compte Tookets").click()
-    expect(page.get_by_text("Carte Sociétaire - GERS : 410\u00a0K")).to_be_visible()
+    expect(page.get_by_text(f"{program.label} : 410\u00a0K")).to_be_visible()
     page.get_by_label("Les donner maintenant à mon association favorite, Les Amis du Gers").check()
     page.get_by_role("button", name="Continuer").click()
     expect(page.get_by_role("group", name="Code personnel")).to_be_visible()
     enter_demo_code(page)
     expect(
         page.get_by_text(
-            "410\u00a0K du programme Carte Sociétaire - GERS seront donnés à Les Amis du Gers."
+            f"410\u00a0K du programme {program.label} seront donnés à Les Amis du Gers."
         )
     ).to_be_visible()
     page.get_by_label("Je confirme la clôture définitive de mon compte Tookets").check()
