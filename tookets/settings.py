@@ -169,6 +169,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The first hasher hashes every new code and password: Argon2id with the parameters of
+# accounts/hashers.py (OWASP's minimum, measured in docs/scale.md). The others stay listed
+# so that older hashes still check; each is re-hashed with the first at its next successful
+# login (members' codes: accounts.identity; staff passwords: Django).
+PASSWORD_HASHERS = [
+    "accounts.hashers.PersonalCodeHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 # Where identities come from: a dotted path to an accounts.identity.IdentityProvider.
 IDENTITY_PROVIDER = env.str("IDENTITY_PROVIDER", default="accounts.identity.LocalDirectoryProvider")
 
