@@ -152,7 +152,18 @@ class Replica:
             if time.monotonic() > deadline:
                 raise RuntimeError("the copy did not start as a standby")
             time.sleep(0.5)
-        print(f"replica: hot standby on port {self.port}, streaming from {self.primary_port}")
+        deadline = time.monotonic() + 30
+        while True:
+            streaming = psql(
+                self.primary_port,
+                "SELECT string_agg(application_name || ' ' || state, ', ') FROM pg_stat_replication",
+            )
+            if "streaming" in streaming or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        print(
+            f"replica: hot standby on port {self.port}; pg_stat_replication: {streaming or 'none'}"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         if not self.running:
@@ -225,6 +236,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0)
     parser.add_argument("--pages-seconds", type=float, default=3.0, help="pages bench, per URL")
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument(
+        "--pages-without-replica", action="store_true", help="run the pages bench without too"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -265,20 +279,13 @@ def main() -> int:
         figures["health before"] = health_in_process(with_replica)
 
         if not args.skip_pages:
+            pages = [PYTHON, "bench/pages_bench.py", "--seconds", str(args.pages_seconds)]
+            pages += ["--rounds", "1"]
+            if args.pages_without_replica:
+                run(pages, env, "pages bench without the replica (for comparison)")
+                pages.append("--no-analyze")  # analysed just now
             before = xacts(replica.port, db)
-            run(
-                [
-                    PYTHON,
-                    "bench/pages_bench.py",
-                    "--seconds",
-                    str(args.pages_seconds),
-                    "--rounds",
-                    "1",
-                    "--no-analyze",
-                ],
-                with_replica,
-                "pages bench with the replica",
-            )
+            run(pages, with_replica, "pages bench with the replica")
             figures["pages bench: transactions on the replica"] = xacts(replica.port, db) - before
 
         # The load test in the background; sampling and the outage here.
@@ -313,6 +320,7 @@ def main() -> int:
         stop_at = started + args.ramp + 8 + args.seconds / 2
         replica_xacts_at_stop = None
         primary_xacts_at_stop = None
+        health = None
         while loader.is_alive():
             now = time.monotonic() - started
             replay_lag = psql(
@@ -332,9 +340,16 @@ def main() -> int:
                 primary_xacts_at_stop = xacts(primary_port, db)
                 replica.stop("fast")
                 print(f"  t={now:.0f} s: replica stopped (pg_ctl stop -m fast)", flush=True)
-                figures["health with the replica stopped"] = health_in_process(with_replica)
+                health = threading.Thread(
+                    target=lambda: figures.__setitem__(
+                        "health with the replica stopped", health_in_process(with_replica)
+                    )
+                )
+                health.start()
             time.sleep(1)
         loader.join()
+        if health is not None:
+            health.join()
         result = output["result"]
         print(result.stdout.rstrip())
         if result.returncode != 0:

@@ -21,7 +21,11 @@ from tests.conftest import missing_service
 from tookets import db_router
 from tookets.db_router import REPLICA, WROTE_COOKIE, replica_reads
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=[DEFAULT_DB_ALIAS, REPLICA])
+# serialized_rollback: the flush after each test would drop the reference data of the data
+# migrations (and recreate content types under new ids) for the transactional tests after it.
+pytestmark = pytest.mark.django_db(
+    transaction=True, serialized_rollback=True, databases=[DEFAULT_DB_ALIAS, REPLICA]
+)
 
 CLOSED_PORT = 9  # discard: nothing listens there
 

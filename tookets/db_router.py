@@ -13,7 +13,8 @@ results, the staff dashboard) reads from it; everything else reads from the prim
   user lookups made before the view runs: nothing marks them.
 
 A replica that is down or further behind than ``REPLICA_MAX_LAG`` seconds is left alone: a
-probe (its lag, one query) runs at most once a second per process; when it fails, or when a
+probe (one query on the replica, and one on the primary for the lag it measures in
+``pg_stat_replication``) runs at most every ``REPLICA_PROBE_EVERY`` seconds per process; when it fails, or when a
 page's query on the replica fails mid-page, the page is served again from the primary and the
 replica is not tried for ``REPLICA_RETRY`` seconds. No 500 for a replica outage; /sante/
 says « replica: down » (or its lag) to a trusted caller.
@@ -44,14 +45,23 @@ WROTE_COOKIE = "tk_wrote"
 # Set by @replica_reads for the length of one view: its reads may go to the replica.
 _replica_allowed: ContextVar[bool] = ContextVar("replica_allowed", default=False)
 
-# The replica's lag: how far its replay is behind what it received, in seconds (0 when it has
-# replayed everything, 0 on a primary: the test mirror, a replica promoted).
-LAG_SQL = """
+# On the replica: it answers (it is up and a standby), and an upper bound of its lag: 0 when
+# it has replayed all it received, else the time since the last transaction it replayed (more
+# than the lag when the WAL it is replaying holds no commit: a vacuum, a checkpoint). 0 on a
+# primary (the test mirror, a replica promoted).
+REPLICA_LAG_SQL = """
     SELECT CASE
         WHEN NOT pg_is_in_recovery() THEN 0
         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
         ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
     END
+"""
+# On the primary: the lag it measures for that standby (written, flushed and replayed; NULL
+# once caught up and idle). Visible to a role with pg_monitor (or a superuser); without it
+# no row comes back and the replica's own bound above is used.
+PRIMARY_LAG_SQL = """
+    SELECT COALESCE(EXTRACT(EPOCH FROM max(replay_lag)), 0) FROM pg_stat_replication
+    WHERE application_name = %s AND state = 'streaming' HAVING count(*) > 0
 """
 
 
@@ -96,8 +106,10 @@ def probe() -> _State:
     state = _State(checked_at=time.monotonic())
     try:
         with connections[REPLICA].cursor() as cursor:
-            cursor.execute(LAG_SQL)
+            cursor.execute(REPLICA_LAG_SQL)
             state.lag = float(cursor.fetchone()[0])
+        if state.lag > 0:  # behind or not: the primary knows better
+            state.lag = _lag_seen_by_primary(default=state.lag)
         state.usable = state.lag <= settings.REPLICA_MAX_LAG
         if not state.usable:
             state.error = f"lag {state.lag:.1f} s"
@@ -110,6 +122,16 @@ def probe() -> _State:
     return state
 
 
+def _lag_seen_by_primary(*, default: float) -> float:
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(PRIMARY_LAG_SQL, [settings.REPLICA_APPLICATION_NAME])
+            row = cursor.fetchone()
+    except (OperationalError, InterfaceError):  # the primary's own trouble shows elsewhere
+        return default
+    return default if row is None else float(row[0])
+
+
 def _forget_connection() -> None:
     try:
         connections[REPLICA].close()
@@ -119,7 +141,8 @@ def _forget_connection() -> None:
 
 def _replica_usable() -> bool:
     state = _state
-    wait = settings.REPLICA_PROBE_EVERY if state.usable else settings.REPLICA_RETRY
+    # A replica found down is left alone longer than one found behind (it catches up).
+    wait = settings.REPLICA_RETRY if state.error == "down" else settings.REPLICA_PROBE_EVERY
     if time.monotonic() - state.checked_at < wait:
         return state.usable
     # One thread probes; the others go on with what is known meanwhile.

@@ -151,7 +151,16 @@ DATABASE_ROUTERS = ["tookets.db_router.ReplicaRouter"]
 REPLICA_MAX_LAG = env.float("REPLICA_MAX_LAG", default=1.0)
 REPLICA_PROBE_EVERY = env.float("REPLICA_PROBE_EVERY", default=1.0)
 REPLICA_RETRY = env.float("REPLICA_RETRY", default=5.0)
-REPLICA_READ_YOUR_WRITES = env.float("REPLICA_READ_YOUR_WRITES", default=5.0)
+REPLICA_READ_YOUR_WRITES = env.float("REPLICA_READ_YOUR_WRITES", default=3.0)
+# The standby's name in the primary's pg_stat_replication (its primary_conninfo's
+# application_name, else its cluster_name, else "walreceiver"): the lag the primary measures.
+REPLICA_APPLICATION_NAME = env.str("REPLICA_APPLICATION_NAME", default="walreceiver")
+if REPLICA_READ_YOUR_WRITES <= REPLICA_MAX_LAG + REPLICA_PROBE_EVERY:
+    # A member's write may be that old on the replica when the window closes: the window
+    # must outlast the largest lag allowed plus the time between two lag probes.
+    raise ImproperlyConfigured(
+        "REPLICA_READ_YOUR_WRITES must be more than REPLICA_MAX_LAG + REPLICA_PROBE_EVERY."
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
