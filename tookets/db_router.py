@@ -14,10 +14,11 @@ results, the staff dashboard) reads from it; everything else reads from the prim
 
 A replica that is down or further behind than ``REPLICA_MAX_LAG`` seconds is left alone: a
 probe (one query on the replica, and one on the primary for the lag it measures in
-``pg_stat_replication``) runs at most every ``REPLICA_PROBE_EVERY`` seconds per process; when it fails, or when a
-page's query on the replica fails mid-page, the page is served again from the primary and the
-replica is not tried for ``REPLICA_RETRY`` seconds. No 500 for a replica outage; /sante/
-says « replica: down » (or its lag) to a trusted caller.
+``pg_stat_replication``) runs at most every ``REPLICA_PROBE_EVERY`` seconds per process. When
+the replica does not answer, or a page's query on it fails mid-page, the page is served again
+from the primary and the replica is not tried for ``REPLICA_RETRY`` seconds. No 500 for a
+replica outage; /sante/ tells a trusted caller ``replica: degraded`` and why (down, or its
+lag).
 
 Raw SQL that reads on those pages asks ``read_connection(Model)`` for its cursor (the
 directory's version, the staff's states, the figures), so a state and the content it keys
