@@ -59,13 +59,15 @@ class LocalDirectoryProvider:
             self._waste_time(code)
             return None
         if customer.kind == BankCustomer.Kind.ASSOCIATION:
-            hashes = [m.personal_code for m in customer.managers.all() if m.personal_code]
+            holders = [(m.pk, m.personal_code) for m in customer.managers.all() if m.personal_code]
         else:
-            hashes = [customer.personal_code] if customer.personal_code else []
-        if not hashes:
+            holders = [(customer.pk, customer.personal_code)] if customer.personal_code else []
+        if not holders:
             self._waste_time(code)
             return None
-        if not any(check_password(code, h) for h in hashes):
+        if not any(
+            check_password(code, encoded, setter=_rehash(pk, encoded)) for pk, encoded in holders
+        ):
             return None
         return Identity(
             kind=customer.kind,
@@ -91,6 +93,22 @@ class LocalDirectoryProvider:
         if LocalDirectoryProvider._dummy_hash is None:
             LocalDirectoryProvider._dummy_hash = make_password("000000")
         check_password(code, LocalDirectoryProvider._dummy_hash)
+
+
+def _rehash(pk: int, encoded: str):
+    """Store a right code again with the first of ``PASSWORD_HASHERS`` when Django says its
+    hash is out of date (an older algorithm, e.g. PBKDF2, or older Argon2 parameters): the
+    code is only known at a successful login, so hashes upgrade one login at a time.
+
+    Conditional on the old hash: a feed that changed the code meanwhile wins.
+    """
+
+    def setter(code: str) -> None:
+        BankCustomer.objects.filter(pk=pk, personal_code=encoded).update(
+            personal_code=make_password(code)
+        )
+
+    return setter
 
 
 @cache

@@ -3,12 +3,13 @@ import unicodedata
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import account_number_validator
 from tookets.append_only import AppendOnlyModel, AppendOnlyQuerySet
+from tookets.db_router import read_connection
 
 rna_validator = RegexValidator(
     r"^W\d{9}$", _("Le numéro RNA commence par W suivi de 9 chiffres (ex. : W123456789).")
@@ -280,11 +281,16 @@ class DirectoryVersion(models.Model):
         saw the same directory, for a given day. If the row is gone (a TRUNCATE), it is made
         again from a random start."""
         table = cls._meta.db_table
-        with connection.cursor() as cursor:
+        # From the database the page reads (a replica on the pages that may use one): the
+        # version and the content it keys must come from the same one (tookets.db_router).
+        with read_connection(cls).cursor() as cursor:
             cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
             row = cursor.fetchone()
-            if row is None:
-                cls.objects.get_or_create(pk=1, defaults={"version": secrets.randbelow(10**15)})
+        if row is None:  # made again on the primary, and read there
+            cls.objects.db_manager(DEFAULT_DB_ALIAS).get_or_create(
+                pk=1, defaults={"version": secrets.randbelow(10**15)}
+            )
+            with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
                 cursor.execute(f"SELECT version FROM {table} WHERE id = 1")
                 row = cursor.fetchone()
         return row[0]

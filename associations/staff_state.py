@@ -22,12 +22,13 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
 
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
+from tookets.db_router import read_connection
 
 VERSIONS = BankAssociationsVersion._meta.db_table
 DIRECTORY = DirectoryVersion._meta.db_table
@@ -50,7 +51,7 @@ DASHBOARD_STATE_SQL = (
 
 
 def _ensure_versions(caisse_regionale_id: int) -> None:
-    BankAssociationsVersion.objects.get_or_create(
+    BankAssociationsVersion.objects.db_manager(DEFAULT_DB_ALIAS).get_or_create(
         caisse_regionale_id=caisse_regionale_id,
         defaults={"version": secrets.randbelow(10**15)},
     )
@@ -59,11 +60,14 @@ def _ensure_versions(caisse_regionale_id: int) -> None:
 
 def _read(sql: str, caisse_regionale_id: int) -> tuple:
     params = {"bank": caisse_regionale_id, "submitted": Association.Status.SUBMITTED.value}
-    with connection.cursor() as cursor:
+    # From the database the page reads (tookets.db_router.read_connection): the state and the
+    # content it keys come from the same one.
+    with read_connection(BankAssociationsVersion).cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-        if None in row[:2]:
-            _ensure_versions(caisse_regionale_id)
+    if None in row[:2]:  # made again on the primary, and read there
+        _ensure_versions(caisse_regionale_id)
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
     return tuple(row)

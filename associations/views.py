@@ -42,6 +42,7 @@ from associations.templatetags.directory_tags import association_card, card_slot
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import read_figures
 from cagnotte.selectors import version_and_year_end
+from tookets.db_router import replica_reads
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
     FRAGMENT_TIMEOUT,
@@ -320,6 +321,7 @@ def _page_context(request, html: str, plan: dict, form) -> dict:
 
 @login_required
 @require_GET
+@replica_reads
 def directory(request):
     context = _directory_page(request, "associations/_directory_content.html")
     return render(request, "associations/directory.html", context)
@@ -355,6 +357,7 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
 
 @login_required
 @require_GET
+@replica_reads
 def map_data(request):
     """Markers as ``{"n": N, "rows": [[id, lat, lng, "name"], …]}``, cacheable.
 
@@ -450,6 +453,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
 
 @login_required
 @require_GET
+@replica_reads
 def detail(request, pk):
     content, row = _card_content(
         request, pk, "associations/_detail_content.html", next_url=request.get_full_path()
@@ -465,6 +469,7 @@ def detail(request, pk):
 
 @login_required
 @require_GET
+@replica_reads
 def card(request, pk):
     """The card alone, fetched by the map when a marker is opened."""
     content, _row = _card_content(

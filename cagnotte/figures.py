@@ -50,6 +50,7 @@ from cagnotte.models import (
     ProjectGift,
     Supporter,
 )
+from tookets.db_router import read_connection
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -302,7 +303,8 @@ def read_figures(
         f"LEFT JOIN ({projects_sql}) AS p ON p.project_association = a.id "
         "ORDER BY a.id, p.ends_on, p.project_id"
     )
-    with connection.cursor() as cursor:
+    # The database the page reads (a replica on the directory's pages: tookets.db_router).
+    with read_connection(Association).cursor() as cursor:
         cursor.execute(sql, [*params, year, *badge_params, *projects_params])
         rows = cursor.fetchall()
     favourite_id = None

@@ -29,6 +29,7 @@ from cagnotte.selectors import (
 )
 from cagnotte.services import give_tookets
 from caisses.models import CaisseRegionale
+from tookets.db_router import replica_reads
 from tookets.fragments import render_fragment
 from tookets.http import MAX_ID_DIGITS, int_or_none
 from tookets.periods import current_period
@@ -358,6 +359,7 @@ def gift_receipt(request, entry_id):
     )
 
 
+@replica_reads
 def results(request, code=None):
     """Public « Résultats » of a regional bank: this and past campaigns, no personal data.
 

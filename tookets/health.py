@@ -6,8 +6,9 @@ redirect nor the session (all of which may depend on what is being checked) stan
 of a probe sent to the container's own address.
 
 Anyone may ask, so anyone gets the bare status (``ok`` or ``down``, in plain text). The
-details — each optional service ``ok`` or ``degraded``, the outbox's backlog — tell an
-attacker which part of the site is weak: only a trusted caller gets them, one sending the
+details — each optional service ``ok`` or ``degraded`` (the read replica too, with its lag,
+when one is configured), the outbox's backlog — tell an attacker which part of the site is
+weak: only a trusted caller gets them, one sending the
 ``X-Health-Token`` header equal to ``HEALTH_TOKEN`` (compared in constant time), or a process
 on the same machine (docker compose's healthcheck, an operator's ``curl`` inside the
 container): a loopback address with no ``X-Forwarded-For``, since a proxy on the same machine
@@ -24,7 +25,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
-from tookets import outbox
+from tookets import db_router, outbox
 from tookets.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,13 @@ def health_response() -> JsonResponse:
     if report["database"] == OK:
         report["cache"] = check_cache()
         report["broker"] = check_broker()
+        if db_router.is_configured():
+            report.update(check_replica())
         try:
             report["outbox"] = outbox.pending_summary()
         except Exception:  # the database answered a moment ago; say so rather than fail
             logger.exception("health: outbox summary failed")
-    services = [report[k] for k in ("database", "cache", "broker") if k in report]
+    services = [report[k] for k in ("database", "cache", "broker", "replica") if k in report]
     report["status"] = (
         DOWN
         if report["database"] != OK
@@ -100,6 +103,20 @@ def check_database() -> str:
         connection.close()
         return DOWN
     return OK
+
+
+def check_replica() -> dict:
+    """``replica``: ``ok``, or ``degraded`` when it is down or further behind than
+    REPLICA_MAX_LAG (the pages read from the primary meanwhile, tookets/db_router.py), with
+    its lag and why. Asked now; this process's pages go by the answer until the next probe."""
+    state = db_router.probe()
+    report = {
+        "replica": OK if state.usable else DEGRADED,
+        "replica_lag_seconds": None if state.lag is None else round(state.lag, 3),
+    }
+    if state.error:
+        report["replica_error"] = state.error  # "down" or "lag 3.2 s"
+    return report
 
 
 def check_cache() -> str:

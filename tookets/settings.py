@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "tookets.http.RejectNulMiddleware",
     "tookets.http.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After a POST the browser carries the time it wrote: its pages read the primary for a
+    # few seconds (read-your-writes; nothing happens without a replica: tookets/db_router.py).
+    "tookets.db_router.ReadYourWritesMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +128,39 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # transactions are explicit, in services
 DATABASES["default"].setdefault("TEST", {})
+# A streaming replica of the primary: the pages that tolerate a second of lag read from it
+# (tookets/db_router.py says which, and when they do not). Unset: everything on the primary.
+REPLICA_DATABASE_URL = env.str("REPLICA_DATABASE_URL", default="")
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = env.db_url_config(REPLICA_DATABASE_URL)
+    # Persistent connections, never the pool: a pool waits up to its timeout (30 s) for a
+    # connection to a replica that is down, where a refused connection falls back at once.
+    DATABASES["replica"].update(
+        CONN_MAX_AGE=env.int("CONN_MAX_AGE", default=60),
+        CONN_HEALTH_CHECKS=True,
+        ATOMIC_REQUESTS=False,
+        TEST={"MIRROR": "default"},
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("REPLICA_CONNECT_TIMEOUT", default=1)
+    )
+DATABASE_ROUTERS = ["tookets.db_router.ReplicaRouter"]
+# Past this lag (seconds) the replica is left alone; its lag is asked at most this often per
+# process; a replica found down is tried again after REPLICA_RETRY seconds; a member who
+# posted reads the primary for REPLICA_READ_YOUR_WRITES seconds.
+REPLICA_MAX_LAG = env.float("REPLICA_MAX_LAG", default=1.0)
+REPLICA_PROBE_EVERY = env.float("REPLICA_PROBE_EVERY", default=1.0)
+REPLICA_RETRY = env.float("REPLICA_RETRY", default=5.0)
+REPLICA_READ_YOUR_WRITES = env.float("REPLICA_READ_YOUR_WRITES", default=3.0)
+# The standby's name in the primary's pg_stat_replication (its primary_conninfo's
+# application_name, else its cluster_name, else "walreceiver"): the lag the primary measures.
+REPLICA_APPLICATION_NAME = env.str("REPLICA_APPLICATION_NAME", default="walreceiver")
+if REPLICA_READ_YOUR_WRITES <= REPLICA_MAX_LAG + REPLICA_PROBE_EVERY:
+    # A member's write may be that old on the replica when the window closes: the window
+    # must outlast the largest lag allowed plus the time between two lag probes.
+    raise ImproperlyConfigured(
+        "REPLICA_READ_YOUR_WRITES must be more than REPLICA_MAX_LAG + REPLICA_PROBE_EVERY."
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
@@ -168,6 +204,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The first hasher hashes every new code and password: Argon2id with the parameters of
+# accounts/hashers.py (OWASP's minimum, measured in docs/scale.md). The others stay listed
+# so that older hashes still check; each is re-hashed with the first at its next successful
+# login (members' codes: accounts.identity; staff passwords: Django).
+PASSWORD_HASHERS = [
+    "accounts.hashers.PersonalCodeHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 # Where identities come from: a dotted path to an accounts.identity.IdentityProvider.
 IDENTITY_PROVIDER = env.str("IDENTITY_PROVIDER", default="accounts.identity.LocalDirectoryProvider")

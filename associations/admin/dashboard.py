@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
 from associations import selectors, staff_state
@@ -17,6 +18,7 @@ from associations.charts import dashboard_charts
 from cagnotte.matching import offers_of_bank
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, staff_caisse
+from tookets.db_router import replica_reads
 from tookets.fragments import render_fragment
 from tookets.http import int_or_none
 
@@ -36,6 +38,7 @@ class DashboardMixin:
             *super().get_urls(),
         ]
 
+    @method_decorator(replica_reads)
     def dashboard_view(self, request):
         """Figures and charts of the staff member's bank (national staff: of every bank, or
         of the one they pick). For staff of one bank the content is a fragment named by the
