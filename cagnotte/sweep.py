@@ -211,6 +211,43 @@ class _program_lock:
         return False
 
 
+# The ledger columns a sweep entry fills, each with its value over one row of the batch
+# (``wallet_id``, ``balance``, ``to_association``) and the run's parameters (``entry_params``).
+# Every INSERT of sweep entries is written from this list (the batch's statement, and the
+# bench's floor): a new ledger column is one line here.
+SWEEP_ENTRY = {
+    "wallet_id": "wallet_id",
+    "kind": "CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END",
+    "amount": "-balance",
+    "association_id": "to_association",
+    "reference": "'sweep:' || wallet_id",
+    "period": "''",
+    "memo": "%(memo)s",
+    "created_at": "%(now)s",
+    "created_by_id": "%(actor)s",
+}
+
+
+def insert_entries_sql(rows: str, *, on_conflict: bool = False) -> str:
+    """``INSERT`` of one sweep entry per row of ``rows`` (a FROM item with ``wallet_id``,
+    ``balance``, ``to_association``), parameters from ``entry_params``. ``on_conflict``: an
+    entry whose reference exists already is skipped instead of refused."""
+    columns = ", ".join(SWEEP_ENTRY)
+    values = ", ".join(SWEEP_ENTRY.values())
+    skip = " ON CONFLICT (reference) DO NOTHING" if on_conflict else ""
+    return f"INSERT INTO {LedgerEntry._meta.db_table} ({columns}) SELECT {values} FROM {rows}{skip}"
+
+
+def entry_params(program: Program, actor=None) -> dict:
+    """The run's parameters of ``SWEEP_ENTRY`` and of the figures' statements."""
+    return {
+        "memo": _memo(program),
+        "now": entry_time(),
+        "actor": getattr(actor, "pk", None),
+        "year": program.year,
+    }
+
+
 # One statement per batch. Every data-modifying CTE runs once, to completion, on the same
 # snapshot; the batch's wallet rows are locked (FOR UPDATE, in id order, without a time limit:
 # a batch job waits) by the SELECT that reads them. An entry whose reference exists already (a
@@ -220,13 +257,7 @@ class _program_lock:
 _SWEEP_BATCH_SQL = f"""
 WITH batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
 ins AS (
-    INSERT INTO cagnotte_ledgerentry
-        (wallet_id, kind, amount, association_id, reference, period, memo, created_at,
-         created_by_id)
-    SELECT wallet_id, CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END,
-           -balance, to_association, 'sweep:' || wallet_id, '', %(memo)s, %(now)s, %(actor)s
-    FROM batch
-    ON CONFLICT (reference) DO NOTHING
+    {insert_entries_sql("batch", on_conflict=True)}
     RETURNING wallet_id, amount, association_id
 ),
 moved AS (
@@ -293,13 +324,7 @@ def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, 
     names = {f"t{i}": value for i, value in enumerate(target_params)}
     targets = targets.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
     sql = _SWEEP_BATCH_SQL.format(targets=targets)
-    params = {
-        **names,
-        "memo": _memo(program),
-        "now": entry_time(),
-        "actor": getattr(actor, "pk", None),
-        "year": program.year,
-    }
+    params = {**names, **entry_params(program, actor)}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()
