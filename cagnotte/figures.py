@@ -93,12 +93,24 @@ class AssociationFigures:
 # --- Writing ---------------------------------------------------------------------------------
 
 
-def insert_supporters_sql(rows: str) -> str:
+def insert_supporters_sql(rows: str, *, on_conflict: bool = True) -> str:
     """Record new supporters; ``rows``: ``VALUES …`` or ``SELECT …`` of (association_id,
-    member_id, first_gift_at). One row inserted per member who never gave before."""
+    member_id, first_gift_at). One row inserted per member who never gave before.
+
+    ``on_conflict=False``: a plain INSERT, for a bulk writer (the sweep) that spares a
+    speculative insertion per row. Its ``rows`` leave out the pairs recorded already
+    (``is_supporter_sql``); a pair recorded meanwhile by another transaction fails the
+    statement (unique violation), and the caller writes again with the default."""
+    skip = " ON CONFLICT (association_id, member_id) DO NOTHING" if on_conflict else ""
+    return f"INSERT INTO {_SUPPORTERS} (association_id, member_id, first_gift_at) {rows}{skip}"
+
+
+def is_supporter_sql(association: str, member: str) -> str:
+    """SQL condition: the member (SQL expression ``member``) is a supporter of the
+    association (``association``) already. One probe of the (association, member) index."""
     return (
-        f"INSERT INTO {_SUPPORTERS} (association_id, member_id, first_gift_at) {rows} "
-        "ON CONFLICT (association_id, member_id) DO NOTHING"
+        f"EXISTS (SELECT 1 FROM {_SUPPORTERS} s "
+        f"WHERE s.association_id = {association} AND s.member_id = {member})"
     )
 
 

@@ -8,10 +8,11 @@ For each wallet of the program with a balance, one ledger entry moves it all:
 * otherwise a ``return`` entry: the Tookets go back to the regional bank.
 
 The rule is written once, as the queryset ``sweep_targets``; PostgreSQL runs it inside one
-set-based statement per batch (``INSERT … SELECT`` into the ledger, balances and association
-figures moved in the same statement, with ``cagnotte.figures``' statements), SQLite walks the
-same queryset's rows, locked by ``ledger.locked_wallets``, through ``ledger.post_entry``. Both
-write the same entries with the same references.
+set-based statement per batch (balances emptied, entries inserted and association figures
+moved in the same statement, with ``cagnotte.figures``' statements: a fast form without row
+locks or speculative insertions, and a safe one for a batch the fast one refuses; see the
+statements), SQLite walks the same queryset's rows, locked by ``ledger.locked_wallets``,
+through ``ledger.post_entry``. Both write the same entries with the same references.
 
 Safe by construction:
 
@@ -32,15 +33,20 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
-from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Count, F, Min, Q, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from cagnotte.campaigns import Program, receiving_enrollments
-from cagnotte.figures import add_totals_sql, add_year_totals_sql, insert_supporters_sql
+from cagnotte.figures import (
+    add_totals_sql,
+    add_year_totals_sql,
+    insert_supporters_sql,
+    is_supporter_sql,
+)
 from cagnotte.ledger import entry_time, locked_wallets, post_entry
-from cagnotte.models import Favourite, LedgerEntry, SweepRun, Wallet
+from cagnotte.models import LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
 
 BATCH_SIZE = 20_000
@@ -94,15 +100,17 @@ def sweep_targets(program: Program):
     account is open, else None (a return to the regional bank). Ordered by wallet id, the
     order batches walk and lock in.
     """
+    # The favourite joined (a member has one at most), the associations that can receive read
+    # once per statement (an uncorrelated IN, hashed): no subquery run per wallet.
     receiving = receiving_enrollments(program_ids=[program.pk]).values("association_id")
-    favourite = Favourite.objects.filter(
-        member_id=OuterRef("member_id"), association_id__in=receiving
-    ).values("association_id")[:1]
+    favourite = "member__favourite__association_id"
     return (
         Wallet.objects.filter(program_id=program.pk, balance__gt=0)
         .annotate(
             to_association=Case(
-                When(member__closed_at__isnull=False, then=None), default=Subquery(favourite)
+                When(member__closed_at__isnull=False, then=None),
+                When(**{f"{favourite}__in": receiving}, then=F(favourite)),
+                default=None,
             )
         )
         .order_by("pk")
@@ -149,23 +157,38 @@ def sweep_program(
             outcome.already_swept = outcome.swept = True
             return outcome
         run = SweepRun.objects.create(program=program, run_by=actor, run_by_label=run_by_label)
-        after_id = 0
+        after_id = _first_after(program)
         while True:
-            with transaction.atomic():
-                if set_based():
-                    batch, last_id, seen = _sweep_batch_sql(
-                        program=program, after_id=after_id, limit=batch_size, actor=actor
-                    )
-                else:
-                    batch, last_id, seen = _sweep_batch_python(
-                        program=program, after_id=after_id, limit=batch_size, actor=actor
-                    )
-                outcome.figures.add(batch)
-                SweepRun.objects.filter(pk=run.pk).update(
-                    wallets=outcome.figures.wallets,
-                    to_favourites=outcome.figures.to_favourites,
-                    returned=outcome.figures.returned,
-                )
+            batch = None
+            if set_based():
+                try:
+                    with transaction.atomic():
+                        batch, last_id, seen = _sweep_batch_sql(
+                            program=program,
+                            after_id=after_id,
+                            limit=batch_size,
+                            actor=actor,
+                            fast=True,
+                        )
+                        _record(run, outcome.figures, batch)
+                except (IntegrityError, _BatchChanged):
+                    batch = None  # rolled back: the same batch through the safe statement
+            if batch is None:
+                with transaction.atomic():
+                    if set_based():
+                        batch, last_id, seen = _sweep_batch_sql(
+                            program=program,
+                            after_id=after_id,
+                            limit=batch_size,
+                            actor=actor,
+                            fast=False,
+                        )
+                    else:
+                        batch, last_id, seen = _sweep_batch_python(
+                            program=program, after_id=after_id, limit=batch_size, actor=actor
+                        )
+                    _record(run, outcome.figures, batch)
+            outcome.figures.add(batch)
             if seen < batch_size:
                 break
             after_id = last_id
@@ -180,6 +203,27 @@ def sweep_program(
             outcome.swept = True
         SweepRun.objects.filter(pk=run.pk).update(finished_at=now)
     return outcome
+
+
+def _first_after(program: Program) -> int:
+    """Where the first batch starts: just before the program's first wallet with a balance.
+
+    Batches walk the wallets' primary key; without this the first one would step over the
+    wallets of every program created before this one (``pk + 0``: read through the program's
+    index, not by walking the primary key from its start)."""
+    first = Wallet.objects.filter(program_id=program.pk, balance__gt=0).aggregate(
+        first=Min(F("pk") + 0)
+    )["first"]
+    return 0 if first is None else first - 1
+
+
+def _record(run: SweepRun, done: SweepFigures, batch: SweepFigures) -> None:
+    """The run's figures so far, in the batch's transaction."""
+    SweepRun.objects.filter(pk=run.pk).update(
+        wallets=done.wallets + batch.wallets,
+        to_favourites=done.to_favourites + batch.to_favourites,
+        returned=done.returned + batch.returned,
+    )
 
 
 class _program_lock:
@@ -211,41 +255,110 @@ class _program_lock:
         return False
 
 
-# One statement per batch. Every data-modifying CTE runs once, to completion, on the same
-# snapshot; the batch's wallet rows are locked (FOR UPDATE, in id order, without a time limit:
-# a batch job waits) by the SELECT that reads them. An entry whose reference exists already (a
-# batch done before a crash) is skipped by ON CONFLICT and moves neither the balance nor the
-# association's figures, which the figures module's own statements update. The sweep is not
-# matched: none of what it moves is « abondement » (the 0 in the totals' rows).
-_SWEEP_BATCH_SQL = f"""
-WITH batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
+# The ledger columns a sweep entry fills, each with its value over one row of the batch
+# (``wallet_id``, ``balance``, ``to_association``) and the run's parameters (``entry_params``).
+# Every INSERT of sweep entries is written from this list (the batch's two statements, and the
+# bench's floor): a new ledger column is one line here.
+SWEEP_ENTRY = {
+    "wallet_id": "wallet_id",
+    "kind": "CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END",
+    "amount": "-balance",
+    "association_id": "to_association",
+    "reference": "'sweep:' || wallet_id",
+    "period": "''",
+    "memo": "%(memo)s",
+    "created_at": "%(now)s",
+    "created_by_id": "%(actor)s",
+}
+
+
+def insert_entries_sql(rows: str, *, on_conflict: bool = False) -> str:
+    """``INSERT`` of one sweep entry per row of ``rows`` (a FROM item with ``wallet_id``,
+    ``balance``, ``to_association``), parameters from ``entry_params``. ``on_conflict``: an
+    entry whose reference exists already is skipped instead of refused."""
+    columns = ", ".join(SWEEP_ENTRY)
+    values = ", ".join(SWEEP_ENTRY.values())
+    skip = " ON CONFLICT (reference) DO NOTHING" if on_conflict else ""
+    return f"INSERT INTO {LedgerEntry._meta.db_table} ({columns}) SELECT {values} FROM {rows}{skip}"
+
+
+def entry_params(program: Program, actor=None) -> dict:
+    """The run's parameters of ``SWEEP_ENTRY`` and of the figures' statements."""
+    return {
+        "memo": _memo(program),
+        "now": entry_time(),
+        "actor": getattr(actor, "pk", None),
+        "year": program.year,
+    }
+
+
+# One statement per batch, in its own transaction; every data-modifying CTE runs once, to
+# completion, on the same snapshot. Two forms of it, both writing the same rows:
+#
+# * the fast one, tried first: the batch is read without locking, and the wallets are emptied
+#   by an UPDATE that re-checks each balance (READ COMMITTED re-reads a row changed meanwhile
+#   and skips it if its balance moved), feeding plain INSERTs of the entries and of the new
+#   supporters — no row lock before the update, no speculative insertion. It fails as a whole
+#   (unique violation) when an entry's reference exists already (a wallet credited again after
+#   its sweep) or a supporter was recorded meanwhile; and it is rolled back when a wallet
+#   changed under it (fewer wallets moved than read);
+# * then the safe one, for that batch only: the batch's wallet rows locked (FOR UPDATE, in id
+#   order, without a time limit: a batch job waits) by the SELECT that reads them; an entry
+#   whose reference exists already is skipped by ON CONFLICT and moves neither the balance nor
+#   the association's figures; supporters inserted with ON CONFLICT.
+#
+# The rows come from ``sweep_targets`` (the rule) either way; the figures from the figures
+# module's own statements. The sweep is not matched: none of what it moves is « abondement »
+# (the 0 in the totals' rows).
+_WALLETS = Wallet._meta.db_table
+
+_MOVED_FAST = f"""
+batch (wallet_id, member_id, balance, to_association) AS MATERIALIZED ({{targets}}),
+moved AS (
+    UPDATE {_WALLETS} w SET balance = 0 FROM batch
+    WHERE w.id = batch.wallet_id AND w.balance = batch.balance
+    RETURNING batch.wallet_id, batch.member_id, batch.balance, batch.to_association
+),
+ins AS ({insert_entries_sql("moved")} RETURNING 1),
+new_supporters AS (
+    {
+    insert_supporters_sql(
+        "SELECT DISTINCT to_association, member_id, %(now)s::timestamptz FROM moved "
+        "WHERE to_association IS NOT NULL AND NOT "
+        + is_supporter_sql("moved.to_association", "moved.member_id"),
+        on_conflict=False,
+    )
+}
+    RETURNING association_id
+)"""
+
+_MOVED_SAFE = f"""
+batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
 ins AS (
-    INSERT INTO cagnotte_ledgerentry
-        (wallet_id, kind, amount, association_id, reference, period, memo, created_at,
-         created_by_id)
-    SELECT wallet_id, CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END,
-           -balance, to_association, 'sweep:' || wallet_id, '', %(memo)s, %(now)s, %(actor)s
-    FROM batch
-    ON CONFLICT (reference) DO NOTHING
+    {insert_entries_sql("batch", on_conflict=True)}
     RETURNING wallet_id, amount, association_id
 ),
 moved AS (
-    UPDATE cagnotte_wallet w SET balance = w.balance + ins.amount
+    UPDATE {_WALLETS} w SET balance = w.balance + ins.amount
     FROM ins WHERE w.id = ins.wallet_id
-    RETURNING w.member_id, ins.amount, ins.association_id
+    RETURNING ins.wallet_id, w.member_id, -ins.amount AS balance,
+              ins.association_id AS to_association
 ),
 new_supporters AS (
     {
     insert_supporters_sql(
-        "SELECT DISTINCT association_id, member_id, %(now)s FROM moved "
-        "WHERE association_id IS NOT NULL"
+        "SELECT DISTINCT to_association, member_id, %(now)s::timestamptz FROM moved "
+        "WHERE to_association IS NOT NULL"
     )
 }
     RETURNING association_id
-),
+)"""
+
+# Over ``moved`` (wallet_id, member_id, balance, to_association) and ``new_supporters``.
+_FIGURES = f"""
 per_association AS (
-    SELECT association_id, -SUM(amount) AS received FROM moved
-    WHERE association_id IS NOT NULL GROUP BY association_id
+    SELECT to_association AS association_id, SUM(balance) AS received FROM moved
+    WHERE to_association IS NOT NULL GROUP BY to_association
 ),
 new_counts AS (
     SELECT association_id, COUNT(*) AS n FROM new_supporters GROUP BY association_id
@@ -264,45 +377,58 @@ year_totals AS (
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*),
-       COALESCE(SUM(-amount) FILTER (WHERE association_id IS NOT NULL), 0),
-       COALESCE(SUM(-amount) FILTER (WHERE association_id IS NULL), 0),
+       COALESCE(SUM(balance) FILTER (WHERE to_association IS NOT NULL), 0),
+       COALESCE(SUM(balance) FILTER (WHERE to_association IS NULL), 0),
        (SELECT COUNT(*) FROM totals) + (SELECT COUNT(*) FROM year_totals)
 FROM moved
 """
 
+_SWEEP_BATCH_FAST = f"WITH {_MOVED_FAST},{_FIGURES}"
+_SWEEP_BATCH_SAFE = f"WITH {_MOVED_SAFE},{_FIGURES}"
 
-def _batch_queryset(program: Program, *, after_id: int, limit: int):
-    return (
-        sweep_targets(program)
-        .filter(pk__gt=after_id)
-        .select_for_update(of=("self",))
-        .values_list("pk", "member_id", "balance", "to_association")[:limit]
-    )
+
+class _BatchChanged(Exception):
+    """A wallet of the batch changed between the fast statement's read and its update."""
+
+
+def _batch_queryset(program: Program, *, after_id: int, limit: int, lock: bool):
+    batch = sweep_targets(program).filter(pk__gt=after_id)
+    if lock:
+        batch = batch.select_for_update(of=("self",))
+    return batch.values_list("pk", "member_id", "balance", "to_association")[:limit]
 
 
 def _memo(program: Program) -> str:
     return f"Soldage {program.code}"[:200]
 
 
-def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, int, int]:
+def _sweep_batch_sql(*, program, after_id, limit, actor, fast) -> tuple[SweepFigures, int, int]:
+    """One batch (see the statements above); ``fast``: the fast statement, raising
+    ``IntegrityError`` or ``_BatchChanged`` (the caller's transaction is then rolled back)."""
     targets, target_params = _batch_queryset(
-        program, after_id=after_id, limit=limit
+        program, after_id=after_id, limit=limit, lock=not fast
     ).query.sql_with_params()
     # The queryset's own placeholders are positional (%s): turn them into named ones so that
     # one params dict feeds the whole statement.
     names = {f"t{i}": value for i, value in enumerate(target_params)}
     targets = targets.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
-    sql = _SWEEP_BATCH_SQL.format(targets=targets)
-    params = {
-        **names,
-        "memo": _memo(program),
-        "now": entry_time(),
-        "actor": getattr(actor, "pk", None),
-        "year": program.year,
-    }
+    sql = (_SWEEP_BATCH_FAST if fast else _SWEEP_BATCH_SAFE).format(targets=targets)
+    params = {**names, **entry_params(program, actor)}
     with connection.cursor() as cursor:
+        # A bounded batch of key lookups, planned as such for this transaction only: the batch
+        # walks the wallets' primary key from ``after_id`` and looks up each wallet's member
+        # and favourite, then its wallet row, by key. Left to itself, the cost model (which
+        # underestimates a program's wallets past an id) reads and sorts the whole program,
+        # or hashes every member and favourite, for each batch; and JIT compiling costs more
+        # than running it.
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('enable_hashjoin', 'off', true),"
+            " set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)"
+        )
         cursor.execute(sql, params)
         seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()
+    if fast and moved != seen:
+        raise _BatchChanged
     return (
         SweepFigures(wallets=moved, to_favourites=int(to_favourites), returned=int(returned)),
         last_id or after_id,

@@ -277,3 +277,59 @@ def test_beat_task_fans_out_per_bank_and_runs_in_process(pg_caisse, other_caisse
     }
     assert Wallet.objects.get(program=still_open).balance == 25
     assert SweepRun.objects.filter(run_by_label="tâche Celery (beat)").count() == 2
+
+
+def test_a_wallet_credited_after_its_sweep_keeps_its_balance_and_the_rest_is_swept(engine, cast):
+    """A batch holding a wallet whose sweep entry exists already: the fast statement refuses
+    it (its reference), the safe one writes the batch's other wallets and leaves that one."""
+    program, fav, members, balances = cast
+    sweep.sweep_program(program=program)
+    credit(members["favourite"], program, 25, period=f"{program.year}-12")
+    late = f.MemberFactory(caisse_regionale=program.caisse_regionale)
+    credit(late, program, 60, period=f"{program.year}-12")
+    Favourite.objects.create(member=late, association=fav)
+    Program.objects.filter(pk=program.pk).update(swept_at=None)
+    count = LedgerEntry.objects.count()
+
+    outcome = sweep.sweep_program(program=program)
+    assert (outcome.figures.wallets, outcome.figures.to_favourites, outcome.remaining) == (1, 60, 1)
+    assert not outcome.swept
+    assert entries_of(members["favourite"], program) == [("sweep", -300, fav.pk)]
+    assert entries_of(late, program) == [("sweep", -60, fav.pk)]
+    assert Wallet.objects.get(member=members["favourite"], program=program).balance == 25
+    assert LedgerEntry.objects.count() == count + 1
+    totals = AssociationTotals.objects.get(association=fav)
+    assert (totals.received_total, totals.supporters) == (360, 2)
+    assert_ledger_consistent()
+
+
+def test_a_member_already_supporting_the_favourite_is_not_counted_twice(engine, cast):
+    program, fav, members, balances = cast
+    open_program = f.ProgramFactory(caisse_regionale=program.caisse_regionale, code="open-now")
+    f.EnrollmentFactory(association=fav, program=open_program)
+    credit(members["favourite"], open_program, 30)
+    wallet = Wallet.objects.get(member=members["favourite"], program=open_program)
+    give_tookets(
+        member=members["favourite"],
+        wallet_id=wallet.pk,
+        association_id=fav.pk,
+        amount=10,
+        token="before-sweep",
+    )
+    sweep.sweep_program(program=program)
+    assert Supporter.objects.filter(association=fav).count() == 1
+    assert AssociationTotals.objects.get(association=fav).supporters == 1
+    assert AssociationTotals.objects.get(association=fav).received_total == 310
+    assert_ledger_consistent()
+
+
+def test_the_batches_start_at_the_programs_first_wallet(pg_caisse):
+    year = timezone.localdate().year
+    earlier = closed_program(pg_caisse, year=year - 2, code="earlier")
+    for _ in range(3):
+        credit(f.MemberFactory(caisse_regionale=pg_caisse), earlier, 10)
+    program = closed_program(pg_caisse, year=year - 1, code="later")
+    first = credit(f.MemberFactory(caisse_regionale=pg_caisse), program, 10).wallet
+    credit(f.MemberFactory(caisse_regionale=pg_caisse), program, 10)
+    assert sweep._first_after(program) == first.pk - 1
+    assert sweep._first_after(closed_program(pg_caisse, year=year - 3, code="empty")) == 0

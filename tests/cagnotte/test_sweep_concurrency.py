@@ -139,3 +139,55 @@ def test_killed_half_way_then_rerun_finishes_with_nothing_doubled(closed_program
     assert outcome.figures.wallets == 60 - half
     assert outcome.swept
     assert_each_wallet_moved_once(closed_program)
+
+
+def test_a_wallet_credited_while_its_batch_is_written_is_swept_whole(closed_program):
+    """The fast statement reads a batch without locking it; a wallet credited between that read
+    and its update (the update waits for the credit's lock, then sees a new balance) makes the
+    batch roll back and go again through the safe statement, which moves the new balance."""
+    wallet = Wallet.objects.filter(program=closed_program).order_by("pk")[3]
+    db = connection.settings_dict
+    other = psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"])
+    try:
+        other.execute("UPDATE cagnotte_wallet SET balance = balance + 7 WHERE id = %s", [wallet.pk])
+        other.execute(
+            "INSERT INTO cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, memo,"
+            " created_at) VALUES (%s, 'credit', 7, 'late-credit', '', '', now())",
+            [wallet.pk],
+        )
+
+        def run(i):
+            return sweep.sweep_program(program=closed_program)
+
+        def commit_once_the_sweep_waits():
+            # Another session watches (a transaction sees one snapshot of pg_stat_activity).
+            with psycopg.connect(
+                dbname=db["NAME"],
+                user=db["USER"],
+                host=db["HOST"],
+                port=db["PORT"],
+                autocommit=True,
+            ) as watcher:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    waiting = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query LIKE %s",
+                        ["%UPDATE cagnotte_wallet w SET balance = 0%"],
+                    ).fetchone()[0]
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+            other.commit()
+            return waiting
+
+        outcomes = run_in_threads(2, lambda i: run(i) if i == 0 else commit_once_the_sweep_waits())
+    finally:
+        other.close()
+    outcome, waited = outcomes
+    assert waited == 1, outcomes
+    assert isinstance(outcome, sweep.SweepOutcome), outcome
+    assert outcome.swept and outcome.figures.wallets == 60
+    moved = LedgerEntry.objects.get(wallet=wallet, kind__in=["sweep", "return"])
+    assert moved.amount == -(5 + 3 + 7)  # its credit (5 + its rank), then the late 7
+    assert_each_wallet_moved_once(closed_program)
