@@ -225,6 +225,9 @@ def cleanup() -> None:
             "cagnotte_wallet w JOIN cagnotte_program p ON p.id = w.program_id "
             "WHERE p.code = 'banc-import')"
         )
+        # The deleted rows' deferred checks (entries pointing at entries) run now: a table
+        # with pending trigger events cannot be altered.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE cagnotte_ledgerentry ENABLE TRIGGER ledgerentry_append_only")
         cursor.execute(
             "DELETE FROM cagnotte_wallet WHERE program_id IN "
