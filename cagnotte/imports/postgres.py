@@ -56,6 +56,7 @@ _PG_COPY = (
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
+       p.year AS program_year,
        CASE WHEN s.amount_ok THEN s.amount::bigint END AS amount,
        {error_case} AS error
 FROM (
@@ -159,15 +160,31 @@ DELETE FROM credit_import_wallets w USING too_large t
 WHERE w.member_id = t.member_id AND w.program_id = t.program_id
 """
 
+# The ledger's columns an imported credit fills, each with its value (over ``r``, the file's
+# row, and ``w``, its wallet; ``r.program_year`` is its program's year): the one list that the
+# plain INSERT, the general path and the bench's floor (bench/import_bench.py) write. A new
+# column of the ledger is one line here.
+LEDGER_VALUES = {
+    "wallet_id": "w.id",
+    "kind": "'credit'",
+    "amount": "r.amount",
+    "reference": "r.reference",
+    "period": "r.period",
+    "memo": "''",
+    "created_at": "%(created_at)s",
+}
+LEDGER_COLUMNS = tuple(LEDGER_VALUES)
+_LEDGER_COLUMNS = ", ".join(LEDGER_COLUMNS)
+_LEDGER_VALUES = ", ".join(LEDGER_VALUES.values())
+
 # Fast path, for rows whose references are all new (the common case: this month's file):
 # a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
 # (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
 # pages in order). A reference already in the ledger makes it fail on the unique constraint;
 # the caller then rolls it back and takes the general path below.
-_PG_INSERT_NEW = """
-INSERT INTO cagnotte_ledgerentry
-    (wallet_id, kind, amount, reference, period, memo, created_at)
-SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+_PG_INSERT_NEW = f"""
+INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
+SELECT {_LEDGER_VALUES}
 FROM credit_import_rows r
 JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
 WHERE r.error IS NULL
@@ -184,11 +201,10 @@ WHERE w.id = l.id AND NOT l.credited
 
 # General path: rows already imported (same file twice, overlapping files) are skipped by
 # ON CONFLICT, and the balances come from what was actually inserted.
-_PG_APPLY = """
+_PG_APPLY = f"""
 WITH inserted AS (
-    INSERT INTO cagnotte_ledgerentry
-        (wallet_id, kind, amount, reference, period, memo, created_at)
-    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+    INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
+    SELECT {_LEDGER_VALUES}
     FROM credit_import_rows r
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
