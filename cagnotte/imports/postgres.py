@@ -6,13 +6,15 @@ handful of set-based statements, all in one transaction: validation into a tempo
 (its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
 balances), then the entries. Affected wallets are locked in id order before any write, by
 the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two imports)
-queue behind each other and never deadlock. Entries go in with a plain ``INSERT … SELECT``
-and each wallet's balance grows by its total in the file; if a reference is already in the
-ledger (the same file twice, overlapping files) the unique constraint stops that statement,
-it is rolled back to a savepoint and the general path runs instead (``ON CONFLICT
-(reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
-themselves (heap, three indexes, then one deferred wallet foreign-key check per entry at
-commit) is most of the time: see ``bench/import_bench.py --floor``.
+queue behind each other and never deadlock (the wallets the import creates are its own until
+it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and each wallet's
+balance grows by its total in the file (a wallet created is created with it); if a reference
+is already in the ledger (the same file twice, overlapping files) the unique constraint stops
+that statement, it is rolled back to a savepoint and the general path runs instead (``ON
+CONFLICT (reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
+themselves (heap, three indexes, then the deferred foreign-key checks of each entry at commit)
+is most of the time: see ``bench/import_bench.py --floor``, which writes the same columns
+(``LEDGER_COLUMNS``).
 """
 
 from __future__ import annotations
