@@ -108,9 +108,8 @@ GROUP BY member_id, program_id
 
 # A wallet whose total alone would not fit is not even created (rules.wallet_total_*). On the
 # fast path (every valid row will be inserted, or the savepoint undoes it all) a new wallet is
-# created with its balance: no UPDATE of it afterwards, and no second foreign-key check of
-# its member and program at commit (an UPDATE of a row inserted in the same transaction fires
-# them again). Each wallet of the file is kept with the id of the wallet created for it, if
+# created with its balance: no UPDATE of it afterwards (a second version of each new row, and
+# its member and program foreign-key checks queued once more for the commit). Each wallet of the file is kept with the id of the wallet created for it, if
 # one was (credit_import_keys): the others are the ones to lock.
 _PG_CREATE_WALLETS = """
 CREATE TEMP TABLE credit_import_keys ON COMMIT DROP AS
