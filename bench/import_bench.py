@@ -1,17 +1,21 @@
-"""Credit import benchmark: import_credits against a bare COPY of the same file.
+"""Credit import benchmark: import_credits against its floor, and against a bare COPY.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tookets_h6 \
         .venv/bin/python bench/import_bench.py --rows 1000000 --floor
 
-Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, writes a
-CSV of ``--rows`` credits with fresh references, times a bare ``COPY`` of that file into an
-unindexed table of the same database, then ``import_credits`` on it, and prints both times
-and their ratio (target: at most 3), the import's time per step (wall and backend CPU) and
-the CPU of this process (the reader runs here), and with ``--floor`` what a
-COPY of the same rows as ready-made entries into the ledger table costs (its indexes, checks
-and wallet foreign key: no import can write the entries for less). Where the database runs on
-this machine, each figure also gives the PostgreSQL backend's CPU seconds, steadier than wall
-time on a busy machine. Bench rows are removed afterwards unless ``--keep``.
+Creates (bulk SQL) bench members of Pyrénées Gascogne and a bench program if needed, then runs
+``--runs`` times (3 by default; ``bench/runs.py``: refused while the machine is busy unless
+``--force``), each run on a fresh CSV of ``--rows`` credits with new references, starting from
+the same state (the previous run's credits and wallets removed): a bare ``COPY`` of that file
+into an unindexed table of the same database, then ``import_credits`` on it, with the import's
+time per step (wall and backend CPU) and the CPU of this process (the reader runs here); with
+``--floor``, in the same run, what a COPY of the same rows as ready-made entries into the ledger
+table costs (its indexes, checks and wallet foreign key: no import can write the entries for
+less; the columns are the import's own list, ``postgres.LEDGER_COLUMNS``), rolled back. Then
+the median and spread of the import, of the floor and of their ratio (target: at most 1.3), and
+of the ratio to the bare COPY. Where the database runs on this machine, each figure also gives
+the PostgreSQL backend's CPU seconds, steadier than wall time on a busy machine. Bench rows are
+removed afterwards unless ``--keep``.
 """
 
 import argparse
@@ -23,6 +27,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tookets.settings")
 
 import django  # noqa: E402
@@ -31,6 +36,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from runs import Runs, add_run_arguments, require_quiet, spread  # noqa: E402
 
 from cagnotte.imports import HEADER, import_credits  # noqa: E402
 from cagnotte.imports import postgres as import_engine  # noqa: E402
@@ -97,7 +103,7 @@ def backend_cpu() -> float | None:
 
 def profile_backend_cpu_per_step() -> dict[str, float]:
     """Make the import's step timer also note the backend CPU seconds of each step (bench
-    only: one /proc read per step)."""
+    only: one /proc read per step), in the dict returned (cleared by the caller per run)."""
     per_step: dict[str, float] = {}
     timer_class = import_engine._StepTimer
     original = timer_class.__call__
@@ -171,10 +177,14 @@ def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
     the same COPY into a copy of the ledger table without its indexes, checks or keys."""
     parts = {}
     with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
+        # The import's own column list: a column it fills is a column the floor writes.
+        columns = ", ".join(import_engine.LEDGER_COLUMNS)
+        values = ", ".join(
+            "'floor-' || reference" if c == "reference" else c for c in import_engine.LEDGER_COLUMNS
+        )
         with connection.cursor() as cursor, open(tmp.name, "wb") as out:
             with cursor.cursor.copy(
-                "COPY (SELECT wallet_id, kind, amount, 'floor-' || reference, period, memo, "
-                "created_at FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
+                f"COPY (SELECT {values} FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
                 "TO STDOUT WITH (FORMAT csv)",
                 [run + "-%"],
             ) as copy:
@@ -192,8 +202,7 @@ def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
                         )
                     start, cpu = time.perf_counter(), CpuClock().__enter__()
                     with cursor.cursor.copy(
-                        f"COPY {table} (wallet_id, kind, amount, reference, period, "
-                        "memo, created_at) FROM STDIN WITH (FORMAT csv)"
+                        f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
                     ) as copy:
                         while block := f.read(1 << 20):
                             copy.write(block)
@@ -225,6 +234,9 @@ def cleanup() -> None:
             "cagnotte_wallet w JOIN cagnotte_program p ON p.id = w.program_id "
             "WHERE p.code = 'banc-import')"
         )
+        # The deleted rows' deferred checks (entries pointing at entries) run now: a table
+        # with pending trigger events cannot be altered.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE cagnotte_ledgerentry ENABLE TRIGGER ledgerentry_append_only")
         cursor.execute(
             "DELETE FROM cagnotte_wallet WHERE program_id IN "
@@ -239,24 +251,10 @@ def vacuum() -> None:
         cursor.execute("VACUUM ANALYZE cagnotte_wallet")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--keep", action="store_true", help="keep the bench credits")
-    parser.add_argument(
-        "--floor",
-        action="store_true",
-        help="also time a COPY of the same rows straight into the ledger table (rolled back)",
-    )
-    args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
-    call_command("migrate", verbosity=0)  # a fresh database works too
-    with transaction.atomic(), connection.cursor() as cursor:
-        ensure_members(cursor, args.members)
-    cleanup()
-    vacuum()
+def one_run(args, n: int, per_step_cpu: dict[str, float]) -> dict:
+    """One run on a fresh file (new references): the bare COPY, the import, and with
+    ``--floor`` the floor, each printed; returns their seconds."""
+    figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "credits.csv"
         run = f"banc-{uuid.uuid4().hex[:8]}"
@@ -267,51 +265,102 @@ def main() -> None:
         copy_seconds, copy_cpu = bare_copy(path)
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
-        per_step_cpu = profile_backend_cpu_per_step()
+        per_step_cpu.clear()
         start, client_start = time.perf_counter(), time.process_time()
         with CpuClock() as import_cpu:
             report = import_credits(path=path, force=True)
         import_seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_start
     assert report.applied == args.rows and not report.errors, report.summary()
-    start = time.perf_counter()
-    check = check_ledger()
-    check_seconds = time.perf_counter() - start
-    print(f"rows: {args.rows}  members: {args.members}  file: {size / 1e6:.1f} MB")
-    print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s{copy_cpu}")
-    print(f"import_credits:                    {import_seconds:.2f} s{import_cpu}")
-    print(f"ratio: {import_seconds / copy_seconds:.2f} (target <= 3)")
+    figures.update(job=import_seconds, copy=copy_seconds)
+    print(f"— run {n}: rows {args.rows}, members {args.members}, file {size / 1e6:.1f} MB")
+    print(f"  bare COPY into an unindexed table: {copy_seconds:.2f} s{copy_cpu}")
+    print(f"  import_credits:                    {import_seconds:.2f} s{import_cpu}")
     if import_cpu.seconds is not None and copy_cpu.seconds:
-        print(f"ratio of backend CPU seconds: {import_cpu.seconds / copy_cpu.seconds:.2f}")
+        figures.update(job_cpu=import_cpu.seconds, copy_cpu=copy_cpu.seconds)
     timings = getattr(report, "timings", {})
-    print("import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    print("  import profile: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     if per_step_cpu:
         print(
-            "import profile, backend CPU: "
+            "  import profile, backend CPU: "
             + ", ".join(f"{k} {v:.2f} s" for k, v in per_step_cpu.items())
         )
-    print(f"import, this process's CPU (reading the file, Django): {client_cpu:.2f} s")
-    print(f"check_ledger afterwards: {check_seconds:.2f} s, {'ok' if check.ok else 'FAILED'}")
+    print(f"  import, this process's CPU (reading the file, Django): {client_cpu:.2f} s")
+    if n == args.runs:
+        start = time.perf_counter()
+        check = check_ledger()
+        print(
+            f"  check_ledger afterwards: {time.perf_counter() - start:.2f} s, "
+            f"{'ok' if check.ok else 'FAILED'}"
+        )
     if args.floor:
         parts = ledger_copy_floor(run)
         (rows_s, rows_cpu), (fk_s, fk_cpu) = parts["cagnotte_ledgerentry"], parts["fk"]
         heap_s, heap_cpu = parts["bench_ledger_heap"]
         floor = rows_s + fk_s
+        figures["floor"] = floor
         print(
-            f"floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
+            f"  floor, COPY of ready-made entries into the ledger table: {floor:.2f} s "
             f"({floor / copy_seconds:.2f}x the bare COPY; import = {import_seconds / floor:.2f}x it)"
         )
-        print(f"  of which COPY (heap, indexes, checks): {rows_s:.2f} s{rows_cpu}")
-        print(f"  of which wallet foreign-key checks:     {fk_s:.2f} s{fk_cpu}")
+        print(f"    of which COPY (heap, indexes, checks): {rows_s:.2f} s{rows_cpu}")
+        print(f"    of which wallet foreign-key checks:     {fk_s:.2f} s{fk_cpu}")
         print(
-            f"  same COPY into the ledger's columns without indexes/keys: {heap_s:.2f} s{heap_cpu}"
+            f"    same COPY into the ledger's columns without indexes/keys: {heap_s:.2f} s"
+            f"{heap_cpu}"
         )
-        if rows_cpu.seconds is not None and copy_cpu.seconds:
-            floor_cpu = rows_cpu.seconds + fk_cpu.seconds
+        if "job_cpu" in figures and rows_cpu.seconds is not None:
+            figures["floor_cpu"] = rows_cpu.seconds + fk_cpu.seconds
             print(
-                f"  floor in backend CPU: {floor_cpu:.2f} s ({floor_cpu / copy_cpu.seconds:.2f}x "
-                f"the bare COPY's; import = {import_cpu.seconds / floor_cpu:.2f}x it)"
+                f"    floor in backend CPU: {figures['floor_cpu']:.2f} s "
+                f"(import = {figures['job_cpu'] / figures['floor_cpu']:.2f}x it)"
             )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the last run's credits")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time a COPY of the same rows straight into the ledger table (rolled back)",
+    )
+    add_run_arguments(parser)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
+    require_quiet(args)
+    call_command("migrate", verbosity=0)  # a fresh database works too
+    with transaction.atomic(), connection.cursor() as cursor:
+        ensure_members(cursor, args.members)
+    against_copy = Runs("import", floor_label="bare COPY")  # for comparison: no target
+    against_floor = Runs("import", floor_label="floor", target=1.3)
+    cpu = {"job_cpu": [], "copy_cpu": [], "floor_cpu": []}
+    per_step_cpu = profile_backend_cpu_per_step()
+    for n in range(1, args.runs + 1):
+        cleanup()  # every run starts from the same state: no bench credit, no bench wallet
+        vacuum()
+        figures = one_run(args, n, per_step_cpu)
+        against_copy.add(job=figures["job"], floor=figures["copy"])
+        if args.floor:
+            against_floor.add(job=figures["job"], floor=figures["floor"])
+        for key, values in cpu.items():
+            if key in figures:
+                values.append(figures[key])
+    print("against the bare COPY:")
+    against_copy.report()
+    if args.floor:
+        print("against the floor (target of issue 22: the median ratio at most 1.3):")
+        against_floor.report()
+    if cpu["job_cpu"] and len(cpu["job_cpu"]) == args.runs:
+        print(f"backend CPU, median (min–max): import {spread(cpu['job_cpu'])} s", end="")
+        if len(cpu["floor_cpu"]) == args.runs:
+            ratios = [j / f for j, f in zip(cpu["job_cpu"], cpu["floor_cpu"], strict=True)]
+            print(f", floor {spread(cpu['floor_cpu'])} s, ratio {spread(ratios)}", end="")
+        print()
     if not args.keep:
         cleanup()
         vacuum()

@@ -6,13 +6,15 @@ handful of set-based statements, all in one transaction: validation into a tempo
 (its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
 balances), then the entries. Affected wallets are locked in id order before any write, by
 the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two imports)
-queue behind each other and never deadlock. Entries go in with a plain ``INSERT … SELECT``
-and each wallet's balance grows by its total in the file; if a reference is already in the
-ledger (the same file twice, overlapping files) the unique constraint stops that statement,
-it is rolled back to a savepoint and the general path runs instead (``ON CONFLICT
-(reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
-themselves (heap, three indexes, then one deferred wallet foreign-key check per entry at
-commit) is most of the time: see ``bench/import_bench.py --floor``.
+queue behind each other and never deadlock (the wallets the import creates are its own until
+it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and each wallet's
+balance grows by its total in the file (a wallet created is created with it); if a reference
+is already in the ledger (the same file twice, overlapping files) the unique constraint stops
+that statement, it is rolled back to a savepoint and the general path runs instead (``ON
+CONFLICT (reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
+themselves (heap, three indexes, then the deferred foreign-key checks of each entry at commit)
+is most of the time: see ``bench/import_bench.py --floor``, which writes the same columns
+(``LEDGER_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import time
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Value
 
 from cagnotte.imports import rules
 from cagnotte.imports.reader import COLUMNS, Reader, copy_line
@@ -32,7 +35,8 @@ REFERENCE_CONSTRAINT = "entry_reference_unique"
 COPY_CHUNK = 2000  # records per write to COPY
 
 _TEMP_TABLES = (
-    "credit_import_fields, credit_import_rows, credit_import_totals, credit_import_wallets"
+    "credit_import_fields, credit_import_rows, credit_import_totals, credit_import_keys, "
+    "credit_import_wallets"
 )
 
 # The reader's records: its line numbers, why a line could not be read, the file's columns
@@ -49,17 +53,25 @@ _PG_COPY = (
 )
 
 # Every row checked once, set-based; the CASE comes from rules.ROW_RULES (all but the deferred
-# duplicate rule, below). Digit checks use ltrim(x, '0123456789') = '' rather than regular
+# duplicate rule, below). The OFFSET 0 fences compute amount_ok and amount_value once per row:
+# without them the planner copies their expressions into every rule and column reading them
+# (a quarter of the validation's time). Digit checks use ltrim(x, '0123456789') = '' rather than regular
 # expressions: a million rows times four regex matches was a third of the validation time.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
-       CASE WHEN s.amount_ok THEN s.amount::bigint END AS amount,
+       p.year AS program_year,
+       s.amount_value AS amount,
        {error_case} AS error
 FROM (
-    SELECT f.*, length(amount) BETWEEN 1 AND {digits}
-                AND ltrim(amount, '0123456789') = '' AS amount_ok
-    FROM credit_import_fields f
+    SELECT a.*, CASE WHEN a.amount_ok THEN a.amount::bigint END AS amount_value
+    FROM (
+        SELECT f.*, octet_length(amount) BETWEEN 1 AND {digits}
+                    AND {amount_digits} AS amount_ok
+        FROM credit_import_fields f
+        OFFSET 0
+    ) a
+    OFFSET 0
 ) s
 LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code
 LEFT JOIN accounts_user u
@@ -94,25 +106,48 @@ FROM credit_import_rows WHERE error IS NULL
 GROUP BY member_id, program_id
 """
 
-# A wallet whose total alone would not fit is not even created (rules.wallet_total_*).
+# A wallet whose total alone would not fit is not even created (rules.wallet_total_*). On the
+# fast path (every valid row will be inserted, or the savepoint undoes it all) a new wallet is
+# created with its balance: no UPDATE of it afterwards (a second version of each new row, and
+# its member and program foreign-key checks queued once more for the commit). Each wallet of the file is kept with the id of the wallet created for it, if
+# one was (credit_import_keys): the others are the ones to lock.
 _PG_CREATE_WALLETS = """
-INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
-SELECT member_id, program_id, 0, now()
-FROM credit_import_totals
-WHERE total <= %(balance_max)s
-ORDER BY member_id, program_id
-ON CONFLICT (member_id, program_id) DO NOTHING
+CREATE TEMP TABLE credit_import_keys ON COMMIT DROP AS
+WITH created AS (
+    INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
+    SELECT member_id, program_id, CASE WHEN %(credited)s THEN total ELSE 0 END, now()
+    FROM credit_import_totals
+    WHERE total <= %(balance_max)s
+    ORDER BY member_id, program_id
+    ON CONFLICT (member_id, program_id) DO NOTHING
+    RETURNING id, member_id, program_id
+)
+SELECT k.member_id, k.program_id, c.id AS created_id
+FROM credit_import_totals k
+LEFT JOIN created c ON c.member_id = k.member_id AND c.program_id = k.program_id
 """
 
-# Every affected wallet, locked first by ``ledger.locked_wallets`` in id order (the order every
-# writer of several wallets uses), before any entry is written: no deadlock with gifts or
-# another import. A batch job: it waits as long as it takes. The rows are locked in the
-# database, never read into Python; this statement then keeps the locked wallets as a small map
-# (member, program) -> wallet (id, balance) for the writes below: credit_import_wallets.
+# Every affected wallet that existed before, locked first by ``ledger.locked_wallets`` in id
+# order (the order every writer of several wallets uses), before any entry is written: no
+# deadlock with gifts or another import. A batch job: it waits as long as it takes. (The
+# wallets this import created are its own until it commits: nobody else can write them.) The
+# rows are locked in the database, never read into Python; this statement then keeps the
+# locked wallets as a small map (member, program) -> wallet (id, balance, credited: the
+# file's total already in its balance) for the writes below: credit_import_wallets, to which
+# the wallets created are added (their count is the report's).
 _PG_AFFECTED_WALLETS = (
-    "EXISTS (SELECT FROM credit_import_totals k WHERE k.member_id = cagnotte_wallet.member_id "
-    "AND k.program_id = cagnotte_wallet.program_id)"
+    "EXISTS (SELECT FROM credit_import_keys k WHERE k.member_id = cagnotte_wallet.member_id "
+    "AND k.program_id = cagnotte_wallet.program_id AND k.created_id IS NULL)"
 )
+_PG_ADD_CREATED_WALLETS = """
+WITH added AS (
+    INSERT INTO credit_import_wallets (id, member_id, program_id, balance, credited)
+    SELECT created_id, member_id, program_id, 0, %(credited)s
+    FROM credit_import_keys WHERE created_id IS NOT NULL
+    RETURNING 1
+)
+SELECT count(*) FROM added
+"""
 
 # rules.wallet_total_too_large, on the locked balances (0 for a wallet not created).
 _PG_TOTALS_TOO_LARGE = """
@@ -133,35 +168,51 @@ DELETE FROM credit_import_wallets w USING too_large t
 WHERE w.member_id = t.member_id AND w.program_id = t.program_id
 """
 
+# The ledger's columns an imported credit fills, each with its value (over ``r``, the file's
+# row, and ``w``, its wallet; ``r.program_year`` is its program's year): the one list that the
+# plain INSERT, the general path and the bench's floor (bench/import_bench.py) write. A new
+# column of the ledger is one line here.
+LEDGER_VALUES = {
+    "wallet_id": "w.id",
+    "kind": "'credit'",
+    "amount": "r.amount",
+    "reference": "r.reference",
+    "period": "r.period",
+    "memo": "''",
+    "created_at": "%(created_at)s",
+}
+LEDGER_COLUMNS = tuple(LEDGER_VALUES)
+_LEDGER_COLUMNS = ", ".join(LEDGER_COLUMNS)
+_LEDGER_VALUES = ", ".join(LEDGER_VALUES.values())
+
 # Fast path, for rows whose references are all new (the common case: this month's file):
 # a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
 # (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
 # pages in order). A reference already in the ledger makes it fail on the unique constraint;
 # the caller then rolls it back and takes the general path below.
-_PG_INSERT_NEW = """
-INSERT INTO cagnotte_ledgerentry
-    (wallet_id, kind, amount, reference, period, memo, created_at)
-SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+_PG_INSERT_NEW = f"""
+INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
+SELECT {_LEDGER_VALUES}
 FROM credit_import_rows r
 JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
 WHERE r.error IS NULL
 ORDER BY w.id
 """
-# Every valid row was inserted: each wallet's new balance adds its total of the file.
+# Every valid row was inserted: each wallet's new balance adds its total of the file (the
+# wallets created with it already hold it).
 _PG_BALANCES_FROM_TOTALS = """
 UPDATE cagnotte_wallet w SET balance = w.balance + k.total
 FROM credit_import_wallets l
 JOIN credit_import_totals k ON k.member_id = l.member_id AND k.program_id = l.program_id
-WHERE w.id = l.id
+WHERE w.id = l.id AND NOT l.credited
 """
 
 # General path: rows already imported (same file twice, overlapping files) are skipped by
 # ON CONFLICT, and the balances come from what was actually inserted.
-_PG_APPLY = """
+_PG_APPLY = f"""
 WITH inserted AS (
-    INSERT INTO cagnotte_ledgerentry
-        (wallet_id, kind, amount, reference, period, memo, created_at)
-    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+    INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
+    SELECT {_LEDGER_VALUES}
     FROM credit_import_rows r
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
@@ -226,19 +277,30 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     # (it is then a savepoint): start from a clean slate.
     cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLES}")
     # Sorts and hashes over a million rows stay in memory; local to this transaction.
-    cursor.execute("SELECT set_config('work_mem', %s, true)", [PG_WORK_MEM])
+    # JIT compiling the big statements costs more than it saves on these simple expressions.
+    cursor.execute(
+        "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [PG_WORK_MEM]
+    )
     cursor.execute(_PG_FIELDS_TABLE)
     _copy_records(cursor, reader, size, progress)
     report.rows = reader.rows
     timer("staging COPY")
     steps = progress_bar(4, progress, "Validation et application", unit="étapes")
-    parse = _PG_PARSE.format(error_case=error_case, digits=rules.AMOUNT_DIGITS_MAX)
+    parse = _PG_PARSE.format(
+        error_case=error_case,
+        digits=rules.AMOUNT_DIGITS_MAX,
+        amount_digits=rules.sql_digits_only("amount"),
+    )
     cursor.execute(parse, params)
     cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+    has_errors = cursor.fetchone()[0]
     deferred_checked = False
-    if cursor.fetchone()[0] or report.all_or_nothing:
+    if has_errors or report.all_or_nothing:
         _check_deferred(cursor, ceiling)
         deferred_checked = True
+        if not has_errors:  # all or nothing: did the deferred rule find any?
+            cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
+            has_errors = cursor.fetchone()[0]
     cursor.execute("ANALYZE credit_import_rows")
     steps.update(1)
     timer("validation")
@@ -246,7 +308,15 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     while True:
         try:
             with transaction.atomic():
-                _apply(cursor, report, timer, steps, fast=fast, deferred_checked=deferred_checked)
+                _apply(
+                    cursor,
+                    report,
+                    timer,
+                    steps,
+                    fast=fast,
+                    deferred_checked=deferred_checked,
+                    has_errors=has_errors,
+                )
             break
         except _DeferredNeeded:
             pass
@@ -271,29 +341,31 @@ def _check_deferred(cursor, ceiling: int) -> None:
         cursor.execute(_PG_DEFERRED.format(condition=condition, reason=reason), params)
 
 
-def _apply(cursor, report, timer, steps, *, fast: bool, deferred_checked: bool) -> None:
+def _apply(
+    cursor, report, timer, steps, *, fast: bool, deferred_checked: bool, has_errors: bool
+) -> None:
     """Totals per wallet, wallets created and locked, then the entries and the balances:
     ``fast`` with a plain INSERT (raises IntegrityError if a reference is already taken),
-    else skipping references already in the ledger."""
+    else skipping references already in the ledger. ``has_errors``: whether a row broke a
+    rule (all the rules, deferred one included, under all or nothing)."""
     report.wallets_created = report.applied = report.tookets_applied = 0
     cursor.execute(_PG_TOTALS)
-    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
-    has_errors = cursor.fetchone()[0]
     steps.update(1)
     timer("totals per wallet")
     if report.all_or_nothing and has_errors:
         _fetch_errors(cursor, report)
         return
-    limits = {"balance_max": rules.BALANCE_MAX}
+    limits = {"balance_max": rules.BALANCE_MAX, "credited": fast}
     cursor.execute(_PG_CREATE_WALLETS, limits)
-    report.wallets_created = cursor.rowcount
     timer("wallet upsert")
     affected = Wallet.objects.extra(where=[_PG_AFFECTED_WALLETS])
     with locked_wallets(
-        affected.values("id", "member_id", "program_id", "balance"),
+        affected.values("id", "member_id", "program_id", "balance", credited=Value(False)),
         wait=None,
         into="credit_import_wallets",
     ):
+        cursor.execute(_PG_ADD_CREATED_WALLETS, limits)
+        report.wallets_created = cursor.fetchone()[0]
         cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()

@@ -212,6 +212,12 @@ def hostile_files(c):
                     row("٠" * 11, "d10"),
                     row(m, "d11", period="２０２６-01"),
                     row(m, "d12", period="2026-00"),
+                    # As many bytes as a good value, fewer characters (checked as bytes).
+                    row("é" + m[2:], "d13"),
+                    row(m, "d14", period="é26-01"),
+                    row(m, "d15", period="2026-é"),
+                    row(m, "d16", amount="1é"),
+                    row(m, "é" * 50),
                 ]
             ],
         ),

@@ -118,6 +118,25 @@ def test_reimport_and_overlapping_files_credit_each_reference_once(
     assert_ledger_consistent()
 
 
+def test_a_fresh_file_adds_to_the_wallets_it_finds_and_opens_the_others_with_their_total(
+    engine, members, programs, tmp_path
+):
+    # The fast path creates a new wallet with its balance and adds to the others: both kinds
+    # in one file, and a wallet that already holds Tookets from elsewhere.
+    first_rows = rows_for(members[:2], programs[:1], prefix="first", count=20)
+    import_credits(path=write(tmp_path, first_rows, "a.csv"), engine=engine)
+    credit(members[2], programs[0], 11, reference="elsewhere-1")
+    rows = rows_for(members, programs, prefix="second", count=90)
+    report = import_credits(path=write(tmp_path, rows, "b.csv"), engine=engine)
+    assert (report.applied, report.already_applied, report.wallets_created) == (90, 0, 7)
+    expected = expected_balances(first_rows, rows)
+    expected[(members[2].pk, programs[0].pk)] += 11
+    assert balances() == expected
+    if engine == "postgres":
+        assert FAST in report.timings and FALLBACK not in report.timings
+    assert_ledger_consistent()
+
+
 def test_a_reference_already_used_elsewhere_in_the_ledger_is_not_credited_again(
     engine, members, programs, tmp_path
 ):
