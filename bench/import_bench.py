@@ -35,6 +35,7 @@ from django.db import connection, transaction  # noqa: E402
 from cagnotte.imports import HEADER, import_credits  # noqa: E402
 from cagnotte.imports import postgres as import_engine  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
+from cagnotte.ledger_partitions import ensure_ledger_partition  # noqa: E402
 
 CAISSE = "pyrenees-gascogne"
 FIRST_ACCOUNT = 97_000_000_000
@@ -66,6 +67,7 @@ def ensure_members(cursor, count: int) -> None:
         """,
         [caisse_id],
     )
+    ensure_ledger_partition(2000)
 
 
 def write_file(path: Path, rows: int, members: int, run: str) -> None:
@@ -174,7 +176,7 @@ def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
         with connection.cursor() as cursor, open(tmp.name, "wb") as out:
             with cursor.cursor.copy(
                 "COPY (SELECT wallet_id, kind, amount, 'floor-' || reference, period, memo, "
-                "created_at FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
+                "created_at, year FROM cagnotte_ledgerentry WHERE reference LIKE %s) "
                 "TO STDOUT WITH (FORMAT csv)",
                 [run + "-%"],
             ) as copy:
@@ -193,7 +195,7 @@ def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
                     start, cpu = time.perf_counter(), CpuClock().__enter__()
                     with cursor.cursor.copy(
                         f"COPY {table} (wallet_id, kind, amount, reference, period, "
-                        "memo, created_at) FROM STDIN WITH (FORMAT csv)"
+                        "memo, created_at, year) FROM STDIN WITH (FORMAT csv)"
                     ) as copy:
                         while block := f.read(1 << 20):
                             copy.write(block)

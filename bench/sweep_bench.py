@@ -36,6 +36,7 @@ from django.db import connection, transaction  # noqa: E402
 
 from cagnotte.campaigns import Program  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
+from cagnotte.ledger_partitions import ensure_ledger_partition  # noqa: E402
 from cagnotte.sweep import sweep_program  # noqa: E402
 
 CAISSE = "pyrenees-gascogne"
@@ -59,6 +60,7 @@ def build(cursor, count: int) -> int:
         [caisse_id, PROGRAM],
     )
     program_id = cursor.fetchone()[0]
+    ensure_ledger_partition(2001)
     cursor.execute(
         """
         INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,
@@ -106,8 +108,8 @@ def build(cursor, count: int) -> int:
     cursor.execute(
         """
         INSERT INTO cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, memo,
-            created_at)
-        SELECT id, 'credit', balance, 'banc-soldage-credit:' || id, '2001-12', '', now()
+            created_at, year)
+        SELECT id, 'credit', balance, 'banc-soldage-credit:' || id, '2001-12', '', now(), 2001
         FROM cagnotte_wallet WHERE program_id = %s
         """,
         [program_id],
@@ -132,7 +134,7 @@ def build(cursor, count: int) -> int:
 # The rows the sweep writes, ready-made: one per wallet with a balance.
 _READY = """
 SELECT w.id, CASE WHEN f.association_id IS NULL THEN 'return' ELSE 'sweep' END, -w.balance,
-       f.association_id, 'sweep:' || w.id, '', 'banc', now()
+       f.association_id, 'sweep:' || w.id, '', 'banc', now(), 2001
 FROM cagnotte_wallet w
 LEFT JOIN cagnotte_favourite f ON f.member_id = w.member_id
 WHERE w.program_id = %s AND w.balance > 0
@@ -173,7 +175,7 @@ def main():
             cursor.execute(
                 "CREATE TABLE bench_sweep_plain (wallet_id bigint, kind varchar(12), amount bigint,"
                 " association_id bigint, reference varchar(100), period varchar(7),"
-                " memo varchar(200), created_at timestamptz)"
+                " memo varchar(200), created_at timestamptz, year smallint)"
             )
             cursor.execute("INSERT INTO bench_sweep_plain " + _READY, [program_id])
 
@@ -185,7 +187,7 @@ def main():
             with transaction.atomic():
                 cursor.execute(
                     "INSERT INTO cagnotte_ledgerentry (wallet_id, kind, amount, association_id,"
-                    " reference, period, memo, created_at) " + _READY,
+                    " reference, period, memo, created_at, year) " + _READY,
                     [program_id],
                 )
                 transaction.set_rollback(True)

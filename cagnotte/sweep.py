@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.figures import add_totals_sql, add_year_totals_sql, insert_supporters_sql
-from cagnotte.ledger import entry_time, locked_wallets, post_entry
+from cagnotte.ledger import entry_time, locked_wallets, partition_guard, post_entry
 from cagnotte.models import Favourite, LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
 
@@ -222,11 +222,12 @@ WITH batch (wallet_id, member_id, balance, to_association) AS ({{targets}}),
 ins AS (
     INSERT INTO cagnotte_ledgerentry
         (wallet_id, kind, amount, association_id, reference, period, memo, created_at,
-         created_by_id)
+         created_by_id, year)
     SELECT wallet_id, CASE WHEN to_association IS NULL THEN 'return' ELSE 'sweep' END,
-           -balance, to_association, 'sweep:' || wallet_id, '', %(memo)s, %(now)s, %(actor)s
+           -balance, to_association, 'sweep:' || wallet_id, '', %(memo)s, %(now)s, %(actor)s,
+           %(year)s
     FROM batch
-    ON CONFLICT (reference) DO NOTHING
+    ON CONFLICT (reference, year) DO NOTHING
     RETURNING wallet_id, amount, association_id
 ),
 moved AS (
@@ -300,7 +301,7 @@ def _sweep_batch_sql(*, program, after_id, limit, actor) -> tuple[SweepFigures, 
         "actor": getattr(actor, "pk", None),
         "year": program.year,
     }
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, partition_guard():
         cursor.execute(sql, params)
         seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()
     return (

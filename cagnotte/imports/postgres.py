@@ -10,7 +10,7 @@ queue behind each other and never deadlock. Entries go in with a plain ``INSERT 
 and each wallet's balance grows by its total in the file; if a reference is already in the
 ledger (the same file twice, overlapping files) the unique constraint stops that statement,
 it is rolled back to a savepoint and the general path runs instead (``ON CONFLICT
-(reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
+(reference, year) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
 themselves (heap, three indexes, then one deferred wallet foreign-key check per entry at
 commit) is most of the time: see ``bench/import_bench.py --floor``.
 """
@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from cagnotte.imports import rules
 from cagnotte.imports.reader import COLUMNS, Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
-from cagnotte.ledger import entry_time, locked_wallets
+from cagnotte.ledger import entry_time, locked_wallets, partition_guard
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
@@ -53,7 +53,7 @@ _PG_COPY = (
 # expressions: a million rows times four regex matches was a third of the validation time.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
-SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id,
+SELECT s.line, s.reference, s.period, u.id AS member_id, p.id AS program_id, p.year,
        CASE WHEN s.amount_ok THEN s.amount::bigint END AS amount,
        {error_case} AS error
 FROM (
@@ -140,8 +140,8 @@ WHERE w.member_id = t.member_id AND w.program_id = t.program_id
 # the caller then rolls it back and takes the general path below.
 _PG_INSERT_NEW = """
 INSERT INTO cagnotte_ledgerentry
-    (wallet_id, kind, amount, reference, period, memo, created_at)
-SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+    (wallet_id, kind, amount, reference, period, memo, created_at, year)
+SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s, r.year
 FROM credit_import_rows r
 JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
 WHERE r.error IS NULL
@@ -160,13 +160,13 @@ WHERE w.id = l.id
 _PG_APPLY = """
 WITH inserted AS (
     INSERT INTO cagnotte_ledgerentry
-        (wallet_id, kind, amount, reference, period, memo, created_at)
-    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s
+        (wallet_id, kind, amount, reference, period, memo, created_at, year)
+    SELECT w.id, 'credit', r.amount, r.reference, r.period, '', %(created_at)s, r.year
     FROM credit_import_rows r
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
     ORDER BY w.id
-    ON CONFLICT (reference) DO NOTHING
+    ON CONFLICT (reference, year) DO NOTHING
     RETURNING wallet_id, amount
 ), per_wallet AS (
     SELECT wallet_id, sum(amount) AS total, count(*) AS n FROM inserted GROUP BY wallet_id
@@ -245,7 +245,7 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     fast = True
     while True:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), partition_guard():
                 _apply(cursor, report, timer, steps, fast=fast, deferred_checked=deferred_checked)
             break
         except _DeferredNeeded:
