@@ -21,6 +21,7 @@ catalog is read first, without a lock.
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.db import connection
 from django.utils import timezone
@@ -93,3 +94,12 @@ def ensure_ledger_partitions(today: datetime.date | None = None) -> list[int]:
         cursor.execute("SELECT DISTINCT year FROM cagnotte_program")
         years = {this_year, this_year + 1} | {year for (year,) in cursor.fetchall()}
     return [year for year in sorted(years) if ensure_ledger_partition(year)]
+
+
+def is_reference_constraint(name: str | None) -> bool:
+    """True for ``entry_reference_unique`` as PostgreSQL names it in an error: on a
+    partitioned table, a duplicate is reported under the partition's own index
+    (``cagnotte_ledgerentry_y2026_reference_year_key``)."""
+    return name == "entry_reference_unique" or bool(
+        name and re.fullmatch(rf"{LEDGER_TABLE}_y\d+_reference_year_key", name)
+    )

@@ -25,10 +25,10 @@ from cagnotte.imports import rules
 from cagnotte.imports.reader import COLUMNS, Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard
+from cagnotte.ledger_partitions import is_reference_constraint
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
-REFERENCE_CONSTRAINT = "entry_reference_unique"
 COPY_CHUNK = 2000  # records per write to COPY
 
 _TEMP_TABLES = (
@@ -252,7 +252,7 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
             pass
         except IntegrityError as exc:
             diag = getattr(exc.__cause__, "diag", None)
-            if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+            if not is_reference_constraint(getattr(diag, "constraint_name", None)):
                 raise
             # A reference already in the ledger (the same file twice, overlapping files), or
             # one that occurs twice in the file: everything since the savepoint is undone.
