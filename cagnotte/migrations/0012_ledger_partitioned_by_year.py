@@ -16,14 +16,20 @@ The conversion on PostgreSQL (``partition``), in the migration's one transaction
    CHECK, those of migration 0011 included) plus ``year``; a partition for each program's
    year, this year and next; the rows copied with their year; the id sequence moved (its next
    value continues the old one's);
-4. the old table dropped, the new one renamed; then, built once over the copied rows: the
-   primary key (id, year), ``entry_reference_unique`` on (reference, year),
-   ``entry_one_match_per_gift`` on (matches_id, year), the model's other indexes (partitioned
-   indexes, re-made from the old definitions), the foreign keys from the ledger (wallet,
-   association, offer, author), the composite keys (matches_id, year) → (id, year) and
-   ``cagnotte_projectgift`` (entry_id, entry_year) → (id, year), and the append-only trigger
-   of migration 0005 (a row trigger on the parent is cloned onto every partition, present and
-   future, so UPDATE and DELETE are refused on a partition named directly too).
+4. the new table takes the old one's name (the old one and its indexes renamed aside);
+   then, built once over the copied rows: the primary key (id, year),
+   ``entry_reference_unique`` on (reference, year), ``entry_one_match_per_gift`` on
+   (matches_id, year), the model's other indexes (partitioned indexes, re-made from the old
+   definitions), the foreign keys from the ledger (wallet, association, offer, author), the
+   composite keys (matches_id, year) → (id, year) and ``cagnotte_projectgift`` (entry_id,
+   entry_year) → (id, year), and the append-only trigger of migration 0005 (a row trigger on
+   the parent is cloned onto every partition, present and future, so UPDATE and DELETE are
+   refused on a partition named directly too);
+5. last, the old table dropped. Dropping it drops its foreign keys' triggers on the tables
+   it points at (wallets, users, associations, offers), which takes their ACCESS EXCLUSIVE
+   lock until the commit: done last, that lock lasts a moment. Before, adding the foreign
+   keys takes SHARE ROW EXCLUSIVE on those tables while it checks the rows (they can be
+   read, not written: no gift, no login's ``last_login``, for that part).
 
 Ids stay unique without a unique index on ``id`` alone: one sequence gives them all, and the
 primary key (id, year) holds within each year.
@@ -42,6 +48,7 @@ from django.db.migrations.operations.base import Operation
 LEDGER = "cagnotte_ledgerentry"
 NEW = "cagnotte_ledgerentry_new"
 PLAIN = "cagnotte_ledgerentry_plain"
+OLD = "cagnotte_ledgerentry_old"
 # Made again by hand, with the partition key: not copied from the old table.
 KEYS = ("cagnotte_ledgerentry_pkey", "entry_reference_unique", "entry_one_match_per_gift")
 
@@ -172,6 +179,25 @@ def _remake(cursor, indexes, foreign_keys):
     cursor.execute(f"ANALYZE {LEDGER}")
 
 
+def _set_aside(cursor, table, aside):
+    """Rename ``table`` and its indexes out of the way: the new table takes their names, and
+    the old one is dropped only at the end (dropping it drops its foreign keys' triggers on
+    the tables it points at, which takes their ACCESS EXCLUSIVE lock until the commit)."""
+    for (name,) in _fetch(
+        cursor,
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = %s::regclass",
+        [table],
+    ):
+        cursor.execute(f'ALTER INDEX "{name}" RENAME TO "{name[:55]}_aside"')
+    cursor.execute(f"ALTER TABLE {table} RENAME TO {aside}")
+
+
+def _finish(cursor, new, aside):
+    cursor.execute(f"DROP TABLE {aside}")
+    cursor.execute(f"ALTER SEQUENCE {new}_id_seq RENAME TO {LEDGER}_id_seq")
+
+
 def partition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -179,8 +205,9 @@ def partition(apps, schema_editor):
         cursor.execute(f"LOCK TABLE {LEDGER}, cagnotte_projectgift IN ACCESS EXCLUSIVE MODE")
         _drop_keys_to_entries(cursor)
         columns, indexes, foreign_keys = _remember(cursor, LEDGER)
+        _set_aside(cursor, LEDGER, OLD)
         cursor.execute(
-            f"CREATE TABLE {NEW} (LIKE {LEDGER} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, "
+            f"CREATE TABLE {NEW} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, "
             "year smallint NOT NULL CONSTRAINT cagnotte_ledgerentry_year_check "
             "CHECK (year >= 0)) PARTITION BY LIST (year)"
         )
@@ -196,12 +223,10 @@ def partition(apps, schema_editor):
         listed = ", ".join(columns)
         cursor.execute(
             f"INSERT INTO {NEW} ({listed}, year) "
-            f"SELECT {', '.join('e.' + c for c in columns)}, {YEAR_OF_ENTRY} FROM {LEDGER} e"
+            f"SELECT {', '.join('e.' + c for c in columns)}, {YEAR_OF_ENTRY} FROM {OLD} e"
         )
-        _move_sequence(cursor, LEDGER, NEW)
-        cursor.execute(f"DROP TABLE {LEDGER}")
+        _move_sequence(cursor, OLD, NEW)
         cursor.execute(f"ALTER TABLE {NEW} RENAME TO {LEDGER}")
-        cursor.execute(f"ALTER SEQUENCE {NEW}_id_seq RENAME TO {LEDGER}_id_seq")
         cursor.execute(
             f"ALTER TABLE {LEDGER} ADD CONSTRAINT cagnotte_ledgerentry_pkey "
             "PRIMARY KEY (id, year)"
@@ -224,6 +249,7 @@ def partition(apps, schema_editor):
             f"FOREIGN KEY (entry_id, entry_year) REFERENCES {LEDGER} (id, year) "
             "DEFERRABLE INITIALLY DEFERRED"
         )
+        _finish(cursor, NEW, OLD)
 
 
 def unpartition(apps, schema_editor):
@@ -233,16 +259,13 @@ def unpartition(apps, schema_editor):
         cursor.execute(f"LOCK TABLE {LEDGER}, cagnotte_projectgift IN ACCESS EXCLUSIVE MODE")
         _drop_keys_to_entries(cursor)
         columns, indexes, foreign_keys = _remember(cursor, LEDGER)
-        cursor.execute(
-            f"CREATE TABLE {PLAIN} (LIKE {LEDGER} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        )
+        _set_aside(cursor, LEDGER, OLD)
+        cursor.execute(f"CREATE TABLE {PLAIN} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
         cursor.execute(f"ALTER TABLE {PLAIN} DROP COLUMN year")
         listed = ", ".join(columns)
-        cursor.execute(f"INSERT INTO {PLAIN} ({listed}) SELECT {listed} FROM {LEDGER}")
-        _move_sequence(cursor, LEDGER, PLAIN)
-        cursor.execute(f"DROP TABLE {LEDGER}")
+        cursor.execute(f"INSERT INTO {PLAIN} ({listed}) SELECT {listed} FROM {OLD}")
+        _move_sequence(cursor, OLD, PLAIN)
         cursor.execute(f"ALTER TABLE {PLAIN} RENAME TO {LEDGER}")
-        cursor.execute(f"ALTER SEQUENCE {PLAIN}_id_seq RENAME TO {LEDGER}_id_seq")
         cursor.execute(
             f"ALTER TABLE {LEDGER} ADD CONSTRAINT cagnotte_ledgerentry_pkey PRIMARY KEY (id)"
         )
@@ -259,6 +282,7 @@ def unpartition(apps, schema_editor):
                 f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fk_ledgerentry "
                 f"FOREIGN KEY ({column}) REFERENCES {LEDGER} (id) DEFERRABLE INITIALLY DEFERRED"
             )
+        _finish(cursor, PLAIN, OLD)
 
 
 class Migration(migrations.Migration):
