@@ -4,6 +4,7 @@ a year without one is refused, ``check_ledger`` reports per year, and the migrat
 an existing ledger."""
 
 import datetime
+import re
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -300,10 +301,9 @@ def test_a_year_without_a_partition_is_refused_with_a_clear_error(
     f.EnrollmentFactory(association=association, program_id=program_id)
     Wallet.objects.filter(pk=wallet.pk).update(balance=5)
     client.force_login(member)
-    response = client.post(
-        reverse("cagnotte:give", args=[association.pk]),
-        {"wallet": wallet.pk, "amount": "1", "one_time": "tok"},
-    )
+    url = reverse("cagnotte:give", args=[association.pk])
+    token = re.search(r'name="token" value="([^"]+)"', client.get(url).content.decode())[1]
+    response = client.post(url, {"wallet": wallet.pk, "amount": "1", "token": token})
     assert response.status_code == 200
     assert "pas encore ouvert pour l’année 2045" in response.content.decode()
     assert not LedgerEntry.objects.exists()
