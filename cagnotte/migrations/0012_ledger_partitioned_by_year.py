@@ -285,6 +285,40 @@ def unpartition(apps, schema_editor):
         _finish(cursor, PLAIN, OLD)
 
 
+# Every entry's year is its program's: the year of a program that has wallets or matching
+# offers is fixed (updating it would leave its entries in another year's partition).
+YEAR_GUARD = """
+CREATE FUNCTION cagnotte_program_year_fixed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM cagnotte_wallet WHERE program_id = OLD.id)
+       OR EXISTS (SELECT FROM cagnotte_matchingoffer WHERE program_id = OLD.id) THEN
+        RAISE EXCEPTION 'cagnotte_program: the year of a program with wallets is fixed '
+            '(the ledger is partitioned by it)' USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER program_year_fixed BEFORE UPDATE OF year ON cagnotte_program
+    FOR EACH ROW WHEN (NEW.year IS DISTINCT FROM OLD.year)
+    EXECUTE FUNCTION cagnotte_program_year_fixed();
+"""
+YEAR_GUARD_DROP = """
+DROP TRIGGER program_year_fixed ON cagnotte_program;
+DROP FUNCTION cagnotte_program_year_fixed();
+"""
+
+
+def year_guard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(YEAR_GUARD)
+
+
+def drop_year_guard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(YEAR_GUARD_DROP)
+
+
 class Migration(migrations.Migration):
     dependencies = [("cagnotte", "0011_matching_offers")]
 
@@ -367,4 +401,5 @@ class Migration(migrations.Migration):
             ]
         ),
         migrations.RunPython(partition, unpartition),
+        migrations.RunPython(year_guard, drop_year_guard),
     ]

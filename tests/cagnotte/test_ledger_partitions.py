@@ -379,3 +379,13 @@ def test_the_migration_converts_an_existing_ledger(require_postgres, pg_caisse):
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         _sql("DELETE FROM cagnotte_ledgerentry WHERE id = %s", [rows[2024]])
     assert_ledger_consistent()
+
+
+def test_the_year_of_a_program_with_wallets_is_fixed(open_program, member):
+    credit(member, open_program, 5)
+    with pytest.raises(IntegrityError, match="year of a program"), transaction.atomic():
+        _sql("UPDATE cagnotte_program SET year = 2042 WHERE id = %s", [open_program.pk])
+    # Its other fields still change; a program without wallets may change its year.
+    _sql("UPDATE cagnotte_program SET name = 'Autre nom' WHERE id = %s", [open_program.pk])
+    empty = f.ProgramFactory(caisse_regionale=open_program.caisse_regionale, code="vide")
+    _sql("UPDATE cagnotte_program SET year = 2042 WHERE id = %s", [empty.pk])
