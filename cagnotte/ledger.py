@@ -174,9 +174,9 @@ class BudgetSpent(Exception):
 
 class LedgerYearMissing(Exception):
     """The ledger has no partition for this campaign year (PostgreSQL): nothing was written.
-    Partitions are made when a program is saved and by a beat job
-    (``cagnotte.ledger_partitions``); this says one was missed, never that Tookets were lost.
-    ``message`` is what pages and reports say."""
+    Partitions are made when a program is saved and by a nightly beat job
+    (``cagnotte.ledger_partitions``), which makes a missed one: this says one was missed,
+    never that Tookets were lost. ``message`` is what pages and reports say."""
 
     def __init__(self, year=None):
         self.year = year
@@ -186,7 +186,7 @@ class LedgerYearMissing(Exception):
     def message(self) -> str:
         return gettext(
             "Le registre des mouvements n’est pas encore ouvert pour l’année %(year)s : rien "
-            "n’a été enregistré. Réessayez plus tard ; l’équipe technique est prévenue."
+            "n’a été enregistré. Réessayez plus tard."
         ) % {"year": self.year or "?"}
 
 
@@ -233,7 +233,8 @@ def post_entry(
     offer: MatchingOffer | None = None,
     matches: LedgerEntry | None = None,
 ) -> tuple[LedgerEntry, bool]:
-    """Write one ledger entry and move its source's balance; idempotent on ``reference``.
+    """Write one ledger entry and move its source's balance; idempotent on ``reference``
+    within the entry's campaign year (its program's: ``year``, the ledger's partition key).
 
     The caller holds an open transaction and has locked the source (``locked_wallets``, or
     ``locked_offers`` for a matching entry) and re-checked its rules. ``amount`` is signed as
@@ -249,11 +250,11 @@ def post_entry(
     assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
     matching = kind == LedgerEntry.Kind.MATCHING
     assert matching == (wallet is None) == (offer is not None), "a matching entry has an offer"
+    # The partition key: a matching entry is written in its gift's year.
+    year = matches.year if matching else wallet.program.year
     # A matching entry is written only for a gift its own transaction just wrote: none can
     # exist before (no other transaction sees that gift yet), the read is spared; the unique
     # reference still guards, below.
-    # The partition key: a matching entry is written in its gift's year.
-    year = matches.year if matching else wallet.program.year
     if not matching:
         existing = LedgerEntry.objects.filter(reference=reference, year=year).first()
         if existing is not None:
