@@ -20,7 +20,14 @@ from cagnotte.ledger_partitions import (
     ledger_partition_years,
     partition_name,
 )
-from cagnotte.models import CreditImportBatch, LedgerEntry, MatchingOffer, ProjectGift, Wallet
+from cagnotte.models import (
+    CreditImportBatch,
+    Favourite,
+    LedgerEntry,
+    MatchingOffer,
+    ProjectGift,
+    Wallet,
+)
 from cagnotte.services import credit_wallet, give_tookets, settle_wallet
 from cagnotte.sweep import sweep_program
 from cagnotte.tasks import ensure_ledger_year_partitions
@@ -76,7 +83,7 @@ def test_a_program_saved_makes_its_partition_and_the_beat_job_makes_missing_ones
 
 
 def test_every_writer_writes_its_programs_year(
-    open_program, pg_caisse, member, staff_pg, tmp_path, monkeypatch
+    open_program, pg_caisse, member, tmp_path, monkeypatch
 ):
     association = f.AssociationFactory(caisse_regionale=pg_caisse, name="Les Amis")
     f.EnrollmentFactory(association=association, program=open_program)
@@ -109,6 +116,9 @@ def test_every_writer_writes_its_programs_year(
         opens_on=datetime.date(2001, 1, 1),
         closes_on=datetime.date(2001, 12, 31),
     )
+    # The member's favourite receives their balance at the sweep; the other's goes back.
+    Favourite.objects.create(member=member, association=association)
+    f.EnrollmentFactory(association=association, program=closed)
     other = f.MemberFactory(caisse_regionale=pg_caisse, display_name="Paul")
     credit(member, closed, 7)
     credit(other, closed, 8)
@@ -120,7 +130,9 @@ def test_every_writer_writes_its_programs_year(
         opens_on=datetime.date(2001, 1, 1),
         closes_on=datetime.date(2001, 12, 31),
     )
+    f.EnrollmentFactory(association=association, program=third)
     credit(member, third, 9)
+    credit(other, third, 4)
     monkeypatch.setattr(sweep_module, "set_based", lambda: False)
     sweep_program(program=third)  # the Python engine (post_entry)
     kinds = set(LedgerEntry.objects.values_list("kind", "year").distinct())
@@ -130,8 +142,10 @@ def test_every_writer_writes_its_programs_year(
         ("matching", OPEN_YEAR),
         ("return", OPEN_YEAR),
         ("credit", CLOSED_YEAR),
+        ("sweep", CLOSED_YEAR),
         ("return", CLOSED_YEAR),
         ("credit", 2039),
+        ("sweep", 2039),
         ("return", 2039),
     } == kinds
     result = check_ledger()
