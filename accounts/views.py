@@ -26,7 +26,7 @@ from accounts import emails, keypad, lockout, remember, selectors, services
 from accounts.backends import IneligibleCustomer, axes_username
 from accounts.forms import IdentifierForm, SettingsForm
 from accounts.models import User
-from cagnotte.ledger import NotEligible, WalletBusy
+from cagnotte.ledger import LedgerYearMissing, NotEligible, WalletBusy
 from caisses.models import CaisseRegionale
 from tookets.http import redirect_to_next, safe_next
 
@@ -393,6 +393,8 @@ def closure_confirm(request):
                 # A credit import holds a wallet: nothing was closed; the same confirmation,
                 # again in a moment.
                 error = WalletBusy.message
+            except LedgerYearMissing as exc:
+                error = exc.message
             except services.AccountClosed:
                 logout(request)
                 return redirect("accounts:closed")

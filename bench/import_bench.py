@@ -41,6 +41,7 @@ from runs import Runs, add_run_arguments, require_quiet, spread  # noqa: E402
 from cagnotte.imports import HEADER, import_credits  # noqa: E402
 from cagnotte.imports import postgres as import_engine  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
+from cagnotte.ledger_partitions import ensure_ledger_partition  # noqa: E402
 
 CAISSE = "pyrenees-gascogne"
 FIRST_ACCOUNT = 97_000_000_000
@@ -72,6 +73,7 @@ def ensure_members(cursor, count: int) -> None:
         """,
         [caisse_id],
     )
+    ensure_ledger_partition(2000)
 
 
 def write_file(path: Path, rows: int, members: int, run: str) -> None:

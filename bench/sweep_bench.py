@@ -46,6 +46,7 @@ from runs import Runs, add_run_arguments, require_quiet  # noqa: E402
 from cagnotte import sweep  # noqa: E402
 from cagnotte.campaigns import Program  # noqa: E402
 from cagnotte.ledger_checks import check_ledger  # noqa: E402
+from cagnotte.ledger_partitions import ensure_ledger_partition  # noqa: E402
 
 CAISSE = "pyrenees-gascogne"
 FIRST_ACCOUNT = 96_000_000_000
@@ -90,6 +91,7 @@ def build_run(cursor, caisse_id: int, count: int) -> int:
         [caisse_id, f"{PROGRAM}-{run}", f"Programme de banc d’essai (soldage) {run}"],
     )
     program_id = cursor.fetchone()[0]
+    ensure_ledger_partition(2001)  # inserted in SQL: Program.save did not make it
     cursor.execute(
         """
         INSERT INTO associations_association (caisse_regionale_id, account_number, name,
@@ -129,8 +131,8 @@ def build_run(cursor, caisse_id: int, count: int) -> int:
     cursor.execute(
         """
         INSERT INTO cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, memo,
-            created_at)
-        SELECT id, 'credit', balance, 'banc-soldage-credit:' || id, '2001-12', '', now()
+            created_at, year)
+        SELECT id, 'credit', balance, 'banc-soldage-credit:' || id, '2001-12', '', now(), 2001
         FROM cagnotte_wallet WHERE program_id = %s
         """,
         [program_id],

@@ -71,6 +71,19 @@ class ProgramAdminForm(forms.ModelForm):
                     "name",
                     _("Cette Caisse régionale a déjà une campagne de ce nom cette année-là."),
                 )
+        if (
+            self.instance.pk
+            and "year" in self.changed_data
+            and Wallet.objects.filter(program=self.instance).exists()
+        ):
+            # The ledger is partitioned by it (the database refuses the change too).
+            self.add_error(
+                "year",
+                _(
+                    "Des cagnottes existent dans cette campagne : son année ne change plus "
+                    "(leurs mouvements sont rangés par année)."
+                ),
+            )
         if self.instance.pk and {"opens_on", "closes_on"} & set(self.changed_data):
             if self.instance.is_swept:
                 self.add_error(None, _("La campagne est soldée : ses dates ne changent plus."))

@@ -48,6 +48,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cagnotte.ledger_partitions import ensure_ledger_partition
+
 # The one status in which an association may receive Tookets (``Association.Status.VALIDATED``;
 # a string here so that the campaign rules do not import the associations app's models).
 VALIDATED = "validated"
@@ -260,6 +262,11 @@ class Program(models.Model):
 
     def __str__(self):
         return self.label
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Opening a campaign makes its ledger partition ahead of its first entry (PostgreSQL).
+        ensure_ledger_partition(self.year)
 
     @property
     def label(self) -> str:

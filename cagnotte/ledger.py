@@ -21,13 +21,14 @@ un instant »; nothing was written.
 from __future__ import annotations
 
 import datetime
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from cagnotte.figures import count_received
 from cagnotte.models import LedgerEntry, MatchingOffer, Wallet
@@ -171,6 +172,54 @@ class BudgetSpent(Exception):
     """What is left of a matching offer's budget does not cover this matching entry."""
 
 
+class LedgerYearMissing(Exception):
+    """The ledger has no partition for this campaign year (PostgreSQL): nothing was written.
+    Partitions are made when a program is saved and by a nightly beat job
+    (``cagnotte.ledger_partitions``), which makes a missed one: this says one was missed,
+    never that Tookets were lost. ``message`` is what pages and reports say."""
+
+    def __init__(self, year=None):
+        self.year = year
+        super().__init__(str(self.message))
+
+    @property
+    def message(self) -> str:
+        return gettext(
+            "Le registre des mouvements n’est pas encore ouvert pour l’année %(year)s : rien "
+            "n’a été enregistré. Réessayez plus tard."
+        ) % {"year": self.year or "?"}
+
+
+# PostgreSQL's « no partition of relation … found for row » is a check_violation.
+_CHECK_VIOLATION = "23514"
+
+
+def is_missing_partition(exc: BaseException) -> bool:
+    """True when ``exc`` (a Django ``IntegrityError``) is PostgreSQL refusing a ledger row
+    whose year has no partition."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == _CHECK_VIOLATION and "no partition" in str(cause)
+
+
+def _year_refused(exc: BaseException):
+    # « Partition key of the failing row contains (year) = (2031). »
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    found = re.search(r"\(year\) = \((\d+)\)", detail)
+    return int(found.group(1)) if found else None
+
+
+@contextmanager
+def partition_guard():
+    """Turn PostgreSQL's refusal of a year without a partition into ``LedgerYearMissing``
+    (the set-based writers: the import, the sweep)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if is_missing_partition(exc):
+            raise LedgerYearMissing(_year_refused(exc)) from exc
+        raise
+
+
 def post_entry(
     *,
     wallet: Wallet | None,
@@ -184,7 +233,8 @@ def post_entry(
     offer: MatchingOffer | None = None,
     matches: LedgerEntry | None = None,
 ) -> tuple[LedgerEntry, bool]:
-    """Write one ledger entry and move its source's balance; idempotent on ``reference``.
+    """Write one ledger entry and move its source's balance; idempotent on ``reference``
+    within the entry's campaign year (its program's: ``year``, the ledger's partition key).
 
     The caller holds an open transaction and has locked the source (``locked_wallets``, or
     ``locked_offers`` for a matching entry) and re-checked its rules. ``amount`` is signed as
@@ -200,11 +250,13 @@ def post_entry(
     assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
     matching = kind == LedgerEntry.Kind.MATCHING
     assert matching == (wallet is None) == (offer is not None), "a matching entry has an offer"
+    # The partition key: a matching entry is written in its gift's year.
+    year = matches.year if matching else wallet.program.year
     # A matching entry is written only for a gift its own transaction just wrote: none can
     # exist before (no other transaction sees that gift yet), the read is spared; the unique
     # reference still guards, below.
     if not matching:
-        existing = LedgerEntry.objects.filter(reference=reference).first()
+        existing = LedgerEntry.objects.filter(reference=reference, year=year).first()
         if existing is not None:
             return existing, False
     try:
@@ -224,6 +276,7 @@ def post_entry(
                 offer=offer,
                 matches=matches,
                 created_at=entry_time(),
+                year=year,
             )
             # Conditional: the row changes only if it stays >= 0 (a budget: spent <= budget).
             # The CheckConstraints are the backstop should anything bypass this.
@@ -243,8 +296,10 @@ def post_entry(
                 )
                 if moved != 1:
                     raise InsufficientBalance
-    except IntegrityError:
-        existing = LedgerEntry.objects.filter(reference=reference).first()
+    except IntegrityError as exc:
+        if is_missing_partition(exc):
+            raise LedgerYearMissing(year) from exc
+        existing = LedgerEntry.objects.filter(reference=reference, year=year).first()
         if existing is None:
             raise
         return existing, False
@@ -255,7 +310,7 @@ def post_entry(
         count_received(
             association_id=association_id,
             member_id=None,
-            year=matches.wallet.program.year,
+            year=year,
             received=-amount,
             matched=-amount,
         )
@@ -265,7 +320,7 @@ def post_entry(
         count_received(
             association_id=association_id,
             member_id=wallet.member_id,
-            year=wallet.program.year,
+            year=year,
             received=-amount,
         )
     return entry, True

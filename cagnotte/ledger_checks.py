@@ -105,6 +105,57 @@ HAVING -SUM(m.amount) > o.cap_per_association
 """
 _SUPPORTERS = "SELECT association_id, COUNT(*) FROM cagnotte_supporter GROUP BY association_id"
 
+# Per campaign year (on PostgreSQL: per partition of the ledger, the partition key): each
+# kind's sum, the entries, and those whose ``year`` is not their program's (the partition key
+# is written by every writer; nothing in the database ties it to the program, so this does).
+_YEARS = """
+SELECT e.year, e.kind, SUM(e.amount), COUNT(*), COUNT(*) FILTER (WHERE e.year <> p.year)
+FROM cagnotte_ledgerentry e
+LEFT JOIN cagnotte_wallet w ON w.id = e.wallet_id
+LEFT JOIN cagnotte_matchingoffer o ON o.id = e.offer_id
+LEFT JOIN cagnotte_program p ON p.id = COALESCE(w.program_id, o.program_id)
+GROUP BY e.year, e.kind
+"""
+_BALANCES_BY_YEAR = """
+SELECT p.year, COALESCE(SUM(w.balance), 0) FROM cagnotte_wallet w
+JOIN cagnotte_program p ON p.id = w.program_id GROUP BY p.year
+"""
+
+
+@dataclass
+class YearCheck:
+    """One campaign year of the ledger (one partition on PostgreSQL)."""
+
+    year: int
+    entries: int = 0
+    credited: int = 0
+    balances: int = 0
+    given: int = 0
+    swept: int = 0
+    returned: int = 0
+    matched: int = 0
+    wrong_year: int = 0
+
+    @property
+    def line(self) -> str:
+        return (
+            f"{self.year} : {self.entries} mouvements ; crédité {self.credited} K = soldes "
+            f"{self.balances} K + donné {self.given} K + fin d’année {self.swept} K + rendu "
+            f"{self.returned} K ; abondé {self.matched} K"
+        )
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.credited != self.balances + self.given + self.swept + self.returned:
+            found.append(f"année {self.year} : conservation rompue ({self.line})")
+        if self.wrong_year:
+            found.append(
+                f"année {self.year} : {self.wrong_year} mouvements dont l’année n’est pas "
+                "celle de leur programme"
+            )
+        return found
+
 
 @dataclass
 class LedgerCheck:
@@ -114,6 +165,9 @@ class LedgerCheck:
     statements: list[str] = field(default_factory=list)
     matching: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    # Per campaign year (partition), in year order; and what breaks there.
+    by_year: list[YearCheck] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +177,7 @@ class LedgerCheck:
             or self.associations
             or self.statements
             or self.matching
+            or self.years
         )
 
 
@@ -192,6 +247,7 @@ def check_ledger() -> LedgerCheck:
                     f"{year_rows.get(key, (0, 0))} au résumé"
                 )
         _check_matching(cursor, result)
+        _check_years(cursor, result)
     result.statements = statements_against_ledger()
     return result
 
@@ -231,3 +287,30 @@ def _check_matching(cursor, result: LedgerCheck) -> None:
         result.matching.append(
             f"offre d’abondement {offer_id}, {who} {who_id} : {total} K abondés, plafond {cap} K"
         )
+
+
+def _check_years(cursor, result: LedgerCheck) -> None:
+    """The conservation per campaign year (each partition balances on its own: a wallet
+    belongs to one program, so to one year) and each entry's year against its program's."""
+    years: dict[int, YearCheck] = {}
+    cursor.execute(_YEARS)
+    for year, kind, total, count, wrong in cursor.fetchall():
+        check = years.setdefault(year, YearCheck(year))
+        total = int(total)
+        check.entries += count
+        check.wrong_year += wrong
+        if kind in ("credit", "adjustment"):
+            check.credited += total
+        elif kind == "gift":
+            check.given -= total
+        elif kind == "sweep":
+            check.swept -= total
+        elif kind == "return":
+            check.returned -= total
+        elif kind == "matching":
+            check.matched -= total
+    cursor.execute(_BALANCES_BY_YEAR)
+    for year, balances in cursor.fetchall():
+        years.setdefault(year, YearCheck(year)).balances = int(balances)
+    result.by_year = [years[y] for y in sorted(years)]
+    result.years = [problem for check in result.by_year for problem in check.problems]

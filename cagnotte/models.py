@@ -139,6 +139,10 @@ class LedgerEntry(AppendOnlyModel):
         related_name="entries",
         db_index=False,
     )
+    # No plain foreign key on PostgreSQL: a partitioned table's ``id`` alone carries no unique
+    # index to point at. There the key is composite, (matches_id, year) → (id, year) (migration
+    # 0012): a match is written in its gift's program, so its year is the gift's. SQLite keeps
+    # the plain key of migration 0011.
     matches = models.ForeignKey(
         "self",
         verbose_name=_("don abondé"),
@@ -147,7 +151,12 @@ class LedgerEntry(AppendOnlyModel):
         blank=True,
         related_name="matched_by",
         db_index=False,
+        db_constraint=False,
     )
+    # The partition key on PostgreSQL (``cagnotte.ledger_partitions``): the campaign year of
+    # the entry's program (its wallet's, or for a matching entry its offer's, which is its
+    # gift's). Every writer sets it; ``check_ledger`` compares it with the program's year.
+    year = models.PositiveSmallIntegerField(_("année de campagne"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -156,7 +165,14 @@ class LedgerEntry(AppendOnlyModel):
         verbose_name = _("mouvement")
         verbose_name_plural = _("mouvements")
         constraints = [
-            models.UniqueConstraint(fields=["reference"], name="entry_reference_unique"),
+            # With the partition key (PostgreSQL requires it of a unique constraint on a
+            # partitioned table). References stay unique where it matters: a replayed write
+            # lands in the same year, as every reference names something of one program —
+            # a credit's bank reference its wallet's program (the year of its period), a
+            # gift's one-time token the form of one wallet, a sweep ``sweep:<wallet id>``,
+            # a match ``match:<gift id>`` its gift (and so the gift's year). A reference
+            # reused in another campaign year names another write.
+            models.UniqueConstraint(fields=["reference", "year"], name="entry_reference_unique"),
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
             models.CheckConstraint(
                 condition=~Q(kind="credit") | Q(amount__gt=0), name="entry_credit_positive"
@@ -190,7 +206,7 @@ class LedgerEntry(AppendOnlyModel):
             ),
             # A gift is matched once, whatever replays or races (with the reference).
             models.UniqueConstraint(
-                fields=["matches"],
+                fields=["matches", "year"],
                 condition=Q(matches__isnull=False),
                 name="entry_one_match_per_gift",
             ),
@@ -780,13 +796,17 @@ class ProjectGift(models.Model):
     which project it was for. Its amount is the entry's, positive, so a project's progress
     is one sum over this small table (``cagnotte.figures.project_progress``)."""
 
+    # On PostgreSQL the key to the partitioned ledger is composite, (entry_id, entry_year) →
+    # (id, year) (migration 0012); SQLite keeps the plain key of migration 0010.
     entry = models.OneToOneField(
         LedgerEntry,
         verbose_name=_("mouvement"),
         on_delete=models.PROTECT,
         primary_key=True,
         related_name="project_gift",
+        db_constraint=False,
     )
+    entry_year = models.PositiveSmallIntegerField(_("année du mouvement"))
     project = models.ForeignKey(
         "associations.Project",
         verbose_name=_("projet"),

@@ -142,7 +142,9 @@ def give_tookets(
             else match_of(entry)
         )
         if created and project_id is not None:
-            ProjectGift.objects.create(entry=entry, project_id=project_id, amount=amount)
+            ProjectGift.objects.create(
+                entry=entry, entry_year=entry.year, project_id=project_id, amount=amount
+            )
         if created and receipt:
             # Named, not imported: the receipt is a page-floor task (docs/architecture.md), and
             # the outbox checks the name here, in the gift's transaction.

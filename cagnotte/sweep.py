@@ -45,7 +45,7 @@ from cagnotte.figures import (
     insert_supporters_sql,
     is_supporter_sql,
 )
-from cagnotte.ledger import entry_time, locked_wallets, post_entry
+from cagnotte.ledger import entry_time, locked_wallets, partition_guard, post_entry
 from cagnotte.models import LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
 
@@ -269,6 +269,7 @@ SWEEP_ENTRY = {
     "memo": "%(memo)s",
     "created_at": "%(now)s",
     "created_by_id": "%(actor)s",
+    "year": "%(year)s",  # the partition key: the program's campaign year
 }
 
 
@@ -278,7 +279,7 @@ def insert_entries_sql(rows: str, *, on_conflict: bool = False) -> str:
     entry whose reference exists already is skipped instead of refused."""
     columns = ", ".join(SWEEP_ENTRY)
     values = ", ".join(SWEEP_ENTRY.values())
-    skip = " ON CONFLICT (reference) DO NOTHING" if on_conflict else ""
+    skip = " ON CONFLICT (reference, year) DO NOTHING" if on_conflict else ""
     return f"INSERT INTO {LedgerEntry._meta.db_table} ({columns}) SELECT {values} FROM {rows}{skip}"
 
 
@@ -414,7 +415,7 @@ def _sweep_batch_sql(*, program, after_id, limit, actor, fast) -> tuple[SweepFig
     targets = targets.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
     sql = (_SWEEP_BATCH_FAST if fast else _SWEEP_BATCH_SAFE).format(targets=targets)
     params = {**names, **entry_params(program, actor)}
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, partition_guard():
         # A bounded batch of key lookups, planned as such for this transaction only: the batch
         # walks the wallets' primary key from ``after_id`` and looks up each wallet's member
         # and favourite, then its wallet row, by key. Left to itself, the cost model (which

@@ -7,6 +7,7 @@ from celery import shared_task
 from cagnotte.campaigns import Program
 from cagnotte.imports import import_credits
 from cagnotte.imports.drop_folder import DropFolderMissing, import_drop_folder
+from cagnotte.ledger_partitions import ensure_ledger_partitions
 from cagnotte.models import CreditImportBatch
 from cagnotte.sweep import SweepBusy, sweep_caisse
 
@@ -35,6 +36,16 @@ def import_dropped_credit_files() -> list[str]:
     except DropFolderMissing:
         return []
     return [str(d.destination) for d in dropped]
+
+
+@shared_task
+def ensure_ledger_year_partitions() -> list[int]:
+    """The ledger's partitions for every program's year, this year and next (PostgreSQL);
+    saving a program makes its own, this is the safety net. Safe to run twice."""
+    made = ensure_ledger_partitions()
+    if made:
+        log.warning("ledger partitions made by the safety net for %s", made)
+    return made
 
 
 @shared_task

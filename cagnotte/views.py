@@ -16,7 +16,13 @@ from associations.selectors import visible_association_or_none
 from cagnotte import matching
 from cagnotte.figures import figures_of, with_figures
 from cagnotte.forms import GiveForm, new_give_token
-from cagnotte.ledger import InsufficientBalance, InvalidAmount, NotEligible, WalletBusy
+from cagnotte.ledger import (
+    InsufficientBalance,
+    InvalidAmount,
+    LedgerYearMissing,
+    NotEligible,
+    WalletBusy,
+)
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
@@ -308,6 +314,8 @@ def give(request, association_id):
             )
         except WalletBusy:
             posted.add_error(None, WalletBusy.message)
+        except LedgerYearMissing as exc:
+            posted.add_error(None, exc.message)
         else:
             if entry.matching is not None and not entry.matching.amount:
                 # The offer took the gift but its budget (or a cap) left nothing: no matching

@@ -48,7 +48,12 @@ def test_admin_pages_render_in_french(client, national_staff, association, membe
     national_staff.save()
     wallet = f.WalletFactory(member=member, program=program)
     LedgerEntry.objects.create(
-        wallet=wallet, kind="credit", amount=100, reference="credit-1", period="2026-11"
+        wallet=wallet,
+        kind="credit",
+        amount=100,
+        reference="credit-1",
+        period="2026-11",
+        year=program.year,
     )
     StatusChange.objects.create(
         association=association,

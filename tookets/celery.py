@@ -22,6 +22,13 @@ app.conf.beat_schedule = {
         "task": "cagnotte.tasks.sweep_closed_programs",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Every night at 01:30: make sure the ledger has its partition for every program's year,
+    # this year and next (saving a program makes its own; a safety net;
+    # manage.py ensure_ledger_partitions).
+    "ensure-ledger-partitions": {
+        "task": "cagnotte.tasks.ensure_ledger_year_partitions",
+        "schedule": crontab(hour=1, minute=30),
+    },
     # Every 15 minutes: pick up credit files the bank dropped in CREDIT_DROP_DIR
     # (manage.py import_drop_folder; one file: manage.py import_credits FILE).
     "import-dropped-credit-files": {

@@ -32,6 +32,7 @@ from cagnotte.imports.postgres import import_postgres
 from cagnotte.imports.python import import_python
 from cagnotte.imports.reader import HEADER, Reader, read_header
 from cagnotte.imports.report import ImportFileError, ImportReport, write_report
+from cagnotte.ledger import LedgerYearMissing
 from cagnotte.models import CreditImportBatch
 from caisses.models import CaisseRegionale
 
@@ -109,6 +110,10 @@ def import_credits(
                 import_python(reader, report, progress=progress)
     except ImportFileError as exc:
         _finish(batch, report, CreditImportBatch.Status.REFUSED, text=f"Fichier refusé : {exc}")
+        raise
+    except LedgerYearMissing as exc:
+        # Nothing was written (the import's one transaction rolled back): said in the batch.
+        _finish(batch, report, CreditImportBatch.Status.FAILED, text=exc.message)
         raise
     except BaseException:
         _finish(batch, report, CreditImportBatch.Status.FAILED)

@@ -11,7 +11,7 @@ it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and ea
 balance grows by its total in the file (a wallet created is created with it); if a reference
 is already in the ledger (the same file twice, overlapping files) the unique constraint stops
 that statement, it is rolled back to a savepoint and the general path runs instead (``ON
-CONFLICT (reference) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
+CONFLICT (reference, year) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
 themselves (heap, three indexes, then the deferred foreign-key checks of each entry at commit)
 is most of the time: see ``bench/import_bench.py --floor``, which writes the same columns
 (``LEDGER_COLUMNS``).
@@ -27,11 +27,11 @@ from django.db.models import Value
 from cagnotte.imports import rules
 from cagnotte.imports.reader import COLUMNS, Reader, copy_line
 from cagnotte.imports.report import ImportReport, progress_bar
-from cagnotte.ledger import entry_time, locked_wallets
+from cagnotte.ledger import entry_time, locked_wallets, partition_guard
+from cagnotte.ledger_partitions import is_reference_constraint
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
-REFERENCE_CONSTRAINT = "entry_reference_unique"
 COPY_CHUNK = 2000  # records per write to COPY
 
 _TEMP_TABLES = (
@@ -180,6 +180,7 @@ LEDGER_VALUES = {
     "period": "r.period",
     "memo": "''",
     "created_at": "%(created_at)s",
+    "year": "r.program_year",  # the partition key: the program's campaign year
 }
 LEDGER_COLUMNS = tuple(LEDGER_VALUES)
 _LEDGER_COLUMNS = ", ".join(LEDGER_COLUMNS)
@@ -217,7 +218,7 @@ WITH inserted AS (
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
     ORDER BY w.id
-    ON CONFLICT (reference) DO NOTHING
+    ON CONFLICT (reference, year) DO NOTHING
     RETURNING wallet_id, amount
 ), per_wallet AS (
     SELECT wallet_id, sum(amount) AS total, count(*) AS n FROM inserted GROUP BY wallet_id
@@ -307,7 +308,7 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     fast = True
     while True:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), partition_guard():
                 _apply(
                     cursor,
                     report,
@@ -322,7 +323,7 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
             pass
         except IntegrityError as exc:
             diag = getattr(exc.__cause__, "diag", None)
-            if getattr(diag, "constraint_name", None) != REFERENCE_CONSTRAINT:
+            if not is_reference_constraint(getattr(diag, "constraint_name", None)):
                 raise
             # A reference already in the ledger (the same file twice, overlapping files), or
             # one that occurs twice in the file: everything since the savepoint is undone.

@@ -14,7 +14,7 @@ from accounts.models import User
 from cagnotte.imports import rules
 from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
-from cagnotte.ledger import entry_time, locked_wallets
+from cagnotte.ledger import entry_time, locked_wallets, partition_guard
 from cagnotte.models import LedgerEntry, Program, Wallet
 from caisses.models import CaisseRegionale
 
@@ -155,12 +155,14 @@ def _lock_wallets(keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int
 def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
     bar = progress_bar(len(good), progress, "Application", unit="lignes")
     now = entry_time()
+    years = dict(Program.objects.values_list("pk", "year"))
     per_wallet = Counter()
     for start in range(0, len(good), BATCH):
         batch = good[start : start + BATCH]
+        # References are unique per campaign year (the ledger's partition key).
         known = set(
             LedgerEntry.objects.filter(reference__in=[r.reference for r in batch]).values_list(
-                "reference", flat=True
+                "reference", "year"
             )
         )
         entries = [
@@ -171,11 +173,13 @@ def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
                 reference=r.reference,
                 period=r.period,
                 created_at=now,
+                year=years[r.program_id],
             )
             for r in batch
-            if r.reference not in known
+            if (r.reference, years[r.program_id]) not in known
         ]
-        LedgerEntry.objects.bulk_create(entries)
+        with partition_guard():
+            LedgerEntry.objects.bulk_create(entries)
         for e in entries:
             per_wallet[e.wallet_id] += e.amount
         report.applied += len(entries)

@@ -21,4 +21,5 @@ def assert_ledger_consistent():
         result.associations,
         result.statements,
         result.matching,
+        result.years,
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from associations.models import Association, StatusChange
 from associations.selectors import associations_visible_to
 from cagnotte.campaigns import Enrollment, Program
+from cagnotte.ledger_partitions import is_partitioned, ledger_partition_years
 from tests import factories as f
 from tests.cagnotte.helpers import credit
 from tookets.models import OutboxMessage
@@ -128,3 +129,22 @@ def test_renew_last_years_list_in_one_decision(staff_client, staff_pg, member, p
     Enrollment.objects.filter(program=program).delete()  # last year's list has ended
     assert not associations_visible_to(member, on=program.closes_on).filter(pk=kept.pk).exists()
     assert associations_visible_to(member, on=nxt.opens_on).filter(pk=kept.pk).exists()
+
+
+def test_opening_a_campaign_makes_its_ledger_partition_and_its_year_is_then_fixed(
+    staff_client, member, program
+):
+    year = 2050
+    assert staff_client.post(ADD, form_data(year=year, code="gers-2050")).status_code == 302
+    opened = Program.objects.get(code="gers-2050")
+    if is_partitioned():  # PostgreSQL
+        assert year in ledger_partition_years()
+    credit(member, opened, 5, period="2050-01")
+    url = reverse("admin:cagnotte_program_change", args=[opened.pk])
+    data = form_data(year=year + 1, code="gers-2050", opens_on="2050-01-01")
+    data["closes_on"] = "2050-12-31"
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert "son année ne change plus" in response.content.decode()
+    opened.refresh_from_db()
+    assert opened.year == year

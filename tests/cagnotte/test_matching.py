@@ -220,7 +220,12 @@ def test_the_database_refuses_an_overrun_and_a_matching_entry_without_its_gift(
         MatchingOffer.objects.filter(pk=offer.pk).update(spent=101)
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(
-            kind="matching", amount=-5, reference="m-x", association=association, offer=offer
+            kind="matching",
+            amount=-5,
+            reference="m-x",
+            association=association,
+            offer=offer,
+            year=gift.year,
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         # A second match of the same gift.
@@ -231,6 +236,7 @@ def test_the_database_refuses_an_overrun_and_a_matching_entry_without_its_gift(
             association=association,
             offer=offer,
             matches=gift,
+            year=gift.year,
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         # A gift has a wallet, never an offer.
@@ -241,6 +247,7 @@ def test_the_database_refuses_an_overrun_and_a_matching_entry_without_its_gift(
             association=association,
             offer=offer,
             wallet=gift.wallet,
+            year=gift.year,
         )
 
 
@@ -266,6 +273,7 @@ def test_check_ledger_finds_a_spent_budget_that_differs_and_matches_beyond_the_r
         association=association,
         offer=offer,
         matches=credit_entry,
+        year=credit_entry.year,
     )
     problems = check_ledger().matching
     assert any("bad-1" in p and "aucun don" in p for p in problems), problems
@@ -288,6 +296,7 @@ def test_check_ledger_finds_a_match_beyond_its_ratio_and_a_member_cap(funded, pr
             association=association,
             offer=offer,
             matches=third,
+            year=third.year,
         )
         MatchingOffer.objects.filter(pk=offer.pk).update(spent=19, gifts_matched=3)
     problems = check_ledger().matching

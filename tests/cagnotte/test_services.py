@@ -230,7 +230,9 @@ def test_database_refuses_badly_signed_entries(wallet, association):
     ]
     for i, fields in enumerate(bad):
         with pytest.raises(IntegrityError), transaction.atomic():
-            LedgerEntry.objects.create(wallet=wallet, reference=f"bad-{i}", **fields)
+            LedgerEntry.objects.create(
+                wallet=wallet, reference=f"bad-{i}", year=wallet.program.year, **fields
+            )
 
 
 def test_year_totals_are_per_program_year(member, pg_caisse, association):

@@ -18,12 +18,15 @@ class Command(BaseCommand):
             f"Crédité {t['credited']} K = soldes {t['balances']} K + donné {t['given']} K"
             f" + fin d’année {t['swept']} K + rendu {t['returned']} K"
         )
+        for year in result.by_year:
+            self.stdout.write(f"  {year.line}")
         for title, problems in [
             ("Cagnottes incohérentes", result.wallets),
             ("Conservation", result.conservation),
             ("Associations incohérentes", result.associations),
             ("États des versements incohérents", result.statements),
             ("Abondements incohérents", result.matching),
+            ("Années incohérentes", result.years),
         ]:
             if problems:
                 self.stderr.write(f"{title} ({len(problems)}) :")
