@@ -152,8 +152,8 @@ def test_a_wallet_credited_while_its_batch_is_written_is_swept_whole(closed_prog
         other.execute("UPDATE cagnotte_wallet SET balance = balance + 7 WHERE id = %s", [wallet.pk])
         other.execute(
             "INSERT INTO cagnotte_ledgerentry (wallet_id, kind, amount, reference, period, memo,"
-            " created_at) VALUES (%s, 'credit', 7, 'late-credit', '', '', now())",
-            [wallet.pk],
+            " created_at, year) VALUES (%s, 'credit', 7, 'late-credit', '', '', now(), %s)",
+            [wallet.pk, closed_program.year],
         )
 
         def run(i):
