@@ -34,6 +34,20 @@ class OptionFilter(forms.TypedChoiceField):
         super().__init__(required=False, empty_value=None, **kwargs)
         self.option_list = options  # its key in ``directory_options``
         self.all_label = all_label  # the empty choice
+        self.codes: dict[str, int] = {}
+
+    def set_options(self, rows) -> None:
+        """The ``(pk, code, label)`` rows of its option list: a value is checked against the
+        codes in one dict lookup, and the choices are built only if the field is rendered (a
+        cached page's content is not): normalising a few hundred choices on every request
+        cost more than the rest of the form."""
+        self.codes = {code: pk for pk, code, _label in rows}
+        self.coerce = self.codes.__getitem__
+        all_label = self.all_label
+        self.choices = lambda: [("", all_label)] + [(code, label) for _pk, code, label in rows]
+
+    def valid_value(self, value) -> bool:
+        return value in self.codes
 
 
 class DirectoryFilterForm(forms.Form):
@@ -83,10 +97,7 @@ class DirectoryFilterForm(forms.Form):
         options = self.options = directory_options(member.caisse_regionale_id, version=version)
         for name in OPTION_FILTERS:
             field = self.fields[name]
-            rows = options[field.option_list]
-            ids_by_code = {code: pk for pk, code, _label in rows}
-            field.choices = [("", field.all_label)] + [(code, label) for _pk, code, label in rows]
-            field.coerce = ids_by_code.__getitem__
+            field.set_options(options[field.option_list])
 
     def _valid_data(self) -> dict:
         # A stale or hand-made link with one bad value keeps its other, valid filters.
