@@ -130,14 +130,18 @@ class _DirectoryRead:
         }
 
 
-def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
-    """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
-    its own under everything it shows: the directory's version (name, presentation, labels),
-    the year and its figures (with its live projects' titles and progress: a gift to a
-    project, a project accepted or ended changes them), whether it is the favourite. The URL its favourite form returns
-    to is put in on the way out (``with_next``): no key holds a URL. ``cards``:
-    ``(row, figures, anchor)``; ``labels()`` gives the option labels, called only if a card
-    is rendered. One cache round trip for all the cards of a page.
+def _fill_cards(
+    content, cards, *, content_key, version: int, year: int, favourite_id, next_url, labels
+):
+    """The page's content (``content(found)``, given what the cache answered for
+    ``content_key``, or None) with each card slot (``card_slot``) replaced by its card, each
+    card cached on its own under everything it shows: the directory's version (name,
+    presentation, labels), the year and its figures (with its live projects' titles and
+    progress: a gift to a project, a project accepted or ended changes them), whether it is
+    the favourite. The URL its favourite form returns to is put in on the way out
+    (``with_next``): no key holds a URL. ``cards``: ``(row, figures, anchor)``; ``labels()``
+    gives the option labels, called only if a card is rendered. One cache round trip for the
+    content and all the cards of a page.
     """
     keys = {
         fragment_key(
@@ -145,8 +149,10 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
         ): (row, figures, anchor)
         for row, figures, anchor in cards
     }
+    wanted = [*keys, content_key] if content_key is not None else list(keys)
     # A copy: with Redis down, django-redis answers every get_many with one shared {}.
-    found = dict(cache.get_many(list(keys)) or {})
+    found = dict(cache.get_many(wanted) or {}) if wanted else {}
+    html = content(found)
     if any(key not in found for key in keys):
         context = Context(
             {"favourite_id": favourite_id, "next": NEXT_PLACEHOLDER, "csrf_token": CSRF_PLACEHOLDER}
@@ -211,9 +217,12 @@ def _directory_page(
 
     if plan["has_errors"]:
         # A form in error is rendered, never kept: its error message may quote the value.
-        html = render_to_string(
-            content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
-        )
+        content_key = None
+
+        def content(_found):
+            return render_to_string(
+                content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
+            )
     else:
         # The search as typed, since the search box shows it.
         query = directory_query_key(form, page=plan["number"])
@@ -221,13 +230,19 @@ def _directory_page(
         # The rows' ids: the cards' order is the content's (a page by support moves alone).
         shown_rows = tuple(row["pk"] for row in rows or ())
         key = (state, request.path, query, shown_search, shown_favourite, shown_rows)
-        html = cached_html(content_template, state=key, context=content_context)
+        # Read with the cards, in one round trip (``_fill_cards``).
+        content_key = fragment_key(content_template, key)
+
+        def content(found):
+            return cached_html(content_template, state=key, context=content_context, found=found)
+
     cards = [(row, figures[row["pk"]], True) for row in rows or ()]
     if favourite is not None:
         cards.append((favourite, figures[favourite_id], False))
     html = _fill_cards(
-        html,
+        content,
         cards,
+        content_key=content_key,
         version=version,
         year=day.year,
         favourite_id=favourite_id,
