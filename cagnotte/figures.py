@@ -50,6 +50,7 @@ from cagnotte.models import (
     ProjectGift,
     Supporter,
 )
+from tookets.prepared import prepared_cursor
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -299,7 +300,7 @@ def read_figures(
         f"LEFT JOIN ({projects_sql}) AS p ON p.project_association = a.id "
         "ORDER BY a.id, p.ends_on, p.project_id"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, year, *badge_params, *projects_params])
         rows = cursor.fetchall()
     favourite_id = None

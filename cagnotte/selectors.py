@@ -25,6 +25,7 @@ from cagnotte.models import (
     Wallet,
 )
 from tookets.periods import current_period
+from tookets.prepared import prepared_cursor
 
 
 def _sweep_destination():
@@ -190,7 +191,7 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
     """
     sql, swept_sql, compiled = _year_end_sql(day)
     params = [member.pk if value == _MEMBER else value for value in compiled]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT 0, NULL, version, NULL, NULL, NULL, NULL, NULL, NULL "
             f"FROM {DirectoryVersion._meta.db_table} WHERE id = 1 "
