@@ -22,12 +22,12 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
-from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
+from tookets.prepared import prepared_cursor
 
 VERSIONS = BankAssociationsVersion._meta.db_table
 DIRECTORY = DirectoryVersion._meta.db_table
@@ -59,7 +59,7 @@ def _ensure_versions(caisse_regionale_id: int) -> None:
 
 def _read(sql: str, caisse_regionale_id: int) -> tuple:
     params = {"bank": caisse_regionale_id, "submitted": Association.Status.SUBMITTED.value}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if None in row[:2]:

@@ -4,7 +4,6 @@ import datetime
 import functools
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
@@ -98,7 +97,7 @@ def wallet_state(member) -> tuple:
     entry = LedgerEntry._meta.db_table
     wallet = Wallet._meta.db_table
     mine = f"{entry} e INNER JOIN {wallet} w ON w.id = e.wallet_id WHERE w.member_id = %s"
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # One round trip: a first row of counts, then one row per association.
         cursor.execute(
             f"SELECT 0, (SELECT COUNT(*) FROM {mine}), "
@@ -268,7 +267,7 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
       association's with its figures (of which matched).
     """
     offers = MatchingOffer._meta.db_table
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT v.version, {FIGURES_COLUMNS}, "
             # The matching offers of the member's programs: how many, and the sum of their
