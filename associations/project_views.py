@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from associations import projects
+from associations.directory import directory_state, visible_row
 from associations.models import Association, Project, ProjectEvent
 from associations.project_forms import OutcomeForm, ProjectForm
 from associations.selectors import associations_visible_to
@@ -192,10 +193,11 @@ def _form_page(request, form, *, title):
 @require_GET
 def project_detail(request, pk, project_id):
     """A project's page, for a member who may see its association (else 404)."""
-    day = timezone.localdate()
     _check_ids(pk, project_id)
-    association = associations_visible_to(request.user, on=day).filter(pk=pk).first()
-    if association is None:
+    # Whether the member sees the association: the directory's cached answer (as its page).
+    _version, day, state = directory_state(request.user)
+    row = visible_row(request.user, pk, state=state, day=day)
+    if row is None:
         raise Http404
     project = next((p for p in shown_projects(pk, day=day) if p.pk == project_id), None)
     if project is None:
@@ -203,7 +205,7 @@ def project_detail(request, pk, project_id):
     return render(
         request,
         "associations/project_detail.html",
-        {"association": association, "project": project},
+        {"association": {"pk": row["pk"], "name": row["name"]}, "project": project},
     )
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from associations.directory import (
     CARD_FIELDS,
+    DETAIL_FIELDS,
     DIRECTORY_PLAN_TIMEOUT,
     Card,
     card_labels,
@@ -32,6 +33,7 @@ from associations.directory import (
     map_rows,
     map_state_key,
     read_through,
+    visible_row,
 )
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
@@ -412,9 +414,6 @@ def map_data(request):
     return response
 
 
-DETAIL_FIELDS = (*CARD_FIELDS, "postal_code", "city", "website", "email")
-
-
 class DetailCard(Card):
     """A card with what the association's page adds to it."""
 
@@ -436,13 +435,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     """
     member = request.user
     version, day, state = directory_state(member)
-
-    def read_row() -> dict:  # a dict: "not visible" is kept too
-        visible = associations_visible_to(member, on=day).filter(pk=pk)
-        return {"row": visible.values(*DETAIL_FIELDS).first()}
-
-    key = fragment_key("association-row", (state, pk))
-    row = read_through(key, version=version, read=read_row, timeout=DIRECTORY_PLAN_TIMEOUT)["row"]
+    row = visible_row(member, pk, state=state, day=day)
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
     figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
