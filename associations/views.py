@@ -132,29 +132,30 @@ class _DirectoryRead:
         }
 
 
+def _card_key(card, *, version: int, year: int, favourite_id) -> str:
+    """The cache key of a card ``(row, figures, anchor)``: everything it shows."""
+    row, figures, anchor = card
+    return fragment_key(
+        "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, anchor)
+    )
+
+
 def _fill_cards(
-    content, cards, *, content_key, version: int, year: int, favourite_id, next_url, labels
+    html: str, cards, *, found: dict, version: int, year: int, favourite_id, next_url, labels
 ):
-    """The page's content (``content(found)``, given what the cache answered for
-    ``content_key``, or None) with each card slot (``card_slot``) replaced by its card, each
-    card cached on its own under everything it shows: the directory's version (name,
+    """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
+    its own under everything it shows (``_card_key``): the directory's version (name,
     presentation, labels), the year and its figures (with its live projects' titles and
     progress: a gift to a project, a project accepted or ended changes them), whether it is
     the favourite. The URL its favourite form returns to is put in on the way out
-    (``with_next``): no key holds a URL. ``cards``: ``(row, figures, anchor)``; ``labels()``
-    gives the option labels, called only if a card is rendered. One cache round trip for the
-    content and all the cards of a page.
+    (``with_next``): no key holds a URL. ``cards``: ``(row, figures, anchor)``; ``found``:
+    what the page's one ``get_many`` answered for their keys (asked with the page's other
+    fragments); ``labels()`` gives the option labels, called only if a card is rendered.
     """
     keys = {
-        fragment_key(
-            "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, anchor)
-        ): (row, figures, anchor)
-        for row, figures, anchor in cards
+        _card_key(card, version=version, year=year, favourite_id=favourite_id): card
+        for card in cards
     }
-    wanted = [*keys, content_key] if content_key is not None else list(keys)
-    # A copy: with Redis down, django-redis answers every get_many with one shared {}.
-    found = dict(cache.get_many(wanted) or {}) if wanted else {}
-    html = content(found)
     if any(key not in found for key in keys):
         context = Context(
             {"favourite_id": favourite_id, "next": NEXT_PLACEHOLDER, "csrf_token": CSRF_PLACEHOLDER}
@@ -166,7 +167,7 @@ def _fill_cards(
             if key not in found
         }
         cache.set_many(missing, FRAGMENT_TIMEOUT)
-        found.update(missing)
+        found = {**found, **missing}
     for key, (row, _figures, anchor) in keys.items():
         html = html.replace(card_slot_marker(row["pk"], anchor), found[key], 1)
     return with_next(html, next_url)
@@ -207,10 +208,51 @@ def _directory_page(
     if rows is not None or with_favourite:
         ids = [row["pk"] for row in rows or ()]
         figures, favourite_id = read_figures(ids, member=member, year=day.year, day=day)
+    card_key = functools.partial(
+        _card_key, version=version, year=day.year, favourite_id=favourite_id
+    )
+    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
+    # Whether the favourite is shown (the member may still see it) is a cached answer too,
+    # read in the same round trip as everything else: the content's key for either answer
+    # and the favourite's card are asked with it.
+    favourite_key = favourite_card = None
     if with_favourite and favourite_id:
-        favourite = _favourite_row(reader, state=state, favourite_id=favourite_id)
-    # The page around the cards: the favourite's id only where the page says something of it.
-    shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
+        favourite_key = fragment_key("directory-favourite", (state, favourite_id))
+        favourite_card = ({"pk": favourite_id}, figures[favourite_id], False)
+    if plan["has_errors"]:
+        content_keys = {}
+    else:
+        # The search as typed, since the search box shows it.
+        query = directory_query_key(form, page=plan["number"])
+        shown_search = form.cleaned_data.get("q") or ""
+        # The rows' ids: the cards' order is the content's (a page by support moves alone).
+        shown_rows = tuple(row["pk"] for row in rows or ())
+        # The page around the cards: the favourite's id only where the page says something
+        # of it, and whether it is shown.
+        shown = [None] if not with_favourite else [(favourite_id, True), (favourite_id, False)]
+        if with_favourite and not favourite_id:
+            shown = [(None, False)]
+        content_keys = {
+            shown_favourite: (state, request.path, query, shown_search, shown_favourite, shown_rows)
+            for shown_favourite in shown
+        }
+    # One cache round trip for the content, the favourite and all the cards.
+    wanted = [
+        *(fragment_key(content_template, key) for key in content_keys.values()),
+        *(card_key(card) for card in cards),
+        *([favourite_key, card_key(favourite_card)] if favourite_key else []),
+    ]
+    # A copy: with Redis down, django-redis answers every get_many with one shared {}.
+    found = dict(cache.get_many(wanted) or {}) if wanted else {}
+    if favourite_key:
+        kept = found.get(favourite_key)
+        favourite = (
+            kept["row"]
+            if kept is not None
+            else _favourite_row(reader, state=state, favourite_id=favourite_id)
+        )
+    if favourite is not None:
+        cards.append((favourite, figures[favourite_id], False))
 
     def content_context():
         return _content_context(
@@ -219,32 +261,21 @@ def _directory_page(
 
     if plan["has_errors"]:
         # A form in error is rendered, never kept: its error message may quote the value.
-        content_key = None
-
-        def content(_found):
-            return render_to_string(
-                content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
-            )
+        html = render_to_string(
+            content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
+        )
     else:
-        # The search as typed, since the search box shows it.
-        query = directory_query_key(form, page=plan["number"])
-        shown_search = form.cleaned_data.get("q") or ""
-        # The rows' ids: the cards' order is the content's (a page by support moves alone).
-        shown_rows = tuple(row["pk"] for row in rows or ())
-        key = (state, request.path, query, shown_search, shown_favourite, shown_rows)
-        # Read with the cards, in one round trip (``_fill_cards``).
-        content_key = fragment_key(content_template, key)
-
-        def content(found):
-            return cached_html(content_template, state=key, context=content_context, found=found)
-
-    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
-    if favourite is not None:
-        cards.append((favourite, figures[favourite_id], False))
+        shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
+        html = cached_html(
+            content_template,
+            state=content_keys[shown_favourite],
+            context=content_context,
+            found=found,
+        )
     html = _fill_cards(
-        content,
+        html,
         cards,
-        content_key=content_key,
+        found=found,
         version=version,
         year=day.year,
         favourite_id=favourite_id,
