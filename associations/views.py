@@ -34,6 +34,7 @@ from associations.directory import (
     map_state_key,
     read_through,
     visible_row,
+    visible_row_key,
 )
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
@@ -51,7 +52,7 @@ from tookets.fragments import (
     fragment_key,
     with_csrf,
 )
-from tookets.http import int_or_none, redirect_to_next, safe_next
+from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
 # Where the favourites page's cached content takes the member's year-end preview.
@@ -462,14 +463,23 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
 
     Three queries when known: user, the directory's version, its figures and the member's
     favourite (``read_figures``). Whether the member may see it and what its card says
-    depend on the directory's state only: one cache read under that state.
+    depend on the directory's state only: one cache read under that state, with the
+    rendered card (its figures are read first, shown only if the member may see it).
     """
+    if len(str(pk)) > MAX_ID_DIGITS:
+        raise Http404
     member = request.user
     version, day, state = directory_state(member)
-    row = visible_row(member, pk, state=state, day=day)
+    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
+    # The URL the favourite form returns to is put in on the way out: no key holds a URL.
+    content_state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
+    found = dict(
+        cache.get_many([visible_row_key(state, pk), fragment_key(template_name, content_state)])
+        or {}
+    )
+    row = visible_row(member, pk, state=state, day=day, found=found)
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
 
     def context():
         labels = card_labels(directory_options(member.caisse_regionale_id, version=version))
@@ -481,9 +491,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
             **extra,
         }
 
-    # The URL the favourite form returns to is put in on the way out: no key holds a URL.
-    state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
-    html = cached_html(template_name, state=state, context=context)
+    html = cached_html(template_name, state=content_state, context=context, found=found)
     return with_csrf(request, with_next(html, next_url)), row
 
 
