@@ -21,7 +21,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from associations.models import Activity, Association, DirectoryVersion, Domain
-from associations.selectors import directory_scope
+from associations.selectors import associations_visible_to, directory_scope
 from caisses.models import CaisseLocale
 from tookets.fragments import fragment_key
 
@@ -49,6 +49,8 @@ class Card:
 
 
 CARD_FIELDS = ("pk", "name", "presentation", "activity_id", "domain_id", "caisse_locale_id")
+# What an association's page adds to its card.
+DETAIL_FIELDS = (*CARD_FIELDS, "postal_code", "city", "website", "email")
 
 
 def _markers(queryset: QuerySet[Association]) -> QuerySet:
@@ -92,6 +94,30 @@ def directory_state(member, *, version: int | None = None) -> tuple[int, datetim
 
 
 DIRECTORY_PLAN_TIMEOUT = 60 * 60  # bounds memory only: the key names the state
+
+
+def visible_row_key(state: tuple, pk: int) -> str:
+    """The cache key of ``visible_row``'s answer."""
+    return fragment_key("association-row", (state, pk))
+
+
+def visible_row(
+    member, pk: int, *, state: tuple, day: datetime.date, found: dict | None = None
+) -> dict | None:
+    """The association's ``DETAIL_FIELDS`` row if ``member`` may see it on ``day``, else
+    None: what ``associations_visible_to`` answers, kept under the directory's ``state``
+    (``directory_state``; « not visible » too), so one cache read when known — none when
+    ``found`` (a ``get_many`` that asked for ``visible_row_key`` with other keys) has it."""
+
+    def read() -> dict:  # a dict: "not visible" is kept too
+        visible = associations_visible_to(member, on=day).filter(pk=pk)
+        return {"row": visible.values(*DETAIL_FIELDS).first()}
+
+    key = visible_row_key(state, pk)
+    kept = found.get(key) if found is not None else None
+    if kept is None:
+        kept = read_through(key, version=state[0], read=read, timeout=DIRECTORY_PLAN_TIMEOUT)
+    return kept["row"]
 
 
 def directory_plan_key(state: tuple, query) -> str:

@@ -4,9 +4,12 @@ Option lists come from the cache (``directory.directory_options``) and values ar
 against them in memory, so the number of queries does not depend on which filters are set.
 """
 
+import functools
+
 from django import forms
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from associations.directory import directory_options
@@ -34,6 +37,26 @@ class OptionFilter(forms.TypedChoiceField):
         super().__init__(required=False, empty_value=None, **kwargs)
         self.option_list = options  # its key in ``directory_options``
         self.all_label = all_label  # the empty choice
+        self.rows = tuple  # its option list's rows, read when needed (``set_options``)
+
+    def set_options(self, rows) -> None:
+        """``rows()``: the ``(pk, code, label)`` rows of its option list, called only when a
+        value is checked or the field is rendered — a URL without this filter, whose page
+        comes from the cache, reads no option list at all. A value is checked against the
+        codes in one dict lookup, and the choices are built only if the field is rendered:
+        normalising a few hundred choices on every request cost more than the rest of the
+        form."""
+        self.rows = rows
+        all_label = self.all_label
+        self.choices = lambda: [("", all_label)] + [(code, label) for _pk, code, label in rows()]
+        self.coerce = lambda code: self.codes[code]
+
+    @cached_property
+    def codes(self) -> dict[str, int]:
+        return {code: pk for pk, code, _label in self.rows()}
+
+    def valid_value(self, value) -> bool:
+        return value in self.codes
 
 
 class DirectoryFilterForm(forms.Form):
@@ -80,13 +103,16 @@ class DirectoryFilterForm(forms.Form):
     def __init__(self, data=None, *, member, version: int | None = None, **kwargs):
         super().__init__(data, **kwargs)
         self.member = member
-        options = self.options = directory_options(member.caisse_regionale_id, version=version)
+        self.version = version
         for name in OPTION_FILTERS:
             field = self.fields[name]
-            rows = options[field.option_list]
-            ids_by_code = {code: pk for pk, code, _label in rows}
-            field.choices = [("", field.all_label)] + [(code, label) for _pk, code, label in rows]
-            field.coerce = ids_by_code.__getitem__
+            field.set_options(functools.partial(lambda key: self.options[key], field.option_list))
+
+    @cached_property
+    def options(self) -> dict:
+        """The option lists (``directory_options``: one cache round trip), read only when a
+        filter is set, a page is rendered or « Les plus proches » measures."""
+        return directory_options(self.member.caisse_regionale_id, version=self.version)
 
     def _valid_data(self) -> dict:
         # A stale or hand-made link with one bad value keeps its other, valid filters.

@@ -1,6 +1,8 @@
 """Projects' pages: the association's (list, propose, correct, tell the outcome), the
 members' (a project's page; the association's page lists them) and the photos."""
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -10,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from associations import projects
+from associations.directory import directory_state, visible_row
 from associations.models import Association, Project, ProjectEvent
 from associations.project_forms import OutcomeForm, ProjectForm
 from associations.selectors import associations_visible_to
@@ -19,14 +22,28 @@ from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
 from tookets.http import MAX_ID_DIGITS
 
+# Stands for the association's id in ``_shown_projects_sql`` (no id is negative).
+_ASSOCIATION = -987_654_321
+
+
+@functools.cache
+def _shown_projects_sql() -> tuple[str, tuple]:
+    """``shown_projects``' statement, compiled once per process from the ORM (the rule
+    ``Project.objects.shown`` and ``with_progress``) with ``_ASSOCIATION`` in the
+    association's place: compiling it took longer than running it, on every association's
+    and project's page."""
+    query = with_progress(Project.objects.shown().filter(association_id=_ASSOCIATION)).order_by(
+        "-ends_on", "-id"
+    )
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
+
 
 def shown_projects(association_id: int, *, day):
     """The accepted projects of a visible association, with their progress (one query)."""
-    rows = list(
-        with_progress(Project.objects.shown().filter(association_id=association_id)).order_by(
-            "-ends_on", "-id"
-        )
-    )
+    sql, compiled = _shown_projects_sql()
+    params = [association_id if value == _ASSOCIATION else value for value in compiled]
+    rows = list(Project.objects.raw(sql, params))
     for project in rows:
         project.progress = progress_of(project)
         project.live = project.ends_on >= day
@@ -193,10 +210,11 @@ def _form_page(request, form, *, title):
 @require_GET
 def project_detail(request, pk, project_id):
     """A project's page, for a member who may see its association (else 404)."""
-    day = timezone.localdate()
     _check_ids(pk, project_id)
-    association = associations_visible_to(request.user, on=day).filter(pk=pk).first()
-    if association is None:
+    # Whether the member sees the association: the directory's cached answer (as its page).
+    _version, day, state = directory_state(request.user)
+    row = visible_row(request.user, pk, state=state, day=day)
+    if row is None:
         raise Http404
     project = next((p for p in shown_projects(pk, day=day) if p.pk == project_id), None)
     if project is None:
@@ -204,7 +222,7 @@ def project_detail(request, pk, project_id):
     return render(
         request,
         "associations/project_detail.html",
-        {"association": association, "project": project},
+        {"association": {"pk": row["pk"], "name": row["name"]}, "project": project},
     )
 
 

@@ -29,6 +29,7 @@ from associations.models import Association, BankAssociationsVersion, DirectoryV
 from cagnotte.models import AssociationYearTotals
 from caisses.models import CaisseRegionale
 from tookets.db_router import read_connection
+from tookets.prepared import prepared_cursor
 
 VERSIONS = BankAssociationsVersion._meta.db_table
 DIRECTORY = DirectoryVersion._meta.db_table
@@ -62,7 +63,7 @@ def _read(sql: str, caisse_regionale_id: int) -> tuple:
     params = {"bank": caisse_regionale_id, "submitted": Association.Status.SUBMITTED.value}
     # From the database the page reads (tookets.db_router.read_connection): the state and the
     # content it keys come from the same one.
-    with read_connection(BankAssociationsVersion).cursor() as cursor:
+    with prepared_cursor(read_connection(BankAssociationsVersion)) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if None in row[:2]:  # made again on the primary, and read there

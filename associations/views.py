@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from associations.directory import (
     CARD_FIELDS,
+    DETAIL_FIELDS,
     DIRECTORY_PLAN_TIMEOUT,
     Card,
     card_labels,
@@ -32,6 +33,8 @@ from associations.directory import (
     map_rows,
     map_state_key,
     read_through,
+    visible_row,
+    visible_row_key,
 )
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
@@ -50,7 +53,7 @@ from tookets.fragments import (
     fragment_key,
     with_csrf,
 )
-from tookets.http import int_or_none, redirect_to_next, safe_next
+from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
 # Where the favourites page's cached content takes the member's year-end preview.
@@ -131,23 +134,30 @@ class _DirectoryRead:
         }
 
 
-def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next_url, labels):
+def _card_key(card, *, version: int, year: int, favourite_id) -> str:
+    """The cache key of a card ``(row, figures, anchor)``: everything it shows."""
+    row, figures, anchor = card
+    return fragment_key(
+        "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, anchor)
+    )
+
+
+def _fill_cards(
+    html: str, cards, *, found: dict, version: int, year: int, favourite_id, next_url, labels
+):
     """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
-    its own under everything it shows: the directory's version (name, presentation, labels),
-    the year and its figures (with its live projects' titles and progress: a gift to a
-    project, a project accepted or ended changes them), whether it is the favourite. The URL its favourite form returns
-    to is put in on the way out (``with_next``): no key holds a URL. ``cards``:
-    ``(row, figures, anchor)``; ``labels()`` gives the option labels, called only if a card
-    is rendered. One cache round trip for all the cards of a page.
+    its own under everything it shows (``_card_key``): the directory's version (name,
+    presentation, labels), the year and its figures (with its live projects' titles and
+    progress: a gift to a project, a project accepted or ended changes them), whether it is
+    the favourite. The URL its favourite form returns to is put in on the way out
+    (``with_next``): no key holds a URL. ``cards``: ``(row, figures, anchor)``; ``found``:
+    what the page's one ``get_many`` answered for their keys (asked with the page's other
+    fragments); ``labels()`` gives the option labels, called only if a card is rendered.
     """
     keys = {
-        fragment_key(
-            "card", (version, year, row["pk"], figures, row["pk"] == favourite_id, anchor)
-        ): (row, figures, anchor)
-        for row, figures, anchor in cards
+        _card_key(card, version=version, year=year, favourite_id=favourite_id): card
+        for card in cards
     }
-    # A copy: with Redis down, django-redis answers every get_many with one shared {}.
-    found = dict(cache.get_many(list(keys)) or {})
     if any(key not in found for key in keys):
         context = Context(
             {"favourite_id": favourite_id, "next": NEXT_PLACEHOLDER, "csrf_token": CSRF_PLACEHOLDER}
@@ -159,7 +169,7 @@ def _fill_cards(html: str, cards, *, version: int, year: int, favourite_id, next
             if key not in found
         }
         cache.set_many(missing, FRAGMENT_TIMEOUT)
-        found.update(missing)
+        found = {**found, **missing}
     for key, (row, _figures, anchor) in keys.items():
         html = html.replace(card_slot_marker(row["pk"], anchor), found[key], 1)
     return with_next(html, next_url)
@@ -200,10 +210,51 @@ def _directory_page(
     if rows is not None or with_favourite:
         ids = [row["pk"] for row in rows or ()]
         figures, favourite_id = read_figures(ids, member=member, year=day.year, day=day)
+    card_key = functools.partial(
+        _card_key, version=version, year=day.year, favourite_id=favourite_id
+    )
+    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
+    # Whether the favourite is shown (the member may still see it) is a cached answer too,
+    # read in the same round trip as everything else: the content's key for either answer
+    # and the favourite's card are asked with it.
+    favourite_key = favourite_card = None
     if with_favourite and favourite_id:
-        favourite = _favourite_row(reader, state=state, favourite_id=favourite_id)
-    # The page around the cards: the favourite's id only where the page says something of it.
-    shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
+        favourite_key = fragment_key("directory-favourite", (state, favourite_id))
+        favourite_card = ({"pk": favourite_id}, figures[favourite_id], False)
+    if plan["has_errors"]:
+        content_keys = {}
+    else:
+        # The search as typed, since the search box shows it.
+        query = directory_query_key(form, page=plan["number"])
+        shown_search = form.cleaned_data.get("q") or ""
+        # The rows' ids: the cards' order is the content's (a page by support moves alone).
+        shown_rows = tuple(row["pk"] for row in rows or ())
+        # The page around the cards: the favourite's id only where the page says something
+        # of it, and whether it is shown.
+        shown = [None] if not with_favourite else [(favourite_id, True), (favourite_id, False)]
+        if with_favourite and not favourite_id:
+            shown = [(None, False)]
+        content_keys = {
+            shown_favourite: (state, request.path, query, shown_search, shown_favourite, shown_rows)
+            for shown_favourite in shown
+        }
+    # One cache round trip for the content, the favourite and all the cards.
+    wanted = [
+        *(fragment_key(content_template, key) for key in content_keys.values()),
+        *(card_key(card) for card in cards),
+        *([favourite_key, card_key(favourite_card)] if favourite_key else []),
+    ]
+    # A copy: with Redis down, django-redis answers every get_many with one shared {}.
+    found = dict(cache.get_many(wanted) or {}) if wanted else {}
+    if favourite_key:
+        kept = found.get(favourite_key)
+        favourite = (
+            kept["row"]
+            if kept is not None
+            else _favourite_row(reader, state=state, favourite_id=favourite_id)
+        )
+    if favourite is not None:
+        cards.append((favourite, figures[favourite_id], False))
 
     def content_context():
         return _content_context(
@@ -216,19 +267,17 @@ def _directory_page(
             content_template, {**content_context(), "csrf_token": CSRF_PLACEHOLDER}
         )
     else:
-        # The search as typed, since the search box shows it.
-        query = directory_query_key(form, page=plan["number"])
-        shown_search = form.cleaned_data.get("q") or ""
-        # The rows' ids: the cards' order is the content's (a page by support moves alone).
-        shown_rows = tuple(row["pk"] for row in rows or ())
-        key = (state, request.path, query, shown_search, shown_favourite, shown_rows)
-        html = cached_html(content_template, state=key, context=content_context)
-    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
-    if favourite is not None:
-        cards.append((favourite, figures[favourite_id], False))
+        shown_favourite = (favourite_id, favourite is not None) if with_favourite else None
+        html = cached_html(
+            content_template,
+            state=content_keys[shown_favourite],
+            context=content_context,
+            found=found,
+        )
     html = _fill_cards(
         html,
         cards,
+        found=found,
         version=version,
         year=day.year,
         favourite_id=favourite_id,
@@ -400,9 +449,6 @@ def map_data(request):
     return response
 
 
-DETAIL_FIELDS = (*CARD_FIELDS, "postal_code", "city", "website", "email")
-
-
 class DetailCard(Card):
     """A card with what the association's page adds to it."""
 
@@ -420,20 +466,23 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
 
     Three queries when known: user, the directory's version, its figures and the member's
     favourite (``read_figures``). Whether the member may see it and what its card says
-    depend on the directory's state only: one cache read under that state.
+    depend on the directory's state only: one cache read under that state, with the
+    rendered card (its figures are read first, shown only if the member may see it).
     """
+    if len(str(pk)) > MAX_ID_DIGITS:
+        raise Http404
     member = request.user
     version, day, state = directory_state(member)
-
-    def read_row() -> dict:  # a dict: "not visible" is kept too
-        visible = associations_visible_to(member, on=day).filter(pk=pk)
-        return {"row": visible.values(*DETAIL_FIELDS).first()}
-
-    key = fragment_key("association-row", (state, pk))
-    row = read_through(key, version=version, read=read_row, timeout=DIRECTORY_PLAN_TIMEOUT)["row"]
+    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
+    # The URL the favourite form returns to is put in on the way out: no key holds a URL.
+    content_state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
+    found = dict(
+        cache.get_many([visible_row_key(state, pk), fragment_key(template_name, content_state)])
+        or {}
+    )
+    row = visible_row(member, pk, state=state, day=day, found=found)
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
-    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
 
     def context():
         labels = card_labels(directory_options(member.caisse_regionale_id, version=version))
@@ -445,9 +494,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
             **extra,
         }
 
-    # The URL the favourite form returns to is put in on the way out: no key holds a URL.
-    state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
-    html = cached_html(template_name, state=state, context=context)
+    html = cached_html(template_name, state=content_state, context=context, found=found)
     return with_csrf(request, with_next(html, next_url)), row
 
 

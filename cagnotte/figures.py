@@ -34,7 +34,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, FloatField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -51,6 +51,7 @@ from cagnotte.models import (
     Supporter,
 )
 from tookets.db_router import read_connection
+from tookets.prepared import prepared_cursor
 
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
@@ -223,18 +224,15 @@ def offer_badge(day: datetime.date):
     )
 
 
-def _badges_sql(ids, member_id, day) -> tuple[str, list]:
-    """A subselect ``(id, offer_name, offer_ends_on)`` of the page's associations (and the
-    member's favourite), compiled from the ORM's ``offer_badge``: one statement with the
-    figures."""
+@functools.lru_cache(maxsize=4)
+def _badges_sql(day: datetime.date) -> tuple[str, tuple]:
+    """A subselect ``(id, offer_name, offer_ends_on)`` of every association, compiled from
+    the ORM's ``offer_badge`` once per day and process (compiling it took the ORM longer than
+    the rest of a directory page), joined by ``read_figures`` on the page's ids: PostgreSQL
+    pulls it up into the join, so the badges are computed for the joined rows only."""
     badge = offer_badge(day)
-    wanted = Q(pk__in=ids)
-    if member_id is not None:
-        # A subquery, not a join: a join would repeat an association once per member who
-        # chose it as favourite.
-        wanted |= Q(pk__in=Favourite.objects.filter(member_id=member_id).values("association_id"))
     sql, params = (
-        Association.objects.filter(wanted)
+        Association.objects.order_by()
         .annotate(
             offer_name=Subquery(badge.values("name")[:1]),
             offer_ends_on=Subquery(badge.values("ends_on")[:1]),
@@ -242,7 +240,7 @@ def _badges_sql(ids, member_id, day) -> tuple[str, list]:
         .values("id", "offer_name", "offer_ends_on")
         .query.sql_with_params()
     )
-    return sql, list(params)
+    return sql, tuple(params)
 
 
 @functools.lru_cache(maxsize=4)
@@ -305,7 +303,7 @@ def read_figures(
     figures = {pk: AssociationFigures() for pk in ids}
     if not wanted:
         return figures, None
-    badges, badge_params = _badges_sql(ids, member_id, day)
+    badges, badge_params = _badges_sql(day)
     projects_sql, projects_params = _live_projects_sql(day)
     sql = (
         f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, ob.offer_name, ob.offer_ends_on, "
@@ -315,8 +313,9 @@ def read_figures(
         f"LEFT JOIN ({projects_sql}) AS p ON p.project_association = a.id "
         "ORDER BY a.id, p.ends_on, p.project_id"
     )
-    # The database the page reads (a replica on the directory's pages: tookets.db_router).
-    with read_connection(Association).cursor() as cursor:
+    # The database the page reads (a replica on the directory's pages: tookets.db_router),
+    # the statement planned once per connection (tookets.prepared).
+    with prepared_cursor(read_connection(Association)) as cursor:
         cursor.execute(sql, [*params, year, *badge_params, *projects_params])
         rows = cursor.fetchall()
     favourite_id = None

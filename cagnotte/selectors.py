@@ -1,9 +1,9 @@
 """Reads about wallets and what associations received."""
 
 import datetime
+import functools
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
@@ -24,6 +24,7 @@ from cagnotte.models import (
     Wallet,
 )
 from tookets.periods import current_period
+from tookets.prepared import prepared_cursor
 
 
 def _sweep_destination():
@@ -96,7 +97,7 @@ def wallet_state(member) -> tuple:
     entry = LedgerEntry._meta.db_table
     wallet = Wallet._meta.db_table
     mine = f"{entry} e INNER JOIN {wallet} w ON w.id = e.wallet_id WHERE w.member_id = %s"
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # One round trip: a first row of counts, then one row per association.
         cursor.execute(
             f"SELECT 0, (SELECT COUNT(*) FROM {mine}), "
@@ -126,20 +127,20 @@ def wallet_state(member) -> tuple:
     return (member.pk, *counts, version, favourite, paid, tuple(names))
 
 
-def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
-    """The directory's version and the member's year end — before it (their wallets with a
-    balance in a campaign whose end is previewed, ``Program.objects.year_end_on``, each with
-    where it goes at the sweep) and after it (the last sweep's entry: what went where) — in
-    one round trip: the favourites page reads the version anyway, and so shows the year end
-    without one query more.
+# Stands for the member's id in a statement compiled once for every member (``_year_end_sql``):
+# no id is negative, so no other parameter of the statement can equal it.
+_MEMBER = -987_654_321
 
-    Returns ``(version, [Wallet with program, sweep_to_id, sweep_to_name], last sweep)``,
-    the last sweep a ``LedgerEntry`` with ``wallet.program`` and ``association`` (or None);
-    the version is None when its row is gone (the caller reads it again).
-    """
+
+@functools.lru_cache(maxsize=4)
+def _year_end_sql(day) -> tuple[str, str, tuple]:
+    """``version_and_year_end``'s two ORM statements, compiled once per day and process with
+    ``_MEMBER`` in the member's place (the ORM took longer to compile them than the whole
+    favourites page took otherwise)."""
+    member = _MEMBER
     wallets = _with_year_end(
         Wallet.objects.filter(
-            member=member,
+            member_id=member,
             balance__gt=0,
             program__in=Program.objects.year_end_on(day),
         ),
@@ -157,7 +158,7 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
     # The same columns for the last sweep's entry (its Tookets as the « balance »).
     swept = (
         LedgerEntry.objects.filter(
-            wallet__member=member, kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
+            wallet__member_id=member, kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
         )
         .order_by("-wallet__program__year", "-id")
         .values_list(
@@ -173,13 +174,29 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
     )
     sql, params = wallets.order_by().query.sql_with_params()
     swept_sql, swept_params = swept.query.sql_with_params()
-    with connection.cursor() as cursor:
+    return sql, swept_sql, (*params, *swept_params)
+
+
+def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
+    """The directory's version and the member's year end — before it (their wallets with a
+    balance in a campaign whose end is previewed, ``Program.objects.year_end_on``, each with
+    where it goes at the sweep) and after it (the last sweep's entry: what went where) — in
+    one round trip: the favourites page reads the version anyway, and so shows the year end
+    without one query more.
+
+    Returns ``(version, [Wallet with program, sweep_to_id, sweep_to_name], last sweep)``,
+    the last sweep a ``LedgerEntry`` with ``wallet.program`` and ``association`` (or None);
+    the version is None when its row is gone (the caller reads it again).
+    """
+    sql, swept_sql, compiled = _year_end_sql(day)
+    params = [member.pk if value == _MEMBER else value for value in compiled]
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT 0, NULL, version, NULL, NULL, NULL, NULL, NULL, NULL "
             f"FROM {DirectoryVersion._meta.db_table} WHERE id = 1 "
             f"UNION ALL SELECT 1, w.* FROM ({sql}) AS w "
             f"UNION ALL SELECT 2, s.* FROM ({swept_sql}) AS s ORDER BY 1",
-            [*params, *swept_params],
+            params,
         )
         rows = cursor.fetchall()
     version, preview, last_sweep = None, [], None
@@ -250,7 +267,7 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
       association's with its figures (of which matched).
     """
     offers = MatchingOffer._meta.db_table
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT v.version, {FIGURES_COLUMNS}, "
             # The matching offers of the member's programs: how many, and the sum of their

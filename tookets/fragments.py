@@ -46,12 +46,23 @@ def fragment_key(name: str, state) -> str:
     return f"fragment:{name}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
 
 
-def cached_html(template_name: str, *, state, context: Callable[[], dict], timeout=None) -> str:
+def cached_html(
+    template_name: str,
+    *,
+    state,
+    context: Callable[[], dict],
+    timeout=None,
+    found: dict | None = None,
+) -> str:
     """``template_name`` rendered with ``context()`` once per ``state``, CSRF placeholder
     left in (``with_csrf`` puts the request's token in). ``context`` is called only on a
-    miss: the queries it runs are saved on a hit."""
+    miss: the queries it runs are saved on a hit.
+
+    ``found``: what a ``cache.get_many`` that asked for this fragment's key
+    (``fragment_key(template_name, state)``) with others answered — one round trip for
+    several fragments; the fragment is then not read again."""
     key = fragment_key(template_name, state)
-    html = cache.get(key)
+    html = found.get(key) if found is not None else cache.get(key)
     if html is None:
         html = render_to_string(template_name, {**context(), "csrf_token": CSRF_PLACEHOLDER})
         cache.set(key, html, FRAGMENT_TIMEOUT if timeout is None else timeout)
