@@ -2,13 +2,14 @@
 Django builds, and another list as soon as anything it reads of the user changes."""
 
 from django.contrib import admin
-from django.contrib.auth.models import Permission
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import User
-from tookets.admin_site import TooketsAdminSite
+from tookets.admin_site import TooketsAdminSite, permissions_of
 
 USERS = reverse("admin:accounts_user_changelist")
 CAMPAIGNS = reverse("admin:cagnotte_program_changelist")
@@ -69,3 +70,18 @@ def test_each_language_has_its_list(staff_pg):
     assert english is not french
     with translation.override("fr"):
         assert app_list_of(staff_pg) is french
+
+
+def test_the_permissions_in_one_statement_are_django_s(staff_pg, django_assert_num_queries):
+    service = Group.objects.get(name="Service Tookets")
+    staff_pg.groups.add(service)
+    staff_pg.user_permissions.add(
+        Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+    )
+    expected = ModelBackend().get_all_permissions(User.objects.get(pk=staff_pg.pk))
+    assert "accounts.view_user" in expected and len(expected) > 1
+    user = User.objects.get(pk=staff_pg.pk)
+    with django_assert_num_queries(1):
+        assert permissions_of(user) == expected
+        assert user.has_perm("accounts.view_user")  # read from what was loaded
+        assert user.get_all_permissions() == expected
