@@ -1,9 +1,12 @@
 """The admin's sidebar app list, built once per key (``tookets.admin_site``): the same list
 Django builds, and another list as soon as anything it reads of the user changes."""
 
+from pathlib import Path
+
 from django.contrib import admin
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
@@ -85,3 +88,35 @@ def test_the_permissions_in_one_statement_are_django_s(staff_pg, django_assert_n
         assert permissions_of(user) == expected
         assert user.has_perm("accounts.view_user")  # read from what was loaded
         assert user.get_all_permissions() == expected
+
+
+DJANGO_SIDEBAR = Path(admin.__file__).parent / "templates" / "admin" / "nav_sidebar.html"
+
+
+def test_the_kept_sidebar_is_django_s_for_each_page(staff_pg):
+    django_sidebar = engines["django"].from_string(DJANGO_SIDEBAR.read_text())
+    user = User.objects.get(pk=staff_pg.pk)
+    seen = set()
+    for path in (
+        "/admin/",
+        CAMPAIGNS,
+        reverse("admin:associations_association_changelist"),
+        reverse("admin:associations_association_change", args=[1]),
+        CAMPAIGNS,
+    ):
+        request = RequestFactory().get(path)
+        request.user = user
+        context = admin.site.each_context(request)
+        kept = str(context["nav_sidebar"])
+        assert kept == django_sidebar.render({**context, "request": request}, request)
+        seen.add(kept)
+    # The index, the campaigns and the associations (list and change page alike): three.
+    assert len(seen) == 3
+    assert 'class="model-program current-model"' in str(context["nav_sidebar"])
+
+
+def test_a_page_shows_the_kept_sidebar(client, staff_pg):
+    client.force_login(staff_pg)
+    html = client.get(CAMPAIGNS).content.decode()
+    assert html.count('id="nav-sidebar"') == 1
+    assert f'<a href="{CAMPAIGNS}" aria-current="page">' in html

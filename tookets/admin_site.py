@@ -11,11 +11,17 @@ and process: nothing to invalidate, a permission granted or a role changed is an
 The permissions the key needs are read in one prepared statement (Django's ``ModelBackend``
 reads the user's and the groups' in two) and left where ``ModelBackend`` looks for them, so
 every permission check later in the request asks nothing more.
+
+The sidebar's HTML is kept with its app list, one per set of links the page's path makes
+« current » (Django's template marks the app and model whose URL the path contains).
 """
+
+from urllib.parse import quote
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils.translation import get_language
 
@@ -67,6 +73,42 @@ def app_list_key(user) -> tuple:
     )
 
 
+class AppList(list):
+    """An app list as Django builds it, with the sidebars rendered from it."""
+
+    def __init__(self, apps):
+        super().__init__(apps)
+        # Every URL the sidebar's template tests against the path, in its order.
+        self.urls = [
+            url
+            for app in self
+            for url in (app["app_url"], *(m["admin_url"] for m in app["models"]))
+        ]
+        self.sidebars: dict[tuple, str] = {}
+
+
+class Sidebar:
+    """The sidebar of a page, rendered (or taken from its app list) when the page shows it."""
+
+    def __init__(self, app_list: AppList, request):
+        self.app_list = app_list
+        self.request = request
+
+    def __html__(self) -> str:
+        path = quote(self.request.path)  # the template's ``request.path|urlencode``
+        current = tuple(bool(url) and url in path for url in self.app_list.urls)
+        html = self.app_list.sidebars.get(current)
+        if html is None:
+            html = render_to_string(
+                "admin/nav_sidebar_rendered.html",
+                {"available_apps": self.app_list, "request": self.request},
+            )
+            self.app_list.sidebars[current] = html
+        return html
+
+    __str__ = __html__
+
+
 class TooketsAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,8 +120,15 @@ class TooketsAdminSite(admin.AdminSite):
         key = app_list_key(request.user)
         app_list = self._app_lists.get(key)
         if app_list is None:
-            app_list = super().get_app_list(request)
+            app_list = AppList(super().get_app_list(request))
             if len(self._app_lists) >= _MAX_KEYS:
                 self._app_lists.clear()
             self._app_lists[key] = app_list
         return app_list
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        apps = context["available_apps"]
+        if isinstance(apps, AppList):
+            context["nav_sidebar"] = Sidebar(apps, request)
+        return context
