@@ -1,4 +1,5 @@
-"""The admin site: Django's, with the sidebar's app list built once per kind of staff member.
+"""The admin site: Django's, with the sidebar (its app list and HTML) built once per staff member
+and state of what it reads.
 
 Django rebuilds the app list on every admin page (``each_context``): for each registered model
 it asks the model admin's permissions and reverses its URLs, about a third of a staff list's
