@@ -26,15 +26,18 @@ association already queue on its totals row.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from cagnotte.campaigns import not_swept_condition
+from cagnotte.campaigns import Program, not_swept_condition
 from cagnotte.ledger import locked_offers, post_entry
 from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
+from tookets.db_router import read_connection
+from tookets.prepared import prepared_cursor
 
 CUT_GIFT = "gift"
 CUT_MEMBER = "member"
@@ -386,13 +389,47 @@ def close_offer(*, offer: MatchingOffer, actor, reason: str) -> MatchingOffer:
         return current
 
 
+# Stands for the bank's id in the statement compiled once (``_offers_sql``): no id is
+# negative, so no other parameter of the statement can equal it.
+_BANK = -987_654_321
+
+
+def _offer_columns() -> tuple[list[str], list[str]]:
+    offer = [f.attname for f in MatchingOffer._meta.concrete_fields]
+    program = [f.attname for f in Program._meta.concrete_fields]
+    return offer, program
+
+
+@functools.lru_cache(maxsize=2)
+def _offers_sql(one_bank: bool) -> tuple[str, tuple]:
+    """``offers_of_bank``'s statement, compiled once per process (the ORM took longer to
+    compile it, with its join and ordering, than the database to run it)."""
+    offers = MatchingOffer.objects.filter(not_swept_condition(prefix="program__"))
+    if one_bank:
+        offers = offers.filter(program__caisse_regionale_id=_BANK)
+    offer, program = _offer_columns()
+    return (
+        offers.order_by("-program__year", "program__name", "name")
+        .values_list(*offer, *(f"program__{name}" for name in program))
+        .query.sql_with_params()
+    )
+
+
 def offers_of_bank(*, caisse_regionale_id: int | None) -> list[MatchingOffer]:
     """The offers of a bank's campaigns not swept yet (``None``: every bank's), with their
     budget used and gifts matched, for the staff dashboard: one query, never cached (the
     figures move with every matched gift)."""
-    offers = MatchingOffer.objects.filter(not_swept_condition(prefix="program__"))
-    if caisse_regionale_id is not None:
-        offers = offers.filter(program__caisse_regionale_id=caisse_regionale_id)
-    return list(
-        offers.select_related("program").order_by("-program__year", "program__name", "name")
-    )
+    sql, compiled = _offers_sql(caisse_regionale_id is not None)
+    params = [caisse_regionale_id if value == _BANK else value for value in compiled]
+    offer_names, program_names = _offer_columns()
+    split = len(offer_names)
+    db = read_connection(MatchingOffer)
+    with prepared_cursor(db) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    offers = []
+    for row in rows:
+        offer = MatchingOffer.from_db(db.alias, offer_names, row[:split])
+        offer.program = Program.from_db(db.alias, program_names, row[split:])
+        offers.append(offer)
+    return offers

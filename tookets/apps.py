@@ -11,6 +11,8 @@ class TooketsAdminConfig(SimpleAdminConfig):
     """
 
     default = False
+    # Django's site, with the sidebar's app list built once per kind of staff member.
+    default_site = "tookets.admin_site.TooketsAdminSite"
 
     def ready(self):
         super().ready()

@@ -188,7 +188,8 @@ def test_cached_list_pins_its_queries(client, staff_pg, pg_caisse, django_assert
     f.AssociationFactory(caisse_regionale=pg_caisse)
     client.force_login(staff_pg)
     page(client, CHANGELIST)
-    with django_assert_num_queries(4):  # user, the state, permissions (2)
+    # user, the state, permissions (one statement: tookets.admin_site)
+    with django_assert_num_queries(3):
         page(client, CHANGELIST)
 
 
@@ -272,11 +273,11 @@ def test_a_banks_cached_dashboard_is_never_served_to_the_other_banks_staff(
 
 def test_dashboard_pins_its_queries(client, staff_pg, submitted, django_assert_num_queries):
     client.force_login(staff_pg)
-    # user, the state, the bank, counts by status, oldest, given this year, permissions (2),
-    # the monthly chart, the matching offers
-    with django_assert_num_queries(10):
+    # user, the state, the bank, counts by status, oldest, given this year, permissions (one
+    # statement: tookets.admin_site), the monthly chart, the matching offers
+    with django_assert_num_queries(9):
         page(client, DASHBOARD)
-    with django_assert_num_queries(5):  # user, the state, permissions (2), the offers
+    with django_assert_num_queries(4):  # user, the state, permissions, the offers
         page(client, DASHBOARD)
 
 

@@ -4,6 +4,7 @@ member's space, stopped per association; the association learns a count, never w
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from accounts import emails
 from associations import thanks
 from associations.models import ThankYou
 from associations.services import InvalidTransition, WorkflowError
-from cagnotte.models import Favourite, PayoutLine, PayoutStatement
+from cagnotte.models import Favourite, PayoutLine, PayoutStatement, Supporter
 from cagnotte.services import give_tookets
 from tests import factories as f
 from tests.cagnotte.helpers import credit
@@ -248,3 +249,45 @@ def test_a_photo_with_the_message_is_shown_to_those_who_read_it(
         },
     )
     assert bad.status_code == 400 and "n’est pas une photo" in bad.content.decode()
+
+
+def test_the_messages_page_reads_the_orm_s_rows_in_one_statement(
+    client,
+    association,
+    account,
+    program,
+    staff_pg,
+    cast,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    """``messages_for`` runs a statement compiled once: the ORM's rows, fields and order."""
+    accepted_message(association, account, program, staff_pg, django_capture_on_commit_callbacks)
+    gave = cast["gave"]
+    orm = list(
+        ThankYou.objects.filter(status=ThankYou.Status.ACCEPTED)
+        .filter(
+            Exists(Supporter.objects.filter(association_id=OuterRef("association_id"), member=gave))
+        )
+        .select_related("association", "program")
+        .order_by("-decided_at", "-id")
+    )
+
+    def fields(rows):
+        return [
+            [
+                getattr(obj, x.attname)
+                for obj in (t, t.association, t.program)
+                for x in obj._meta.concrete_fields
+            ]
+            for t in rows
+        ]
+
+    with django_assert_num_queries(1):
+        assert fields(thanks.messages_for(gave)) == fields(orm)
+    assert len(orm) == 1
+    assert thanks.messages_for(cast["stranger"]) == []
+    client.force_login(gave)
+    client.get(reverse("associations:messages"))
+    with django_assert_num_queries(2):  # user, the messages
+        assert client.get(reverse("associations:messages")).status_code == 200

@@ -5,8 +5,10 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cagnotte import matching
+from cagnotte.campaigns import Program
 from cagnotte.models import MatchingOffer
 from cagnotte.services import give_tookets
 from tests import factories as f
@@ -195,3 +197,44 @@ def test_the_public_results_show_the_budget_used_and_the_gifts_matched(
             reverse("cagnotte:results_of", args=[program.caisse_regionale.code])
         ).content.decode()
     assert f"150{NBSP}K sur un budget de 1\u202f000{NBSP}K, 1 don abondé" in html
+
+
+def test_the_dashboard_s_offers_are_the_orm_s(program, other_caisse, django_assert_num_queries):
+    """``offers_of_bank`` runs a statement compiled once: the same rows, fields and order as
+    the ORM's query, for one bank and for every bank, swept campaigns left out."""
+    other = f.ProgramFactory(caisse_regionale=other_caisse, year=program.year)
+    make_offer(program, name="B")
+    make_offer(program, name="A", budget=9)
+    make_offer(other, name="C")
+    swept = f.ProgramFactory(caisse_regionale=program.caisse_regionale, year=program.year - 1)
+    make_offer(swept, name="D")
+    swept.swept_at = timezone.now()
+    swept.save(update_fields=["swept_at"])
+
+    def orm(**bank):
+        return list(
+            MatchingOffer.objects.filter(program__swept_at__isnull=True, **bank)
+            .select_related("program")
+            .order_by("-program__year", "program__name", "name")
+        )
+
+    def fields(offers):
+        return [
+            (
+                [getattr(o, x.attname) for x in MatchingOffer._meta.concrete_fields],
+                [getattr(o.program, x.attname) for x in Program._meta.concrete_fields],
+            )
+            for o in offers
+        ]
+
+    for bank, expected in (
+        (
+            program.caisse_regionale_id,
+            orm(program__caisse_regionale_id=program.caisse_regionale_id),
+        ),
+        (None, orm()),
+    ):
+        with django_assert_num_queries(1):
+            offers = matching.offers_of_bank(caisse_regionale_id=bank)
+            assert fields(offers) == fields(expected)
+    assert {o.name for o in offers} == {"A", "B", "C"}
