@@ -21,12 +21,10 @@ from urllib.parse import quote
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils.translation import get_language
 
-from tookets.db_router import read_connection
 from tookets.prepared import prepared_cursor
 
 # Keys are few (one per role, bank and permission set): the bound only guards against a
@@ -52,7 +50,9 @@ def permissions_of(user) -> frozenset[str]:
     statement; kept in ``_perm_cache``, the attribute ``ModelBackend`` reads first (the only
     backend here that grants permissions: ``BankBackend`` and axes' grant none)."""
     if not hasattr(user, "_perm_cache"):
-        with prepared_cursor(read_connection(Permission)) as cursor:
+        # From the primary, even on a page that reads off a replica: a permission withdrawn
+        # counts from the moment it is withdrawn, not one replica lag later.
+        with prepared_cursor() as cursor:
             cursor.execute(_permissions_sql(), [user.pk, user.pk])
             user._perm_cache = {f"{app_label}.{codename}" for app_label, codename in cursor}
     return frozenset(user._perm_cache)
