@@ -10,8 +10,8 @@ For each wallet of the program with a balance, one ledger entry moves it all:
 The rule is written once, as the queryset ``sweep_targets``; PostgreSQL runs it inside one
 set-based statement per batch (balances emptied, entries inserted and association figures
 moved in the same statement, with ``cagnotte.figures``' statements: a fast form without row
-locks or speculative insertions, and a safe one for a batch the fast one refuses; see the
-statements), SQLite walks the same queryset's rows, locked by ``ledger.locked_wallets``,
+locks or speculative insertions, which empties each wallet at the row address its read found
+(``ctid``), and a safe one for a batch the fast one refuses; see the statements), SQLite walks the same queryset's rows, locked by ``ledger.locked_wallets``,
 through ``ledger.post_entry``. Both write the same entries with the same references.
 
 Safe by construction:
