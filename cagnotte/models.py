@@ -255,13 +255,20 @@ class Favourite(models.Model):
 
 
 class Supporter(models.Model):
-    """A member who gave to an association at least once: counts « N personnes nous ont soutenu »."""
+    """A member who gave to an association at least once: counts « N personnes nous ont soutenu ».
+
+    Three indexes, no more (the year-end sweep writes up to one row per member): the key,
+    ``supporter_unique`` (association, member), which also serves every lookup by association
+    alone (its leading column: the thank-you pages, the cascade from an association), and
+    member. No index on association alone (dropped by migration 0013: it only duplicated the
+    unique one's leading column, at one index entry per row written)."""
 
     association = models.ForeignKey(
         "associations.Association",
         verbose_name=_("association"),
         on_delete=models.CASCADE,
         related_name="supporters",
+        db_index=False,  # served by supporter_unique (association, member)
     )
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -10,8 +10,8 @@ For each wallet of the program with a balance, one ledger entry moves it all:
 The rule is written once, as the queryset ``sweep_targets``; PostgreSQL runs it inside one
 set-based statement per batch (balances emptied, entries inserted and association figures
 moved in the same statement, with ``cagnotte.figures``' statements: a fast form without row
-locks or speculative insertions, and a safe one for a batch the fast one refuses; see the
-statements), SQLite walks the same queryset's rows, locked by ``ledger.locked_wallets``,
+locks or speculative insertions, which empties each wallet at the row address its read found
+(``ctid``), and a safe one for a batch the fast one refuses; see the statements), SQLite walks the same queryset's rows, locked by ``ledger.locked_wallets``,
 through ``ledger.post_entry``. Both write the same entries with the same references.
 
 Safe by construction:
@@ -34,7 +34,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, Min, Q, Sum, When
+from django.db.models import Case, Count, F, Min, Q, Sum, TextField, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -297,8 +298,11 @@ def entry_params(program: Program, actor=None) -> dict:
 # completion, on the same snapshot. Two forms of it, both writing the same rows:
 #
 # * the fast one, tried first: the batch is read without locking, and the wallets are emptied
-#   by an UPDATE that re-checks each balance (READ COMMITTED re-reads a row changed meanwhile
-#   and skips it if its balance moved), feeding plain INSERTs of the entries and of the new
+#   by an UPDATE that reaches each row by the address the read found it at (``ctid``: no
+#   second walk of the primary key) and re-checks each balance (READ COMMITTED re-reads a row
+#   changed meanwhile, following it to its new version, and skips it if its balance moved:
+#   the balance is the one condition re-checked there, PostgreSQL 15 does not re-check the
+#   address), feeding plain INSERTs of the entries and of the new
 #   supporters — no row lock before the update, no speculative insertion. It fails as a whole
 #   (unique violation) when an entry's reference exists already (a wallet credited again after
 #   its sweep) or a supporter was recorded meanwhile; and it is rolled back when a wallet
@@ -314,10 +318,10 @@ def entry_params(program: Program, actor=None) -> dict:
 _WALLETS = Wallet._meta.db_table
 
 _MOVED_FAST = f"""
-batch (wallet_id, member_id, balance, to_association) AS MATERIALIZED ({{targets}}),
+batch (wallet_id, member_id, balance, to_association, row_id) AS MATERIALIZED ({{targets}}),
 moved AS (
     UPDATE {_WALLETS} w SET balance = 0 FROM batch
-    WHERE w.id = batch.wallet_id AND w.balance = batch.balance
+    WHERE w.ctid = batch.row_id AND w.balance = batch.balance
     RETURNING batch.wallet_id, batch.member_id, batch.balance, batch.to_association
 ),
 ins AS ({insert_entries_sql("moved")} RETURNING 1),
@@ -384,8 +388,12 @@ SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*
 FROM moved
 """
 
-_SWEEP_BATCH_FAST = f"WITH {_MOVED_FAST},{_FIGURES}"
-_SWEEP_BATCH_SAFE = f"WITH {_MOVED_SAFE},{_FIGURES}"
+# Each statement opens with its name, which pg_stat_activity shows (it keeps only a statement's
+# first kilobyte): an operator, or a test, tells the two apart while one waits.
+FAST_LABEL = "/* sweep batch: fast */"
+SAFE_LABEL = "/* sweep batch: safe */"
+_SWEEP_BATCH_FAST = f"{FAST_LABEL} WITH {_MOVED_FAST},{_FIGURES}"
+_SWEEP_BATCH_SAFE = f"{SAFE_LABEL} WITH {_MOVED_SAFE},{_FIGURES}"
 
 
 class _BatchChanged(Exception):
@@ -393,10 +401,16 @@ class _BatchChanged(Exception):
 
 
 def _batch_queryset(program: Program, *, after_id: int, limit: int, lock: bool):
+    """The batch's rows; unlocked ones (the fast statement) with their row's physical address
+    (``ctid``), which its UPDATE reaches the row by, without a walk of the primary key."""
     batch = sweep_targets(program).filter(pk__gt=after_id)
+    columns = ["pk", "member_id", "balance", "to_association"]
     if lock:
         batch = batch.select_for_update(of=("self",))
-    return batch.values_list("pk", "member_id", "balance", "to_association")[:limit]
+    else:
+        batch = batch.annotate(row_id=RawSQL(f"{_WALLETS}.ctid", (), output_field=TextField()))
+        columns.append("row_id")
+    return batch.values_list(*columns)[:limit]
 
 
 def _memo(program: Program) -> str:

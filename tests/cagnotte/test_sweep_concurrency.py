@@ -173,7 +173,7 @@ def test_a_wallet_credited_while_its_batch_is_written_is_swept_whole(closed_prog
                     waiting = watcher.execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                         " AND query LIKE %s",
-                        ["%UPDATE cagnotte_wallet w SET balance = 0%"],
+                        [sweep.FAST_LABEL + "%"],
                     ).fetchone()[0]
                     if waiting:
                         break
