@@ -274,6 +274,8 @@ def import_postgres(reader: Reader, report: ImportReport, *, size: int, progress
 
 
 def _fetch_errors(cursor, report: ImportReport) -> None:
+    """The rows' errors into the report: read after every statement that sets some (the
+    validation, the deferred rule, the wallet totals), and only then."""
     cursor.execute(
         "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
     )
@@ -306,15 +308,12 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
         keyed_columns=rules.sql_keyed_columns(),
     )
     cursor.execute(parse, params)
-    cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
-    has_errors = cursor.fetchone()[0]
+    _fetch_errors(cursor, report)
     deferred_checked = False
-    if has_errors or report.all_or_nothing:
-        _check_deferred(cursor, ceiling)
+    if report.errors or report.all_or_nothing:
+        _check_deferred(cursor, report, ceiling)
         deferred_checked = True
-        if not has_errors:  # all or nothing: did the deferred rule find any?
-            cursor.execute("SELECT EXISTS (SELECT FROM credit_import_rows WHERE error IS NOT NULL)")
-            has_errors = cursor.fetchone()[0]
+    has_errors = bool(report.errors)
     cursor.execute("ANALYZE credit_import_rows")
     steps.update(1)
     timer("validation")
@@ -343,16 +342,20 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
             timer("insert (rolled back: references already imported)")
             fast = False
         if not deferred_checked:
-            _check_deferred(cursor, ceiling)
+            _check_deferred(cursor, report, ceiling)
             deferred_checked = True
             timer("validation")
     steps.close()
 
 
-def _check_deferred(cursor, ceiling: int) -> None:
+def _check_deferred(cursor, report: ImportReport, ceiling: int) -> None:
     checks, params = rules.sql_deferred_checks(ceiling)
+    found = 0
     for condition, reason in checks:
         cursor.execute(_PG_DEFERRED.format(condition=condition, reason=reason), params)
+        found += cursor.rowcount
+    if found:
+        _fetch_errors(cursor, report)
 
 
 def _apply(
@@ -367,8 +370,7 @@ def _apply(
     steps.update(1)
     timer("totals per wallet")
     if report.all_or_nothing and has_errors:
-        _fetch_errors(cursor, report)
-        return
+        return  # report.errors holds them all
     limits = {"balance_max": rules.BALANCE_MAX, "credited": fast}
     cursor.execute(_PG_CREATE_WALLETS, limits)
     timer("wallet upsert")
@@ -396,10 +398,10 @@ def _apply(
                 "reason": rules.wallet_total_message(),
             },
         )
+        # (A savepoint rolled back undoes these errors: the next attempt sets them again.)
+        _fetch_errors(cursor, report)
     steps.update(1)
     timer("wallet lock")
-    _fetch_errors(cursor, report)
-    timer("report")
     if report.rejected:
         raise _Rejected  # undoes the wallets created above
     cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
