@@ -314,7 +314,8 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
         _check_deferred(cursor, report, ceiling)
         deferred_checked = True
     has_errors = bool(report.errors)
-    cursor.execute("ANALYZE credit_import_rows")
+    # Statistics for the plans below: only the columns they join, group or filter on.
+    cursor.execute("ANALYZE credit_import_rows (member_id, program_id, error)")
     steps.update(1)
     timer("validation")
     fast = True
