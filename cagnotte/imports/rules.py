@@ -4,7 +4,9 @@ Each rule is written once, as a pair that must say the same thing: ``sql``, a co
 the PostgreSQL validation query's aliases (``s`` the row's fields, with ``s.amount_ok`` and
 ``s.amount_value``, the amount as a number when it reads as one, ``cr`` its regional bank,
 ``u`` its member, ``p`` its program, ``d`` the first line of a reference seen twice), and
-``broken``, the same condition over a :class:`CheckedRow` in Python. A row's reason is the
+``broken``, the same condition over a :class:`CheckedRow` in Python (a ``keyed`` rule reads
+only ``s.caisse_code``, ``s.program_code``, ``s.period``, ``cr`` and ``p``: PostgreSQL checks
+it once per distinct key of the file). A row's reason is the
 first rule it breaks, in this order, on both paths (``tests/cagnotte/test_import_hostile.py``
 runs hostile files through both and compares). Rules about how the line itself reads
 (encoding, quotes, columns) are decided by the one reader (``reader.py``), which both engines
@@ -17,6 +19,7 @@ applied (instead of a ``bigint out of range`` traceback).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -98,6 +101,11 @@ class RowRule:
     # Checked by PostgreSQL in a statement of its own, after the others, and only when it can
     # matter (see postgres.py): it must come after every rule that is not deferred.
     deferred: bool = False
+    # The rule reads only the row's key (its regional bank's code, its program's code, its
+    # period: ``s.caisse_code``, ``s.program_code``, ``s.period``, and ``cr``, ``p``), so
+    # PostgreSQL checks it once per distinct key of the file (a dozen in a month's file), not
+    # once per row: see sql_keyed_columns.
+    keyed: bool = False
 
 
 def sql_digits_only(expression: str) -> str:
@@ -140,7 +148,7 @@ ROW_RULES: tuple[RowRule, ...] = (
         f" AND length(s.reference) > {REFERENCE_MAX}",
         lambda r, _: not r.reference or len(r.reference) > REFERENCE_MAX,
     ),
-    RowRule("caisse", ERR_CAISSE, "cr.id IS NULL", lambda r, _: r.caisse_id is None),
+    RowRule("caisse", ERR_CAISSE, "cr.id IS NULL", lambda r, _: r.caisse_id is None, keyed=True),
     RowRule(
         "account",
         ERR_ACCOUNT,
@@ -148,12 +156,13 @@ ROW_RULES: tuple[RowRule, ...] = (
         lambda r, _: _account_bad(r.account_number),
     ),
     RowRule("member", ERR_MEMBER, "u.id IS NULL", lambda r, _: r.member_id is None),
-    RowRule("program", ERR_PROGRAM, "p.id IS NULL", lambda r, _: r.program_id is None),
+    RowRule("program", ERR_PROGRAM, "p.id IS NULL", lambda r, _: r.program_id is None, keyed=True),
     RowRule(
         "program_cr",
         ERR_PROGRAM_CR,
         "p.caisse_regionale_id <> cr.id",
         lambda r, _: r.program_caisse_id != r.caisse_id,
+        keyed=True,
     ),
     # The SQL twin of tookets.periods.is_period, the one reading of a period.
     RowRule(
@@ -164,6 +173,7 @@ ROW_RULES: tuple[RowRule, ...] = (
         f" OR NOT {sql_digits_only('substr(s.period, 1, 4) || substr(s.period, 6, 2)')}"
         """ OR substr(s.period, 6, 2) COLLATE "C" NOT BETWEEN '01' AND '12'""",
         lambda r, _: not is_period(r.period),
+        keyed=True,
     ),
     RowRule(
         "amount",
@@ -186,6 +196,14 @@ ROW_RULES: tuple[RowRule, ...] = (
     ),
 )
 assert all(r.deferred for r in ROW_RULES[[r.deferred for r in ROW_RULES].index(True) :])
+# The key's columns and tables (the aliases of sql_keyed_columns), and nothing else of the row.
+_KEY_SQL = re.compile(r"\b(s\.(caisse_code|program_code|period)|cr|p)\.?")
+assert all(
+    not r.keyed or not re.search(r"\b[a-z]+\.", _KEY_SQL.sub("", r.sql)) for r in ROW_RULES
+), "a keyed rule reads only the row's key"
+assert all(r.keyed or not re.search(r"\b(cr|p)\.", r.sql) for r in ROW_RULES), (
+    "a rule reading the regional bank or the program is keyed"
+)
 
 
 def amount_ceiling() -> int:
@@ -224,13 +242,23 @@ def _sql_params(ceiling: int) -> dict:
 
 def sql_error_case(ceiling: int) -> tuple[str, dict]:
     """The PostgreSQL engine: one CASE giving each row the reason of the first rule it breaks
-    (of the rules not deferred), and its parameters (``amount_max``, one per reason)."""
+    (of the rules not deferred), and its parameters (``amount_max``, one per reason). A keyed
+    rule reads its answer from ``k``, the row's key (sql_keyed_columns)."""
     branches = [
-        f"WHEN {rule.sql} THEN {_sql_reason(rule, f'e_{n}')}"
+        f"WHEN {f'k.broken_{n}' if rule.keyed else rule.sql} THEN {_sql_reason(rule, f'e_{n}')}"
         for n, rule in enumerate(ROW_RULES)
         if not rule.deferred
     ]
     return "CASE " + " ".join(branches) + " END", _sql_params(ceiling)
+
+
+def sql_keyed_columns() -> str:
+    """The keyed rules' conditions as columns ``broken_<n>`` of the query over the file's
+    distinct keys (aliases ``s``: caisse_code, program_code, period; ``cr``; ``p``), which the
+    CASE of sql_error_case reads as ``k``."""
+    return ", ".join(
+        f"({rule.sql}) AS broken_{n}" for n, rule in enumerate(ROW_RULES) if rule.keyed
+    )
 
 
 def sql_deferred_checks(ceiling: int) -> tuple[list[tuple[str, str]], dict]:
