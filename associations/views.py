@@ -43,7 +43,7 @@ from associations.project_views import shown_projects
 from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
-from cagnotte.figures import read_figures
+from cagnotte.figures import figures_from_rows, read_figure_rows, read_figures
 from cagnotte.selectors import version_and_year_end
 from tookets.db_router import replica_reads
 from tookets.fragments import (
@@ -51,6 +51,8 @@ from tookets.fragments import (
     FRAGMENT_TIMEOUT,
     cached_html,
     fragment_key,
+    kept_get,
+    kept_set,
     with_csrf,
 )
 from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
@@ -142,14 +144,12 @@ def _card_key(card, *, version: int, year: int, favourite_id) -> str:
     )
 
 
-def _fill_cards(
-    html: str, cards, *, found: dict, version: int, year: int, favourite_id, next_url, labels
-):
+def _fill_cards(html: str, cards, *, found: dict, version: int, year: int, favourite_id, labels):
     """``html`` with each card slot (``card_slot``) replaced by its card, each card cached on
     its own under everything it shows (``_card_key``): the directory's version (name,
     presentation, labels), the year and its figures (with its live projects' titles and
     progress: a gift to a project, a project accepted or ended changes them), whether it is
-    the favourite. The URL its favourite form returns to is put in on the way out
+    the favourite. The URL its favourite form returns to is left for the caller to put in
     (``with_next``): no key holds a URL. ``cards``: ``(row, figures, anchor)``; ``found``:
     what the page's one ``get_many`` answered for their keys (asked with the page's other
     fragments); ``labels()`` gives the option labels, called only if a card is rendered.
@@ -172,7 +172,7 @@ def _fill_cards(
         found = {**found, **missing}
     for key, (row, _figures, anchor) in keys.items():
         html = html.replace(card_slot_marker(row["pk"], anchor), found[key], 1)
-    return with_next(html, next_url)
+    return html
 
 
 def _directory_page(
@@ -184,12 +184,14 @@ def _directory_page(
 
     A constant number of queries whatever the number of associations and the filters: user,
     the directory's version, then (list, or the favourites page) the page's figures and the
-    member's favourite in one SQL statement (``read_figures``). What the URL shows in this
+    member's favourite in one SQL statement (``read_figure_rows``). What the URL shows in this
     state of the directory (``(version, day, scope)``: the database bumps the version on
     every write that can change it) — mode, counts, page number, the page's rows — is one
     cache read (the plan); the page around the cards is rendered once per state and query,
     each card once per version, figures and favourite (``_fill_cards``): a gift re-renders
-    the one card it changed, a new favourite the two cards whose badge moved. The filter form
+    the one card it changed, a new favourite the two cards whose badge moved; and the whole
+    content with its cards is kept under those keys and the figures' rows, so a page whose
+    figures did not move is one more cache read and nothing else. The filter form
     is built from the cached option lists (it names the keys: ``directory_query_key``); only
     when the plan or the page is new are the querysets built.
     """
@@ -206,21 +208,17 @@ def _directory_page(
     )
     plan = _plan(form, page=page, state=state, reader=reader)
     rows = plan["rows"]
-    figures, favourite_id, favourite = {}, None, None
+    figure_rows = ()
     if rows is not None or with_favourite:
-        ids = [row["pk"] for row in rows or ()]
-        figures, favourite_id = read_figures(ids, member=member, year=day.year, day=day)
-    card_key = functools.partial(
-        _card_key, version=version, year=day.year, favourite_id=favourite_id
-    )
-    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
+        figure_rows = read_figure_rows(
+            [row["pk"] for row in rows or ()], member=member, year=day.year, day=day
+        )
+    favourite_id = next((row[0] for row in figure_rows if row[1]), None)
     # Whether the favourite is shown (the member may still see it) is a cached answer too,
-    # read in the same round trip as everything else: the content's key for either answer
-    # and the favourite's card are asked with it.
-    favourite_key = favourite_card = None
+    # read in the same round trip as the content and the cards.
+    favourite_key = None
     if with_favourite and favourite_id:
         favourite_key = fragment_key("directory-favourite", (state, favourite_id))
-        favourite_card = ({"pk": favourite_id}, figures[favourite_id], False)
     if plan["has_errors"]:
         content_keys = {}
     else:
@@ -238,6 +236,24 @@ def _directory_page(
             shown_favourite: (state, request.path, query, shown_search, shown_favourite, shown_rows)
             for shown_favourite in shown
         }
+        # The whole content with its cards in, under everything it shows: the content's keys
+        # (the directory's state and the query) and the figures' rows as read (every figure
+        # the cards show, and the favourite). A page whose figures did not move since it was
+        # last shown is one cache read; any gift to one of its cards makes a new key.
+        page_key = fragment_key(
+            "directory-page", (content_template, tuple(content_keys.values()), figure_rows)
+        )
+        html = kept_get(page_key)
+        if html is not None:
+            return _page_context(request, with_next(html, full_path), plan, form)
+    figures, favourite_id = figures_from_rows([row["pk"] for row in rows or ()], figure_rows)
+    card_key = functools.partial(
+        _card_key, version=version, year=day.year, favourite_id=favourite_id
+    )
+    cards = [(row, figures[row["pk"]], True) for row in rows or ()]
+    favourite_card = favourite = None
+    if favourite_key:
+        favourite_card = ({"pk": favourite_id}, figures[favourite_id], False)
     # One cache round trip for the content, the favourite and all the cards.
     wanted = [
         *(fragment_key(content_template, key) for key in content_keys.values()),
@@ -281,10 +297,11 @@ def _directory_page(
         version=version,
         year=day.year,
         favourite_id=favourite_id,
-        next_url=full_path,
         labels=lambda: card_labels(directory_options(member.caisse_regionale_id, version=version)),
     )
-    return _page_context(request, html, plan, form)
+    if not plan["has_errors"]:
+        kept_set(page_key, html)
+    return _page_context(request, with_next(html, full_path), plan, form)
 
 
 def _plan(form, *, page: int, state: tuple, reader) -> dict:
@@ -300,12 +317,12 @@ def _plan(form, *, page: int, state: tuple, reader) -> dict:
         # Ordered by supporters, which a gift changes without moving the directory's version:
         # read every time (the counts still come from their cache).
         return reader().plan()
-    plan = cache.get(directory_plan_key(state, directory_query_key(form, page=page)))
+    plan = kept_get(directory_plan_key(state, directory_query_key(form, page=page)))
     if plan is None:
         plan = reader().plan()
         shown = page if plan["number"] is None or page <= plan["number"] + 1 else plan["number"]
         if DirectoryVersion.current() == state[0]:
-            cache.set(
+            kept_set(
                 directory_plan_key(state, directory_query_key(form, page=shown)),
                 plan,
                 DIRECTORY_PLAN_TIMEOUT,

@@ -205,7 +205,8 @@ def offer_badge(day: datetime.date):
     """The matching offers a card announces, for the association of the enclosing query
     (``OuterRef("pk")``): in effect on ``day`` in a program it is enrolled in, taking it
     (``MatchingOffer.objects.in_effect_on`` and ``qualifying``: the gift's own rules), the
-    most generous first. Read ``values("name")[:1]`` and ``values("ends_on")[:1]``.
+    most generous first. Read ``values("pk")[:1]`` (``read_figures``), or
+    ``values("name")[:1]`` and ``values("ends_on")[:1]``.
     """
     # ``qualifying`` reads the association inside its own EXISTS: two levels up.
     return (
@@ -226,18 +227,15 @@ def offer_badge(day: datetime.date):
 
 @functools.lru_cache(maxsize=4)
 def _badges_sql(day: datetime.date) -> tuple[str, tuple]:
-    """A subselect ``(id, offer_name, offer_ends_on)`` of every association, compiled from
-    the ORM's ``offer_badge`` once per day and process (compiling it took the ORM longer than
-    the rest of a directory page), joined by ``read_figures`` on the page's ids: PostgreSQL
-    pulls it up into the join, so the badges are computed for the joined rows only."""
-    badge = offer_badge(day)
+    """A subselect ``(id, offer_id)`` of every association — the offer its card announces
+    (``offer_badge``) — compiled from the ORM once per day and process (compiling it took
+    the ORM longer than the rest of a directory page), joined by ``read_figures`` on the
+    page's ids: PostgreSQL pulls it up into the join, so the badge is computed for the
+    joined rows only, once per row (the offer's name and end are then read by its id)."""
     sql, params = (
         Association.objects.order_by()
-        .annotate(
-            offer_name=Subquery(badge.values("name")[:1]),
-            offer_ends_on=Subquery(badge.values("ends_on")[:1]),
-        )
-        .values("id", "offer_name", "offer_ends_on")
+        .annotate(offer_id=Subquery(offer_badge(day).values("pk")[:1]))
+        .values("id", "offer_id")
         .query.sql_with_params()
     )
     return sql, tuple(params)
@@ -272,10 +270,22 @@ def read_figures(
     day: datetime.date | None = None,
     member=None,
 ) -> tuple[dict[int, AssociationFigures], int | None]:
-    """``({association id: AssociationFigures}, favourite id)``: the figures of a page of
-    cards with their live projects' progress, and the member's favourite (and its figures),
-    in one statement written in SQL — a page's rows and labels come from the cache, these
-    never do.
+    """``({association id: AssociationFigures}, favourite id)`` (see ``read_figure_rows``)."""
+    ids = [int(pk) for pk in association_ids]
+    return figures_from_rows(ids, read_figure_rows(ids, year=year, day=day, member=member))
+
+
+def read_figure_rows(
+    association_ids,
+    *,
+    year: int | None = None,
+    day: datetime.date | None = None,
+    member=None,
+) -> tuple[tuple, ...]:
+    """The rows of the figures of a page of cards with their live projects' progress, and
+    of the member's favourite, in one statement written in SQL — a page's rows and labels
+    come from the cache, these never do. ``figures_from_rows`` makes them figures; as read,
+    they name every figure the cards show (a key for the page: ``associations.views``).
 
     A few index reads: the page's ids (and the favourite's one row), each joined to its
     totals and this year's totals (``figures_join``) and to its projects live on ``day``
@@ -300,16 +310,16 @@ def read_figures(
             "WHERE member_id = %s"
         )
         params.append(member_id)
-    figures = {pk: AssociationFigures() for pk in ids}
     if not wanted:
-        return figures, None
+        return ()
     badges, badge_params = _badges_sql(day)
     projects_sql, projects_params = _live_projects_sql(day)
     sql = (
-        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, ob.offer_name, ob.offer_ends_on, "
+        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
         "p.project_id, p.title, p.goal, p.raised "
         f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
         f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id "
+        f"LEFT JOIN {MatchingOffer._meta.db_table} AS mo ON mo.id = ob.offer_id "
         f"LEFT JOIN ({projects_sql}) AS p ON p.project_association = a.id "
         "ORDER BY a.id, p.ends_on, p.project_id"
     )
@@ -317,7 +327,15 @@ def read_figures(
     # the statement planned once per connection (tookets.prepared).
     with prepared_cursor(read_connection(Association)) as cursor:
         cursor.execute(sql, [*params, year, *badge_params, *projects_params])
-        rows = cursor.fetchall()
+        return tuple(map(tuple, cursor.fetchall()))
+
+
+def figures_from_rows(
+    ids, rows: tuple[tuple, ...]
+) -> tuple[dict[int, AssociationFigures], int | None]:
+    """``({association id: AssociationFigures}, favourite id)`` from ``read_figure_rows``:
+    zeros for the ``ids`` it has no row for."""
+    figures = {pk: AssociationFigures() for pk in ids}
     favourite_id = None
     projects: dict[int, dict[int, LiveProject]] = {}
     for pk, favourite, *columns in rows:

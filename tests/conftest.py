@@ -59,11 +59,15 @@ def _fresh_cache():
     # (Redis in CI, which outlives a test run): each test starts clean.
     from django.core.cache import caches
 
+    from tookets.fragments import forget_kept
+
     for cache in caches.all():
         cache.clear()
+    forget_kept()
     yield
     for cache in caches.all():
         cache.clear()
+    forget_kept()
 
 
 @pytest.fixture(autouse=True)

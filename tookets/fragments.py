@@ -24,6 +24,8 @@ With the cache down (django-redis ignores the error), every request renders: slo
 """
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from django.core.cache import cache
@@ -44,6 +46,65 @@ def fragment_key(name: str, state) -> str:
     active language."""
     raw = f"{get_language()}|{state!r}"
     return f"fragment:{name}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
+
+
+class _Kept:
+    """A bounded, thread-safe, least-recently-used map in this process's memory."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def set(self, key: str, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# The hottest values kept under a key that names their state (a page's plan, a whole page of
+# cards), also in this process: a key that names the data can never hold a stale value, so a
+# copy in memory is as exact as the cache's and saves its round trip. Bounded in entries
+# (a directory page is about 35 KB: some 20 MB at most per process).
+KEPT_IN_PROCESS = 512
+_kept = _Kept(KEPT_IN_PROCESS)
+
+
+def kept_get(key: str):
+    """The value under ``key`` (a key naming its state: see the module), from this process's
+    memory, else from the cache (then kept in memory too); None when neither has it. The
+    value is shared: callers must not change it."""
+    value = _kept.get(key)
+    if value is None:
+        value = cache.get(key)
+        if value is not None:
+            _kept.set(key, value)
+    return value
+
+
+def kept_set(key: str, value, timeout=FRAGMENT_TIMEOUT) -> None:
+    """``value`` under ``key`` in the cache and in this process's memory (``kept_get``)."""
+    cache.set(key, value, timeout)
+    _kept.set(key, value)
+
+
+def forget_kept() -> None:
+    """Empty this process's copies (the tests, whose databases start over and so may name
+    two states alike, call it with ``cache.clear()``)."""
+    _kept.clear()
 
 
 def cached_html(

@@ -145,3 +145,41 @@ def test_a_gift_re_renders_its_card_only(client, member, program, monkeypatch):
     client.post(SET, {"association": shown[0].pk})
     html(client)
     assert rendered == [shown[0].pk]  # its badge; the others were not the favourite before
+
+
+def test_a_page_whose_figures_did_not_move_is_read_whole(client, member, program, monkeypatch):
+    """The content with its cards in is kept under the content's keys and the figures' rows
+    as read: shown again, neither the content nor a card is looked up or rendered. It is kept
+    in this process too (``tookets.fragments.kept_get``), so it holds when the cache lost it,
+    and a gift still shows at once."""
+    from django.core.cache import cache
+
+    from associations import views
+
+    shown = visible_associations(program=program, count=3)
+    client.force_login(member)
+    rendered, looked_up = [], []
+    real_card, real_cached = views.association_card, views.cached_html
+
+    def counting_card(context, card, anchor=True):
+        rendered.append(card.pk)
+        return real_card(context, card, anchor=anchor)
+
+    def counting_cached(template_name, **kwargs):
+        looked_up.append(template_name)
+        return real_cached(template_name, **kwargs)
+
+    monkeypatch.setattr(views, "association_card", counting_card)
+    monkeypatch.setattr(views, "cached_html", counting_cached)
+    first = TOKEN.sub("", html(client))
+    assert sorted(rendered) == sorted(a.pk for a in shown) and len(looked_up) == 1
+    rendered.clear(), looked_up.clear()
+    cache.clear()
+    assert TOKEN.sub("", html(client)) == first
+    assert rendered == [] and looked_up == []
+    credit(member, program, 300)
+    give_tookets(member=member, association_id=shown[2].pk, amount=7, token="w", program=program)
+    page = html(client)
+    # A new key: the cards are looked up again, and rendered again since the cache lost them.
+    assert len(looked_up) == 1 and sorted(rendered) == sorted(a.pk for a in shown)
+    assert "<strong>7\xa0K</strong>" in page
