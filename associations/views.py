@@ -405,12 +405,35 @@ def favourites(request):
     context = _directory_page(
         request, "associations/_favourites_content.html", with_favourite=True, version=version
     )
-    preview = render_to_string(
-        "associations/_year_end_preview.html",
-        {"wallets": year_end, "last_sweep": last_sweep, "here": True, "today": day},
-    )
+    preview = _year_end_preview(year_end, last_sweep, day=day)
     context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)
+
+
+def _year_end_preview(wallets, last_sweep, *, day) -> str:
+    """The favourites page's year end (``version_and_year_end``'s answer), rendered once per
+    what it shows: each wallet's balance, campaign and destination, the last sweep, the day."""
+    shown = (
+        day,
+        tuple(
+            (w.pk, w.balance, w.program.name, w.program.year, w.program.closes_on)
+            + (w.sweep_to_id, w.sweep_to_name)
+            for w in wallets
+        ),
+        last_sweep
+        and (last_sweep.pk, last_sweep.given, last_sweep.association_id)
+        + (last_sweep.association_name, last_sweep.wallet.program.name)
+        + (last_sweep.wallet.program.year,),
+    )
+    key = fragment_key("year-end-preview", shown)
+    html = kept_get(key)
+    if html is None:
+        html = render_to_string(
+            "associations/_year_end_preview.html",
+            {"wallets": wallets, "last_sweep": last_sweep, "here": True, "today": day},
+        )
+        kept_set(key, html)
+    return html
 
 
 def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
