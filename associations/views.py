@@ -545,12 +545,22 @@ def detail(request, pk):
     content, row = _card_content(
         request, pk, "associations/_detail_content.html", next_url=request.get_full_path()
     )
-    # Its projects: one query, read only once the association is known to be visible.
+    # Its projects: one query, read only once the association is known to be visible, their
+    # list rendered once per what it shows (each project's title, goal, raised and whether it
+    # is still live).
     projects = shown_projects(pk, day=timezone.localdate())
+    shown = tuple((p.pk, p.title, p.goal, p.raised, p.live) for p in projects)
+    key = fragment_key("association-projects", (pk, shown))
+    projects_html = kept_get(key)
+    if projects_html is None:
+        projects_html = render_to_string(
+            "associations/_projects_list.html", {"projects": projects, "association_id": pk}
+        )
+        kept_set(key, projects_html)
     return render(
         request,
         "associations/detail.html",
-        {"content": content, "name": row["name"], "projects": projects, "association_id": pk},
+        {"content": content, "name": row["name"], "projects": mark_safe(projects_html)},
     )
 
 

@@ -340,6 +340,8 @@ def test_members_see_an_accepted_project_with_its_progress(
     ).content.decode()
     assert "31\u202f000\xa0K sur 50\u202f000\xa0K — 62\xa0%" in project_page
     assert '<progress max="50000" value="31000"' in project_page
+    # The association's page, its list of projects kept under what it shows, follows the gift.
+    assert "31\u202f000\xa0K sur 50\u202f000\xa0K — 62\xa0%" in client.get(detail).content.decode()
     # A member of another bank sees neither the project nor its photo.
     client.force_login(other_member)
     assert (
