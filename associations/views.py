@@ -49,6 +49,7 @@ from tookets.db_router import replica_reads
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
     FRAGMENT_TIMEOUT,
+    Kept,
     cached_html,
     fragment_key,
     kept_get,
@@ -444,6 +445,10 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
     return body, gzip.compress(body, compresslevel=6)
 
 
+# ``map_data``'s canonical filters, by query (bounded: any query string can be sent).
+_map_filters = Kept(1024)
+
+
 @login_required
 @require_GET
 @replica_reads
@@ -459,9 +464,20 @@ def map_data(request):
     the version, so the cache is never stale.
     """
     version = DirectoryVersion.current()
-    form = DirectoryFilterForm(request.GET, member=request.user, version=version)
-    filters = directory_query_key(form)
-    key, version, day = map_state_key(request.user, filters, version=version)
+    member = request.user
+    # The canonical filters depend on the query and the option lists only (the directory's
+    # version, the regional bank): worked out once per process for each short query, so a
+    # browser's revalidation builds no form.
+    query = request.META.get("QUERY_STRING", "")
+    asked = (version, member.caisse_regionale_id, query) if len(query) <= 300 else None
+    form = None
+    filters = _map_filters.get(asked) if asked else None
+    if filters is None:
+        form = DirectoryFilterForm(request.GET, member=member, version=version)
+        filters = directory_query_key(form)
+        if asked:
+            _map_filters.set(asked, filters)
+    key, version, day = map_state_key(member, filters, version=version)
     use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
     etag = f'"{key}{"-gz" if use_gzip else ""}"'
@@ -470,7 +486,9 @@ def map_data(request):
         cache_key = f"map-data:{key}"
         bodies = cache.get(cache_key)
         if bodies is None:
-            markers = associations_visible_to(request.user, on=day).filter(form.condition())
+            if form is None:
+                form = DirectoryFilterForm(request.GET, member=member, version=version)
+            markers = associations_visible_to(member, on=day).filter(form.condition())
             bodies = _map_body(map_rows(markers))
             # A write committed between the version read and the markers read shows in a
             # second read of the version: then the body is not stored under the first one.

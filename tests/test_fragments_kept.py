@@ -5,11 +5,11 @@ import threading
 
 from django.core.cache import cache
 
-from tookets.fragments import _Kept, kept_get, kept_set
+from tookets.fragments import Kept, kept_get, kept_set
 
 
 def test_the_least_recently_used_goes_first_and_the_size_holds():
-    kept = _Kept(3)
+    kept = Kept(3)
     for key in "abc":
         kept.set(key, key.upper())
     assert kept.get("a") == "A"  # now the most recent
@@ -33,7 +33,7 @@ def test_kept_reads_memory_first_then_the_cache():
 
 
 def test_threads_share_the_copies_without_losing_the_bound():
-    kept = _Kept(50)
+    kept = Kept(50)
 
     def writer(start):
         for n in range(start, start + 500):
@@ -47,3 +47,16 @@ def test_threads_share_the_copies_without_losing_the_bound():
         thread.join()
     assert len(kept._items) == 50
     assert all(kept.get(key) == int(key) for key in list(kept._items))
+
+
+def test_forgetting_empties_every_copy():
+    from tookets.fragments import forget_kept
+
+    first, second = Kept(4), Kept(4)
+    first.set("a", 1)
+    second.set("b", 2)
+    kept_set("fragment:test:forgotten", "x")
+    cache.clear()
+    forget_kept()
+    assert first.get("a") is None and second.get("b") is None
+    assert kept_get("fragment:test:forgotten") is None

@@ -25,6 +25,7 @@ With the cache down (django-redis ignores the error), every request renders: slo
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -48,13 +49,17 @@ def fragment_key(name: str, state) -> str:
     return f"fragment:{name}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
 
 
-class _Kept:
+_every_kept: "weakref.WeakSet[Kept]" = weakref.WeakSet()
+
+
+class Kept:
     """A bounded, thread-safe, least-recently-used map in this process's memory."""
 
     def __init__(self, size: int):
         self.size = size
         self._items: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
+        _every_kept.add(self)
 
     def get(self, key: str):
         with self._lock:
@@ -80,7 +85,7 @@ class _Kept:
 # copy in memory is as exact as the cache's and saves its round trip. Bounded in entries
 # (a directory page is about 35 KB: some 20 MB at most per process).
 KEPT_IN_PROCESS = 512
-_kept = _Kept(KEPT_IN_PROCESS)
+_kept = Kept(KEPT_IN_PROCESS)
 
 
 def kept_get(key: str):
@@ -102,9 +107,10 @@ def kept_set(key: str, value, timeout=FRAGMENT_TIMEOUT) -> None:
 
 
 def forget_kept() -> None:
-    """Empty this process's copies (the tests, whose databases start over and so may name
-    two states alike, call it with ``cache.clear()``)."""
-    _kept.clear()
+    """Empty this process's copies, every ``Kept`` (the tests, whose databases start over
+    and so may name two states alike, call it with ``cache.clear()``)."""
+    for kept in list(_every_kept):
+        kept.clear()
 
 
 def cached_html(
