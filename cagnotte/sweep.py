@@ -313,7 +313,10 @@ def entry_params(program: Program, actor=None) -> dict:
 #   the association's figures; supporters inserted with ON CONFLICT.
 #
 # The rows come from ``sweep_targets`` (the rule) either way; the figures from the figures
-# module's own statements. The sweep is not matched: none of what it moves is « abondement »
+# module's own statements. The new supporters are read from ``moved`` without a DISTINCT: a
+# member has one wallet per program (``wallet_one_per_member_program``), so a batch's
+# (association, member) pairs are distinct already (were one repeated, the fast statement would
+# fail on it and the safe one's ON CONFLICT skip it). The sweep is not matched: none of what it moves is « abondement »
 # (the 0 in the totals' rows).
 _WALLETS = Wallet._meta.db_table
 
@@ -324,11 +327,11 @@ moved AS (
     WHERE w.ctid = batch.row_id AND w.balance = batch.balance
     RETURNING batch.wallet_id, batch.member_id, batch.balance, batch.to_association
 ),
-ins AS ({insert_entries_sql("moved")} RETURNING 1),
+ins AS ({insert_entries_sql("moved")}),
 new_supporters AS (
     {
     insert_supporters_sql(
-        "SELECT DISTINCT to_association, member_id, %(now)s::timestamptz FROM moved "
+        "SELECT to_association, member_id, %(now)s::timestamptz FROM moved "
         "WHERE to_association IS NOT NULL AND NOT "
         + is_supporter_sql("moved.to_association", "moved.member_id"),
         on_conflict=False,
@@ -352,7 +355,7 @@ moved AS (
 new_supporters AS (
     {
     insert_supporters_sql(
-        "SELECT DISTINCT to_association, member_id, %(now)s::timestamptz FROM moved "
+        "SELECT to_association, member_id, %(now)s::timestamptz FROM moved "
         "WHERE to_association IS NOT NULL"
     )
 }
