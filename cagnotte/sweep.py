@@ -315,9 +315,9 @@ def entry_params(program: Program, actor=None) -> dict:
 # The rows come from ``sweep_targets`` (the rule) either way; the figures from the figures
 # module's own statements. The new supporters are read from ``moved`` without a DISTINCT: a
 # member has one wallet per program (``wallet_one_per_member_program``), so a batch's
-# (association, member) pairs are distinct already (were one repeated, the fast statement would
-# fail on it and the safe one's ON CONFLICT skip it). The sweep is not matched: none of what it moves is « abondement »
-# (the 0 in the totals' rows).
+# (association, member) pairs are distinct already (were one repeated, the fast statement
+# would fail on it and the safe one's ON CONFLICT skip it). The sweep is not matched: none of
+# what it moves is « abondement » (the 0 in the totals' rows).
 _WALLETS = Wallet._meta.db_table
 
 _MOVED_FAST = f"""
