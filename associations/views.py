@@ -37,7 +37,7 @@ from associations.directory import (
     visible_row_key,
 )
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
-from associations.filters import MODE_LIST, MODE_MAP, DirectoryFilterForm
+from associations.filters import MODE_LIST, MODE_MAP, VIEW, DirectoryFilterForm
 from associations.models import DirectoryVersion
 from associations.project_views import shown_projects
 from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
@@ -179,6 +179,39 @@ def _fill_cards(html: str, cards, *, found: dict, version: int, year: int, favou
 def _directory_page(
     request, content_template: str, *, with_favourite: bool = False, version: int | None = None
 ):
+    """The context of a directory page (see ``_directory_page_at``).
+
+    Without a ``version`` read by the caller, the version this process saw last is assumed
+    and checked in the figures' own statement (the directory changes seldom, its figures at
+    every gift): one query saved when it still holds. When it has moved, when the page's plan
+    is not kept under it, or on the map (which reads no figures), the page is made from the
+    version read first. The guess is only ever older than the data read after it, as when
+    the version is read first (``tookets.fragments``' rule)."""
+    seen = _seen.get("version")
+    if version is None and seen is not None and request.GET.get(VIEW) != MODE_MAP:
+        context = _directory_page_at(
+            request, content_template, with_favourite=with_favourite, version=seen, assumed=True
+        )
+        if context is not None:
+            return context
+    return _directory_page_at(
+        request, content_template, with_favourite=with_favourite, version=version
+    )
+
+
+# The directory's version this process read last (``_directory_page``), under « version »
+# (a ``Kept``: forgotten with the tests' cache).
+_seen = Kept(1)
+
+
+def _directory_page_at(
+    request,
+    content_template: str,
+    *,
+    with_favourite: bool = False,
+    version: int | None = None,
+    assumed: bool = False,
+):
     """The context of a directory page (the directory, the favourites): filters, counts and
     either a page of cards (list) or the map's settings (map), its main content rendered from
     the cache (``tookets.fragments``).
@@ -195,9 +228,14 @@ def _directory_page(
     figures did not move is one more cache read and nothing else. The filter form
     is built from the cached option lists (it names the keys: ``directory_query_key``); only
     when the plan or the page is new are the querysets built.
+
+    ``assumed``: ``version`` is a guess, checked against the version read with the figures
+    before anything is kept; None when it does not hold (nothing was kept under it).
     """
     member = request.user
     version, day, state = directory_state(member, version=version)
+    if not assumed:
+        _seen.set("version", version)
     full_path = request.get_full_path()
     # The keys name what the form reads, canonical (associations.directory_query); the form's
     # option lists come from the cache.
@@ -207,13 +245,23 @@ def _directory_page(
     reader = functools.cache(
         lambda: _DirectoryRead(request, form=form, page=page, state=state, day=day)
     )
-    plan = _plan(form, page=page, state=state, reader=reader)
+    plan = _plan(form, page=page, state=state, reader=reader, known_only=assumed)
+    if plan is None:  # a guess and a plan not kept: the version is read first, as usual
+        return None
     rows = plan["rows"]
     figure_rows = ()
     if rows is not None or with_favourite:
-        figure_rows = read_figure_rows(
-            [row["pk"] for row in rows or ()], member=member, year=day.year, day=day
+        read_version, figure_rows = read_figure_rows(
+            [row["pk"] for row in rows or ()],
+            member=member,
+            year=day.year,
+            day=day,
+            with_version=True,
         )
+        if assumed and read_version != version:
+            return None
+    elif assumed:
+        return None
     favourite_id = next((row[0] for row in figure_rows if row[1]), None)
     # Whether the favourite is shown (the member may still see it) is a cached answer too,
     # read in the same round trip as the content and the cards.
@@ -305,20 +353,22 @@ def _directory_page(
     return _page_context(request, with_next(html, full_path), plan, form)
 
 
-def _plan(form, *, page: int, state: tuple, reader) -> dict:
+def _plan(form, *, page: int, state: tuple, reader, known_only: bool = False) -> dict | None:
     """What the query shows in ``state`` (mode, counts, page number, the page's rows), kept
     under the canonical query (``directory_plan_key``).
 
     A page number past the last one shows the last page. Kept under the number asked for
     only when it is the one just after (a « Suivante » link made before the list got
     shorter), else under the page shown: any number makes no key of its own. Not kept if the
-    version moved (as ``read_through``).
+    version moved (as ``read_through``). ``known_only``: None rather than read it.
     """
     if form.mode != MODE_MAP and form.sort == SORT_SUPPORTED:
         # Ordered by supporters, which a gift changes without moving the directory's version:
         # read every time (the counts still come from their cache).
         return reader().plan()
     plan = kept_get(directory_plan_key(state, directory_query_key(form, page=page)))
+    if plan is None and known_only:
+        return None
     if plan is None:
         plan = reader().plan()
         shown = page if plan["number"] is None or page <= plan["number"] + 1 else plan["number"]

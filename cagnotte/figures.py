@@ -38,7 +38,7 @@ from django.db.models import Count, F, FloatField, OuterRef, Subquery, Sum, Valu
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from associations.models import Association, Project
+from associations.models import Association, DirectoryVersion, Project
 from cagnotte.models import (
     AssociationTotals,
     AssociationYearTotals,
@@ -281,7 +281,8 @@ def read_figure_rows(
     year: int | None = None,
     day: datetime.date | None = None,
     member=None,
-) -> tuple[tuple, ...]:
+    with_version: bool = False,
+):
     """The rows of the figures of a page of cards with their live projects' progress, and
     of the member's favourite, in one statement written in SQL — a page's rows and labels
     come from the cache, these never do. ``figures_from_rows`` makes them figures; as read,
@@ -293,6 +294,9 @@ def read_figure_rows(
     rows): one row per live project, or one row for an association without. The ORM would
     spend more compiling the statement than the database running it; the projects' part is
     compiled from ``Project.objects.live_on`` so that the rule stays in one place.
+
+    ``with_version``: ``(the directory's version, rows)``, the version read in the same
+    statement (so in the same snapshot), None when there is no row to carry it.
     """
     ids = [int(pk) for pk in association_ids]
     day = day or timezone.localdate()
@@ -311,11 +315,16 @@ def read_figure_rows(
         )
         params.append(member_id)
     if not wanted:
-        return ()
+        return (None, ()) if with_version else ()
     badges, badge_params = _badges_sql(day)
     projects_sql, projects_params = _live_projects_sql(day)
+    version = (
+        f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), "
+        if with_version
+        else ""
+    )
     sql = (
-        f"SELECT a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
+        f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
         "p.project_id, p.title, p.goal, p.raised "
         f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
         f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id "
@@ -327,7 +336,10 @@ def read_figure_rows(
     # the statement planned once per connection (tookets.prepared).
     with prepared_cursor(read_connection(Association)) as cursor:
         cursor.execute(sql, [*params, year, *badge_params, *projects_params])
-        return tuple(map(tuple, cursor.fetchall()))
+        rows = tuple(map(tuple, cursor.fetchall()))
+    if with_version:
+        return (rows[0][0] if rows else None), tuple(row[1:] for row in rows)
+    return rows
 
 
 def figures_from_rows(

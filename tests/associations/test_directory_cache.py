@@ -183,3 +183,20 @@ def test_a_page_whose_figures_did_not_move_is_read_whole(client, member, program
     # A new key: the cards are looked up again, and rendered again since the cache lost them.
     assert len(looked_up) == 1 and sorted(rendered) == sorted(a.pk for a in shown)
     assert "<strong>7\xa0K</strong>" in page
+
+
+def test_the_version_guessed_is_checked_with_the_figures(
+    client, member, program, django_assert_num_queries
+):
+    """The version this process saw last is assumed, and checked in the figures' statement:
+    a write made elsewhere (the database bumps the version) shows at once."""
+    from associations.models import Association
+
+    (alpha,) = visible_associations(program=program, count=1, name="Nom d’avant")
+    client.force_login(member)
+    html(client)
+    with django_assert_num_queries(2):  # user, the figures with the version: the guess holds
+        assert "Nom d’avant" in html(client)
+    Association.objects.filter(pk=alpha.pk).update(name="Nom d’après")
+    page = html(client)
+    assert "Nom d’après" in page and "Nom d’avant" not in page

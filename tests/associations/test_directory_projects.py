@@ -199,7 +199,7 @@ def test_projects_add_no_query(client, member, program, django_assert_num_querie
             f.ProjectFactory(association=association, program=program)
     client.force_login(member)
     params = {"vue": mode}
-    warm = 3 if mode == "liste" else 2
+    warm = 2  # user, then (list) the figures with the version, or (map) the version
     client.get(URL, params)
     with django_assert_num_queries(warm):
         page = html(client, URL, **params)
