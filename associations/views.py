@@ -43,7 +43,7 @@ from associations.project_views import shown_projects
 from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
-from cagnotte.figures import figures_from_rows, read_figure_rows, read_figures
+from cagnotte.figures import figures_from_rows, read_figure_rows
 from cagnotte.selectors import version_and_year_end
 from tookets.db_router import replica_reads
 from tookets.fragments import (
@@ -572,16 +572,20 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     """An association's card (``template_name``: the card alone, or the association's page)
     for a member who may see it, else 404, rendered as a cached fragment.
 
-    Three queries when known: user, the directory's version, its figures and the member's
-    favourite (``read_figures``). Whether the member may see it and what its card says
+    Two queries when known: user, then its figures and the member's favourite with the
+    directory's version (``read_figure_rows``). Whether the member may see it and what its card says
     depend on the directory's state only: one cache read under that state, with the
     rendered card (its figures are read first, shown only if the member may see it).
     """
     if len(str(pk)) > MAX_ID_DIGITS:
         raise Http404
     member = request.user
-    version, day, state = directory_state(member)
-    figures, favourite_id = read_figures([pk], member=member, year=day.year, day=day)
+    day = timezone.localdate()
+    # The directory's version read with the figures, in the same statement: the card's keys
+    # name a state no older than what it shows (``tookets.fragments``' rule).
+    version, rows = read_figure_rows([pk], member=member, year=day.year, day=day, with_version=True)
+    version, day, state = directory_state(member, version=version)
+    figures, favourite_id = figures_from_rows([pk], rows)
     # The URL the favourite form returns to is put in on the way out: no key holds a URL.
     content_state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
     found = dict(

@@ -125,13 +125,14 @@ def test_card_fragment_for_the_map(client_member, association):
 
 def test_card_queries_are_constant(client_member, association, django_assert_num_queries):
     url = reverse("associations:card", args=[association.pk])
-    # First: user, the directory's version, the association's row and the version again,
-    # its figures with the favourite, the option lists (its labels): 3 + the version again
-    with django_assert_num_queries(8):
+    # First: user, its figures with the favourite and the directory's version, the
+    # association's row and the version again, the option lists (its labels): 3 + the version
+    # again
+    with django_assert_num_queries(7):
         client_member.get(url)
-    # Then: user, the directory's version, its figures with the favourite (the session, the
-    # row and the rendered card come from the cache)
-    with django_assert_num_queries(3):
+    # Then: user, its figures with the favourite and the directory's version (the session,
+    # the row and the rendered card come from the cache)
+    with django_assert_num_queries(2):
         client_member.get(url)
 
 

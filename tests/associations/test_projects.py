@@ -484,7 +484,7 @@ def test_the_pages_with_projects_read_a_bounded_number_of_queries(
         assert client.get(page).status_code == 200
 
 
-PINNED = {"detail": 4, "project": 3, "space": 5}
+PINNED = {"detail": 3, "project": 3, "space": 5}
 
 
 def test_the_associations_own_list_of_projects_reads_a_constant_number_of_queries(
