@@ -137,6 +137,52 @@ class _DirectoryRead:
         }
 
 
+class _Asked:
+    """What a directory URL's filter form answers (mode, sort, search, canonical query),
+    worked out once per process for each short query, member, day and state of the option
+    lists (everything the answers depend on: the lists by the directory's version and the
+    regional bank, a shuffle by the member and the day, « Les plus proches » by the member's
+    local bank). The form itself is built only when a page is rendered, read from the
+    database or in error."""
+
+    def __init__(self, request, member, version: int, day):
+        self._request, self._member, self._version = request, member, version
+        self._page = int_or_none(request.GET.get("page")) or 1
+        query = request.META.get("QUERY_STRING", "")
+        self._memo = (
+            (query, version, member.caisse_regionale_id, member.pk, member.caisse_locale_id, day)
+            if len(query) <= 300
+            else None
+        )
+        known = _asked_answers.get(self._memo) if self._memo else None
+        if known is None:
+            form = self.form
+            form.is_valid()
+            search = form.cleaned_data.get("q") or ""
+            known = (form.mode, form.sort, search, directory_query_key(form, page=self._page))
+            if self._memo:
+                _asked_answers.set(self._memo, known)
+        self.mode, self.sort, self.search, self._key = known
+
+    @functools.cached_property
+    def form(self) -> DirectoryFilterForm:
+        return DirectoryFilterForm(self._request.GET, member=self._member, version=self._version)
+
+    @property
+    def page(self) -> int:
+        """The page number asked for (1 when none or not a number)."""
+        return self._page
+
+    def key(self, page: int) -> tuple:
+        """``directory_query_key`` for ``page``."""
+        if page == self._page:
+            return self._key
+        return directory_query_key(self.form, page=page)
+
+
+_asked_answers = Kept(2048)
+
+
 def _card_key(card, *, version: int, year: int, favourite_id) -> str:
     """The cache key of a card ``(row, figures, anchor)``: everything it shows."""
     row, figures, anchor = card
@@ -239,13 +285,13 @@ def _directory_page_at(
     full_path = request.get_full_path()
     # The keys name what the form reads, canonical (associations.directory_query); the form's
     # option lists come from the cache.
-    form = DirectoryFilterForm(request.GET, member=member, version=version)
-    page = int_or_none(request.GET.get("page")) or 1
+    asked = _Asked(request, member, version, day)
+    page = asked.page
     # Built only when the plan or the page is new, then shared by all that needs it.
     reader = functools.cache(
-        lambda: _DirectoryRead(request, form=form, page=page, state=state, day=day)
+        lambda: _DirectoryRead(request, form=asked.form, page=page, state=state, day=day)
     )
-    plan = _plan(form, page=page, state=state, reader=reader, known_only=assumed)
+    plan = _plan(asked, page=page, state=state, reader=reader, known_only=assumed)
     if plan is None:  # a guess and a plan not kept: the version is read first, as usual
         return None
     rows = plan["rows"]
@@ -272,8 +318,8 @@ def _directory_page_at(
         content_keys = {}
     else:
         # The search as typed, since the search box shows it.
-        query = directory_query_key(form, page=plan["number"])
-        shown_search = form.cleaned_data.get("q") or ""
+        query = asked.key(plan["number"])
+        shown_search = asked.search
         # The rows' ids: the cards' order is the content's (a page by support moves alone).
         shown_rows = tuple(row["pk"] for row in rows or ())
         # The page around the cards: the favourite's id only where the page says something
@@ -294,7 +340,7 @@ def _directory_page_at(
         )
         html = kept_get(page_key)
         if html is not None:
-            return _page_context(request, with_next(html, full_path), plan, form)
+            return _page_context(request, with_next(html, full_path), plan, asked)
     figures, favourite_id = figures_from_rows([row["pk"] for row in rows or ()], figure_rows)
     card_key = functools.partial(
         _card_key, version=version, year=day.year, favourite_id=favourite_id
@@ -350,10 +396,10 @@ def _directory_page_at(
     )
     if not plan["has_errors"]:
         kept_set(page_key, html)
-    return _page_context(request, with_next(html, full_path), plan, form)
+    return _page_context(request, with_next(html, full_path), plan, asked)
 
 
-def _plan(form, *, page: int, state: tuple, reader, known_only: bool = False) -> dict | None:
+def _plan(asked, *, page: int, state: tuple, reader, known_only: bool = False) -> dict | None:
     """What the query shows in ``state`` (mode, counts, page number, the page's rows), kept
     under the canonical query (``directory_plan_key``).
 
@@ -362,11 +408,11 @@ def _plan(form, *, page: int, state: tuple, reader, known_only: bool = False) ->
     shorter), else under the page shown: any number makes no key of its own. Not kept if the
     version moved (as ``read_through``). ``known_only``: None rather than read it.
     """
-    if form.mode != MODE_MAP and form.sort == SORT_SUPPORTED:
+    if asked.mode != MODE_MAP and asked.sort == SORT_SUPPORTED:
         # Ordered by supporters, which a gift changes without moving the directory's version:
         # read every time (the counts still come from their cache).
         return reader().plan()
-    plan = kept_get(directory_plan_key(state, directory_query_key(form, page=page)))
+    plan = kept_get(directory_plan_key(state, asked.key(page)))
     if plan is None and known_only:
         return None
     if plan is None:
@@ -374,7 +420,7 @@ def _plan(form, *, page: int, state: tuple, reader, known_only: bool = False) ->
         shown = page if plan["number"] is None or page <= plan["number"] + 1 else plan["number"]
         if DirectoryVersion.current() == state[0]:
             kept_set(
-                directory_plan_key(state, directory_query_key(form, page=shown)),
+                directory_plan_key(state, asked.key(shown)),
                 plan,
                 DIRECTORY_PLAN_TIMEOUT,
             )
@@ -423,7 +469,7 @@ def _content_context(request, read: _DirectoryRead, *, rows, favourite_id, favou
     return context
 
 
-def _page_context(request, html: str, plan: dict, form) -> dict:
+def _page_context(request, html: str, plan: dict, asked: _Asked) -> dict:
     """The context of the page around the content: what its title and headings read."""
     context = {
         "content": with_csrf(request, html),
@@ -432,7 +478,7 @@ def _page_context(request, html: str, plan: dict, form) -> dict:
         "matching": plan["matching"],
     }
     if plan["has_errors"]:  # the page's error summary and title read the bound form
-        context["form"] = form
+        context["form"] = asked.form
     return context
 
 
