@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Value
 
 from cagnotte.imports import rules
@@ -32,6 +32,13 @@ from cagnotte.ledger_partitions import is_reference_constraint
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
+# The temporary tables' buffers (this backend's own, not shared_buffers): a million rows of
+# the file staged, then checked, are about 170 MB. With PostgreSQL's default (8 MB) each
+# table is written out to the operating system as it fills and read back by every later
+# statement: a third of the time before the entries are written. The pages are allocated
+# only as the tables grow. PostgreSQL fixes this size at a session's first use of a
+# temporary table: see _session_settings.
+PG_TEMP_BUFFERS = "512MB"
 COPY_CHUNK = 2000  # records per write to COPY
 
 _TEMP_TABLES = (
@@ -285,14 +292,10 @@ def _fetch_errors(cursor, report: ImportReport) -> None:
 def _stage_and_apply(cursor, reader, report, timer, size, progress):
     ceiling = rules.amount_ceiling()
     error_case, params = rules.sql_error_case(ceiling)
+    _session_settings(cursor)
     # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
     # (it is then a savepoint): start from a clean slate.
     cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLES}")
-    # Sorts and hashes over a million rows stay in memory; local to this transaction.
-    # JIT compiling the big statements costs more than it saves on these simple expressions.
-    cursor.execute(
-        "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [PG_WORK_MEM]
-    )
     cursor.execute(_PG_FIELDS_TABLE)
     _copy_records(cursor, reader, size, progress)
     report.rows = reader.rows
@@ -347,6 +350,27 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
             deferred_checked = True
             timer("validation")
     steps.close()
+
+
+def _session_settings(cursor) -> None:
+    """This transaction's settings: sorts and hashes over a million rows stay in memory
+    (work_mem); no JIT (compiling the big statements costs more than it saves on these simple
+    expressions); the temporary tables get PG_TEMP_BUFFERS.
+
+    PostgreSQL refuses another temp_buffers once the session has used a temporary table with
+    the one it had (the imports of a long-lived worker each set the same size, which it
+    accepts). When the session's first temporary table had another size (it used one before,
+    with the default), the import keeps that size: slower, the same result.
+    """
+    settings = "set_config('work_mem', %s, true), set_config('jit', 'off', true)"
+    try:
+        with transaction.atomic():
+            cursor.execute(
+                f"SELECT set_config('temp_buffers', %s, true), {settings}",
+                [PG_TEMP_BUFFERS, PG_WORK_MEM],
+            )
+    except DataError:
+        cursor.execute(f"SELECT {settings}", [PG_WORK_MEM])
 
 
 def _check_deferred(cursor, report: ImportReport, ceiling: int) -> None:

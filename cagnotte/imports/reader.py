@@ -30,9 +30,10 @@ BAD_ENCODING = "encoding"
 BAD_QUOTES = "quotes"
 BAD_COLUMNS = "columns"
 
-Record = tuple[int, str | None, list[str] | None, bool]
-"""(line number, read error or None, the fields (``COLUMNS``) or None, plain: fields hold no
-quote)."""
+Record = tuple[int, str | None, list[str] | None, str | None]
+"""(line number, read error or None, the fields (``COLUMNS``) or None, plain: the line's text
+when it holds no quote or carriage return (its fields are then ``plain.split(",")``), else
+None)."""
 
 
 def read_header(stream) -> None:
@@ -58,6 +59,7 @@ class Reader:
 
     def __iter__(self) -> Iterator[Record]:
         codes = self.caisse_codes
+        width = len(COLUMNS)
         for line, raw in enumerate(self.stream, self.first_line):
             if raw.endswith(b"\n"):
                 raw = raw[:-1]
@@ -67,16 +69,17 @@ class Reader:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 self.rows += 1
-                yield line, BAD_ENCODING, None, False
+                yield line, BAD_ENCODING, None, None
                 continue
             if "\x00" in text:  # PostgreSQL's text cannot hold it
                 self.rows += 1
-                yield line, BAD_ENCODING, None, False
+                yield line, BAD_ENCODING, None, None
                 continue
-            plain = '"' not in text and "\r" not in text
-            if plain:
+            if '"' not in text and "\r" not in text:
+                plain = text
                 fields = text.split(",")
             else:
+                plain = None
                 try:
                     fields = next(csv.reader([text], strict=True), [])
                 except csv.Error:
@@ -85,9 +88,9 @@ class Reader:
                 continue
             self.rows += 1
             if fields is None:
-                yield line, BAD_QUOTES, None, False
-            elif len(fields) != len(COLUMNS):
-                yield line, BAD_COLUMNS, None, False
+                yield line, BAD_QUOTES, None, None
+            elif len(fields) != width:
+                yield line, BAD_COLUMNS, None, None
             else:
                 codes.add(fields[0])
                 yield line, None, fields, plain
@@ -103,12 +106,13 @@ def _blank(fields: list[str]) -> bool:
 def copy_line(record: Record) -> str:
     """One record as a line of ``COPY … (FORMAT csv)``: line, read error, the fields.
 
-    Plain fields contain no quote, carriage return or line feed, so they go as they are; the
-    others are quoted. The line starts with its number: never ``\\.``, which would end COPY.
+    A plain line contains no quote, carriage return or line feed, so it goes as it is (its
+    fields are its text split on commas); the others' fields are quoted. The line starts with
+    its number: never ``\\.``, which would end COPY.
     """
     line, error, fields, plain = record
     if fields is None:
         return f"{line},{error}" + "," * len(COLUMNS) + "\n"
-    if plain:
-        return f"{line},," + ",".join(fields) + "\n"
+    if plain is not None:
+        return f"{line},,{plain}\n"
     return f"{line},," + ",".join('"' + f.replace('"', '""') + '"' for f in fields) + "\n"

@@ -203,14 +203,15 @@ def test_the_postgres_import_runs_a_fixed_number_of_statements(
     require_postgres, members, programs, tmp_path
 ):
     # Set-based: the number of statements does not grow with the file (COPY is not counted);
-    # recording the batch (hash lookup, insert, update, its bank) is four of them.
+    # recording the batch (hash lookup, insert, update, its bank) is four of them, the
+    # savepoint around the session settings (temp_buffers may be refused) two.
     small = write(tmp_path, rows_for(members, programs, prefix="s", count=5), "s.csv")
     large = write(tmp_path, rows_for(members, programs, prefix="l", count=2000), "l.csv")
     with CaptureQueriesContext(connection) as for_small:
         import_credits(path=small)
     with CaptureQueriesContext(connection) as for_large:
         import_credits(path=large)
-    assert len(for_small) == len(for_large) <= 24
+    assert len(for_small) == len(for_large) <= 26
 
 
 def test_the_schema_keeps_the_import_cheap(require_postgres):
@@ -228,3 +229,25 @@ def test_the_schema_keeps_the_import_cheap(require_postgres):
         indexes = [row[0] for row in cursor.fetchall()]
     # The (member, program) unique index serves lookups by member: no single-column one.
     assert not any(d.endswith("(member_id)") for d in indexes), indexes
+
+
+def test_a_session_whose_temp_buffers_are_fixed_still_imports(
+    require_postgres, members, programs, tmp_path, monkeypatch
+):
+    # PostgreSQL fixes temp_buffers at a session's first temporary table: once one was used,
+    # another size is refused, and the import goes on with the session's own (and its other
+    # settings).
+    from cagnotte.imports import postgres
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE earlier_temp_table (x int) ON COMMIT DROP")
+        cursor.execute("INSERT INTO earlier_temp_table VALUES (1)")
+    monkeypatch.setattr(postgres, "PG_TEMP_BUFFERS", "7MB")  # not the session's size
+    rows = rows_for(members, programs, prefix="t", count=30)
+    with CaptureQueriesContext(connection) as queries:
+        report = import_credits(path=write(tmp_path, rows))
+    assert (report.applied, report.errors) == (30, [])
+    assert balances() == expected_balances(rows)
+    settings = [q["sql"] for q in queries if "set_config" in q["sql"]]
+    assert len(settings) == 2 and "temp_buffers" not in settings[1], settings
+    assert_ledger_consistent()
