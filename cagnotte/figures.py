@@ -180,7 +180,19 @@ FIGURES_WIDTH = FIGURES_COLUMNS.count(",") + 1
 def figures_join(association: str) -> str:
     """LEFT JOINs bringing ``FIGURES_COLUMNS`` for the association whose id is the SQL
     expression ``association``; one parameter: the year. Both by primary key or unique
-    index; an association nobody gave to has no rows (``figures_from`` reads zeros)."""
+    index; an association nobody gave to has no rows (``figures_from`` reads zeros).
+
+    For the few rows of a page: on PostgreSQL each is a lateral read kept apart from the
+    join (``OFFSET 0``), so that it is one index read per row. Left to itself the planner,
+    costing random reads as a disk's, scanned both tables whole and hashed them: 0.67 against
+    0.48 ms for a page of 20 cards on the demo; the scans grow with the tables."""
+    if connection.vendor == "postgresql":
+        return (
+            f"LEFT JOIN LATERAL (SELECT * FROM {_TOTALS} t "
+            f"WHERE t.association_id = {association} OFFSET 0) ft ON true "
+            f"LEFT JOIN LATERAL (SELECT * FROM {_YEAR_TOTALS} y "
+            f"WHERE y.association_id = {association} AND y.year = %s OFFSET 0) fy ON true"
+        )
     return (
         f"LEFT JOIN {_TOTALS} ft ON ft.association_id = {association} "
         f"LEFT JOIN {_YEAR_TOTALS} fy ON fy.association_id = {association} AND fy.year = %s"
