@@ -81,15 +81,18 @@ def read_through(key: str, *, version: int, read, timeout: int):
     return value
 
 
-def directory_state(member, *, version: int | None = None) -> tuple[int, datetime.date, tuple]:
+def directory_state(
+    member, *, version: int | None = None, day: datetime.date | None = None
+) -> tuple[int, datetime.date, tuple]:
     """``(version, day, state)``: the directory as ``member`` sees it today, in one query
-    (none when the caller read the ``version`` with its own).
+    (none when the caller read the ``version`` with its own); ``day``: the one the caller's
+    reads used, today by default.
 
     ``state`` — ``(version, day, scope)`` — names what the visibility rule answers for every
     member of the same scope on that day: the pages' cached answers are keyed by it.
     """
     version = DirectoryVersion.current() if version is None else version
-    day = timezone.localdate()
+    day = timezone.localdate() if day is None else day
     return version, day, (version, day.isoformat(), directory_scope(member))
 
 

@@ -59,6 +59,9 @@ from tookets.fragments import (
 from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
 
 PER_PAGE = 20
+# The longest query string whose answers a process keeps (``_Asked``, ``map_data``): any query
+# string can be sent, so the copies are bounded in size as well as in number.
+MEMO_QUERY_MAX = 300
 # Where the favourites page's cached content takes the member's year-end preview.
 YEAR_END_SLOT = "<!--year-end-->"
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
@@ -151,7 +154,7 @@ class _Asked:
         query = request.META.get("QUERY_STRING", "")
         self._memo = (
             (query, version, member.caisse_regionale_id, member.pk, member.caisse_locale_id, day)
-            if len(query) <= 300
+            if len(query) <= MEMO_QUERY_MAX
             else None
         )
         known = _asked_answers.get(self._memo) if self._memo else None
@@ -295,10 +298,11 @@ def _directory_page_at(
     if plan is None:  # a guess and a plan not kept: the version is read first, as usual
         return None
     rows = plan["rows"]
+    ids = [row["pk"] for row in rows or ()]
     figure_rows = ()
     if rows is not None or with_favourite:
         read_version, figure_rows = read_figure_rows(
-            [row["pk"] for row in rows or ()],
+            ids,
             member=member,
             year=day.year,
             day=day,
@@ -341,7 +345,7 @@ def _directory_page_at(
         html = kept_get(page_key)
         if html is not None:
             return _page_context(request, with_next(html, full_path), plan, asked)
-    figures, favourite_id = figures_from_rows([row["pk"] for row in rows or ()], figure_rows)
+    figures, _favourite_id = figures_from_rows(ids, figure_rows)
     card_key = functools.partial(
         _card_key, version=version, year=day.year, favourite_id=favourite_id
     )
@@ -565,7 +569,7 @@ def map_data(request):
     # version, the regional bank): worked out once per process for each short query, so a
     # browser's revalidation builds no form.
     query = request.META.get("QUERY_STRING", "")
-    asked = (version, member.caisse_regionale_id, query) if len(query) <= 300 else None
+    asked = (version, member.caisse_regionale_id, query) if len(query) <= MEMO_QUERY_MAX else None
     form = None
     filters = _map_filters.get(asked) if asked else None
     if filters is None:
@@ -630,7 +634,7 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     # The directory's version read with the figures, in the same statement: the card's keys
     # name a state no older than what it shows (``tookets.fragments``' rule).
     version, rows = read_figure_rows([pk], member=member, year=day.year, day=day, with_version=True)
-    version, day, state = directory_state(member, version=version)
+    version, day, state = directory_state(member, version=version, day=day)
     figures, favourite_id = figures_from_rows([pk], rows)
     # The URL the favourite form returns to is put in on the way out: no key holds a URL.
     content_state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
