@@ -7,47 +7,63 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from associations import projects
-from associations.directory import directory_state, visible_row
-from associations.models import Association, Project, ProjectEvent
+from associations.directory import directory_state, visible_row, visible_row_key
+from associations.models import Association, DirectoryVersion, Project, ProjectEvent
 from associations.project_forms import OutcomeForm, ProjectForm
 from associations.selectors import associations_visible_to
 from associations.services import WorkflowError
 from associations.space import own_association
 from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
+from tookets.db_router import read_connection
+from tookets.fragments import fragment_key, kept_get, kept_get_many, kept_set
 from tookets.http import MAX_ID_DIGITS
 
-# Stands for the association's id in ``_shown_projects_sql`` (no id is negative).
+# Stand for the association's and the project's ids in ``_project_sql`` (no id is negative).
 _ASSOCIATION = -987_654_321
+_PROJECT = -987_654_322
 
 
 @functools.cache
-def _shown_projects_sql() -> tuple[str, tuple]:
-    """``shown_projects``' statement, compiled once per process from the ORM (the rule
-    ``Project.objects.shown`` and ``with_progress``) with ``_ASSOCIATION`` in the
-    association's place: compiling it took longer than running it, on every association's
-    and project's page."""
-    query = with_progress(Project.objects.shown().filter(association_id=_ASSOCIATION)).order_by(
-        "-ends_on", "-id"
-    )
+def _project_sql() -> tuple[str, tuple]:
+    """``project_with_version``'s statement, compiled once per process from the ORM (the rule
+    ``Project.objects.shown`` and ``with_progress``) with ``_ASSOCIATION`` and ``_PROJECT`` in
+    the ids' places: compiling it took longer than running it. The directory's version comes
+    first, read in the same statement, so on a row of its own when the project is not shown."""
+    query = with_progress(
+        Project.objects.shown().filter(association_id=_ASSOCIATION, pk=_PROJECT)
+    ).order_by()
     sql, params = query.query.sql_with_params()
+    sql = (
+        f"SELECT v.version AS directory_version, p.* FROM {DirectoryVersion._meta.db_table} v "
+        f"LEFT JOIN ({sql}) p ON TRUE WHERE v.id = 1"
+    )
     return sql, tuple(params)
 
 
-def shown_projects(association_id: int, *, day):
-    """The accepted projects of a visible association, with their progress (one query)."""
-    sql, compiled = _shown_projects_sql()
-    params = [association_id if value == _ASSOCIATION else value for value in compiled]
-    rows = list(Project.objects.raw(sql, params))
-    for project in rows:
-        project.progress = progress_of(project)
-        project.live = project.ends_on >= day
-    return rows
+def project_with_version(association_id: int, project_id: int, *, day):
+    """``(the directory's version, the project)``: the project members see (accepted) of
+    this association with its progress, or None; the version None when its row is gone. One
+    query, from the database the directory's version is read from (``read_connection``)."""
+    sql, compiled = _project_sql()
+    ids = {_ASSOCIATION: association_id, _PROJECT: project_id}
+    params = [ids.get(value, value) for value in compiled]
+    alias = read_connection(DirectoryVersion).alias
+    row = next(iter(Project.objects.db_manager(alias).raw(sql, params)), None)
+    if row is None:
+        return None, None
+    if row.pk is None:
+        return row.directory_version, None
+    row.progress = progress_of(row)
+    row.live = row.ends_on >= day
+    return row.directory_version, row
 
 
 def _check_ids(*ids) -> None:
@@ -211,18 +227,43 @@ def _form_page(request, form, *, title):
 def project_detail(request, pk, project_id):
     """A project's page, for a member who may see its association (else 404)."""
     _check_ids(pk, project_id)
-    # Whether the member sees the association: the directory's cached answer (as its page).
-    _version, day, state = directory_state(request.user)
-    row = visible_row(request.user, pk, state=state, day=day)
-    if row is None:
+    # The project with the directory's version, read together; then whether the member sees
+    # the association: the directory's answer kept under its state (as on its page).
+    day = timezone.localdate()
+    version, project = project_with_version(pk, project_id, day=day)
+    _version, day, state = directory_state(request.user, version=version, day=day)
+    found = kept_get_many([visible_row_key(state, pk)])
+    row = visible_row(request.user, pk, state=state, day=day, found=found)
+    if row is None or project is None:
         raise Http404
-    project = next((p for p in shown_projects(pk, day=day) if p.pk == project_id), None)
-    if project is None:
-        raise Http404
+    association = {"pk": row["pk"], "name": row["name"]}
+    # Rendered once per what it shows: every field ``_project_content.html`` reads is in the key.
+    shown = (
+        association["pk"],
+        association["name"],
+        project.pk,
+        project.title,
+        project.ends_on,
+        project.goal,
+        int(project.raised),
+        project.live,
+        bool(project.photo),
+        project.text,
+        project.outcome_status,
+        bool(project.outcome_photo),
+        project.outcome_text,
+    )
+    key = fragment_key("project-page", shown)
+    content = kept_get(key)
+    if content is None:
+        content = render_to_string(
+            "associations/_project_content.html", {"association": association, "project": project}
+        )
+        kept_set(key, content)
     return render(
         request,
         "associations/project_detail.html",
-        {"association": {"pk": row["pk"], "name": row["name"]}, "project": project},
+        {"project": project, "content": mark_safe(content)},
     )
 
 

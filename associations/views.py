@@ -39,11 +39,10 @@ from associations.directory import (
 from associations.directory_query import NEXT_PLACEHOLDER, directory_query_key, with_next
 from associations.filters import MODE_LIST, MODE_MAP, VIEW, DirectoryFilterForm
 from associations.models import DirectoryVersion
-from associations.project_views import shown_projects
 from associations.selectors import SORT_SUPPORTED, associations_visible_to, search_suggestions
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
-from cagnotte.figures import figures_from_rows, read_figure_rows
+from cagnotte.figures import figures_from_rows, read_figure_rows, shown_projects_from_rows
 from cagnotte.selectors import version_and_year_end
 from tookets.db_router import replica_reads
 from tookets.fragments import (
@@ -53,6 +52,7 @@ from tookets.fragments import (
     cached_html,
     fragment_key,
     kept_get,
+    kept_get_many,
     kept_set,
     with_csrf,
 )
@@ -618,14 +618,19 @@ class DetailCard(Card):
             setattr(self, name, row[name])
 
 
-def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
-    """An association's card (``template_name``: the card alone, or the association's page)
-    for a member who may see it, else 404, rendered as a cached fragment.
+def _card_content(
+    request, pk, template_name: str, *, next_url: str, shown_projects: bool = False, **extra
+):
+    """``(html, row, figure rows)``: an association's card (``template_name``: the card
+    alone, or the association's page) for a member who may see it, else 404, rendered as a
+    cached fragment; the rows as ``read_figure_rows`` read them (with every project members
+    see when ``shown_projects``: the association's page lists them).
 
-    Two queries when known: user, then its figures and the member's favourite with the
-    directory's version (``read_figure_rows``). Whether the member may see it and what its card says
-    depend on the directory's state only: one cache read under that state, with the
-    rendered card (its figures are read first, shown only if the member may see it).
+    Two queries: user, then its figures and the member's favourite with the directory's
+    version (``read_figure_rows``). Whether the member may see it and what its card says
+    depend on the directory's state only: kept under that state in this process (else one
+    cache read), with the rendered card (its figures are read first, shown only if the member
+    may see it).
     """
     if len(str(pk)) > MAX_ID_DIGITS:
         raise Http404
@@ -633,15 +638,19 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
     day = timezone.localdate()
     # The directory's version read with the figures, in the same statement: the card's keys
     # name a state no older than what it shows (``tookets.fragments``' rule).
-    version, rows = read_figure_rows([pk], member=member, year=day.year, day=day, with_version=True)
+    version, rows = read_figure_rows(
+        [pk],
+        member=member,
+        year=day.year,
+        day=day,
+        with_version=True,
+        shown_projects=shown_projects,
+    )
     version, day, state = directory_state(member, version=version, day=day)
     figures, favourite_id = figures_from_rows([pk], rows)
     # The URL the favourite form returns to is put in on the way out: no key holds a URL.
     content_state = (state, pk, figures[pk], favourite_id, sorted(extra.items()))
-    found = dict(
-        cache.get_many([visible_row_key(state, pk), fragment_key(template_name, content_state)])
-        or {}
-    )
+    found = kept_get_many([visible_row_key(state, pk), fragment_key(template_name, content_state)])
     row = visible_row(member, pk, state=state, day=day, found=found)
     if row is None:
         raise Http404(_("Cette association n’est pas visible pour vous."))
@@ -657,22 +666,24 @@ def _card_content(request, pk, template_name: str, *, next_url: str, **extra):
         }
 
     html = cached_html(template_name, state=content_state, context=context, found=found)
-    return with_csrf(request, with_next(html, next_url)), row
+    return with_csrf(request, with_next(html, next_url)), row, rows
 
 
 @login_required
 @require_GET
 @replica_reads
 def detail(request, pk):
-    content, row = _card_content(
-        request, pk, "associations/_detail_content.html", next_url=request.get_full_path()
+    content, row, rows = _card_content(
+        request,
+        pk,
+        "associations/_detail_content.html",
+        next_url=request.get_full_path(),
+        shown_projects=True,
     )
-    # Its projects: one query, read only once the association is known to be visible, their
-    # list rendered once per what it shows (each project's title, goal, raised and whether it
-    # is still live).
-    projects = shown_projects(pk, day=timezone.localdate())
-    shown = tuple((p.pk, p.title, p.goal, p.raised, p.live) for p in projects)
-    key = fragment_key("association-projects", (pk, shown))
+    # Its projects, read with its figures (live and ended), their list rendered once per
+    # what it shows (each project's title, goal, raised and whether it is still live).
+    projects = shown_projects_from_rows(pk, rows)
+    key = fragment_key("association-projects", (pk, tuple(projects)))
     projects_html = kept_get(key)
     if projects_html is None:
         projects_html = render_to_string(
@@ -691,7 +702,7 @@ def detail(request, pk):
 @replica_reads
 def card(request, pk):
     """The card alone, fetched by the map when a marker is opened."""
-    content, _row = _card_content(
+    content, _row, _rows = _card_content(
         request, pk, "associations/_card.html", next_url=safe_next(request)
     )
     return HttpResponse(content)

@@ -34,7 +34,17 @@ import functools
 from dataclasses import dataclass, replace
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, OuterRef, Subquery, Sum, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -70,6 +80,14 @@ class LiveProject:
     @property
     def progress(self) -> ProjectProgress:
         return ProjectProgress(goal=self.goal, raised=self.raised)
+
+
+@dataclass(frozen=True)
+class ShownProject(LiveProject):
+    """A project as its association's page lists it: live or ended (with its final figure)."""
+
+    ends_on: datetime.date
+    live: bool
 
 
 @dataclass(frozen=True)
@@ -253,25 +271,34 @@ def _badges_sql(day: datetime.date) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-@functools.lru_cache(maxsize=4)
-def _live_projects_sql(day: datetime.date) -> tuple[str, tuple]:
-    """The live projects (``Project.objects.live_on``: the one rule) with their progress
+@functools.lru_cache(maxsize=8)
+def _projects_sql(day: datetime.date, shown: bool = False) -> tuple[str, tuple]:
+    """The live projects (``Project.objects.live_on``: the one rule), or with ``shown`` every
+    project members see (``Project.objects.shown``: the ended ones too), with their progress
     (``with_progress``), as SQL to join: columns ``project_association``, ``project_id``,
-    ``title``, ``goal``, ``raised``, ``ends_on``. Compiled once per day and process: the
-    ORM takes about a millisecond to compile it, more than the database takes to run it."""
-    live = (
-        with_progress(Project.objects.live_on(day))
+    ``title``, ``goal``, ``raised``, ``ends_on`` and ``live`` (live on ``day``). Compiled
+    once per day and process: the ORM takes about a millisecond to compile it, more than the
+    database takes to run it."""
+    if shown:
+        projects = Project.objects.shown()
+        live = Exists(Project.objects.live_on(day).filter(pk=OuterRef("pk")))
+    else:
+        projects, live = Project.objects.live_on(day), Value(True, output_field=BooleanField())
+    rows = (
+        with_progress(projects)
+        .annotate(live=live)
         .order_by()
         .values(
             "title",
             "goal",
             "raised",
             "ends_on",
+            "live",
             project_association=F("association_id"),
             project_id=F("pk"),
         )
     )
-    sql, params = live.query.sql_with_params()
+    sql, params = rows.query.sql_with_params()
     return sql, tuple(params)
 
 
@@ -294,6 +321,7 @@ def read_figure_rows(
     day: datetime.date | None = None,
     member=None,
     with_version: bool = False,
+    shown_projects: bool = False,
 ):
     """The rows of the figures of a page of cards with their live projects' progress, and
     of the member's favourite, in one statement written in SQL — a page's rows and labels
@@ -309,6 +337,10 @@ def read_figure_rows(
 
     ``with_version``: ``(the directory's version, rows)``, the version read in the same
     statement (so in the same snapshot), None when there is no row to carry it.
+
+    ``shown_projects``: the rows carry every project members see, ended ones too
+    (``Project.objects.shown``), for an association's own page (``shown_projects_from_rows``);
+    its card still shows the live ones only (``figures_from_rows``).
     """
     ids = [int(pk) for pk in association_ids]
     day = day or timezone.localdate()
@@ -329,7 +361,7 @@ def read_figure_rows(
     if not wanted:
         return (None, ()) if with_version else ()
     badges, badge_params = _badges_sql(day)
-    projects_sql, projects_params = _live_projects_sql(day)
+    projects_sql, projects_params = _projects_sql(day, shown_projects)
     version = (
         f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), "
         if with_version
@@ -337,7 +369,7 @@ def read_figure_rows(
     )
     sql = (
         f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
-        "p.project_id, p.title, p.goal, p.raised "
+        "p.project_id, p.title, p.goal, p.raised, p.ends_on, p.live "
         f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
         f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id "
         f"LEFT JOIN {MatchingOffer._meta.db_table} AS mo ON mo.id = ob.offer_id "
@@ -363,10 +395,12 @@ def figures_from_rows(
     favourite_id = None
     projects: dict[int, dict[int, LiveProject]] = {}
     for pk, favourite, *columns in rows:
-        offer_name, offer_ends_on, project_id, title, goal, raised = columns[FIGURES_WIDTH:]
+        offer_name, offer_ends_on, project_id, title, goal, raised, _ends, live = columns[
+            FIGURES_WIDTH:
+        ]
         figures[pk] = _with_badge(figures_from(*columns[:FIGURES_WIDTH]), offer_name, offer_ends_on)
         shown = projects.setdefault(pk, {})
-        if project_id is not None:
+        if project_id is not None and live:
             # SUM is numeric in PostgreSQL: a Decimal, made an int for the key and the bar.
             shown[project_id] = LiveProject(project_id, title, goal, int(raised))
         if favourite:
@@ -375,6 +409,21 @@ def figures_from_rows(
         if shown:
             figures[pk] = replace(figures[pk], projects=tuple(shown.values()))
     return figures, favourite_id
+
+
+def shown_projects_from_rows(pk: int, rows: tuple[tuple, ...]) -> list[ShownProject]:
+    """The projects of association ``pk`` that its page lists, from ``read_figure_rows``
+    read with ``shown_projects``: the latest end first (then the latest made)."""
+    shown = {}
+    for row_pk, _favourite, *columns in rows:
+        project_id, title, goal, raised, ends_on, live = columns[FIGURES_WIDTH + 2 :]
+        if row_pk == pk and project_id is not None:
+            if isinstance(ends_on, str):  # SQLite gives the date as text
+                ends_on = datetime.date.fromisoformat(ends_on)
+            shown[project_id] = ShownProject(
+                project_id, title, goal, int(raised), ends_on=ends_on, live=bool(live)
+            )
+    return sorted(shown.values(), key=lambda p: (p.ends_on, p.pk), reverse=True)
 
 
 def _with_badge(figures: AssociationFigures, name, ends_on) -> AssociationFigures:

@@ -100,6 +100,25 @@ def kept_get(key: str):
     return value
 
 
+def kept_get_many(keys) -> dict:
+    """``{key: value}`` for those of ``keys`` (keys naming their state) found in this
+    process's memory, else in the cache — one round trip for all those memory lacks, none
+    when it has them all; what the cache gives is kept in memory too."""
+    found, missing = {}, []
+    for key in keys:
+        value = _kept.get(key)
+        if value is None:
+            missing.append(key)
+        else:
+            found[key] = value
+    if missing:
+        for key, value in (cache.get_many(missing) or {}).items():
+            if value is not None:
+                _kept.set(key, value)
+                found[key] = value
+    return found
+
+
 def kept_set(key: str, value, timeout=FRAGMENT_TIMEOUT) -> None:
     """``value`` under ``key`` in the cache and in this process's memory (``kept_get``)."""
     cache.set(key, value, timeout)

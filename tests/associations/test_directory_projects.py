@@ -245,3 +245,49 @@ def test_card_tag_writes_the_bars_as_the_card_template(rf, program, language):
     shown = tag.render(Context({"association": card, "request": request}))
     assert 'aria-label="&lt;b&gt;Vélos&lt;/b&gt; &amp; « roues »"' in shown
     assert '<progress max="10" value="10"' in shown and "Objectif atteint" in shown
+
+
+def test_the_association_page_lists_its_live_and_ended_projects_read_with_its_figures(
+    client, member, program
+):
+    """The association's page lists every project members see — live ones with their bar
+    and « J’aide ce projet », ended ones with their final figure — latest end first, read in
+    its figures' statement; not a proposed or refused one. A gift to a live project shows at
+    once (the list is kept under what it shows)."""
+    (alpha,) = visible_associations(program=program, count=1)
+    today = timezone.localdate()
+    later = f.ProjectFactory(association=alpha, program=program, title="Plus tard", goal=3_000)
+    ended = f.ProjectFactory(
+        association=alpha,
+        program=program,
+        title="Terminé",
+        goal=1_000,
+        ends_on=today - datetime.timedelta(days=1),
+    )
+    f.ProjectFactory(
+        association=alpha, program=program, title="Proposé", status=Project.Status.SUBMITTED
+    )
+    credit(member, program, 500)
+    client.force_login(member)
+    url = reverse("associations:detail", args=[alpha.pk])
+    page = html(client, url)
+    titles = re.findall(r'<h3 id="project-\d+-title"><a href="[^"]+">([^<]+)</a>', page)
+    assert titles == ["Plus tard", "Terminé"]
+    assert "Proposé" not in page
+    assert "Projet terminé : 0\u00a0K reçus" in page
+    assert page.count("J’aide ce projet") == 1 and f"?projet={ended.pk}" not in page
+    give_tookets(
+        member=member,
+        association_id=alpha.pk,
+        amount=120,
+        token="to-later",
+        program=program,
+        project_id=later.pk,
+    )
+    page = html(client, url)
+    assert re.search(rf'<progress max="3000" value="120"[^>]*project-{later.pk}-title', page)
+    # The project's own page: read with the directory's version; another association's
+    # project under this association's address is not found.
+    assert client.get(reverse("associations:project", args=[alpha.pk, ended.pk])).status_code == 200
+    other = f.ProjectFactory(program=program)
+    assert client.get(reverse("associations:project", args=[alpha.pk, other.pk])).status_code == 404
