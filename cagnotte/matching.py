@@ -419,17 +419,27 @@ def offers_of_bank(*, caisse_regionale_id: int | None) -> list[MatchingOffer]:
     """The offers of a bank's campaigns not swept yet (``None``: every bank's), with their
     budget used and gifts matched, for the staff dashboard: one query, never cached (the
     figures move with every matched gift)."""
+    return offers_from_rows(*offer_rows_of_bank(caisse_regionale_id=caisse_regionale_id))
+
+
+def offer_rows_of_bank(*, caisse_regionale_id: int | None) -> tuple[str, tuple]:
+    """``(database alias, rows)``: ``offers_of_bank``'s rows as read (every field it shows,
+    so they can name a rendering of them), made offers by ``offers_from_rows``."""
     sql, compiled = _offers_sql(caisse_regionale_id is not None)
     params = [caisse_regionale_id if value == _BANK else value for value in compiled]
-    offer_names, program_names = _offer_columns()
-    split = len(offer_names)
     db = read_connection(MatchingOffer)
     with prepared_cursor(db) as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        rows = tuple(map(tuple, cursor.fetchall()))
+    return db.alias, rows
+
+
+def offers_from_rows(alias: str, rows: tuple) -> list[MatchingOffer]:
+    offer_names, program_names = _offer_columns()
+    split = len(offer_names)
     offers = []
     for row in rows:
-        offer = MatchingOffer.from_db(db.alias, offer_names, row[:split])
-        offer.program = Program.from_db(db.alias, program_names, row[split:])
+        offer = MatchingOffer.from_db(alias, offer_names, row[:split])
+        offer.program = Program.from_db(alias, program_names, row[split:])
         offers.append(offer)
     return offers

@@ -11,18 +11,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from associations import selectors, staff_state
 from associations.charts import dashboard_charts
-from cagnotte.matching import offers_of_bank
+from cagnotte.matching import offer_rows_of_bank, offers_from_rows
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, staff_caisse
 from tookets.db_router import replica_reads
-from tookets.fragments import render_fragment
+from tookets.fragments import fragment_key, kept_get, kept_set, render_fragment
 from tookets.http import int_or_none
 
 DASHBOARD_CONTENT = "admin/associations/association/_dashboard_content.html"
+OFFERS_CONTENT = "admin/associations/association/_dashboard_offers.html"
 
 
 class DashboardMixin:
@@ -74,9 +76,7 @@ class DashboardMixin:
             "opts": self.model._meta,
             "title": _("Tableau de bord Tookets"),
             "dashboard_content": content,
-            # Outside the cached content: budgets move with every matched gift.
-            "offers": offers_of_bank(caisse_regionale_id=caisse_id),
-            "today": timezone.localdate(),
+            "offers_content": _offers_content(caisse_id),
         }
         return TemplateResponse(request, "admin/associations/association/dashboard.html", context)
 
@@ -101,3 +101,18 @@ class DashboardMixin:
             "changelist_url": reverse("admin:associations_association_changelist"),
             "charts": dashboard_charts(associations=associations, by_status=figures.by_status),
         }
+
+
+def _offers_content(caisse_id: int | None) -> str:
+    """The offers' table, outside the cached content (budgets move with every matched gift):
+    read each time, rendered once per rows as read and day (kept in this process)."""
+    alias, rows = offer_rows_of_bank(caisse_regionale_id=caisse_id)
+    today = timezone.localdate()
+    key = fragment_key("dashboard-offers", (rows, today))
+    html = kept_get(key)
+    if html is None:
+        html = render_to_string(
+            OFFERS_CONTENT, {"offers": offers_from_rows(alias, rows), "today": today}
+        )
+        kept_set(key, html)
+    return mark_safe(html)
