@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from bench import pages_bench as pb  # noqa: E402
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -305,6 +306,7 @@ def main():
         timing = {}
 
         def everyone_logged_in():  # run once, before any thread is released
+            timing["cpu_before"] = cpu.snapshot(gunicorn.pid)
             timing["browse_start"] = time.monotonic()
             timing["stop_at"] = timing["browse_start"] + seconds
 
@@ -350,6 +352,7 @@ def main():
         for t in threads:
             t.join()
         browse_seconds = time.monotonic() - timing["browse_start"]
+        cpu_after = cpu.snapshot(gunicorn.pid)
     finally:
         pb.stop(gunicorn)
 
@@ -373,6 +376,9 @@ def main():
             f"{label:28s} {len(ms):6d} {statistics.median(ms):8.1f} {percentile(ms, 0.95):8.1f} "
             f"{percentile(ms, 0.99):8.1f}"
         )
+    # Logins under load are requests of the browsing phase too.
+    under_load = total + sum(len(v) for k, v in logins.items() if "under load" in k)
+    print(cpu.report(timing.get("cpu_before"), cpu_after, requests=under_load))
     print(f"errors: {len(errors)} unexpected answers, {len(login_failures)} failed logins")
     for label, status in errors[:10]:
         print(f"  {label}: {status}")
