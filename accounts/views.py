@@ -17,7 +17,9 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,9 +30,11 @@ from accounts.forms import IdentifierForm, SettingsForm
 from accounts.models import User
 from cagnotte.ledger import LedgerYearMissing, NotEligible, WalletBusy
 from caisses.models import CaisseRegionale
+from tookets.fragments import kept_html, with_csrf
 from tookets.http import redirect_to_next, safe_next
 
 KEYPAD_PURPOSE = "login"
+SETTINGS_CONTENT = "accounts/_settings_content.html"
 
 
 def home_url_for(user) -> str:
@@ -202,15 +206,27 @@ def settings_view(request):
     remembered_caisse = None
     if remembered:
         remembered_caisse = CaisseRegionale.objects.filter(code=remembered[0]).first()
-    return render(
-        request,
-        "accounts/settings.html",
-        {
-            "form": form,
-            "remembered": remembered,
-            "remembered_caisse": remembered_caisse,
-        },
-    )
+    user = request.user
+    context = {
+        "form": form,
+        "remembered": remembered,
+        "remembered_caisse": remembered_caisse,
+        "is_member": user.is_member,
+    }
+    if form.is_bound:  # a form in error quotes what was sent: rendered, never kept
+        content = render_to_string(SETTINGS_CONTENT, context, request=request)
+    else:
+        # Rendered once per what it shows (the user's choice, the remembered identifier).
+        state = (
+            user.recap_emails,
+            user.is_member,
+            tuple(remembered or ()),
+            remembered_caisse.name if remembered_caisse else None,
+        )
+        content = with_csrf(
+            request, kept_html(SETTINGS_CONTENT, state=state, context=lambda: context)
+        )
+    return render(request, "accounts/settings.html", {"content": mark_safe(content)})
 
 
 @login_required

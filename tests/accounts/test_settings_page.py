@@ -1,6 +1,8 @@
 import pytest
 from django.urls import reverse
 
+from accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 URL = reverse("accounts:settings")
@@ -27,9 +29,14 @@ def test_member_turns_recap_emails_off_and_on(client, member, django_assert_max_
     member.refresh_from_db()
     assert member.recap_emails is False
 
+    # The page, kept under what it shows, follows the choice, whichever way it was made.
+    assert "checked" not in client.get(URL).content.decode()
     client.post(URL, {"recap_emails": "on"})
     member.refresh_from_db()
     assert member.recap_emails is True
+    assert "checked" in client.get(URL).content.decode()
+    User.objects.filter(pk=member.pk).update(recap_emails=False)
+    assert "checked" not in client.get(URL).content.decode()
 
 
 def test_settings_page_shows_the_member_menu(client, member):
