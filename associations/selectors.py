@@ -8,7 +8,6 @@ What the directory's pages keep of these answers, and under which keys, is in
 import datetime
 import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramWordSimilarity
@@ -108,24 +107,6 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
         status=Association.Status.VALIDATED,
         caisse_regionale_id=member.caisse_regionale_id,
     )
-
-
-def visible_association_or_none(
-    member, *, association_id, read: Callable[[QuerySet], QuerySet] | None = None
-) -> Association | None:
-    """One association by id if the member may see it (for pages and forms taking an id).
-
-    ``read`` adds to the same query what a page needs besides (the gift page passes
-    ``cagnotte.figures.with_figures``): the rule itself reads no figures.
-    """
-    try:
-        association_id = int(association_id)
-    except (TypeError, ValueError):
-        return None
-    queryset = associations_visible_to(member).select_related("activity", "domain", "caisse_locale")
-    if read is not None:
-        queryset = read(queryset)
-    return queryset.filter(pk=association_id).first()
 
 
 def directory_filter(

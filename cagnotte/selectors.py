@@ -257,7 +257,8 @@ def give_page_state(member, *, association_id: int, year: int) -> tuple:
     * the directory's version, bumped by the database in the writer's transaction on any write
       to a program, an enrolment or a validated association (its name, its city, whether it
       is still validated): with the day and the member's regional bank, which the caller adds,
-      it names what ``visible_association_or_none`` and ``givable_wallets`` answer;
+      it names what the directory's visibility rule (``visible_row``) and ``givable_wallets``
+      answer;
     * the association's summary figures as they are (a gift changes them, not the version);
     * the id, program and balance of every wallet of the member: a gift or a credit changes a
       balance, a first credit in a program adds a wallet;

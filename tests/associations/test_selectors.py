@@ -5,13 +5,13 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser
 
-from associations.directory import directory_counts
+from associations.directory import directory_counts, directory_state, visible_row
 from associations.models import Association
 from associations.selectors import (
     associations_visible_to,
     directory_filter,
-    visible_association_or_none,
 )
+from cagnotte.views import _visible_association as gift_page_association
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations
 
@@ -46,7 +46,10 @@ def test_member_of_another_bank_sees_none_of_pyrenees_gascogne(other_member, ass
     ],
 )
 def test_each_hidden_association_is_refused_by_id(member, hidden, key):
-    assert visible_association_or_none(member, association_id=hidden[key].pk) is None
+    _version, day, state = directory_state(member)
+    assert visible_row(member, hidden[key].pk, state=state, day=day) is None
+    # The gift page's gate asks the same rule.
+    assert gift_page_association(member, hidden[key].pk) is None
 
 
 def test_program_not_yet_open_does_not_count(member, pg_caisse):
@@ -77,10 +80,12 @@ def test_nobody_but_members_sees_anything(association, staff_pg, national_staff)
     assert not associations_visible_to(national_staff).exists()
 
 
-def test_visible_association_or_none_rejects_garbage_ids(member, association):
-    assert visible_association_or_none(member, association_id="abc") is None
-    assert visible_association_or_none(member, association_id=None) is None
-    assert visible_association_or_none(member, association_id=str(association.pk)) == association
+def test_the_gift_page_gate_rejects_garbage_ids(member, association):
+    assert gift_page_association(member, "abc") is None
+    assert gift_page_association(member, None) is None
+    assert gift_page_association(member, "9" * 30) is None
+    shown = gift_page_association(member, str(association.pk))
+    assert (shown.pk, shown.name) == (association.pk, association.name)
 
 
 def test_name_filter_ignores_case_and_accents(member, program):
