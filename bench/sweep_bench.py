@@ -14,7 +14,8 @@ the same database:
 (a) ``INSERT … SELECT`` of one row per wallet into an unindexed table (a bare write, shown
     for scale);
 (b) the floor: the same sweep/return entries the job writes (``cagnotte.sweep.SWEEP_ENTRY``,
-    the job's own column list and values), ready-made by one join, inserted into the ledger
+    the job's own column list and values), ready-made by one join and in the job's order
+    (wallet id), inserted into the ledger
     with its indexes, checks and foreign keys (checked at once: ``SET CONSTRAINTS ALL
     IMMEDIATE``, since the keys are deferred to a commit that this rolled-back floor never
     reaches), then rolled back;
@@ -154,11 +155,18 @@ def build_run(cursor, caisse_id: int, count: int) -> int:
     return program_id
 
 
-# The rows the sweep writes, ready-made by one join: one per wallet with a balance.
+# The rows the sweep writes, ready-made by one join: one per wallet with a balance, in wallet
+# id order, the order the job writes them in. Left in the join's order (a hash join's: the
+# favourites' physical order), the floor's wallet key checks and its ledger (wallet_id, …) index
+# inserts hop across tables much larger than shared_buffers; that cost grew with the bench
+# database's history (each run adds 1 M wallets) and swung from run to run: measured on one
+# program of 1 M wallets, backend CPU 21.3–22.8 s in the join's order against 14.6–16.0 s in
+# wallet id order (docs/scale.md).
 _READY = """(
     SELECT w.id AS wallet_id, w.balance, f.association_id AS to_association
     FROM cagnotte_wallet w LEFT JOIN cagnotte_favourite f ON f.member_id = w.member_id
     WHERE w.program_id = %(program_id)s AND w.balance > 0
+    ORDER BY w.id
 ) AS ready"""
 
 
