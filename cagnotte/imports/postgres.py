@@ -454,10 +454,11 @@ def _copy_records(cursor, reader: Reader, size: int, progress: bool) -> None:
     stream = reader.stream
     done = stream.tell()
     chunk = []
+    append = chunk.append
     try:
         with cursor.cursor.copy(_PG_COPY) as copy:
             for record in reader:
-                chunk.append(copy_line(record))
+                append(copy_line(record))
                 if len(chunk) == COPY_CHUNK:
                     copy.write("".join(chunk).encode())
                     chunk.clear()
