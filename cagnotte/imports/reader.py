@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from operator import itemgetter
 
 from cagnotte.imports.report import ImportFileError
 
@@ -24,6 +25,10 @@ from cagnotte.imports.report import ImportFileError
 # and the reports derive from it.
 COLUMNS = ("caisse_code", "account_number", "program_code", "period", "amount", "reference")
 HEADER = ",".join(COLUMNS)
+# A row's key: its regional bank, program and period. The rules that read only these
+# (rules.RowRule.keyed) are checked once per distinct key, which the reader collects.
+KEY_COLUMNS = ("caisse_code", "program_code", "period")
+_key_of = itemgetter(*(COLUMNS.index(c) for c in KEY_COLUMNS))
 # How much of the file is read and decoded at once (whole lines: a little more).
 BLOCK_BYTES = 1 << 16
 
@@ -51,13 +56,18 @@ def read_header(stream) -> None:
 
 
 class Reader:
-    """Iterates over the records after the header; counts them and the caisse codes seen."""
+    """Iterates over the records after the header; counts them and collects the distinct keys
+    (``KEY_COLUMNS``) of the rows read into fields."""
 
     def __init__(self, stream, *, first_line: int = 2):
         self.stream = stream
         self.first_line = first_line
         self.rows = 0
-        self.caisse_codes: set[str] = set()
+        self.keys: set[tuple[str, str, str]] = set()
+
+    @property
+    def caisse_codes(self) -> set[str]:
+        return {key[0] for key in self.keys}
 
     def __iter__(self) -> Iterator[Record]:
         # The file is read in blocks of whole lines. A block that decodes as a whole and holds
@@ -66,7 +76,7 @@ class Reader:
         # 0.3 s less per million lines than line by line). Any other block goes line by line
         # (_read_line): one bad byte still makes one bad row. Both give the same records
         # (tests/cagnotte/test_import_reader.py).
-        codes = self.caisse_codes
+        keys = self.keys
         width = len(COLUMNS)
         line = self.first_line
         readlines = self.stream.readlines
@@ -94,7 +104,7 @@ class Reader:
                 fields = plain.split(",")
                 first = fields[0]
                 if first and not first.isspace() and len(fields) == width:
-                    codes.add(first)
+                    keys.add(_key_of(fields))
                     self.rows += 1
                     yield line, None, fields, plain
                 elif not _blank(fields):
@@ -102,7 +112,7 @@ class Reader:
                     if len(fields) != width:
                         yield line, BAD_COLUMNS, None, None
                     else:
-                        codes.add(first)
+                        keys.add(_key_of(fields))
                         yield line, None, fields, plain
                 line += 1
 
@@ -131,7 +141,7 @@ class Reader:
             return None
         if len(fields) != len(COLUMNS):
             return line, BAD_COLUMNS, None, None
-        self.caisse_codes.add(fields[0])
+        self.keys.add(_key_of(fields))
         return line, None, fields, plain
 
 
