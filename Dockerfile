@@ -21,4 +21,4 @@ RUN useradd --system --uid 1000 --home-dir /app tookets \
 USER tookets
 
 EXPOSE 8000
-CMD ["gunicorn", "tookets.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "tookets.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "2", "--access-logfile", "-"]

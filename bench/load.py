@@ -25,7 +25,7 @@ associations' summary figures).
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tookets_bench \\
     CACHE_URL=redis://127.0.0.1:6379/1 \\
         .venv/bin/python bench/load.py [--users 50] [--seconds 60] [--think 1.0] \\
-            [--workers 2] [--threads-per-worker 4] [--pool]
+            [--workers 4] [--threads-per-worker 2] [--pool]
 """
 
 import argparse
@@ -253,8 +253,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=60.0, help="browsing time (max 600)")
     parser.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
     parser.add_argument("--max-requests", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads-per-worker", type=int, default=4, help="gunicorn --threads")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads-per-worker", type=int, default=2, help="gunicorn --threads")
     parser.add_argument("--pool", action="store_true", help="DATABASE_POOL=1 (psycopg pool)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
