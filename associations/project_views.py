@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -23,7 +22,7 @@ from associations.space import own_association
 from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
 from tookets.db_router import read_connection
-from tookets.fragments import fragment_key, kept_get, kept_get_many, kept_set
+from tookets.fragments import kept_get_many, kept_html
 from tookets.http import MAX_ID_DIGITS
 
 # Stand for the association's and the project's ids in ``_project_sql`` (no id is negative).
@@ -253,13 +252,11 @@ def project_detail(request, pk, project_id):
         bool(project.outcome_photo),
         project.outcome_text,
     )
-    key = fragment_key("project-page", shown)
-    content = kept_get(key)
-    if content is None:
-        content = render_to_string(
-            "associations/_project_content.html", {"association": association, "project": project}
-        )
-        kept_set(key, content)
+    content = kept_html(
+        "associations/_project_content.html",
+        state=shown,
+        context=lambda: {"association": association, "project": project},
+    )
     return render(
         request,
         "associations/project_detail.html",

@@ -53,6 +53,7 @@ from tookets.fragments import (
     fragment_key,
     kept_get,
     kept_get_many,
+    kept_html,
     kept_set,
     with_csrf,
 )
@@ -526,15 +527,11 @@ def _year_end_preview(wallets, last_sweep, *, day) -> str:
         + (last_sweep.association_name, last_sweep.wallet.program.name)
         + (last_sweep.wallet.program.year,),
     )
-    key = fragment_key("year-end-preview", shown)
-    html = kept_get(key)
-    if html is None:
-        html = render_to_string(
-            "associations/_year_end_preview.html",
-            {"wallets": wallets, "last_sweep": last_sweep, "here": True, "today": day},
-        )
-        kept_set(key, html)
-    return html
+    return kept_html(
+        "associations/_year_end_preview.html",
+        state=shown,
+        context=lambda: {"wallets": wallets, "last_sweep": last_sweep, "here": True, "today": day},
+    )
 
 
 def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
@@ -683,13 +680,11 @@ def detail(request, pk):
     # Its projects, read with its figures (live and ended), their list rendered once per
     # what it shows (each project's title, goal, raised and whether it is still live).
     projects = shown_projects_from_rows(pk, rows)
-    key = fragment_key("association-projects", (pk, tuple(projects)))
-    projects_html = kept_get(key)
-    if projects_html is None:
-        projects_html = render_to_string(
-            "associations/_projects_list.html", {"projects": projects, "association_id": pk}
-        )
-        kept_set(key, projects_html)
+    projects_html = kept_html(
+        "associations/_projects_list.html",
+        state=(pk, tuple(projects)),
+        context=lambda: {"projects": projects, "association_id": pk},
+    )
     return render(
         request,
         "associations/detail.html",

@@ -20,7 +20,7 @@ from cagnotte.matching import offer_rows_of_bank, offers_from_rows
 from caisses.models import CaisseRegionale
 from caisses.staff import ALL_BANKS, staff_caisse
 from tookets.db_router import replica_reads
-from tookets.fragments import fragment_key, kept_get, kept_set, render_fragment
+from tookets.fragments import kept_html, render_fragment
 from tookets.http import int_or_none
 
 DASHBOARD_CONTENT = "admin/associations/association/_dashboard_content.html"
@@ -108,11 +108,9 @@ def _offers_content(caisse_id: int | None) -> str:
     read each time, rendered once per rows as read and day (kept in this process)."""
     alias, rows = offer_rows_of_bank(caisse_regionale_id=caisse_id)
     today = timezone.localdate()
-    key = fragment_key("dashboard-offers", (rows, today))
-    html = kept_get(key)
-    if html is None:
-        html = render_to_string(
-            OFFERS_CONTENT, {"offers": offers_from_rows(alias, rows), "today": today}
-        )
-        kept_set(key, html)
+    html = kept_html(
+        OFFERS_CONTENT,
+        state=(rows, today),
+        context=lambda: {"offers": offers_from_rows(alias, rows), "today": today},
+    )
     return mark_safe(html)
