@@ -23,7 +23,7 @@ from django.utils import timezone
 from associations.models import Activity, Association, DirectoryVersion, Domain
 from associations.selectors import associations_visible_to, directory_scope
 from caisses.models import CaisseLocale
-from tookets.fragments import fragment_key
+from tookets.fragments import fragment_key, kept_get_many
 
 
 class Card:
@@ -109,15 +109,17 @@ def visible_row(
 ) -> dict | None:
     """The association's ``DETAIL_FIELDS`` row if ``member`` may see it on ``day``, else
     None: what ``associations_visible_to`` answers, kept under the directory's ``state``
-    (``directory_state``; « not visible » too), so one cache read when known — none when
-    ``found`` (a ``get_many`` that asked for ``visible_row_key`` with other keys) has it."""
+    (``directory_state``; « not visible » too), so read from this process's memory or one cache
+    read when known — none when ``found`` (a ``kept_get_many`` that asked for
+    ``visible_row_key`` with other keys) has it."""
 
     def read() -> dict:  # a dict: "not visible" is kept too
         visible = associations_visible_to(member, on=day).filter(pk=pk)
         return {"row": visible.values(*DETAIL_FIELDS).first()}
 
     key = visible_row_key(state, pk)
-    kept = found.get(key) if found is not None else None
+    # The key names the state: this process's copy is as exact as the cache's.
+    kept = (found if found is not None else kept_get_many([key])).get(key)
     if kept is None:
         kept = read_through(key, version=state[0], read=read, timeout=DIRECTORY_PLAN_TIMEOUT)
     return kept["row"]

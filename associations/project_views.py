@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from associations import projects
-from associations.directory import directory_state, visible_row, visible_row_key
+from associations.directory import directory_state, visible_row
 from associations.models import Association, DirectoryVersion, Project, ProjectEvent
 from associations.project_forms import OutcomeForm, ProjectForm
 from associations.selectors import associations_visible_to
@@ -22,7 +22,7 @@ from associations.space import own_association
 from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
 from tookets.db_router import read_connection
-from tookets.fragments import kept_get_many, kept_html
+from tookets.fragments import kept_html
 from tookets.http import MAX_ID_DIGITS
 
 # Stand for the association's and the project's ids in ``_project_sql`` (no id is negative).
@@ -231,8 +231,7 @@ def project_detail(request, pk, project_id):
     day = timezone.localdate()
     version, project = project_with_version(pk, project_id, day=day)
     _version, day, state = directory_state(request.user, version=version, day=day)
-    found = kept_get_many([visible_row_key(state, pk)])
-    row = visible_row(request.user, pk, state=state, day=day, found=found)
+    row = visible_row(request.user, pk, state=state, day=day)
     if row is None or project is None:
         raise Http404
     association = {"pk": row["pk"], "name": row["name"]}

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from associations.directory import directory_state, visible_row, visible_row_key
+from associations.directory import directory_state, visible_row
 from associations.models import Association, Project
 from cagnotte import matching
 from cagnotte.figures import figures_from_rows, read_figure_rows
@@ -36,7 +36,7 @@ from cagnotte.selectors import (
 from cagnotte.services import give_tookets
 from caisses.models import CaisseRegionale
 from tookets.db_router import replica_reads
-from tookets.fragments import kept_get_many, render_fragment
+from tookets.fragments import render_fragment
 from tookets.http import MAX_ID_DIGITS, int_or_none
 from tookets.periods import current_period
 
@@ -114,9 +114,7 @@ def _visible_association(member, association_id, *, figures: bool = True):
     if figures:
         version, rows = read_figure_rows([pk], year=day.year, day=day, with_version=True)
     version, day, state = directory_state(member, version=version, day=day)
-    row = visible_row(
-        member, pk, state=state, day=day, found=kept_get_many([visible_row_key(state, pk)])
-    )
+    row = visible_row(member, pk, state=state, day=day)
     if row is None:
         return None
     association = Association(
