@@ -43,7 +43,7 @@ from associations.selectors import SORT_SUPPORTED, associations_visible_to, sear
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import figures_from_rows, read_figure_rows, shown_projects_from_rows
-from cagnotte.selectors import version_and_year_end
+from cagnotte.selectors import version_and_year_end, year_end_from_json, year_end_sql
 from tookets.db_router import replica_reads
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
@@ -65,6 +65,8 @@ PER_PAGE = 20
 MEMO_QUERY_MAX = 300
 # Where the favourites page's cached content takes the member's year-end preview.
 YEAR_END_SLOT = "<!--year-end-->"
+# Where ``_directory_page`` puts the value of its ``also`` expression in the context.
+ALSO = "also"
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
 # The cached body is keyed by the directory's state, so this only bounds the memory that
 # bodies of past states take; it is never a staleness window.
@@ -227,7 +229,12 @@ def _fill_cards(html: str, cards, *, found: dict, version: int, year: int, favou
 
 
 def _directory_page(
-    request, content_template: str, *, with_favourite: bool = False, version: int | None = None
+    request,
+    content_template: str,
+    *,
+    with_favourite: bool = False,
+    version: int | None = None,
+    also: tuple[str, list] | None = None,
 ):
     """The context of a directory page (see ``_directory_page_at``).
 
@@ -240,12 +247,17 @@ def _directory_page(
     seen = _seen.get("version")
     if version is None and seen is not None and request.GET.get(VIEW) != MODE_MAP:
         context = _directory_page_at(
-            request, content_template, with_favourite=with_favourite, version=seen, assumed=True
+            request,
+            content_template,
+            with_favourite=with_favourite,
+            version=seen,
+            assumed=True,
+            also=also,
         )
         if context is not None:
             return context
     return _directory_page_at(
-        request, content_template, with_favourite=with_favourite, version=version
+        request, content_template, with_favourite=with_favourite, version=version, also=also
     )
 
 
@@ -261,6 +273,7 @@ def _directory_page_at(
     with_favourite: bool = False,
     version: int | None = None,
     assumed: bool = False,
+    also: tuple[str, list] | None = None,
 ):
     """The context of a directory page (the directory, the favourites): filters, counts and
     either a page of cards (list) or the map's settings (map), its main content rendered from
@@ -281,6 +294,9 @@ def _directory_page_at(
 
     ``assumed``: ``version`` is a guess, checked against the version read with the figures
     before anything is kept; None when it does not hold (nothing was kept under it).
+
+    ``also``: a scalar SQL expression read in the figures' statement (``read_figure_rows``),
+    its value in the context under ``ALSO`` — absent when no statement carried it.
     """
     member = request.user
     version, day, state = directory_state(member, version=version)
@@ -301,14 +317,18 @@ def _directory_page_at(
     rows = plan["rows"]
     ids = [row["pk"] for row in rows or ()]
     figure_rows = ()
+    extra = {}
     if rows is not None or with_favourite:
-        read_version, figure_rows = read_figure_rows(
+        read_version, figure_rows, *also_value = read_figure_rows(
             ids,
             member=member,
             year=day.year,
             day=day,
             with_version=True,
+            also=also,
         )
+        if also and read_version is not None:
+            extra[ALSO] = also_value[0]
         if assumed and read_version != version:
             return None
     elif assumed:
@@ -345,7 +365,7 @@ def _directory_page_at(
         )
         html = kept_get(page_key)
         if html is not None:
-            return _page_context(request, with_next(html, full_path), plan, asked)
+            return _page_context(request, with_next(html, full_path), plan, asked) | extra
     figures, _favourite_id = figures_from_rows(ids, figure_rows)
     card_key = functools.partial(
         _card_key, version=version, year=day.year, favourite_id=favourite_id
@@ -401,7 +421,7 @@ def _directory_page_at(
     )
     if not plan["has_errors"]:
         kept_set(page_key, html)
-    return _page_context(request, with_next(html, full_path), plan, asked)
+    return _page_context(request, with_next(html, full_path), plan, asked) | extra
 
 
 def _plan(asked, *, page: int, state: tuple, reader, known_only: bool = False) -> dict | None:
@@ -499,14 +519,21 @@ def directory(request):
 @require_GET
 def favourites(request):
     """« Associations Favorites », with the year end before it happens: where each balance of
-    a campaign near its end (or closed, waiting for its sweep) will go — read with the
-    directory's version, in the same statement (``version_and_year_end``), and put in the
-    cached content's place for it."""
+    a campaign near its end (or closed, waiting for its sweep) will go — read in the page's
+    figures' statement (``year_end_sql``), else (no row carried it: no favourite and no
+    card) in one statement more, and put in the cached content's place for it."""
     day = timezone.localdate()
-    version, year_end, last_sweep = version_and_year_end(request.user, day=day)
+    member = request.user
     context = _directory_page(
-        request, "associations/_favourites_content.html", with_favourite=True, version=version
+        request,
+        "associations/_favourites_content.html",
+        with_favourite=True,
+        also=year_end_sql(member, day=day),
     )
+    if ALSO in context:
+        year_end, last_sweep = year_end_from_json(member, context.pop(ALSO))
+    else:
+        _version, year_end, last_sweep = version_and_year_end(member, day=day)
     preview = _year_end_preview(year_end, last_sweep, day=day)
     context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)

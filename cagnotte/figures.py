@@ -322,6 +322,7 @@ def read_figure_rows(
     member=None,
     with_version: bool = False,
     shown_projects: bool = False,
+    also: tuple[str, list] | None = None,
 ):
     """The rows of the figures of a page of cards with their live projects' progress, and
     of the member's favourite, in one statement written in SQL — a page's rows and labels
@@ -341,6 +342,10 @@ def read_figure_rows(
     ``shown_projects``: the rows carry every project members see, ended ones too
     (``Project.objects.shown``), for an association's own page (``shown_projects_from_rows``);
     its card still shows the live ones only (``figures_from_rows``).
+
+    ``also`` (with ``with_version``): ``(sql, params)`` of a scalar expression read in the
+    same statement, returned third: ``(version, rows, its value)`` (the favourites page's
+    year end: ``cagnotte.selectors.year_end_sql``); all three None when there is no row.
     """
     ids = [int(pk) for pk in association_ids]
     day = day or timezone.localdate()
@@ -359,7 +364,7 @@ def read_figure_rows(
         )
         params.append(member_id)
     if not wanted:
-        return (None, ()) if with_version else ()
+        return ((None, (), None) if also else (None, ())) if with_version else ()
     badges, badge_params = _badges_sql(day)
     projects_sql, projects_params = _projects_sql(day, shown_projects)
     version = (
@@ -367,6 +372,9 @@ def read_figure_rows(
         if with_version
         else ""
     )
+    also_sql, also_params = also or ("", [])
+    if also:
+        version += f"{also_sql}, "
     sql = (
         f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
         "p.project_id, p.title, p.goal, p.raised, p.ends_on, p.live "
@@ -379,8 +387,12 @@ def read_figure_rows(
     # The database the page reads (a replica on the directory's pages: tookets.db_router),
     # the statement planned once per connection (tookets.prepared).
     with prepared_cursor(read_connection(Association)) as cursor:
-        cursor.execute(sql, [*params, year, *badge_params, *projects_params])
+        cursor.execute(sql, [*also_params, *params, year, *badge_params, *projects_params])
         rows = tuple(map(tuple, cursor.fetchall()))
+    if also:
+        if not rows:
+            return None, (), None
+        return rows[0][0], tuple(row[2:] for row in rows), rows[0][1]
     if with_version:
         return (rows[0][0] if rows else None), tuple(row[1:] for row in rows)
     return rows

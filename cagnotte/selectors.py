@@ -2,8 +2,10 @@
 
 import datetime
 import functools
+import json
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 
 from associations.models import Association, DirectoryVersion
@@ -181,12 +183,13 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
     """The directory's version and the member's year end — before it (their wallets with a
     balance in a campaign whose end is previewed, ``Program.objects.year_end_on``, each with
     where it goes at the sweep) and after it (the last sweep's entry: what went where) — in
-    one round trip: the favourites page reads the version anyway, and so shows the year end
-    without one query more.
+    one round trip.
 
     Returns ``(version, [Wallet with program, sweep_to_id, sweep_to_name], last sweep)``,
     the last sweep a ``LedgerEntry`` with ``wallet.program`` and ``association`` (or None);
-    the version is None when its row is gone (the caller reads it again).
+    the version is None when its row is gone (the caller reads it again). The favourites
+    page reads the year end in its figures' statement instead (``year_end_sql``), and this
+    only when that statement had no row to carry it.
     """
     sql, swept_sql, compiled = _year_end_sql(day)
     params = [member.pk if value == _MEMBER else value for value in compiled]
@@ -199,12 +202,48 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
             params,
         )
         rows = cursor.fetchall()
-    version, preview, last_sweep = None, [], None
+    version = next((row[2] for row in rows if row[0] == 0), None)
+    return (version, *_year_end_from_rows(member, [row for row in rows if row[0]]))
+
+
+# The year end's columns, named for ``year_end_sql``'s JSON (the ORM names two of them
+# « name »: the program's and the association's).
+_YEAR_END_COLUMNS = "pk, amount, program_id, name, year, closes_on, to_id, to_name"
+
+
+def year_end_sql(member, *, day) -> tuple[str, list]:
+    """``version_and_year_end``'s year end as one scalar SQL expression, to read in another
+    statement (the favourites page's figures: ``read_figure_rows``'s ``also``): a JSON array
+    of ``[kind, pk, amount, program_id, name, year, closes_on, to_id, to_name]`` rows, kind 1
+    for a wallet, 2 for the last sweep, NULL without any. ``year_end_from_json`` reads it."""
+    sql, swept_sql, compiled = _year_end_sql(day)
+    params = [member.pk if value == _MEMBER else value for value in compiled]
+    columns = "k, " + _YEAR_END_COLUMNS
+    if connection.vendor == "postgresql":
+        # As text: repeated on each row of the statement, parsed once (``year_end_from_json``).
+        aggregate = f"json_agg(json_build_array({columns}))::text"
+    else:
+        aggregate = f"json_group_array(json_array({columns}))"
+    return (
+        f"(WITH w({_YEAR_END_COLUMNS}) AS ({sql}), s({_YEAR_END_COLUMNS}) AS ({swept_sql}) "
+        f"SELECT {aggregate} FROM (SELECT 1 AS k, * FROM w UNION ALL SELECT 2, * FROM s) AS y "
+        # json_group_array gives « [] » without a row, json_agg NULL: both read as none.
+        ")",
+        params,
+    )
+
+
+def year_end_from_json(member, value) -> tuple[list, object]:
+    """``(wallets, last sweep)`` from ``year_end_sql``'s value, as ``version_and_year_end``."""
+    if value is not None:
+        value = json.loads(value)
+    return _year_end_from_rows(member, value or ())
+
+
+def _year_end_from_rows(member, rows) -> tuple[list, object]:
+    preview, last_sweep = [], None
     for kind, pk, amount, program_id, name, year, closes_on, to_id, to_name in rows:
-        if kind == 0:
-            version = amount
-            continue
-        if isinstance(closes_on, str):  # SQLite returns dates as text through a raw cursor
+        if isinstance(closes_on, str):  # text through a raw cursor (SQLite) or in JSON
             closes_on = datetime.date.fromisoformat(closes_on)
         program = Program(pk=program_id, name=name, year=year, closes_on=closes_on)
         if kind == 1:
@@ -217,7 +256,7 @@ def version_and_year_end(member, *, day) -> tuple[int | None, list, object]:
             last_sweep.wallet = Wallet(program=program)
             last_sweep.given, last_sweep.association_name = -amount, to_name
     preview.sort(key=lambda w: (-w.program.year, w.program.name, w.pk))
-    return version, preview, last_sweep
+    return preview, last_sweep
 
 
 def history_of(member):

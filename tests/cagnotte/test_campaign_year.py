@@ -13,6 +13,7 @@ from django.utils import timezone
 from cagnotte.campaigns import CampaignState, Program, campaign_state
 from cagnotte.models import Favourite, Wallet
 from cagnotte.payouts import compute_payout_statement, mark_statement_paid, mark_statement_sent
+from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_program
 from tests import factories as f
 from tests.cagnotte.helpers import credit
@@ -185,9 +186,36 @@ def test_the_year_end_is_previewed_from_the_reminder(
     expected = f"Le {closes}, vos <strong>110\u00a0K</strong> iront à <strong>Les Amis du Gers"
     assert expected in page(member_client)
     member_client.get(FAVOURITES)
-    with django_assert_num_queries(3):  # user, version with the preview, figures: no more
+    # user, then the figures with the version and the preview in one statement: no more
+    with django_assert_num_queries(2):
         favourites = member_client.get(FAVOURITES).content.decode()
     assert expected in favourites
+    # A gift moves the balance the preview shows, at once.
+    give_tookets(
+        member=member, association_id=association.pk, amount=10, token="preview", program=program
+    )
+    assert "vos <strong>100\u00a0K</strong> iront à <strong>Les Amis du Gers" in (
+        member_client.get(FAVOURITES).content.decode()
+    )
+
+
+def test_the_year_end_is_previewed_without_a_favourite_nor_a_card(
+    member_client, member, program, monkeypatch, django_assert_num_queries
+):
+    """No favourite and a search matching nothing: no row of the figures' statement carries
+    the year end, so it is read on its own, and still shown."""
+    credit(member, program, 110, period=current_period())
+    due = program.closes_on - datetime.timedelta(days=program.reminder_days_before)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: due)
+    closes = program.closes_on.strftime("%d/%m/%Y")
+    expected = f"Le {closes}, vos <strong>110\u00a0K</strong> retourneront à votre Caisse"
+    nothing = {"q": "zzqxw nothing matches this"}
+    member_client.get(FAVOURITES, nothing)
+    # user, the figures under the version assumed (no row to check it with), the version, the
+    # figures again (no row), then the version with the year end
+    with django_assert_num_queries(5):
+        html = member_client.get(FAVOURITES, nothing).content.decode()
+    assert expected in html
 
 
 def test_a_closed_campaign_waiting_for_its_sweep_is_previewed_as_closed(
