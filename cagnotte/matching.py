@@ -26,18 +26,17 @@ association already queue on its totals row.
 from __future__ import annotations
 
 import datetime
-import functools
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from cagnotte.campaigns import Program, not_swept_condition
+from cagnotte.campaigns import not_swept_condition
 from cagnotte.ledger import locked_offers, post_entry
 from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
+from tookets.compiled import PLACEHOLDER, compiled_once
 from tookets.db_router import read_connection
-from tookets.prepared import prepared_cursor
 
 CUT_GIFT = "gift"
 CUT_MEMBER = "member"
@@ -389,30 +388,15 @@ def close_offer(*, offer: MatchingOffer, actor, reason: str) -> MatchingOffer:
         return current
 
 
-# Stands for the bank's id in the statement compiled once (``_offers_sql``): no id is
-# negative, so no other parameter of the statement can equal it.
-_BANK = -987_654_321
-
-
-def _offer_columns() -> tuple[list[str], list[str]]:
-    offer = [f.attname for f in MatchingOffer._meta.concrete_fields]
-    program = [f.attname for f in Program._meta.concrete_fields]
-    return offer, program
-
-
-@functools.lru_cache(maxsize=2)
-def _offers_sql(one_bank: bool) -> tuple[str, tuple]:
+@compiled_once(maxsize=2)
+def _offers_query(one_bank: bool):
     """``offers_of_bank``'s statement, compiled once per process (the ORM took longer to
-    compile it, with its join and ordering, than the database to run it)."""
+    compile it, with its join and ordering, than the database to run it); the bank's id in
+    ``PLACEHOLDER``'s place."""
     offers = MatchingOffer.objects.filter(not_swept_condition(prefix="program__"))
     if one_bank:
-        offers = offers.filter(program__caisse_regionale_id=_BANK)
-    offer, program = _offer_columns()
-    return (
-        offers.order_by("-program__year", "program__name", "name")
-        .values_list(*offer, *(f"program__{name}" for name in program))
-        .query.sql_with_params()
-    )
+        offers = offers.filter(program__caisse_regionale_id=PLACEHOLDER)
+    return offers.select_related("program").order_by("-program__year", "program__name", "name")
 
 
 def offers_of_bank(*, caisse_regionale_id: int | None) -> list[MatchingOffer]:
@@ -425,21 +409,10 @@ def offers_of_bank(*, caisse_regionale_id: int | None) -> list[MatchingOffer]:
 def offer_rows_of_bank(*, caisse_regionale_id: int | None) -> tuple[str, tuple]:
     """``(database alias, rows)``: ``offers_of_bank``'s rows as read (every field it shows,
     so they can name a rendering of them), made offers by ``offers_from_rows``."""
-    sql, compiled = _offers_sql(caisse_regionale_id is not None)
-    params = [caisse_regionale_id if value == _BANK else value for value in compiled]
     db = read_connection(MatchingOffer)
-    with prepared_cursor(db) as cursor:
-        cursor.execute(sql, params)
-        rows = tuple(map(tuple, cursor.fetchall()))
-    return db.alias, rows
+    one_bank = caisse_regionale_id is not None
+    return db.alias, _offers_query(one_bank).rows(caisse_regionale_id, connection=db)
 
 
 def offers_from_rows(alias: str, rows: tuple) -> list[MatchingOffer]:
-    offer_names, program_names = _offer_columns()
-    split = len(offer_names)
-    offers = []
-    for row in rows:
-        offer = MatchingOffer.from_db(alias, offer_names, row[:split])
-        offer.program = Program.from_db(alias, program_names, row[split:])
-        offers.append(offer)
-    return offers
+    return _offers_query(False).instances(rows, db=alias)

@@ -5,8 +5,10 @@ import functools
 import json
 from dataclasses import dataclass
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.utils import timezone
 
 from associations.models import Association, DirectoryVersion
 from cagnotte.campaigns import (
@@ -25,6 +27,7 @@ from cagnotte.models import (
     PayoutStatement,
     Wallet,
 )
+from tookets.compiled import PLACEHOLDER, compiled_once
 from tookets.periods import current_period
 from tookets.prepared import prepared_cursor
 
@@ -55,14 +58,30 @@ def wallets_of(member, *, period: str | None = None, day=None):
     """A member's wallets with their program, « récolté ce mois-ci », where each campaign
     stands on ``day`` (``w.campaign``, a ``CampaignStatus``), where its balance goes at the
     sweep (``_with_year_end``) and, once swept, where it went (``swept_amount``,
-    ``swept_to_name``), in one query."""
+    ``swept_to_name``), in one query — compiled once per period and day
+    (``_wallets_query``), as every wallet page after a gift reads it."""
+    wallets = _wallets_query(period or current_period(), day or timezone.localdate()).fetch(
+        member.pk
+    )
+    for w in wallets:
+        w.campaign = CampaignStatus(w.program, w.campaign_state, w.campaign_paid_at)
+    return wallets
+
+
+@compiled_once(maxsize=4)
+def _wallets_query(period: str, day):
+    return wallets_queryset(PLACEHOLDER, period=period, day=day)
+
+
+def wallets_queryset(member_id: int, *, period: str, day):
+    """``wallets_of``'s query, as the ORM writes it (compiled once by ``_wallets_query``)."""
     swept = LedgerEntry.objects.filter(
         wallet_id=OuterRef("pk"), kind__in=[LedgerEntry.Kind.SWEEP, LedgerEntry.Kind.RETURN]
     )
-    wallets = _with_year_end(
-        Wallet.objects.filter(member=member)
+    return _with_year_end(
+        Wallet.objects.filter(member_id=member_id)
         .select_related("program")
-        .with_collected(period or current_period())
+        .with_collected(period)
         .annotate(
             campaign_state=campaign_state(day, prefix="program__"),
             campaign_paid_at=campaign_paid_at(prefix="program__"),
@@ -71,9 +90,6 @@ def wallets_of(member, *, period: str | None = None, day=None):
         ),
         day,
     ).order_by("-program__year", "program__name", "pk")
-    for w in wallets:
-        w.campaign = CampaignStatus(w.program, w.campaign_state, w.campaign_paid_at)
-    return wallets
 
 
 def wallet_state(member) -> tuple:
@@ -271,6 +287,40 @@ def history_of(member):
         .annotate(matched=-Subquery(match))
         .order_by("-created_at", "-id")
     )
+
+
+class _History:
+    """The member's history for ``Paginator``: its length known (``wallet_state``'s count of
+    the member's entries), each page read by its statement compiled once (``_history_query``)."""
+
+    def __init__(self, member_id: int, count: int):
+        self.member_id, self._count = member_id, count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, page: slice) -> list:
+        start = page.start or 0
+        # Always a whole page's LIMIT (one statement per position): the last page is shorter.
+        return _history_query(start, self.per_page).fetch(self.member_id)[: page.stop - start]
+
+
+def history_page(member, *, count: int, number, per_page: int) -> Page:
+    """Page ``number`` of ``history_of(member)`` (``Paginator.get_page``: a bad or past
+    number shows the first or last page), ``count`` the member's entries as
+    ``wallet_state`` read them: no count query, and the page's statement compiled once per
+    page position and process (the wallet page after each gift reads the first)."""
+    entries = _History(member.pk, count)
+    entries.per_page = per_page
+    return Paginator(entries, per_page).get_page(number)
+
+
+@compiled_once(maxsize=16)
+def _history_query(offset: int, limit: int):
+    return history_of(PLACEHOLDER)[offset : offset + limit]
 
 
 def givable_wallets(member, *, association_id: int):

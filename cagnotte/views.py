@@ -4,7 +4,6 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,6 +28,7 @@ from cagnotte.selectors import (
     givable_wallets,
     give_page_state,
     history_of,
+    history_page,
     public_results,
     wallet_state,
     wallets_of,
@@ -68,9 +68,13 @@ def wallet(request):
     day = timezone.localdate()
     page_number = request.GET.get("page")
 
+    state = wallet_state(member)
+
     def context():
-        wallets = list(wallets_of(member, period=period, day=day))
-        history = Paginator(history_of(member), HISTORY_PAGE_SIZE).get_page(page_number)
+        wallets = wallets_of(member, period=period, day=day)
+        history = history_page(
+            member, count=state[1], number=page_number, per_page=HISTORY_PAGE_SIZE
+        )
         # The figures are the campaigns a member can still give in (or soon will); a closed
         # one holding a balance says where it goes at the sweep; a swept one has left them.
         current = [w for w in wallets if not w.campaign.is_over and not w.campaign.is_closed]
@@ -92,7 +96,7 @@ def wallet(request):
     content = render_fragment(
         request,
         "cagnotte/_wallet_content.html",
-        state=(wallet_state(member), period, day, page_number),
+        state=(state, period, day, page_number),
         context=context,
     )
     return render(request, "cagnotte/wallet.html", {"content": content})

@@ -1,0 +1,153 @@
+"""``tookets.compiled``: a queryset compiled once gives what the ORM gives, for any member, and
+is not compiled again; the wallet page's two statements built on it (``wallets_of``, the
+history's pages) against the ORM's own answers."""
+
+import pytest
+from django.core.paginator import Paginator
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+from cagnotte import selectors
+from cagnotte.campaigns import Program
+from cagnotte.models import LedgerEntry, Wallet
+from cagnotte.selectors import (
+    history_of,
+    history_page,
+    wallet_state,
+    wallets_of,
+    wallets_queryset,
+)
+from cagnotte.services import give_tookets
+from tests import factories as f
+from tests.cagnotte.helpers import credit
+from tookets.compiled import PLACEHOLDER, CompiledQuery
+from tookets.periods import current_period
+
+pytestmark = pytest.mark.django_db
+
+
+def _entries(member_id):
+    match = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.MATCHING, matches=OuterRef("pk"))
+    return (
+        LedgerEntry.objects.filter(wallet__member_id=member_id)
+        .select_related("wallet__program", "association")
+        .annotate(matched=-Subquery(match.values("amount")[:1]), doubled=F("amount") * 2)
+        .order_by("-id")
+    )
+
+
+def _shown(entries):
+    """Every field of each entry, of its wallet, program and association, and the
+    annotations: what a page could read of them."""
+
+    def fields(obj):
+        if obj is None:
+            return None
+        return tuple((field.attname, getattr(obj, field.attname)) for field in obj._meta.fields)
+
+    return [
+        (
+            fields(e),
+            fields(e.wallet),
+            fields(e.wallet.program),
+            fields(e.association),
+            e.matched,
+            e.doubled,
+            e._state.db,
+        )
+        for e in entries
+    ]
+
+
+@pytest.fixture
+def last_year(pg_caisse, association):
+    """Last year's campaign, closed and waiting for its sweep (a wallet there is previewed)."""
+    program = f.ProgramFactory(caisse_regionale=pg_caisse, year=timezone.localdate().year - 1)
+    f.EnrollmentFactory(association=association, program=program)
+    return program
+
+
+@pytest.fixture
+def two_members(member, program, association):
+    other = f.MemberFactory(caisse_regionale=member.caisse_regionale)
+    for who, amount in ((member, 500), (other, 300)):
+        credit(who, program, amount, period=current_period())
+        credit(who, program, 7, period="2000-01")
+    give_tookets(
+        member=member, association_id=association.pk, amount=40, token="a", program=program
+    )
+    give_tookets(member=other, association_id=association.pk, amount=5, token="b", program=program)
+    return member, other
+
+
+def test_a_compiled_query_gives_the_orm_s_instances_for_each_member(two_members):
+    compiled = CompiledQuery(_entries(PLACEHOLDER))
+    for who in two_members:
+        got = compiled.fetch(who.pk)
+        assert _shown(got) == _shown(_entries(who.pk))
+        assert {e.wallet.member_id for e in got} == {who.pk}
+        assert any(e.association is not None for e in got)
+    assert compiled.fetch(10**9) == []  # nobody's
+
+
+def test_it_is_compiled_once(two_members, monkeypatch):
+    compiled = CompiledQuery(_entries(PLACEHOLDER))
+    calls = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    )
+    for who in two_members:
+        compiled.fetch(who.pk)
+    assert calls == []
+    # And the wallet page's statements are kept per (period, day) and page position.
+    selectors._wallets_query.cache_clear()
+    selectors._history_query.cache_clear()
+    compiled_before = False
+    for who in (*two_members, *two_members):
+        calls.clear()
+        wallets_of(who, period=current_period(), day=timezone.localdate())
+        history_page(who, count=wallet_state(who)[1], number=1, per_page=20)
+        # The first display compiles them (their subqueries one by one), no other does.
+        assert bool(calls) == (who == two_members[0] and not compiled_before), len(calls)
+        compiled_before = True
+
+
+def test_wallets_of_is_the_orm_s_query(two_members, last_year):
+    period, day = current_period(), timezone.localdate()
+    credit(two_members[0], last_year, 12, period=f"{last_year.year}-12")
+    for who in two_members:
+        got = wallets_of(who, period=period, day=day)
+        expected = list(wallets_queryset(who.pk, period=period, day=day))
+        names = ("collected", "campaign_state", "campaign_paid_at", "swept_amount")
+        names += ("swept_to_name", "year_end", "sweep_to_id", "sweep_to_name")
+
+        def shown(wallets, names=names):
+            return [
+                (
+                    [(x.attname, getattr(w, x.attname)) for x in Wallet._meta.fields],
+                    [(x.attname, getattr(w.program, x.attname)) for x in Program._meta.fields],
+                    [getattr(w, name) for name in names],
+                )
+                for w in wallets
+            ]
+
+        assert shown(got) == shown(expected)
+        assert len(got) == (2 if who == two_members[0] else 1)
+        assert {w.member_id for w in got} == {who.pk}
+        assert all(w.campaign.state == w.campaign_state for w in got)
+
+
+@pytest.mark.parametrize("per_page", [2, 3, 20])
+@pytest.mark.parametrize("number", [None, 1, 2, 3, "last", "abc", 999, -1])
+def test_history_pages_are_the_paginator_s(two_members, per_page, number):
+    member = two_members[0]
+    for i in range(4):
+        credit(member, LedgerEntry.objects.first().wallet.program, 1 + i, period="2001-01")
+    expected = Paginator(history_of(member), per_page).get_page(number)
+    got = history_page(member, count=wallet_state(member)[1], number=number, per_page=per_page)
+    assert [e.pk for e in got] == [e.pk for e in expected]
+    assert [getattr(e, "matched", None) for e in got] == [e.matched for e in expected]
+    assert (got.number, got.paginator.num_pages) == (expected.number, expected.paginator.num_pages)
+    assert (got.has_next(), got.has_previous()) == (expected.has_next(), expected.has_previous())

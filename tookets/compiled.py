@@ -1,0 +1,99 @@
+"""A queryset compiled to SQL once per process, then run for any member.
+
+On the pages that follow a member's own write (the wallet after a gift, the gift page), the
+ORM spent longer compiling a few statements with subqueries and annotations than PostgreSQL
+spent running them: 6.4 ms of a core for the wallet's one query, 4.7 ms for its history page
+(measured in process on the load test's members, 6 December 2026), at every display, since
+each gift changes what the page shows. ``CompiledQuery`` keeps the ORM as the one place the
+query is written: it compiles the queryset once, with a placeholder value standing for what
+changes between runs (a member's id), and on each run sends the same text with the real
+value in the placeholder's places (planned once per connection: ``tookets.prepared``). Its
+rows are made model instances exactly as the queryset makes them (Django's
+``ModelIterable``: the model's fields, ``select_related`` objects, annotations, the
+backend's converters).
+
+What the compiled text may not depend on, the caller puts in the key it keeps the
+``CompiledQuery`` under (the day and the period, say): ``compiled_once`` below.
+"""
+
+import functools
+
+from django.db import connections
+from django.db.models.query import get_related_populators
+
+from tookets.prepared import prepared_cursor
+
+# Stands for a value that changes between runs (a member's id) while the queryset is
+# compiled. No id is negative, so no other parameter of a statement can equal it.
+PLACEHOLDER = -987_654_321
+
+
+class CompiledQuery:
+    """A queryset's SQL, compiled once. ``fetch(value)`` runs it with ``value`` in every place
+    where the queryset had ``PLACEHOLDER`` (if it has one) and returns its model instances;
+    ``rows`` and ``instances`` are its two halves, for a caller that keys something by the
+    rows as read."""
+
+    def __init__(self, queryset):
+        self.db = queryset.db
+        compiler = queryset.query.get_compiler(using=self.db)
+        self.sql, params = compiler.as_sql()
+        self.params = tuple(params)
+        self.slots = [i for i, value in enumerate(self.params) if value == PLACEHOLDER]
+        self.compiler = compiler
+        # What ModelIterable reads off the compiler once the SQL is made.
+        klass_info = compiler.klass_info
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.model = klass_info["model"]
+        self.model_slice = slice(start, end)
+        self.init_list = [f[0].target.attname for f in compiler.select[start:end]]
+        self.annotations = tuple(compiler.annotation_col_map.items())
+
+    def rows(self, value=None, *, connection=None) -> tuple[tuple, ...]:
+        """The rows, each value as the ORM gives it (the backend's converters applied: an
+        aware datetime from SQLite too). ``connection``: another one than the queryset's
+        (a replica the router picked, ``tookets.db_router.read_connection``)."""
+        params = list(self.params)
+        for i in self.slots:
+            params[i] = value
+        with prepared_cursor(connection or connections[self.db]) as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        compiler = self.compiler
+        if compiler.has_extra_select:  # as execute_sql: only the selected columns
+            rows = [row[: compiler.col_count] for row in rows]
+        return tuple(map(tuple, compiler.results_iter([rows])))
+
+    def instances(self, rows, *, db: str | None = None) -> list:
+        """``rows`` made model instances as the queryset makes them."""
+        db = db or self.db
+        # New populators per call: they are cheap, and a call may be in another thread.
+        populators = get_related_populators(self.compiler.klass_info, self.compiler.select, db)
+        objects = []
+        for row in rows:
+            obj = self.model.from_db(db, self.init_list, row[self.model_slice])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects
+
+    def fetch(self, value=None) -> list:
+        return self.instances(self.rows(value))
+
+
+def compiled_once(maxsize: int = 8):
+    """Decorator: a function of hashable arguments that builds a queryset with
+    ``PLACEHOLDER`` in it becomes one returning its ``CompiledQuery``, kept per arguments
+    (``maxsize`` of them, least recently used first out)."""
+
+    def decorate(build):
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(build)
+        def compiled(*args, **kwargs):
+            return CompiledQuery(build(*args, **kwargs))
+
+        return compiled
+
+    return decorate
