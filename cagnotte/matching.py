@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy
 from cagnotte.campaigns import not_swept_condition
 from cagnotte.ledger import locked_offers, post_entry
 from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
-from tookets.compiled import PLACEHOLDER, compiled_once
+from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, compiled_once
 from tookets.db_router import read_connection
 
 CUT_GIFT = "gift"
@@ -274,17 +274,7 @@ def previews(*, member_id: int, association: dict, program_ids) -> dict[int, For
     """``{program id: FormPreview}`` for the gift form's wallets: the running offers that take
     this association, each with what it can still add (one query, and one more when an offer
     has a cap per member or association). Read without a lock: the gift decides."""
-    running = list(
-        MatchingOffer.objects.filter(program_id__in=list(program_ids))
-        .running_on(timezone.localdate())
-        .qualifying(
-            association_id=association["id"],
-            domain_id=association["domain_id"],
-            activity_id=association["activity_id"],
-            caisse_locale_id=association["caisse_locale_id"],
-        )
-        .order_by("pk")
-    )
+    running = _running_offers(timezone.localdate(), sorted(set(program_ids)), association)
     if not running:
         return {}
     used = _used(running, member_id=member_id, association_id=association["id"])
@@ -302,6 +292,51 @@ def previews(*, member_id: int, association: dict, program_ids) -> dict[int, For
             )
         )
     return {pk: FormPreview(tuple(offers)) for pk, offers in result.items()}
+
+
+def _running_queryset(day, program_ids, association: dict):
+    """The offers running on ``day`` in these programs that take this association."""
+    return (
+        MatchingOffer.objects.filter(program_id__in=program_ids)
+        .running_on(day)
+        .qualifying(
+            association_id=association["id"],
+            domain_id=association["domain_id"],
+            activity_id=association["activity_id"],
+            caisse_locale_id=association["caisse_locale_id"],
+        )
+        .order_by("pk")
+    )
+
+
+# The association's columns a qualifying rule reads that may be empty (the ORM writes
+# ``IS NULL`` for an empty one: the statement is compiled per which ones are).
+_MAY_BE_EMPTY = ("domain_id", "activity_id", "caisse_locale_id")
+
+
+def _running_offers(day, program_ids: list, association: dict) -> list:
+    """``_running_queryset``'s offers, its statement compiled once per day, number of
+    programs and empty columns (the gift page reads it at every display after a gift)."""
+    if not program_ids:
+        return []
+    present = tuple(association[name] is not None for name in _MAY_BE_EMPTY)
+    if len(program_ids) > 8:  # never seen: as many programs open at once
+        return list(_running_queryset(day, program_ids, association))
+    values = [*program_ids, association["id"]]
+    values += [
+        association[name] for name, shown in zip(_MAY_BE_EMPTY, present, strict=True) if shown
+    ]
+    return _running_query(day, len(program_ids), present).fetch(*values)
+
+
+@compiled_once(maxsize=16)
+def _running_query(day, programs: int, present: tuple):
+    placeholders = iter(PLACEHOLDERS)
+    program_ids = [next(placeholders) for _ in range(programs)]
+    association = {"id": next(placeholders)}
+    for name, shown in zip(_MAY_BE_EMPTY, present, strict=True):
+        association[name] = next(placeholders) if shown else None
+    return _running_queryset(day, program_ids, association)
 
 
 # --- Staff actions ---------------------------------------------------------------------------
@@ -411,7 +446,8 @@ def offer_rows_of_bank(*, caisse_regionale_id: int | None) -> tuple[str, tuple]:
     so they can name a rendering of them), made offers by ``offers_from_rows``."""
     db = read_connection(MatchingOffer)
     one_bank = caisse_regionale_id is not None
-    return db.alias, _offers_query(one_bank).rows(caisse_regionale_id, connection=db)
+    values = (caisse_regionale_id,) if one_bank else ()
+    return db.alias, _offers_query(one_bank).rows(*values, connection=db)
 
 
 def offers_from_rows(alias: str, rows: tuple) -> list[MatchingOffer]:

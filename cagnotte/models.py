@@ -231,6 +231,12 @@ class LedgerEntry(AppendOnlyModel):
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount:+d} K ({self.reference})"
 
+    @property
+    def kind_label(self) -> str:
+        """``get_kind_display()`` without its cost: Django's makes a dict of every choice and
+        hashes each lazy label (one translation each), twenty times on a wallet page."""
+        return self.Kind(self.kind).label
+
 
 class Favourite(models.Model):
     """A member's one favourite association (« Mon Asso Favorite »)."""

@@ -27,7 +27,7 @@ from cagnotte.models import (
     PayoutStatement,
     Wallet,
 )
-from tookets.compiled import PLACEHOLDER, compiled_once
+from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, compiled_once
 from tookets.periods import current_period
 from tookets.prepared import prepared_cursor
 
@@ -323,20 +323,32 @@ def _history_query(offset: int, limit: int):
     return history_of(PLACEHOLDER)[offset : offset + limit]
 
 
-def givable_wallets(member, *, association_id: int):
+def givable_wallets(member, *, association_id: int, day=None):
     """The member's wallets that can give to this association now: balance left, program open
-    (the one rule), association enrolled in that program."""
+    (the one rule), association enrolled in that program. ``member``: a user or an id."""
     return (
         Wallet.objects.filter(
             member=member,
             balance__gt=0,
-            program__in=Program.objects.open_on().filter(
+            program__in=Program.objects.open_on(day).filter(
                 enrollments__association_id=association_id
             ),
         )
         .select_related("program")
         .order_by("-program__year", "program__name", "pk")
     )
+
+
+def givable_wallets_of(member, *, association_id: int, day=None) -> list:
+    """``givable_wallets`` as a list, its statement compiled once per day and process (the
+    gift page reads it on every display after a gift)."""
+    day = day or timezone.localdate()
+    return _givable_query(day).fetch(member.pk, association_id)
+
+
+@compiled_once(maxsize=4)
+def _givable_query(day):
+    return givable_wallets(PLACEHOLDERS[0], association_id=PLACEHOLDERS[1], day=day)
 
 
 def give_page_state(member, *, association_id: int, year: int) -> tuple:

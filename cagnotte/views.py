@@ -25,7 +25,7 @@ from cagnotte.ledger import (
 from cagnotte.models import LedgerEntry
 from cagnotte.selectors import (
     balance_after,
-    givable_wallets,
+    givable_wallets_of,
     give_page_state,
     history_of,
     history_page,
@@ -205,7 +205,7 @@ def _give_context(
     the member's programs have matching offers at all (the page's state says; False spares
     the query): each form then says what its gift would get (« sera complété de »).
     """
-    wallets = list(givable_wallets(member, association_id=association.pk))
+    wallets = givable_wallets_of(member, association_id=association.pk)
     if program_id is not None:
         wallets = [w for w in wallets if w.program_id == program_id]
     form_kwargs = {"member_id": member.pk, "association_id": association.pk}

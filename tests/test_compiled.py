@@ -10,8 +10,11 @@ from django.utils import timezone
 
 from cagnotte import selectors
 from cagnotte.campaigns import Program
-from cagnotte.models import LedgerEntry, Wallet
+from cagnotte.matching import ASSOCIATION_FIELDS, _running_offers, _running_queryset
+from cagnotte.models import LedgerEntry, MatchingOffer, Wallet
 from cagnotte.selectors import (
+    givable_wallets,
+    givable_wallets_of,
     history_of,
     history_page,
     wallet_state,
@@ -151,3 +154,51 @@ def test_history_pages_are_the_paginator_s(two_members, per_page, number):
     assert [getattr(e, "matched", None) for e in got] == [e.matched for e in expected]
     assert (got.number, got.paginator.num_pages) == (expected.number, expected.paginator.num_pages)
     assert (got.has_next(), got.has_previous()) == (expected.has_next(), expected.has_previous())
+
+
+def test_the_gift_page_s_wallets_are_the_orm_s(two_members, program, association, last_year):
+    member = two_members[0]
+    other = f.AssociationFactory(caisse_regionale=association.caisse_regionale)
+    for who in two_members:
+        for target in (association, other):
+            got = givable_wallets_of(who, association_id=target.pk)
+            assert [w.pk for w in got] == [
+                w.pk for w in givable_wallets(who, association_id=target.pk)
+            ]
+            assert all(w.program.pk == w.program_id for w in got)
+    # Enrolled and funded: one wallet (not last year's, closed); not enrolled: none.
+    assert len(givable_wallets_of(member, association_id=association.pk)) == 1
+    assert givable_wallets_of(member, association_id=other.pk) == []
+
+
+@pytest.mark.parametrize("empty", [(), ("domain_id",), ("activity_id", "caisse_locale_id")])
+def test_the_offers_a_gift_page_shows_are_the_orm_s(pg_caisse, empty):
+    """Compiled per number of programs and per empty column (the ORM writes IS NULL there),
+    the offers are the ORM's for each association, whatever rule each offer has."""
+    programs = [f.ProgramFactory(caisse_regionale=pg_caisse, name=f"P{i}") for i in range(2)]
+    associations = [f.AssociationFactory(caisse_regionale=pg_caisse) for _ in range(3)]
+    MatchingOffer.objects.filter(program__in=programs).delete()
+    day = timezone.localdate()
+    offers = []
+    for i, p in enumerate(programs):
+        for rule in ("all", "domain", "activity", "locale", "association"):
+            offer = MatchingOffer.objects.create(
+                program=p, name=f"{rule} {i}", starts_on=p.opens_on, ends_on=p.closes_on, budget=9
+            )
+            target = associations[i]
+            if rule == "domain":
+                offer.domains.add(target.domain)
+            elif rule == "activity":
+                offer.activities.add(target.activity)
+            elif rule == "locale":
+                offer.caisses_locales.add(target.caisse_locale)
+            elif rule == "association":
+                offer.associations.add(target)
+            offers.append(offer)
+    for a in associations:
+        row = {name: getattr(a, name) for name in ASSOCIATION_FIELDS}
+        row.update(dict.fromkeys(empty))
+        for ids in ([programs[0].pk], [p.pk for p in programs]):
+            expected = [o.pk for o in _running_queryset(day, ids, row)]
+            assert [o.pk for o in _running_offers(day, ids, row)] == expected
+            assert expected  # the offer for all, at least

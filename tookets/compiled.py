@@ -23,14 +23,18 @@ from django.db.models.query import get_related_populators
 
 from tookets.prepared import prepared_cursor
 
-# Stands for a value that changes between runs (a member's id) while the queryset is
-# compiled. No id is negative, so no other parameter of a statement can equal it.
-PLACEHOLDER = -987_654_321
+# Stand for the values that change between runs (a member's id, an association's) while the
+# queryset is compiled: ``PLACEHOLDERS[i]`` for the i-th value given to ``fetch``. No id is
+# negative, so no other parameter of a statement can equal one. A value that may be None
+# cannot have a placeholder (the ORM writes ``IS NULL`` for it, no parameter): the caller
+# compiles such a query per None-ness, in its key.
+PLACEHOLDERS = tuple(-987_654_321 - i for i in range(16))
+PLACEHOLDER = PLACEHOLDERS[0]
 
 
 class CompiledQuery:
-    """A queryset's SQL, compiled once. ``fetch(value)`` runs it with ``value`` in every place
-    where the queryset had ``PLACEHOLDER`` (if it has one) and returns its model instances;
+    """A queryset's SQL, compiled once. ``fetch(*values)`` runs it with ``values[i]`` in every
+    place where the queryset had ``PLACEHOLDERS[i]`` and returns its model instances;
     ``rows`` and ``instances`` are its two halves, for a caller that keys something by the
     rows as read."""
 
@@ -39,7 +43,13 @@ class CompiledQuery:
         compiler = queryset.query.get_compiler(using=self.db)
         self.sql, params = compiler.as_sql()
         self.params = tuple(params)
-        self.slots = [i for i, value in enumerate(self.params) if value == PLACEHOLDER]
+        which = {placeholder: i for i, placeholder in enumerate(PLACEHOLDERS)}
+        self.slots = [
+            (position, which[value])
+            for position, value in enumerate(self.params)
+            if isinstance(value, int) and value in which
+        ]
+        self.arity = 1 + max((i for _, i in self.slots), default=-1)
         self.compiler = compiler
         # What ModelIterable reads off the compiler once the SQL is made.
         klass_info = compiler.klass_info
@@ -49,13 +59,15 @@ class CompiledQuery:
         self.init_list = [f[0].target.attname for f in compiler.select[start:end]]
         self.annotations = tuple(compiler.annotation_col_map.items())
 
-    def rows(self, value=None, *, connection=None) -> tuple[tuple, ...]:
+    def rows(self, *values, connection=None) -> tuple[tuple, ...]:
         """The rows, each value as the ORM gives it (the backend's converters applied: an
         aware datetime from SQLite too). ``connection``: another one than the queryset's
         (a replica the router picked, ``tookets.db_router.read_connection``)."""
+        if len(values) != self.arity:
+            raise TypeError(f"{self.arity} values expected, {len(values)} given")
         params = list(self.params)
-        for i in self.slots:
-            params[i] = value
+        for position, i in self.slots:
+            params[position] = values[i]
         with prepared_cursor(connection or connections[self.db]) as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -79,8 +91,8 @@ class CompiledQuery:
             objects.append(obj)
         return objects
 
-    def fetch(self, value=None) -> list:
-        return self.instances(self.rows(value))
+    def fetch(self, *values) -> list:
+        return self.instances(self.rows(*values))
 
 
 def compiled_once(maxsize: int = 8):
