@@ -90,13 +90,18 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     into ``directory_scope``. A new input without its trigger leaves those pages showing the
     old answer until something else bumps the version.
     """
-    on = on or timezone.localdate()
-    if directory_scope(member) is None:
+    scope = directory_scope(member)
+    if scope is None:
         return Association.objects.none()
+    return associations_visible_in(scope, on=on)
+
+
+def associations_visible_in(caisse_regionale_id: int, *, on: datetime.date | None = None):
+    """``associations_visible_to`` a member whose ``directory_scope`` is this regional bank
+    (the rule itself; an id or a placeholder of ``tookets.compiled``)."""
+    on = on or timezone.localdate()
     open_programs = (
-        open_programs_of(caisse_regionale_id=member.caisse_regionale_id, day=on)
-        .order_by()
-        .values("pk")
+        open_programs_of(caisse_regionale_id=caisse_regionale_id, day=on).order_by().values("pk")
     )
     enrolled_in_open_program = Enrollment.objects.filter(
         _InSubquery(F("program_id"), open_programs),
@@ -105,7 +110,7 @@ def associations_visible_to(member, *, on: datetime.date | None = None) -> Query
     return Association.objects.filter(
         Exists(enrolled_in_open_program),
         status=Association.Status.VALIDATED,
-        caisse_regionale_id=member.caisse_regionale_id,
+        caisse_regionale_id=caisse_regionale_id,
     )
 
 

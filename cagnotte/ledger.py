@@ -32,6 +32,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from cagnotte.figures import count_received
 from cagnotte.models import LedgerEntry, MatchingOffer, Wallet
+from tookets.compiled import BoundQuery
 
 
 class NotEligible(Exception):
@@ -85,7 +86,7 @@ def entry_time() -> datetime.datetime:
 
 
 @contextmanager
-def locked_wallets(wallets: QuerySet, *, wait: float | None, into: str | None = None):
+def locked_wallets(wallets: QuerySet | BoundQuery, *, wait: float | None, into: str | None = None):
     """Lock the wallet rows of ``wallets`` in id order and yield them (a list, read under the
     lock); inside the block every lock waits at most ``wait`` seconds, then ``WalletBusy``.
 
@@ -109,7 +110,7 @@ def locked_wallets(wallets: QuerySet, *, wait: float | None, into: str | None = 
 
 
 @contextmanager
-def locked_offers(offers: QuerySet, *, wait: float | None):
+def locked_offers(offers: QuerySet | BoundQuery, *, wait: float | None):
     """Lock the matching offers' rows (their budgets) as ``locked_wallets`` locks wallets:
     in id order, each wait bounded by ``wait``, a wait that runs out raising ``WalletBusy``
     (« réessayez dans un instant »; nothing was written). A gift locks its wallet first, then
@@ -120,12 +121,25 @@ def locked_offers(offers: QuerySet, *, wait: float | None):
         yield rows
 
 
-@contextmanager
-def _locked_rows(rows: QuerySet, *, wait: float | None, into: str | None = None):
-    assert connection.in_atomic_block, "locking rows needs a transaction"
+def lock_query(rows: QuerySet) -> QuerySet:
+    """``rows`` as ``locked_wallets`` and ``locked_offers`` lock them: in id order (sliced
+    querysets are ordered by ``pk`` already), their own rows only."""
     if not rows.query.is_sliced:
         rows = rows.order_by("pk")
-    query = rows.select_for_update(of=("self",))
+    return rows.select_for_update(of=("self",))
+
+
+@contextmanager
+def _locked_rows(rows: QuerySet | BoundQuery, *, wait: float | None, into: str | None = None):
+    """``rows``: a queryset, or a ``BoundQuery`` of one compiled once (``lock_query`` applied
+    by its builder: the page's gift locks its wallet and offers through statements compiled
+    once per process)."""
+    assert connection.in_atomic_block, "locking rows needs a transaction"
+    if isinstance(rows, BoundQuery):
+        assert into is None, "into= takes a queryset"
+        query = rows
+    else:
+        query = lock_query(rows)
     bounded = connection.vendor == "postgresql" and wait is not None and wait > 0
     previous = None
     if bounded:
@@ -137,7 +151,7 @@ def _locked_rows(rows: QuerySet, *, wait: float | None, into: str | None = None)
             previous = cursor.fetchone()[0]
     try:
         if into is None:
-            yield list(query)
+            yield query.fetch() if isinstance(query, BoundQuery) else list(query)
         else:
             _lock_into(query, into)
             yield None

@@ -26,6 +26,7 @@ association already queue on its totals row.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -33,9 +34,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cagnotte.campaigns import not_swept_condition
-from cagnotte.ledger import locked_offers, post_entry
+from cagnotte.ledger import lock_query, locked_offers, post_entry
 from cagnotte.models import LedgerEntry, MatchingOffer, MatchingOfferEvent, Wallet
-from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, compiled_once
+from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, BoundQuery, compiled_once
 from tookets.db_router import read_connection
 
 CUT_GIFT = "gift"
@@ -171,6 +172,27 @@ def best_match(offers, *, amount: int, used=None) -> Match | None:
     return best
 
 
+def _offers_to_lock(program_id: int, association: dict, day) -> BoundQuery:
+    """``offers_for``, locked as ``locked_offers`` locks them, its statement compiled once per
+    day and empty columns (``_MAY_BE_EMPTY``)."""
+    present = tuple(association[name] is not None for name in _MAY_BE_EMPTY)
+    values = [program_id, association["id"]]
+    values += [
+        association[name] for name, shown in zip(_MAY_BE_EMPTY, present, strict=True) if shown
+    ]
+    return BoundQuery(functools.partial(_offers_lock_query, day, present), *values)
+
+
+@compiled_once(maxsize=4)
+def _offers_lock_query(day, present: tuple):
+    placeholders = iter(PLACEHOLDERS)
+    program_id = next(placeholders)
+    association = {"id": next(placeholders)}
+    for name, shown in zip(_MAY_BE_EMPTY, present, strict=True):
+        association[name] = next(placeholders) if shown else None
+    return lock_query(offers_for(program_id=program_id, association=association, day=day))
+
+
 def match_gift(*, gift: LedgerEntry, member, association: dict) -> Match | None:
     """Match a gift just written (``gift.wallet.program`` loaded), its wallet locked by the
     caller's transaction, inside ``locked_wallets``' bounded block (``give_tookets`` only).
@@ -185,10 +207,7 @@ def match_gift(*, gift: LedgerEntry, member, association: dict) -> Match | None:
     # set and put back; the caller's wallet block (``locked_wallets`` with
     # GIFT_LOCK_TIMEOUT) bounds every wait of the gift's transaction, this one included.
     with locked_offers(
-        offers_for(
-            program_id=gift.wallet.program_id, association=association, day=timezone.localdate()
-        ),
-        wait=None,
+        _offers_to_lock(gift.wallet.program_id, association, timezone.localdate()), wait=None
     ) as offers:
         if not offers:
             return None

@@ -8,18 +8,25 @@ receipt), in the same transaction.
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from associations.models import Project
-from associations.selectors import associations_visible_to
+from associations.selectors import (
+    associations_visible_in,
+    associations_visible_to,
+    directory_scope,
+)
 from cagnotte.campaigns import Program
 from cagnotte.ledger import (
     InsufficientBalance,
     InvalidAmount,
     NotEligible,
     check_amount,
+    lock_query,
     locked_wallets,
     post_entry,
 )
@@ -27,6 +34,7 @@ from cagnotte.matching import ASSOCIATION_FIELDS, match_gift, match_of
 from cagnotte.models import Favourite, LedgerEntry, ProjectGift, Wallet
 from cagnotte.selectors import favourite_can_receive
 from tookets import outbox
+from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, BoundQuery, compiled_once
 
 
 @transaction.atomic
@@ -41,13 +49,42 @@ def set_favourite(*, member, association_id: int) -> Favourite:
     return favourite
 
 
-def _givers_wallet(*, member, wallet_id: int | None, program: Program | None):
-    qs = Wallet.objects.select_related("program").filter(member=member)
+def _givers_wallet(*, member, wallet_id: int | None, program: Program | None) -> BoundQuery:
+    """The giver's wallet to lock: by its id (the gift page's form) or by its program."""
     if wallet_id is not None:
-        return qs.filter(pk=wallet_id)
+        return BoundQuery(functools.partial(_givers_wallet_query, "wallet"), member.pk, wallet_id)
     if program is not None:
-        return qs.filter(program=program)
+        return BoundQuery(functools.partial(_givers_wallet_query, "program"), member.pk, program.pk)
     raise TypeError("give wallet_id or program")
+
+
+# The gift's reads, each compiled once per process (and day): the ORM took longer to compile
+# them than the database to run them, on every gift (``tookets.compiled``).
+@compiled_once(maxsize=2)
+def _givers_wallet_query(by: str):
+    wallets = Wallet.objects.select_related("program").filter(member_id=PLACEHOLDERS[0])
+    if by == "wallet":
+        return lock_query(wallets.filter(pk=PLACEHOLDERS[1]))
+    return lock_query(wallets.filter(program_id=PLACEHOLDERS[1]))
+
+
+@compiled_once(maxsize=2)
+def _open_program_query(day):
+    """The one open rule, for one program."""
+    return Program.objects.open_on(day).filter(pk=PLACEHOLDER).values("pk")[:1]
+
+
+@compiled_once(maxsize=2)
+def _receiving_association_query(day):
+    """The association if the member may see it (the visibility rule, for the member's
+    regional bank) and it is enrolled in the program, with what the matching offers' rules
+    read of it (``ASSOCIATION_FIELDS``)."""
+    return (
+        associations_visible_in(PLACEHOLDERS[0], on=day)
+        .filter(pk=PLACEHOLDERS[1], enrollments__program_id=PLACEHOLDERS[2])
+        .values(*ASSOCIATION_FIELDS)
+        .order_by("pk")[:1]
+    )
 
 
 def give_tookets(
@@ -105,17 +142,19 @@ def give_tookets(
         program = wallet.program
         # The one open rule, asked under the wallet lock: a program swept (or closed) since the
         # page was shown refuses the gift.
-        if not Program.objects.open_on().filter(pk=program.pk).exists():
+        day = timezone.localdate()
+        if not _open_program_query(day).rows(program.pk):
             raise NotEligible
         # What the matching offers' rules read comes with the eligibility, in one query.
-        association = (
-            associations_visible_to(member)
-            .filter(pk=association_id, enrollments__program=program)
-            .values(*ASSOCIATION_FIELDS)
-            .first()
+        scope = directory_scope(member)
+        found = (
+            _receiving_association_query(day).rows(scope, int(association_id), program.pk)
+            if scope is not None
+            else ()
         )
-        if association is None:
+        if not found:
             raise NotEligible
+        association = dict(zip(ASSOCIATION_FIELDS, found[0], strict=True))
         if (
             project_id is not None
             and not Project.objects.live_on(timezone.localdate())

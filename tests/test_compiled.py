@@ -4,8 +4,10 @@ history's pages) against the ORM's own answers."""
 
 import pytest
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cagnotte import selectors
@@ -202,3 +204,53 @@ def test_the_offers_a_gift_page_shows_are_the_orm_s(pg_caisse, empty):
             expected = [o.pk for o in _running_queryset(day, ids, row)]
             assert [o.pk for o in _running_offers(day, ids, row)] == expected
             assert expected  # the offer for all, at least
+
+
+def test_a_gift_locks_and_checks_through_statements_compiled_once(
+    two_members, program, association
+):
+    """The gift's wallet lock, open rule, eligibility and offers' lock are compiled on the
+    first gift only; the lock is still the one ``locked_wallets`` takes (own rows, id order)."""
+    from cagnotte import matching, services
+
+    builders = (
+        services._givers_wallet_query,
+        services._open_program_query,
+        services._receiving_association_query,
+        matching._offers_lock_query,
+    )
+    MatchingOffer.objects.create(
+        program=program,
+        name="Doublé",
+        starts_on=program.opens_on,
+        ends_on=program.closes_on,
+        budget=100,
+    )
+    for builder in builders:
+        builder.cache_clear()
+    member, other = two_members
+    with CaptureQueriesContext(connection) as queries:
+        first = give_tookets(
+            member=member, association_id=association.pk, amount=3, token="c1", program=program
+        )
+    assert first.matching is not None and first.matching.amount == 3
+    compiled = [builder.cache_info().misses for builder in builders]
+    assert compiled == [1, 1, 1, 1]
+    wallet = Wallet.objects.get(member=other, program=program)
+    give_tookets(
+        member=other, association_id=association.pk, amount=2, token="c2", wallet_id=wallet.pk
+    )
+    give_tookets(
+        member=member, association_id=association.pk, amount=1, token="c3", program=program
+    )
+    # A second way to name the wallet (by its id) is its own statement; nothing else compiles.
+    assert [builder.cache_info().misses for builder in builders] == [2, 1, 1, 1]
+    if connection.vendor == "postgresql":
+        locks = [q["sql"] for q in queries if "FOR UPDATE" in (q["sql"] or "")]
+        assert any('FOR UPDATE OF "cagnotte_wallet"' in sql for sql in locks), locks
+        assert any('FOR UPDATE OF "cagnotte_matchingoffer"' in sql for sql in locks), locks
+        assert all("ORDER BY" in sql and '"id" ASC' in sql for sql in locks), locks
+    # And the money moved as the rules say: the balances and the budget.
+    assert Wallet.objects.get(member=member, program=program).balance == 500 + 7 - 40 - 3 - 1
+    assert Wallet.objects.get(pk=wallet.pk).balance == 300 + 7 - 5 - 2
+    assert MatchingOffer.objects.get(name="Doublé").spent == 3 + 2 + 1

@@ -51,8 +51,11 @@ class CompiledQuery:
         ]
         self.arity = 1 + max((i for _, i in self.slots), default=-1)
         self.compiler = compiler
-        # What ModelIterable reads off the compiler once the SQL is made.
+        # What ModelIterable reads off the compiler once the SQL is made (a ``values()``
+        # query has none: read its ``rows``).
         klass_info = compiler.klass_info
+        if klass_info is None:
+            return
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.model = klass_info["model"]
         self.model_slice = slice(start, end)
@@ -93,6 +96,18 @@ class CompiledQuery:
 
     def fetch(self, *values) -> list:
         return self.instances(self.rows(*values))
+
+
+class BoundQuery:
+    """A ``CompiledQuery`` to run with these values, compiled when first run (a query that
+    locks rows compiles only inside a transaction): what ``cagnotte.ledger.locked_wallets``
+    and ``locked_offers`` take in place of a queryset."""
+
+    def __init__(self, compiled, *values):
+        self.compiled, self.values = compiled, values
+
+    def fetch(self) -> list:
+        return self.compiled().fetch(*self.values)
 
 
 def compiled_once(maxsize: int = 8):

@@ -103,7 +103,9 @@ def test_a_batch_job_waits_without_limit(wallet):
     assert inside == before == "0"
 
 
-def test_wallets_are_locked_in_id_order_whatever_the_order_asked(member, program, pg_caisse):
+def test_wallets_are_locked_in_id_order_whatever_the_order_asked(
+    require_postgres, member, program, pg_caisse
+):
     from django.test.utils import CaptureQueriesContext
 
     from tests import factories as f
