@@ -32,7 +32,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from cagnotte.figures import count_received
 from cagnotte.models import LedgerEntry, MatchingOffer, Wallet
-from tookets.compiled import BoundQuery
+from tookets.compiled import PLACEHOLDER, BoundQuery, compiled_once
 
 
 class NotEligible(Exception):
@@ -174,6 +174,21 @@ def _lock_into(query: QuerySet, table: str) -> None:
         cursor.execute(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {sql}", params)
 
 
+def entry_by_reference(reference: str, *, year: int | None = None) -> LedgerEntry | None:
+    """The entry of an idempotency reference, in ``year``'s partition (the unique key) or in
+    any, else None: its statement compiled once per year and process (every gift asks)."""
+    found = _by_reference_query(year).fetch(reference)
+    return found[0] if found else None
+
+
+@compiled_once(maxsize=8)
+def _by_reference_query(year: int | None):
+    entries = LedgerEntry.objects.filter(reference=PLACEHOLDER)
+    if year is not None:  # a constant: a placeholder is out of a year's range
+        entries = entries.filter(year=year)
+    return entries.order_by("pk")[:1]
+
+
 def check_amount(amount) -> int:
     """A positive whole number of Tookets, else ``InvalidAmount``."""
     # bool is an int in Python: True Tookets make no sense.
@@ -270,7 +285,7 @@ def post_entry(
     # exist before (no other transaction sees that gift yet), the read is spared; the unique
     # reference still guards, below.
     if not matching:
-        existing = LedgerEntry.objects.filter(reference=reference, year=year).first()
+        existing = entry_by_reference(reference, year=year)
         if existing is not None:
             return existing, False
     try:
@@ -313,7 +328,7 @@ def post_entry(
     except IntegrityError as exc:
         if is_missing_partition(exc):
             raise LedgerYearMissing(year) from exc
-        existing = LedgerEntry.objects.filter(reference=reference, year=year).first()
+        existing = entry_by_reference(reference, year=year)
         if existing is None:
             raise
         return existing, False

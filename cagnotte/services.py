@@ -26,6 +26,7 @@ from cagnotte.ledger import (
     InvalidAmount,
     NotEligible,
     check_amount,
+    entry_by_reference,
     lock_query,
     locked_wallets,
     post_entry,
@@ -128,7 +129,7 @@ def give_tookets(
     ):
         wallet = wallets[0] if wallets else None
         # A replay first: the gift was made, whatever the balance or the rules say now.
-        existing = LedgerEntry.objects.filter(reference=reference).first()
+        existing = entry_by_reference(reference)
         if existing is not None:
             if wallet is None or existing.wallet_id != wallet.pk:
                 raise NotEligible

@@ -43,11 +43,13 @@ class CompiledQuery:
         compiler = queryset.query.get_compiler(using=self.db)
         self.sql, params = compiler.as_sql()
         self.params = tuple(params)
+        # A text column's filter makes the placeholder a string (``get_prep_value``).
         which = {placeholder: i for i, placeholder in enumerate(PLACEHOLDERS)}
+        which |= {str(placeholder): i for i, placeholder in enumerate(PLACEHOLDERS)}
         self.slots = [
             (position, which[value])
             for position, value in enumerate(self.params)
-            if isinstance(value, int) and value in which
+            if isinstance(value, (int, str)) and value in which
         ]
         self.arity = 1 + max((i for _, i in self.slots), default=-1)
         self.compiler = compiler

@@ -25,6 +25,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from tookets.celery import app as celery_app
+from tookets.compiled import PLACEHOLDER, BoundQuery, compiled_once
 from tookets.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -52,17 +53,24 @@ def publish(message_id: int) -> bool:
     """Try once to hand one pending message to the broker; never raises (it runs after commit)."""
     try:
         with transaction.atomic():
-            message = (
-                OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(pk=message_id, published_at__isnull=True)
-                .first()
-            )
+            found = BoundQuery(_pending_message_query, message_id).fetch()
+            message = found[0] if found else None
             if message is None:  # already published, or being published by the drain
                 return False
             return _publish_locked(message, retry=False)
     except Exception:
         logger.exception("outbox: could not publish message %s; the drain will", message_id)
         return False
+
+
+@compiled_once(maxsize=1)
+def _pending_message_query():
+    """``publish``'s lookup, compiled once per process (after every gift's commit)."""
+    return (
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(pk=PLACEHOLDER, published_at__isnull=True)
+        .order_by("pk")[:1]
+    )
 
 
 def drain(*, limit: int | None = None, even_if_backed_off: bool = False) -> int:

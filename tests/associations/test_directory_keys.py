@@ -22,9 +22,10 @@ MAP_DATA = reverse("associations:map_data")
 
 def cache_keys() -> set[str]:
     """Every key in the page cache: Redis (CACHE_URL) or the development's local memory."""
-    if hasattr(cache, "keys"):  # django-redis
+    if hasattr(cache, "keys"):  # django-redis: the keys as the code names them
         return set(cache.keys("*"))
-    return set(cache._cache)
+    # Local memory keeps them made (« prefix:version:key »): the same names as Redis gives.
+    return {key.split(":", 2)[2] for key in cache._cache}
 
 
 def junk(rng: random.Random) -> dict[str, str]:
