@@ -17,7 +17,6 @@ from django.utils import timezone
 from associations.models import Project
 from associations.selectors import (
     associations_visible_in,
-    associations_visible_to,
     directory_scope,
 )
 from cagnotte.campaigns import Program
@@ -41,9 +40,15 @@ from tookets.compiled import PLACEHOLDER, PLACEHOLDERS, BoundQuery, compiled_onc
 @transaction.atomic
 def set_favourite(*, member, association_id: int) -> Favourite:
     """Make an association the member's one favourite. It must be visible to the member."""
-    association = associations_visible_to(member).filter(pk=association_id).first()
-    if association is None:
+    scope = directory_scope(member)
+    found = (
+        _visible_association_query(timezone.localdate()).fetch(scope, int(association_id))
+        if scope is not None
+        else []
+    )
+    if not found:
         raise NotEligible
+    association = found[0]
     favourite, _ = Favourite.objects.update_or_create(
         member=member, defaults={"association": association}
     )
@@ -67,6 +72,12 @@ def _givers_wallet_query(by: str):
     if by == "wallet":
         return lock_query(wallets.filter(pk=PLACEHOLDERS[1]))
     return lock_query(wallets.filter(program_id=PLACEHOLDERS[1]))
+
+
+@compiled_once(maxsize=2)
+def _visible_association_query(day):
+    """The association if a member of this regional bank may see it (the visibility rule)."""
+    return associations_visible_in(PLACEHOLDERS[0], on=day).filter(pk=PLACEHOLDERS[1])[:1]
 
 
 @compiled_once(maxsize=2)

@@ -257,3 +257,20 @@ def test_a_gift_locks_and_checks_through_statements_compiled_once(
     assert Wallet.objects.get(member=member, program=program).balance == 500 + 7 - 40 - 3 - 1
     assert Wallet.objects.get(pk=wallet.pk).balance == 300 + 7 - 5 - 2
     assert MatchingOffer.objects.get(name="Doublé").spent == 3 + 2 + 1
+
+
+def test_choosing_a_favourite_asks_the_visibility_rule_compiled_once(
+    two_members, association, other_member
+):
+    from cagnotte import services
+    from cagnotte.models import Favourite
+
+    services._visible_association_query.cache_clear()
+    for who in two_members:
+        services.set_favourite(member=who, association_id=association.pk)
+    assert services._visible_association_query.cache_info().misses == 1
+    assert Favourite.objects.filter(association=association).count() == 2
+    # Another bank's member asks the same statement, and may not choose it.
+    with pytest.raises(services.NotEligible):
+        services.set_favourite(member=other_member, association_id=association.pk)
+    assert services._visible_association_query.cache_info().misses == 1
