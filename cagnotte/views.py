@@ -36,7 +36,7 @@ from cagnotte.selectors import (
 from cagnotte.services import give_tookets
 from caisses.models import CaisseRegionale
 from tookets.db_router import replica_reads
-from tookets.fragments import render_fragment
+from tookets.fragments import kept_html, render_fragment
 from tookets.http import MAX_ID_DIGITS, int_or_none
 from tookets.periods import current_period
 
@@ -75,6 +75,7 @@ def wallet(request):
         history = history_page(
             member, count=state[1], number=page_number, per_page=HISTORY_PAGE_SIZE
         )
+        history_rows = [_history_row(entry) for entry in history]
         # The figures are the campaigns a member can still give in (or soon will); a closed
         # one holding a balance says where it goes at the sweep; a swept one has left them.
         current = [w for w in wallets if not w.campaign.is_over and not w.campaign.is_closed]
@@ -90,6 +91,7 @@ def wallet(request):
             "closing": closing,
             "over": over,
             "history": history,
+            "history_rows": history_rows,
             "left_to_give": sum(w.balance for w in current if w.campaign.is_open),
         }
 
@@ -100,6 +102,24 @@ def wallet(request):
         context=context,
     )
     return render(request, "cagnotte/wallet.html", {"content": content})
+
+
+def _history_row(entry) -> str:
+    """One row of the history, rendered once per process for what it shows (an entry never
+    changes; the names it shows may): a wallet page after a gift renders its new rows only."""
+    shown = (
+        entry.pk,
+        entry.kind,
+        entry.period,
+        entry.amount,
+        entry.created_at,
+        entry.association.name if entry.association_id else None,
+        entry.wallet.program.label,
+        entry.matched,
+    )
+    return mark_safe(
+        kept_html("cagnotte/_history_row.html", state=shown, context=lambda: {"e": entry})
+    )
 
 
 def _visible_association(member, association_id, *, figures: bool = True):
