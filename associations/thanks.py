@@ -19,8 +19,6 @@ Privacy: the recipients are read here and only by the delivery; what the associa
 them is a count (``ThankYou.reached``).
 """
 
-import functools
-
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -36,8 +34,8 @@ from cagnotte.campaigns import Enrollment, Program
 from cagnotte.models import Favourite, PayoutLine, PayoutStatement, Supporter
 from caisses.staff import may_act_on
 from tookets import outbox
+from tookets.compiled import PLACEHOLDER, compiled_once
 from tookets.db_router import read_connection
-from tookets.prepared import prepared_cursor
 
 Status = ThankYou.Status
 Kind = ThankYou.Kind
@@ -178,62 +176,30 @@ def supporters_of(association_id: int):
     )
 
 
-# Stands for the member's id in the statement compiled once (``_messages_sql``): no id is
-# negative, so no other parameter of the statement can equal it.
-_MEMBER = -987_654_321
-
-
-def _message_models() -> list[tuple[type, str, list[str]]]:
-    """(model, path from the message, its columns) of what the messages page shows."""
-    return [
-        (model, prefix, [f.attname for f in model._meta.concrete_fields])
-        for model, prefix in (
-            (ThankYou, ""),
-            (Association, "association__"),
-            (Program, "program__"),
-        )
-    ]
-
-
-@functools.lru_cache(maxsize=1)
-def _messages_sql() -> tuple[str, tuple]:
+@compiled_once(maxsize=1)
+def _messages_query():
     """``messages_for``'s statement, compiled once per process (the ORM took longer to compile
     it, with its two joins and its subquery, than the database to run it)."""
-    columns = [f"{prefix}{name}" for _model, prefix, names in _message_models() for name in names]
     return (
         ThankYou.objects.filter(status=Status.ACCEPTED)
         .filter(
             Exists(
                 Supporter.objects.filter(
-                    association_id=OuterRef("association_id"), member_id=_MEMBER
+                    association_id=OuterRef("association_id"), member_id=PLACEHOLDER
                 )
             )
         )
+        .select_related("association", "program")
         .order_by("-decided_at", "-id")
-        .values_list(*columns)
-        .query.sql_with_params()
     )
 
 
 def messages_for(member: User) -> list[ThankYou]:
     """« Messages de vos associations »: the accepted messages of associations it gave to,
     newest first, each with its ``association`` and ``program``: one statement."""
-    sql, compiled = _messages_sql()
-    params = [member.pk if value == _MEMBER else value for value in compiled]
     db = read_connection(ThankYou)
-    with prepared_cursor(db) as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    models = _message_models()
-    messages = []
-    for row in rows:
-        start, made = 0, []
-        for model, _prefix, names in models:
-            made.append(model.from_db(db.alias, names, row[start : start + len(names)]))
-            start += len(names)
-        message, message.association, message.program = made[0], made[1], made[2]
-        messages.append(message)
-    return messages
+    query = _messages_query()
+    return query.instances(query.rows(member.pk, connection=db), db=db.alias)
 
 
 def may_see_photo(user: User, thank_you: ThankYou) -> bool:
