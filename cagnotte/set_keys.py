@@ -107,7 +107,11 @@ DECLARE
     ids bigint[];
     locked bigint;
     missing bigint;
-BEGIN{locks}
+BEGIN
+    -- A gift's INSERT … ON CONFLICT DO NOTHING of a supporter recorded already adds no row.
+    IF NOT EXISTS (SELECT FROM {NEW_ROWS}) THEN
+        RETURN NULL;
+    END IF;{locks}
     RETURN NULL;
 END
 $$""",
