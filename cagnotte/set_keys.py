@@ -4,11 +4,13 @@
 two declared foreign keys did. On PostgreSQL a declared key checks each inserted row by its
 own SPI query at commit (``RI_FKey_check``: plan, executor start, one ``FOR KEY SHARE`` lock),
 and the year-end sweep inserts up to one supporter per member: 500,000 rows at 1,000,000
-wallets. ``perf`` on the sweep's backend put 46 % of the job's CPU in those deferred checks
-(``ExecutorStart``/``ExecInitLockRows`` alone 14 %), and with both keys dropped the job used
+wallets. ``perf`` on the sweep's backend put 46 % of the job's CPU in deferred key checks
+(the ledger's and these; ``ExecutorStart``/``ExecInitLockRows`` alone 14 %), and with both keys dropped the job used
 20.2 s of backend CPU against 24.2 s with them, its floor (the ledger entries alone) about
 14 s (``docs/scale.md``, the year-end sweep). So on PostgreSQL the keys are triggers that
-check a whole statement's rows as a set, with the same guarantees:
+check a whole statement's rows as a set. Measured: 500,000 supporters in transactions of
+10,000 cost 0.8 s of backend CPU for their keys this way against 3.9 s declared, and the
+sweep's batch statement saved 2.5 s per 400,000 new supporters. The guarantees are the same:
 
 * INSERT or UPDATE on ``cagnotte_supporter`` (statement level, the statement's new rows as a
   transition table): the distinct members, then the distinct associations, are locked in one
