@@ -168,8 +168,8 @@ class Holder:
 def waiting_on_a_lock(statement_start: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE %s",
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE %s",
             [statement_start + "%"],
         )
         return cursor.fetchone()[0] > 0
