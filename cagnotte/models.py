@@ -267,7 +267,11 @@ class Supporter(models.Model):
     ``supporter_unique`` (association, member), which also serves every lookup by association
     alone (its leading column: the thank-you pages, the cascade from an association), and
     member. No index on association alone (dropped by migration 0013: it only duplicated the
-    unique one's leading column, at one index entry per row written)."""
+    unique one's leading column, at one index entry per row written).
+
+    Its two keys are not declared on PostgreSQL: triggers check each statement's rows as a set
+    (``cagnotte.set_keys``, migration 0014), which spares the sweep a key-check query per new
+    supporter. ``on_delete=CASCADE`` works as before (Django's collector)."""
 
     association = models.ForeignKey(
         "associations.Association",
@@ -275,12 +279,14 @@ class Supporter(models.Model):
         on_delete=models.CASCADE,
         related_name="supporters",
         db_index=False,  # served by supporter_unique (association, member)
+        db_constraint=False,  # checked per statement (cagnotte.set_keys)
     )
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("sociétaire"),
         on_delete=models.CASCADE,
         related_name="+",
+        db_constraint=False,  # checked per statement (cagnotte.set_keys)
     )
     first_gift_at = models.DateTimeField(_("premier don le"), default=timezone.now)
 
