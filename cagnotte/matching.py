@@ -73,15 +73,16 @@ def match_reference(gift: LedgerEntry) -> str:
 def offers_for(*, program_id: int, association, day: datetime.date | None = None):
     """The offers running on ``day`` in a program that take ``association`` (a dict of
     ``ASSOCIATION_FIELDS``), their budget spent or not."""
-    return (
-        MatchingOffer.objects.filter(program_id=program_id)
-        .running_on(day)
-        .qualifying(
-            association_id=association["id"],
-            domain_id=association["domain_id"],
-            activity_id=association["activity_id"],
-            caisse_locale_id=association["caisse_locale_id"],
-        )
+    return _taking(MatchingOffer.objects.filter(program_id=program_id), association, day)
+
+
+def _taking(offers, association: dict, day):
+    """Of ``offers``, those running on ``day`` that take ``association``."""
+    return offers.running_on(day).qualifying(
+        association_id=association["id"],
+        domain_id=association["domain_id"],
+        activity_id=association["activity_id"],
+        caisse_locale_id=association["caisse_locale_id"],
     )
 
 
@@ -315,17 +316,8 @@ def previews(*, member_id: int, association: dict, program_ids) -> dict[int, For
 
 def _running_queryset(day, program_ids, association: dict):
     """The offers running on ``day`` in these programs that take this association."""
-    return (
-        MatchingOffer.objects.filter(program_id__in=program_ids)
-        .running_on(day)
-        .qualifying(
-            association_id=association["id"],
-            domain_id=association["domain_id"],
-            activity_id=association["activity_id"],
-            caisse_locale_id=association["caisse_locale_id"],
-        )
-        .order_by("pk")
-    )
+    offers = MatchingOffer.objects.filter(program_id__in=program_ids)
+    return _taking(offers, association, day).order_by("pk")
 
 
 # The association's columns a qualifying rule reads that may be empty (the ORM writes
