@@ -68,9 +68,7 @@ _PG_COPY = (
 # file (``k``: a dozen rows for a month's file), which also finds each row's regional bank and
 # program: one join on the key instead of a join per table and the period's rule per row (a
 # third of the validation's time). The distinct keys are the reader's (Reader.keys, sent as
-# arrays): no pass over the staged rows to find them. The rows are kept in (member, program)
-# order, the order the entries are written in (_PG_INSERT_NEW): sorting them here costs less
-# than sorting the entries joined to their wallets (0.2-0.3 s of backend CPU at 1 M rows).
+# arrays): no pass over the staged rows to find them.
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, k.program_id,
@@ -97,7 +95,6 @@ LEFT JOIN (
 LEFT JOIN accounts_user u
        ON u.caisse_regionale_id = k.caisse_id AND u.account_number = s.account_number
       AND u.kind = 'member'
-ORDER BY u.id, k.program_id
 """
 
 # The deferred rule: a reference seen earlier in the file (on any readable row). Grouping a
@@ -209,19 +206,15 @@ _LEDGER_VALUES = ", ".join(LEDGER_VALUES.values())
 # Fast path, for rows whose references are all new (the common case: this month's file):
 # a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
 # (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
-# pages in order: in the file's order they cost about 2 s more at 1 M rows). The order is the
-# validation's, by member and program (_PG_PARSE): the hash join reads the rows in their
-# order and looks each wallet up in a hash of the wallets (the smaller side). The wallets
-# created were created in that order, so it is their id order; a wallet made before (an
-# earlier file's) usually was too. Only the speed depends on this order, never the result. A
-# reference already in the ledger makes it fail on the unique constraint; the caller then
-# rolls it back and takes the general path below.
+# pages in order). A reference already in the ledger makes it fail on the unique constraint;
+# the caller then rolls it back and takes the general path below.
 _PG_INSERT_NEW = f"""
 INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
 SELECT {_LEDGER_VALUES}
 FROM credit_import_rows r
 JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
 WHERE r.error IS NULL
+ORDER BY w.id
 """
 # Every valid row was inserted: each wallet's new balance adds its total of the file (the
 # wallets created with it already hold it).
