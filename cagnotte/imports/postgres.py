@@ -68,7 +68,14 @@ _PG_COPY = (
 # file (``k``: a dozen rows for a month's file), which also finds each row's regional bank and
 # program: one join on the key instead of a join per table and the period's rule per row (a
 # third of the validation's time). The distinct keys are the reader's (Reader.keys, sent as
-# arrays): no pass over the staged rows to find them.
+# arrays): no pass over the staged rows to find them. The members are read from the file's
+# regional banks only: the last condition of the join says again what k.caisse_id says, as
+# the banks' ids (caisse_ids, read before), which the planner can use to read only their
+# members through the index on their bank. Without it the hash of members holds every
+# member of every bank (the join's own condition cannot narrow the scan of accounts_user),
+# twelve million at national size. With 2 M members of another bank in the database, the
+# validation of 1 M rows took 2.7-3.0 s of backend CPU without it, 1.7 s with it (2.0 s with
+# the ids as a subquery: the planner then scans every member and filters).
 _PG_PARSE = """
 CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
 SELECT s.line, s.reference, s.period, u.id AS member_id, k.program_id,
@@ -95,6 +102,7 @@ LEFT JOIN (
 LEFT JOIN accounts_user u
        ON u.caisse_regionale_id = k.caisse_id AND u.account_number = s.account_number
       AND u.kind = 'member'
+      AND u.caisse_regionale_id = ANY(%(caisse_ids)s::bigint[])
 """
 
 # The deferred rule: a reference seen earlier in the file (on any readable row). Grouping a
@@ -314,6 +322,12 @@ def _stage_and_apply(cursor, reader, report, timer, size, progress):
     )
     keys = list(zip(*reader.keys, strict=True)) or [()] * len(KEY_COLUMNS)
     params |= {f"key_{c}": list(values) for c, values in zip(KEY_COLUMNS, keys, strict=True)}
+    cursor.execute(
+        "SELECT coalesce(array_agg(id), '{}') FROM caisses_caisseregionale "
+        "WHERE code = ANY(%s::text[])",
+        [sorted(reader.caisse_codes)],
+    )
+    params["caisse_ids"] = cursor.fetchone()[0]
     cursor.execute(parse, params)
     _fetch_errors(cursor, report)
     deferred_checked = False
