@@ -65,6 +65,7 @@ PER_PAGE = 20
 MEMO_QUERY_MAX = 300
 # Where the favourites page's cached content takes the member's year-end preview.
 YEAR_END_SLOT = "<!--year-end-->"
+YEAR_END_TEMPLATE = "associations/_year_end_preview.html"
 # Where ``_directory_page`` puts the value of its ``also`` expression in the context.
 ALSO = "also"
 MAP_DATA_MAX_AGE = 60  # seconds a browser reuses the markers before revalidating (ETag)
@@ -531,10 +532,17 @@ def favourites(request):
         also=year_end_sql(member, day=day),
     )
     if ALSO in context:
-        year_end, last_sweep = year_end_from_json(member, context.pop(ALSO))
+        # The year end as read (JSON text) names all the preview shows: kept under it, the
+        # wallets and the last sweep are made from it only when it is new.
+        raw = context.pop(ALSO)
+        preview = kept_html(
+            YEAR_END_TEMPLATE,
+            state=(day, raw),
+            context=lambda: _year_end_context(*year_end_from_json(member, raw), day=day),
+        )
     else:
         _version, year_end, last_sweep = version_and_year_end(member, day=day)
-    preview = _year_end_preview(year_end, last_sweep, day=day)
+        preview = _year_end_preview(year_end, last_sweep, day=day)
     context["content"] = mark_safe(context["content"].replace(YEAR_END_SLOT, preview, 1))
     return render(request, "associations/favourites.html", context)
 
@@ -555,10 +563,14 @@ def _year_end_preview(wallets, last_sweep, *, day) -> str:
         + (last_sweep.wallet.program.year,),
     )
     return kept_html(
-        "associations/_year_end_preview.html",
+        YEAR_END_TEMPLATE,
         state=shown,
-        context=lambda: {"wallets": wallets, "last_sweep": last_sweep, "here": True, "today": day},
+        context=lambda: _year_end_context(wallets, last_sweep, day=day),
     )
+
+
+def _year_end_context(wallets, last_sweep, *, day) -> dict:
+    return {"wallets": wallets, "last_sweep": last_sweep, "here": True, "today": day}
 
 
 def _map_body(rows: list[list]) -> tuple[bytes, bytes]:

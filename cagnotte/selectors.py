@@ -237,7 +237,7 @@ def year_end_sql(member, *, day) -> tuple[str, list]:
     columns = "k, " + _YEAR_END_COLUMNS
     if connection.vendor == "postgresql":
         # As text: repeated on each row of the statement, parsed once (``year_end_from_json``).
-        aggregate = f"json_agg(json_build_array({columns}))::text"
+        aggregate = f"json_agg(json_build_array({columns}) ORDER BY k, pk)::text"
     else:
         aggregate = f"json_group_array(json_array({columns}))"
     return (

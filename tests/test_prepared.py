@@ -47,3 +47,22 @@ def test_read_figures_answers_the_same_through_a_prepared_statement(require_post
     assert read_figures(ids, member=member) == first
     assert first[1] == associations[1].pk
     assert any("FROM (SELECT column1 AS id" in s for s in _prepared_statements())
+
+
+def test_a_long_statement_is_parsed_once(require_postgres):
+    """psycopg keeps its ``%s`` → ``$1`` conversion for statements up to 4 KB only: this
+    cursor keeps it for its own statements whatever their length (the favourites page's
+    figures with the year end are longer), and gives the same answers."""
+    from tookets import prepared
+
+    padding = " + 0" * 2000  # about 8 KB of SQL
+    sql = f"SELECT %s::int{padding} + %s::int AS tookets_long_test, '%%' AS percent"
+    prepared._converted.cache_clear()
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [40, 2])
+        assert cursor.fetchone() == (42, "%")
+        cursor.execute(sql, [1, 2])
+        assert cursor.fetchone() == (3, "%")
+    info = prepared._converted.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    assert len(sql) > 4096

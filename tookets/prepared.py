@@ -17,14 +17,40 @@ behind PgBouncer it needs session mode (as ``docs/scale.md`` says) or PgBouncer 
 ``max_prepared_statements``. On another database it is a plain cursor.
 """
 
+import functools
 from contextlib import contextmanager
 
 from django.db import connection
 
 if connection.vendor == "postgresql":
     from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import _queries
+
+    @functools.lru_cache(maxsize=256)
+    def _converted(query: bytes, encoding: str):
+        return _queries._query2pg_nocache(query, encoding)
+
+    class _LongQuery(_queries.PostgresQuery):
+        """psycopg converts a statement's ``%s`` into ``$1``… by parsing its text, and keeps
+        the result for statements up to 4 KB only (``MAX_CACHED_STATEMENT_LENGTH``: ORMs make
+        long statements of varying shapes). This cursor's statements are few and fixed, and
+        some are longer (the favourites page's figures with the year end, the statements
+        compiled once: ``tookets.compiled``): parsing one took 0.3 ms at every run. Kept
+        here whatever their length (psycopg's private ``_queries``, its version pinned;
+        ``tests/test_prepared.py`` checks it)."""
+
+        def convert(self, query, vars) -> None:
+            if vars is None or not isinstance(query, (str, bytes)):
+                return super().convert(query, vars)
+            query = self._ensure_bytes(query)
+            self.query, self._want_formats, self._order, self._parts = _converted(
+                query, self._tx.encoding
+            )
+            self.dump(vars)
 
     class _PreparingCursor(ServerBindingCursor):
+        _query_cls = _LongQuery
+
         def execute(self, query, params=None, *, prepare=None, binary=None):
             # Django opens its connections with ``prepare_threshold=None`` (nothing is
             # prepared, ``prepare=True`` included): lifted for this statement only, so that
