@@ -21,13 +21,13 @@ from associations.services import WorkflowError
 from associations.space import own_association
 from cagnotte.figures import progress_of, with_progress
 from caisses.staff import is_bank_staff, may_act_on
+from tookets.compiled import PLACEHOLDERS
 from tookets.db_router import read_connection
 from tookets.fragments import kept_html
 from tookets.http import MAX_ID_DIGITS
 
 # Stand for the association's and the project's ids in ``_project_sql`` (no id is negative).
-_ASSOCIATION = -987_654_321
-_PROJECT = -987_654_322
+_ASSOCIATION, _PROJECT = PLACEHOLDERS[:2]  # tookets.compiled's sentinels
 
 
 @functools.cache

@@ -31,6 +31,7 @@ from cagnotte.models import (
     Wallet,
 )
 from cagnotte.selectors import payouts_of
+from tookets.compiled import PLACEHOLDER
 from tookets.fragments import render_fragment
 from tookets.prepared import prepared_cursor
 
@@ -112,7 +113,7 @@ def space_state(user, *, year: int) -> tuple | None:
 
 
 # Stands for the login's id in ``_forecast_sql`` (no id is negative).
-_USER = -987_654_321
+_USER = PLACEHOLDER  # tookets.compiled's: one sentinel for every statement compiled once
 
 
 @functools.cache

@@ -147,7 +147,7 @@ def wallet_state(member) -> tuple:
 
 # Stands for the member's id in a statement compiled once for every member (``_year_end_sql``):
 # no id is negative, so no other parameter of the statement can equal it.
-_MEMBER = -987_654_321
+_MEMBER = PLACEHOLDER  # tookets.compiled's: one sentinel for every statement compiled once
 
 
 @functools.lru_cache(maxsize=4)
@@ -293,8 +293,8 @@ class _History:
     """The member's history for ``Paginator``: its length known (``wallet_state``'s count of
     the member's entries), each page read by its statement compiled once (``_history_query``)."""
 
-    def __init__(self, member_id: int, count: int):
-        self.member_id, self._count = member_id, count
+    def __init__(self, member_id: int, count: int, per_page: int):
+        self.member_id, self._count, self.per_page = member_id, count, per_page
 
     def count(self) -> int:
         return self._count
@@ -313,9 +313,7 @@ def history_page(member, *, count: int, number, per_page: int) -> Page:
     number shows the first or last page), ``count`` the member's entries as
     ``wallet_state`` read them: no count query, and the page's statement compiled once per
     page position and process (the wallet page after each gift reads the first)."""
-    entries = _History(member.pk, count)
-    entries.per_page = per_page
-    return Paginator(entries, per_page).get_page(number)
+    return Paginator(_History(member.pk, count, per_page), per_page).get_page(number)
 
 
 @compiled_once(maxsize=16)
