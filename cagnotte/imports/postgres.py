@@ -3,11 +3,12 @@
 The records the one reader produced (never the file's own bytes) are streamed with
 ``COPY … FROM STDIN (FORMAT csv)`` into a temporary table; validation and application are a
 handful of set-based statements, all in one transaction: validation into a temporary table
-(its CASE generated from ``rules.ROW_RULES``), one aggregate per wallet (new wallets, locks,
-balances), then the entries. Affected wallets are locked in id order before any write, by
-the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two imports)
-queue behind each other and never deadlock (the wallets the import creates are its own until
-it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and each wallet's
+(its CASE generated from ``rules.ROW_RULES``; the insert and the totals read each row's
+member and program there rather than join for them again), one aggregate per wallet (new
+wallets, locks, balances), then the entries. Affected wallets are locked in id order before
+any write, by the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two
+imports) queue behind each other and never deadlock (the wallets the import creates are its
+own until it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and each wallet's
 balance grows by its total in the file (a wallet created is created with it); if a reference
 is already in the ledger (the same file twice, overlapping files) the unique constraint stops
 that statement, it is rolled back to a savepoint and the general path runs instead (``ON
@@ -215,7 +216,9 @@ _LEDGER_VALUES = ", ".join(LEDGER_VALUES.values())
 # a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
 # (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
 # pages in order). A reference already in the ledger makes it fail on the unique constraint;
-# the caller then rolls it back and takes the general path below.
+# the caller then rolls it back and takes the general path below. The same rows sent out with
+# COPY … TO STDOUT and back with COPY … FROM STDIN (COPY's batched writes) cost as much of the
+# backend's time and more of the client's (bench/import_insert_probe.py, docs/scale.md).
 _PG_INSERT_NEW = f"""
 INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
 SELECT {_LEDGER_VALUES}
