@@ -47,8 +47,9 @@ class Wallet(models.Model):
     balance = models.BigIntegerField(_("solde"), default=0)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     # The member's favourite, joined on the wallet's own member column (no column, no
-    # constraint: a join path only). Through ``member__favourite`` every wallet would also
-    # read its member's row; the year-end sweep reads a batch's favourites this way.
+    # constraint: a join path for queries only, neither serialized nor in forms). Through
+    # ``member__favourite`` every wallet would also read its member's row; the year-end sweep
+    # reads a batch's favourites this way.
     member_favourite = models.ForeignObject(
         "Favourite",
         on_delete=models.DO_NOTHING,
@@ -56,6 +57,8 @@ class Wallet(models.Model):
         to_fields=["member"],
         null=True,
         related_name="+",
+        editable=False,
+        serialize=False,
     )
 
     objects = WalletQuerySet.as_manager()
