@@ -52,6 +52,7 @@ class Wallet(models.Model):
     # reads a batch's favourites this way.
     member_favourite = models.ForeignObject(
         "Favourite",
+        verbose_name=_("association favorite du sociétaire"),
         on_delete=models.DO_NOTHING,
         from_fields=["member"],
         to_fields=["member"],

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='wallet',
             name='member_favourite',
-            field=models.ForeignObject(editable=False, from_fields=['member'], null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', serialize=False, to='cagnotte.favourite', to_fields=['member']),
+            field=models.ForeignObject(editable=False, from_fields=['member'], null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', serialize=False, to='cagnotte.favourite', to_fields=['member'], verbose_name='association favorite du sociétaire'),
         ),
     ]
