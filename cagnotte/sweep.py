@@ -445,18 +445,9 @@ def _sweep_batch_sql(*, program, after_id, limit, actor, fast) -> tuple[SweepFig
         # underestimates a program's wallets past an id) reads and sorts the whole program,
         # or hashes every member and favourite, for each batch; and JIT compiling costs more
         # than running it.
-        # The batch's commit does not wait for its WAL to reach the disk (synchronous_commit
-        # off, this transaction only: the run commits some fifty times where one INSERT of all
-        # its entries commits once). Safe for this job alone: a commit lost in a server crash
-        # is lost whole, its entries, emptied balances, figures and the run's progress row
-        # together (WAL is replayed in order: never half a batch, never a later batch without
-        # it), and a rerun sweeps those wallets again, as after a killed run. A server that
-        # did not crash loses nothing: the commit is visible at once, to every session. The
-        # program's swept mark commits synchronously, flushing every batch's WAL before its own.
         cursor.execute(
             "SELECT set_config('jit', 'off', true), set_config('enable_hashjoin', 'off', true),"
-            " set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true),"
-            " set_config('synchronous_commit', 'off', true)"
+            " set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)"
         )
         cursor.execute(sql, params)
         seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()

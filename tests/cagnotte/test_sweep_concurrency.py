@@ -191,18 +191,3 @@ def test_a_wallet_credited_while_its_batch_is_written_is_swept_whole(closed_prog
     moved = LedgerEntry.objects.get(wallet=wallet, kind__in=["sweep", "return"])
     assert moved.amount == -(5 + 3 + 7)  # its credit (5 + its rank), then the late 7
     assert_each_wallet_moved_once(closed_program)
-
-
-def test_the_batches_commit_asynchronously_and_the_session_keeps_its_setting(closed_program):
-    """Each batch sets synchronous_commit off for its own transaction only: the connection the
-    sweep ran on (a web request's or a task's afterwards) commits synchronously again."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        before = cursor.fetchone()[0]
-    assert before != "off"
-    outcome = sweep.sweep_program(program=closed_program, batch_size=7)
-    assert outcome.swept and outcome.figures.wallets == 60
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == before
-    assert_each_wallet_moved_once(closed_program)
