@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.iban import validate_iban
@@ -86,7 +87,12 @@ class User(AbstractUser):
                 name="user_account_unique_per_cr",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "caisse_regionale"])]
+        indexes = [
+            models.Index(fields=["kind", "caisse_regionale"]),
+            # The closed accounts alone (a few rows): the year-end sweep reads them once per
+            # batch, as a set, instead of each wallet's member row (cagnotte.sweep).
+            models.Index(fields=["id"], condition=Q(closed_at__isnull=False), name="user_closed"),
+        ]
 
     def __str__(self):
         return self.display_name or self.username

@@ -46,6 +46,21 @@ class Wallet(models.Model):
     )
     balance = models.BigIntegerField(_("solde"), default=0)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    # The member's favourite, joined on the wallet's own member column (no column, no
+    # constraint: a join path for queries only, neither serialized nor in forms). Through
+    # ``member__favourite`` every wallet would also read its member's row; the year-end sweep
+    # reads a batch's favourites this way.
+    member_favourite = models.ForeignObject(
+        "Favourite",
+        verbose_name=_("association favorite du sociétaire"),
+        on_delete=models.DO_NOTHING,
+        from_fields=["member"],
+        to_fields=["member"],
+        null=True,
+        related_name="+",
+        editable=False,
+        serialize=False,
+    )
 
     objects = WalletQuerySet.as_manager()
 

@@ -33,6 +33,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Min, Q, Sum, TextField, When
 from django.db.models.expressions import RawSQL
@@ -49,6 +50,8 @@ from cagnotte.figures import (
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard, post_entry
 from cagnotte.models import LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
+
+User = get_user_model()
 
 BATCH_SIZE = 20_000
 # Namespace of the per-program advisory locks (pg_try_advisory_lock(namespace, program id)).
@@ -101,15 +104,18 @@ def sweep_targets(program: Program):
     account is open, else None (a return to the regional bank). Ordered by wallet id, the
     order batches walk and lock in.
     """
-    # The favourite joined (a member has one at most), the associations that can receive read
-    # once per statement (an uncorrelated IN, hashed): no subquery run per wallet.
+    # The favourite joined on the wallet's member column (a member has one at most; the
+    # member's own row is not read), the closed accounts and the associations that can receive
+    # read once per statement (uncorrelated INs, hashed; the closed ones from their own
+    # partial index, ``user_closed``): no subquery run per wallet.
     receiving = receiving_enrollments(program_ids=[program.pk]).values("association_id")
-    favourite = "member__favourite__association_id"
+    closed = User.objects.filter(closed_at__isnull=False).values("pk")
+    favourite = "member_favourite__association_id"
     return (
         Wallet.objects.filter(program_id=program.pk, balance__gt=0)
         .annotate(
             to_association=Case(
-                When(member__closed_at__isnull=False, then=None),
+                When(member_id__in=closed, then=None),
                 When(**{f"{favourite}__in": receiving}, then=F(favourite)),
                 default=None,
             )

@@ -333,3 +333,27 @@ def test_the_batches_start_at_the_programs_first_wallet(pg_caisse):
     credit(f.MemberFactory(caisse_regionale=pg_caisse), program, 10)
     assert sweep._first_after(program) == first.pk - 1
     assert sweep._first_after(closed_program(pg_caisse, year=year - 3, code="empty")) == 0
+
+
+def test_the_wallets_favourite_is_a_join_path_only(pg_caisse, django_assert_num_queries):
+    """``Wallet.member_favourite`` (the sweep's read) joins on the wallet's member column; it
+    is neither a column nor serialized (a dump or a test's serialized rollback would otherwise
+    look each wallet's favourite up)."""
+    from django.core import serializers
+
+    program = closed_program(pg_caisse)
+    fav = enrolled(program)
+    with_favourite = credit(f.MemberFactory(caisse_regionale=pg_caisse), program, 10).wallet
+    without = credit(f.MemberFactory(caisse_regionale=pg_caisse), program, 10).wallet
+    Favourite.objects.create(member=with_favourite.member, association=fav)
+    rows = Wallet.objects.filter(program=program).values_list("pk", "member_favourite__association")
+    assert sorted(rows) == sorted([(with_favourite.pk, fav.pk), (without.pk, None)])
+    wallets = list(Wallet.objects.filter(program=program))
+    with django_assert_num_queries(0):
+        dumped = serializers.serialize("python", wallets)
+    assert {name for row in dumped for name in row["fields"]} == {
+        "member",
+        "program",
+        "balance",
+        "created_at",
+    }
