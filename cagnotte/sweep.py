@@ -40,6 +40,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from cagnotte import set_keys
 from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.figures import (
     add_totals_sql,
@@ -444,10 +445,13 @@ def _sweep_batch_sql(*, program, after_id, limit, actor, fast) -> tuple[SweepFig
         # and favourite, then its wallet row, by key. Left to itself, the cost model (which
         # underestimates a program's wallets past an id) reads and sorts the whole program,
         # or hashes every member and favourite, for each batch; and JIT compiling costs more
-        # than running it.
+        # than running it. And the batch vouches for its new supporters' members
+        # (``set_keys.MEMBERS_VOUCHED_SETTING``): each is the member of a wallet this statement
+        # empties into the ledger, which that wallet's member key holds.
         cursor.execute(
             "SELECT set_config('jit', 'off', true), set_config('enable_hashjoin', 'off', true),"
-            " set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)"
+            " set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true),"
+            f" {set_keys.vouch_for_members_sql()}"
         )
         cursor.execute(sql, params)
         seen, last_id, moved, to_favourites, returned, _ = cursor.fetchone()

@@ -12,6 +12,7 @@ import threading
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
+from cagnotte import set_keys
 from cagnotte.models import Supporter
 from tests import factories as f
 from tests.services import wait_for
@@ -220,3 +221,59 @@ def test_a_supporter_of_a_member_deleted_meanwhile_is_refused(require_postgres):
     assert isinstance(inserting.outcome, IntegrityError)
     assert not Supporter.objects.exists()
     assert orphans() == 0
+
+
+# --- A transaction vouching for its supporters' members (the year-end sweep) -----------------
+
+
+def vouching(sql, params):
+    """Run the raw statement in a transaction that vouches for its supporters' members."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {set_keys.vouch_for_members_sql()}")
+        cursor.execute(sql, params)
+
+
+def test_a_vouching_transaction_skips_the_member_check_only(require_postgres, supporter):
+    # What vouching means (the sweep must never vouch for a member it does not hold): the
+    # member check is left out, inside this transaction only, rolled back here.
+    with transaction.atomic():
+        sid = transaction.savepoint()
+        vouching(*insert(supporter.association_id, MISSING))
+        assert Supporter.objects.filter(member_id=MISSING).count() == 1
+        transaction.savepoint_rollback(sid)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        vouching(*insert(MISSING, supporter.member_id))
+    assert Supporter.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_vouch_ends_with_its_transaction(require_postgres):
+    association = f.AssociationFactory()
+    with transaction.atomic():  # a transaction of its own (this test runs outside one)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {set_keys.vouch_for_members_sql()}")
+    refused(*insert(association.pk, MISSING))
+    assert not Supporter.objects.exists()
+
+
+def test_a_member_whose_wallet_has_entries_cannot_be_deleted(db, pg_caisse):
+    # What the sweep's vouch rests on: the member of a wallet it emptied into the ledger
+    # cannot disappear, even by raw SQL, the supporters' own key aside.
+    from cagnotte.models import Wallet
+    from tests.cagnotte.helpers import credit
+
+    member = f.MemberFactory(caisse_regionale=pg_caisse)
+    credit(member, f.ProgramFactory(caisse_regionale=pg_caisse), 100, period="2026-01")
+    wallet = Wallet.objects.get(member=member)
+    for sql, params in [
+        ("DELETE FROM accounts_user WHERE id = %s", [member.pk]),
+        ("DELETE FROM cagnotte_wallet WHERE id = %s", [wallet.pk]),
+    ]:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":  # their keys are checked at commit
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(sql, params)
+            connection.check_constraints()
+    assert Wallet.objects.filter(pk=wallet.pk, member=member).exists()
