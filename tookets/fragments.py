@@ -16,7 +16,8 @@ Rules for a fragment:
   derived from the key;
 * its CSRF token is the only per-request part: the fragment is rendered with a placeholder
   that is replaced by this request's token on the way out (the same masked token
-  ``{% csrf_token %}`` would write, and the CSRF cookie is set as it would be);
+  ``{% csrf_token %}`` writes in the rest of the page: ``request_csrf_token``, and the CSRF
+  cookie is set as it would be);
 * the state is read *before* the data the fragment shows, so the data is at least as new as
   its key: a write committed in between is shown under the older key, never the reverse.
 
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -166,10 +168,30 @@ def kept_html(template_name: str, *, state, context: Callable[[], dict]) -> str:
     return html
 
 
+def request_csrf_token(request) -> str:
+    """This request's CSRF token, masked once per request and secret: what the page's own
+    forms (``csrf_context``) and its cached fragments' (``with_csrf``) carry. Django masks
+    the token anew at each ``get_token`` call (a different string in every response, against
+    BREACH) and one template's forms already share one; masking it again for the fragments of
+    the same response cost a directory page as much as its cards' cache read."""
+    secret = request.META.get("CSRF_COOKIE")
+    kept = getattr(request, "_tookets_csrf", None)
+    if kept is None or secret is None or kept[0] != secret:  # new, or rotated (a login)
+        token = get_token(request)
+        request._tookets_csrf = kept = (request.META.get("CSRF_COOKIE"), token)
+    return kept[1]
+
+
+def csrf_context(request) -> dict:
+    """Context processor, after Django's built-in one, whose ``csrf_token`` it replaces by
+    ``request_csrf_token``'s (lazily, as Django's: a page without a form masks nothing)."""
+    return {"csrf_token": SimpleLazyObject(lambda: request_csrf_token(request))}
+
+
 def with_csrf(request, html: str) -> SafeString:
     """Cached HTML with this request's CSRF token in place of the placeholder."""
     if CSRF_PLACEHOLDER in html:
-        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+        html = html.replace(CSRF_PLACEHOLDER, request_csrf_token(request))
     return mark_safe(html)
 
 

@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
+                # One masked CSRF token per request, shared with the cached fragments' forms.
+                "tookets.fragments.csrf_context",
             ],
             # The shared tag library every app's templates load: {% load money %}.
             "libraries": {"money": "tookets.money"},

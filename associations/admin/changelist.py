@@ -7,14 +7,13 @@ query string (``associations.staff_state.staff_list_state``) and kept in the cac
 
 from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.core.cache import cache
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 
 from associations import staff_state
 from caisses.staff import ALL_BANKS, staff_caisse
-from tookets.fragments import CSRF_PLACEHOLDER, FRAGMENT_TIMEOUT, fragment_key
+from tookets.fragments import CSRF_PLACEHOLDER, FRAGMENT_TIMEOUT, fragment_key, with_csrf
 
 LIST_PAGE = "admin/associations/association/change_list.html"
 LIST_CONTENT = "admin/associations/association/_change_list_content.html"
@@ -102,5 +101,5 @@ def _shown(request, cached: dict) -> dict:
         "action_form": cached["action_form"],
         "actions_on_top": cached["actions_on_top"],
         "actions_on_bottom": cached["actions_on_bottom"],
-        "list_content": mark_safe(cached["content"].replace(CSRF_PLACEHOLDER, get_token(request))),
+        "list_content": with_csrf(request, cached["content"]),
     }
