@@ -5,15 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cagnotte', '0014_supporter_keys_per_statement'),
+        ("cagnotte", "0014_supporter_keys_per_statement"),
     ]
 
+    # A join path without a column: nothing to do in the database, in either direction
+    # (Django's SQLite schema editor cannot remove a ForeignObject when migrating back).
     operations = [
-        migrations.AddField(
-            model_name='wallet',
-            name='member_favourite',
-            field=models.ForeignObject(editable=False, from_fields=['member'], null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', serialize=False, to='cagnotte.favourite', to_fields=['member'], verbose_name='association favorite du sociétaire'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name="wallet",
+                    name="member_favourite",
+                    field=models.ForeignObject(
+                        editable=False,
+                        from_fields=["member"],
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        serialize=False,
+                        to="cagnotte.favourite",
+                        to_fields=["member"],
+                        verbose_name="association favorite du sociétaire",
+                    ),
+                ),
+            ],
         ),
     ]
