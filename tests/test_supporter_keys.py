@@ -13,8 +13,9 @@ import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
 from cagnotte import set_keys
-from cagnotte.models import Supporter
+from cagnotte.models import Supporter, Wallet
 from tests import factories as f
+from tests.cagnotte.helpers import credit
 from tests.services import wait_for
 
 MISSING = 9_000_000_000
@@ -260,8 +261,6 @@ def test_the_vouch_ends_with_its_transaction(require_postgres):
 def test_a_member_whose_wallet_has_entries_cannot_be_deleted(db, pg_caisse):
     # What the sweep's vouch rests on: the member of a wallet it emptied into the ledger
     # cannot disappear, even by raw SQL, the supporters' own key aside.
-    from cagnotte.models import Wallet
-    from tests.cagnotte.helpers import credit
 
     member = f.MemberFactory(caisse_regionale=pg_caisse)
     credit(member, f.ProgramFactory(caisse_regionale=pg_caisse), 100, period="2026-01")
