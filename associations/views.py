@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import users_with_directory_version
 from associations.directory import (
     CARD_FIELDS,
     DETAIL_FIELDS,
@@ -44,6 +45,7 @@ from associations.templatetags.directory_tags import association_card, card_slot
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import figures_from_rows, read_figure_rows, shown_projects_from_rows
 from cagnotte.selectors import version_and_year_end, year_end_from_json, year_end_sql
+from tookets.db_router import is_configured as replica_configured
 from tookets.db_router import replica_reads
 from tookets.fragments import (
     CSRF_PLACEHOLDER,
@@ -585,6 +587,23 @@ def _map_body(rows: list[list]) -> tuple[bytes, bytes]:
 _map_filters = Kept(1024)
 
 
+def user_with_directory_version(view):
+    """Reads the request's user with the directory's version (``request.user.
+    directory_version``), in one statement, when both come from the same database: without a
+    replica. With one, the view reads the version from the database it reads its content
+    from."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not replica_configured():
+            with users_with_directory_version():
+                request.user.is_authenticated  # noqa: B018 (reads the lazy user now)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@user_with_directory_version
 @login_required
 @require_GET
 @replica_reads
@@ -595,12 +614,15 @@ def map_data(request):
     the state of what the markers show (``map_state_key``: the directory's version, kept by
     database triggers, the day, the member's regional bank and the filters), read in one
     primary-key query: a browser revalidating after ``max-age`` gets a 304 without a marker
-    being read or hashed. The body, plain and gzipped, is kept in the cache under that key,
+    being read or hashed; without a replica, that version comes with the member's own row
+    (``user_with_directory_version``). The body, plain and gzipped, is kept in the cache under that key,
     so members seeing the same markers share it; any write that can change the markers bumps
     the version, so the cache is never stale.
     """
-    version = DirectoryVersion.current()
     member = request.user
+    version = getattr(member, "directory_version", None)
+    if version is None:  # read without it (a replica configured), or the row is gone
+        version = DirectoryVersion.current()
     # The canonical filters depend on the query and the option lists only (the directory's
     # version, the regional bank): worked out once per process for each short query, so a
     # browser's revalidation builds no form.

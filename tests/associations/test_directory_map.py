@@ -2,8 +2,11 @@ import gzip
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from associations.models import Activity, Association, DirectoryVersion
 from tests import factories as f
 from tests.associations.directory_cast import hidden_associations, visible_associations
@@ -90,22 +93,52 @@ def test_constant_number_of_queries(
 ):
     """The same queries for 5 or 60 markers, with or without filters.
 
-    Known body: user, directory version — the session and the body come from the cache; no
-    marker is read or hashed. The first time a state is asked for: the three option lists
-    (cached under the version; read only when a filter is set), the markers, then the version
-    again (a write in between keeps the body out of the cache).
+    Known body: one statement, the user with the directory's version — the session and the
+    body come from the cache; no marker is read or hashed. The first time a state is asked
+    for: the three option lists (cached under the version; read only when a filter is set),
+    the markers, then the version again (a write in between keeps the body out of the cache).
     """
     locale = f.CaisseLocaleFactory(caisse_regionale=pg_caisse)
     client_member.get(URL, params)  # option lists into the cache
     for added, total in [(5, 5), (55, 60)]:
         visible_associations(program=program, count=added, caisse_locale=locale)
-        with django_assert_num_queries(7 if params else 4):
+        with django_assert_num_queries(6 if params else 3):
             assert json.loads(client_member.get(URL, params).content)["n"] == total
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             assert json.loads(client_member.get(URL, params).content)["n"] == total
         etag = client_member.get(URL, params)["ETag"]
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1) as revalidation:
             assert client_member.get(URL, params, HTTP_IF_NONE_MATCH=etag).status_code == 304
+        (user_and_version,) = revalidation.captured_queries
+        assert '"accounts_user"' in user_and_version["sql"]
+        assert "associations_directoryversion" in user_and_version["sql"]
+
+
+def test_the_version_comes_with_the_user_on_the_map_data_only(client_member, member, program):
+    """Read with the user for the map data's own request; any other read of a user, after it
+    or on another page, is the plain one."""
+    visible_associations(program=program, count=2)
+    with CaptureQueriesContext(connection) as queries:
+        client_member.get(URL)
+        client_member.get(reverse("associations:directory"))
+    users = [
+        q["sql"] for q in queries.captured_queries if 'FROM "accounts_user"' in (q["sql"] or "")
+    ]
+    assert len(users) == 2
+    assert "associations_directoryversion" in users[0]
+    assert "associations_directoryversion" not in users[1]
+    assert not hasattr(User.objects.get(pk=member.pk), "directory_version")
+
+
+def test_a_lost_version_row_is_made_again_for_the_map_data(client_member, program):
+    """The version read with the user is None when its row is gone: the view reads it the
+    usual way, which makes it again, and serves the markers."""
+    visible_associations(program=program, count=2)
+    DirectoryVersion.objects.all().delete()
+    response = client_member.get(URL)
+    assert json.loads(response.content)["n"] == 2
+    assert DirectoryVersion.objects.exists()
+    assert client_member.get(URL, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
 
 
 def test_gzip_when_accepted_with_its_own_etag(client_member, program):
@@ -157,7 +190,7 @@ def test_members_seeing_the_same_markers_share_one_cached_body(
     body = client.get(URL).content
     client.force_login(neighbour)
     client.get(URL)  # the neighbour's session and user into the cache
-    with django_assert_num_queries(2):  # user, directory version: the body is the shared one
+    with django_assert_num_queries(1):  # the user with the directory version: the shared body
         assert client.get(URL, HTTP_IF_NONE_MATCH='"other"').content == body
 
 
