@@ -1,52 +1,23 @@
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-from django.apps import apps
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from accounts.iban import validate_iban
 from tookets.models import SentOnce
+from tookets.user_reads import with_extras
 
 account_number_validator = RegexValidator(
     r"^\d{11}$", _("L’identifiant doit comporter exactement 11 chiffres.")
 )
 
 
-# Set while a view's user is read (``users_with_directory_version``): that user comes with the
-# directory's version, in the same statement.
-_with_directory_version: ContextVar[bool] = ContextVar("with_directory_version", default=False)
-
-
-@contextmanager
-def users_with_directory_version():
-    """The users read inside carry ``directory_version`` (None if its row is gone): the map
-    data's revalidation reads its member and its version in one statement instead of two
-    (``associations.views.map_data``). Only where the version and the user come from the same
-    database (no replica configured): a version must come from the database the page reads.
-    """
-    token = _with_directory_version.set(True)
-    try:
-        yield
-    finally:
-        _with_directory_version.reset(token)
-
-
 class Users(UserManager):
-    """Django's, plus the directory's version inside ``users_with_directory_version``."""
+    """Django's, plus what a ``tookets.user_reads.users_with`` block asks for."""
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        if _with_directory_version.get():
-            # By name, not by import: associations' models import this module.
-            table = apps.get_model("associations", "DirectoryVersion")._meta.db_table
-            version = RawSQL(f"SELECT version FROM {table} WHERE id = 1", ())
-            queryset = queryset.annotate(directory_version=version)
-        return queryset
+        return with_extras(super().get_queryset())
 
 
 class User(AbstractUser):

@@ -20,7 +20,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import users_with_directory_version
 from associations.directory import (
     CARD_FIELDS,
     DETAIL_FIELDS,
@@ -60,6 +59,7 @@ from tookets.fragments import (
     with_csrf,
 )
 from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
+from tookets.user_reads import DIRECTORY_VERSION, users_with
 
 PER_PAGE = 20
 # The longest query string whose answers a process keeps (``_Asked``, ``map_data``): any query
@@ -596,7 +596,7 @@ def user_with_directory_version(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if not replica_configured():
-            with users_with_directory_version():
+            with users_with(DIRECTORY_VERSION):
                 request.user.is_authenticated  # noqa: B018 (reads the lazy user now)
         return view(request, *args, **kwargs)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.contrib import admin
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
@@ -13,6 +14,7 @@ from django.utils import translation
 
 from accounts.models import User
 from tookets.admin_site import TooketsAdminSite, permissions_of
+from tookets.user_reads import PERMISSION_NAMES, users_with
 
 USERS = reverse("admin:accounts_user_changelist")
 CAMPAIGNS = reverse("admin:cagnotte_program_changelist")
@@ -88,6 +90,35 @@ def test_the_permissions_in_one_statement_are_django_s(staff_pg, django_assert_n
         assert permissions_of(user) == expected
         assert user.has_perm("accounts.view_user")  # read from what was loaded
         assert user.get_all_permissions() == expected
+
+
+def test_the_permissions_read_with_the_user_are_django_s(staff_pg, django_assert_num_queries):
+    """Read with the staff member's row (PostgreSQL; elsewhere in their own statement, as
+    above); only inside the block."""
+    staff_pg.groups.add(Group.objects.get(name="Service Tookets"))
+    staff_pg.user_permissions.add(
+        Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+    )
+    expected = ModelBackend().get_all_permissions(User.objects.get(pk=staff_pg.pk))
+    with django_assert_num_queries(1):
+        with users_with(PERMISSION_NAMES):
+            user = User.objects.get(pk=staff_pg.pk)
+    on_postgresql = connection.vendor == "postgresql"
+    with django_assert_num_queries(0 if on_postgresql else 1):
+        assert permissions_of(user) == expected
+        assert user.has_perm("accounts.view_user")
+    assert not hasattr(User.objects.get(pk=staff_pg.pk), PERMISSION_NAMES)
+
+
+def test_an_admin_page_reads_the_permissions_as_they_are_now(client, staff_pg):
+    """A permission granted between two pages counts on the second (read with the user each
+    time, never kept with the session)."""
+    client.force_login(staff_pg)
+    assert client.get(USERS).status_code == 403
+    staff_pg.user_permissions.add(
+        Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+    )
+    assert client.get(USERS).status_code == 200
 
 
 DJANGO_SIDEBAR = Path(admin.__file__).parent / "templates" / "admin" / "nav_sidebar.html"

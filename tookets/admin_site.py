@@ -17,32 +17,20 @@ The sidebar's HTML is kept with its app list, one per set of links the page's pa
 « current » (Django's template marks the app and model whose URL the path contains).
 """
 
+from functools import wraps
 from urllib.parse import quote
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils.translation import get_language
 
 from tookets.prepared import prepared_cursor
+from tookets.user_reads import PERMISSION_NAMES, permissions_sql, users_with
 
 # Keys are few (one per role, bank and permission set): the bound only guards against a
 # process serving many distinct permission sets; it starts over when reached.
 _MAX_KEYS = 512
-
-
-def _permissions_sql() -> str:
-    user_model = get_user_model()
-    user_permissions = user_model.user_permissions.through._meta.db_table
-    user_groups = user_model.groups.through._meta.db_table
-    return (
-        "SELECT ct.app_label, p.codename FROM auth_permission p"
-        " JOIN django_content_type ct ON ct.id = p.content_type_id"
-        f" WHERE p.id IN (SELECT permission_id FROM {user_permissions} WHERE user_id = %s"
-        " UNION SELECT gp.permission_id FROM auth_group_permissions gp"
-        f" JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
-    )
 
 
 def permissions_of(user) -> frozenset[str]:
@@ -50,11 +38,15 @@ def permissions_of(user) -> frozenset[str]:
     statement; kept in ``_perm_cache``, the attribute ``ModelBackend`` reads first (the only
     backend here that grants permissions: ``BankBackend`` and axes' grant none)."""
     if not hasattr(user, "_perm_cache"):
-        # From the primary, even on a page that reads off a replica: a permission withdrawn
-        # counts from the moment it is withdrawn, not one replica lag later.
-        with prepared_cursor() as cursor:
-            cursor.execute(_permissions_sql(), [user.pk, user.pk])
-            user._perm_cache = {f"{app_label}.{codename}" for app_label, codename in cursor}
+        # Read with the user's row on the admin's pages (``TooketsAdminSite.admin_view``).
+        names = getattr(user, PERMISSION_NAMES, None)
+        if names is None:
+            # From the primary, even on a page that reads off a replica: a permission
+            # withdrawn counts from the moment it is withdrawn, not one replica lag later.
+            with prepared_cursor() as cursor:
+                cursor.execute(permissions_sql("%(user)s"), {"user": user.pk})
+                names = [name for (name,) in cursor]
+        user._perm_cache = set(names)
     return frozenset(user._perm_cache)
 
 
@@ -114,6 +106,18 @@ class TooketsAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._app_lists: dict[tuple, list] = {}
+
+    def admin_view(self, view, cacheable=False):
+        """Django's, the staff member read with their permissions (``permissions_of``)."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def wrapped(request, *args, **kwargs):
+            with users_with(PERMISSION_NAMES):
+                request.user.is_authenticated  # noqa: B018 (reads the lazy user now)
+            return inner(request, *args, **kwargs)
+
+        return wrapped
 
     def get_app_list(self, request, app_label=None):
         if app_label is not None:
