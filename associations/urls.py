@@ -3,14 +3,15 @@ from django.urls import include, path
 from associations import certificates, poster, project_views, thanks_views, views
 
 app_name = "associations"
+# The member's pages first: Django tries the patterns in order, and these are asked for most.
 urlpatterns = [
-    path("", include("associations.urls_registration")),  # registration wizard, space
     path("associations/", views.directory, name="directory"),
     path("associations/carte.json", views.map_data, name="map_data"),
     path("associations/<int:pk>/", views.detail, name="detail"),
     path("associations/<int:pk>/fiche/", views.card, name="card"),
     path("favoris/", views.favourites, name="favourites"),
     path("favoris/choisir/", views.set_favourite, name="set_favourite"),
+    path("", include("associations.urls_registration")),  # registration wizard, space
 ]
 urlpatterns += [
     path("association/espace/projets/", project_views.space_projects, name="projects"),

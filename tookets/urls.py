@@ -20,9 +20,11 @@ urlpatterns = [
     # The admin's index with what waits for the staff (« admin:index » still names this URL).
     path("admin/", admin.site.admin_view(staff_home), name="staff_home"),
     path("admin/", admin.site.urls),
-    path("", include("accounts.urls")),
+    # The member's pages (wallet, gift, directory, favourites) before the login's and the
+    # settings': Django tries the patterns in order. No pattern of one app matches another's.
     path("", include("cagnotte.urls")),
     path("", include("associations.urls")),
+    path("", include("accounts.urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
