@@ -16,6 +16,7 @@ read carries them.
   ``permissions_sql``).
 """
 
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -41,8 +42,25 @@ def users_with(*extras: str):
 
 
 def with_extras(queryset):
-    """``queryset`` (of users) with what the ``users_with`` block around it asks for."""
+    """``queryset`` (a manager's fresh one, of users) with what the ``users_with`` block
+    around it asks for."""
     extras = _extras.get()
+    if not extras:
+        return queryset
+    if queryset._hints:  # a related manager's: annotated here, not kept
+        return _annotated(queryset, extras)
+    # Annotating took the ORM longer than the statement's round trip it saves: done once per
+    # model, database and extras, each user's read a copy of it.
+    vendor = connections[queryset.db].vendor
+    return _kept(type(queryset), queryset.model, queryset._db, extras, vendor)._chain()
+
+
+@functools.lru_cache(maxsize=16)
+def _kept(queryset_class, model, db, extras: frozenset, vendor: str):
+    return _annotated(queryset_class(model=model, using=db), extras)
+
+
+def _annotated(queryset, extras: frozenset):
     if DIRECTORY_VERSION in extras:
         # By name, not by import: the kernel imports no app.
         table = apps.get_model("associations", "DirectoryVersion")._meta.db_table
