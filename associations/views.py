@@ -329,6 +329,9 @@ def _directory_page_at(
             day=day,
             with_version=True,
             also=also,
+            # On a guessed version, the cards' badges as this process last computed them in
+            # it (the guess checked in the same statement).
+            badges_at=version if assumed else None,
         )
         if also and read_version is not None:
             extra[ALSO] = also_value[0]

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
     Exists,
     F,
@@ -44,7 +45,9 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -61,6 +64,7 @@ from cagnotte.models import (
     Supporter,
 )
 from tookets.db_router import read_connection
+from tookets.fragments import Kept
 from tookets.prepared import prepared_cursor
 
 _SUPPORTERS = Supporter._meta.db_table
@@ -255,16 +259,30 @@ def offer_badge(day: datetime.date):
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _badges_sql(day: datetime.date) -> tuple[str, tuple]:
+# Stands, in ``_badges_sql(day, skipping=True)``'s parameters, for the ids not to compute.
+_SKIPPED = object()
+
+
+@functools.lru_cache(maxsize=8)
+def _badges_sql(day: datetime.date, skipping: bool = False) -> tuple[str, tuple]:
     """A subselect ``(id, offer_id)`` of every association — the offer its card announces
     (``offer_badge``) — compiled from the ORM once per day and process (compiling it took
     the ORM longer than the rest of a directory page), joined by ``read_figures`` on the
     page's ids: PostgreSQL pulls it up into the join, so the badge is computed for the
-    joined rows only, once per row (the offer's name and end are then read by its id)."""
+    joined rows only, once per row (the offer's name and end are then read by its id).
+
+    ``skipping`` (PostgreSQL): not computed (NULL) for the ids of an array given in
+    ``_SKIPPED``'s place among the parameters."""
+    badge = Subquery(offer_badge(day).values("pk")[:1])
+    if skipping:
+        table = Association._meta.db_table
+        wanted = RawSQL(
+            f'NOT ("{table}"."id" = ANY(%s::bigint[]))', (_SKIPPED,), output_field=BooleanField()
+        )
+        badge = Case(When(wanted, then=badge), default=None)
     sql, params = (
         Association.objects.order_by()
-        .annotate(offer_id=Subquery(offer_badge(day).values("pk")[:1]))
+        .annotate(offer_id=badge)
         .values("id", "offer_id")
         .query.sql_with_params()
     )
@@ -323,6 +341,7 @@ def read_figure_rows(
     with_version: bool = False,
     shown_projects: bool = False,
     also: tuple[str, list] | None = None,
+    badges_at: int | None = None,
 ):
     """The rows of the figures of a page of cards with their live projects' progress, and
     of the member's favourite, in one statement written in SQL — a page's rows and labels
@@ -346,7 +365,100 @@ def read_figure_rows(
     ``also`` (with ``with_version``): ``(sql, params)`` of a scalar expression read in the
     same statement, returned third: ``(version, rows, its value)`` (the favourites page's
     year end: ``cagnotte.selectors.year_end_sql``); all three None when there is no row.
+
+    ``badges_at`` (with ``with_version``, on PostgreSQL): the directory's version the caller
+    guessed (``associations.views._directory_page``). The badges of the ids known under it
+    (``_kept_badges``) are not computed again, and the rows are the same as without it —
+    unless the statement read another version: then the rows are no answer (the kept badges'
+    columns are empty), as the caller's guess is not, and it reads again.
     """
+    if badges_at is not None and with_version and connection.vendor == "postgresql":
+        return _with_kept_badges(
+            association_ids,
+            dict(year=year, day=day, member=member, shown_projects=shown_projects, also=also),
+            version=badges_at,
+        )
+    return _read_figure_rows(
+        association_ids,
+        year=year,
+        day=day,
+        member=member,
+        with_version=with_version,
+        shown_projects=shown_projects,
+        also=also,
+    )
+
+
+# Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
+# directory's version (programs, enrolments, the associations' domain, activity and local
+# bank: database triggers bump it), the day, and the offers' state: any write to an offer
+# bumps its ``version`` (a match, which moves ``spent``; a change of its terms or lists; a
+# close), a new one adds to the count and the highest id, a deleted one takes from the count.
+OFFERS_STATE_SQL = (
+    "(SELECT COUNT(*) || ':' || COALESCE(SUM(version), 0) || ':' || COALESCE(MAX(id), 0) "
+    f"FROM {MatchingOffer._meta.db_table})"
+)
+NO_BADGE = (None, None)
+# (directory version, day, offers' state, association id) -> (offer name, offer end). The key
+# names the state: this process's copy is exact. Forgotten with the tests' caches.
+_kept_badges = Kept(16_384)
+# The offers' state this process read last, under « state ».
+_offers_seen = Kept(1)
+
+
+def _with_kept_badges(association_ids, options: dict, *, version: int):
+    """``read_figure_rows(..., with_version=True)`` computing only the badges not kept under
+    ``version``, the day and the offers' state this process saw last; the statement reads
+    the offers' state and the version in the same snapshot, and when either has moved since
+    (an offer was matched, changed or closed; the directory changed) the kept badges it
+    skipped are no answer: it runs again, computing them all. The badges it computes are
+    kept under the state it read."""
+    day = options["day"] or timezone.localdate()
+    ids = [int(pk) for pk in association_ids]
+    assumed = _offers_seen.get("state")
+    known = {}
+    if assumed is not None:
+        for pk in ids:
+            badge = _kept_badges.get((version, day, assumed, pk))
+            if badge is not None:
+                known[pk] = badge
+    read = _read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
+    read_version, rows, *also_value = read
+    if read_version != version:  # no answer: the caller reads again from the new version
+        return (read_version, tuple(row[1:] for row in rows), *also_value)
+    state = rows[0][0] if rows else None
+    if known and state != assumed:
+        read = _read_figure_rows(ids, with_version=True, skip_badges=(), **options)
+        read_version, rows, *also_value = read
+        state, known = (rows[0][0] if rows else None), {}
+    if state is None:
+        return (read_version, (), *also_value)
+    _offers_seen.set("state", state)
+    badge_at = 1 + 2 + FIGURES_WIDTH  # after the state, the id, « favourite » and the figures
+    filled = []
+    for row in rows:
+        pk = row[1]
+        if pk in known:
+            row = (*row[:badge_at], *known[pk], *row[badge_at + 2 :])
+        else:
+            _kept_badges.set((read_version, day, state, pk), tuple(row[badge_at : badge_at + 2]))
+        filled.append(row[1:])
+    return (read_version, tuple(filled), *also_value)
+
+
+def _read_figure_rows(
+    association_ids,
+    *,
+    year: int | None = None,
+    day: datetime.date | None = None,
+    member=None,
+    with_version: bool = False,
+    shown_projects: bool = False,
+    also: tuple[str, list] | None = None,
+    skip_badges: tuple[int, ...] | None = None,
+):
+    """``read_figure_rows``; with ``skip_badges`` (ids whose badge is not computed, their
+    two columns NULL) each row starts with the offers' state (``OFFERS_STATE_SQL``)."""
     ids = [int(pk) for pk in association_ids]
     day = day or timezone.localdate()
     year = year or day.year
@@ -375,6 +487,12 @@ def read_figure_rows(
     also_sql, also_params = also or ("", [])
     if also:
         version += f"{also_sql}, "
+    if skip_badges is not None:
+        version += f"{OFFERS_STATE_SQL}, "
+        # One text for any number of ids (an array): planned once per connection.
+        badges, badge_params = _badges_sql(day, skipping=True)
+        skipped = list(skip_badges)
+        badge_params = [skipped if p is _SKIPPED else p for p in badge_params]
     sql = (
         f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
         "p.project_id, p.title, p.goal, p.raised, p.ends_on, p.live "
@@ -387,7 +505,16 @@ def read_figure_rows(
     # The database the page reads (a replica on the directory's pages: tookets.db_router),
     # the statement planned once per connection (tookets.prepared).
     with prepared_cursor(read_connection(Association)) as cursor:
-        cursor.execute(sql, [*also_params, *params, year, *badge_params, *projects_params])
+        cursor.execute(
+            sql,
+            [
+                *also_params,
+                *params,
+                year,
+                *badge_params,
+                *projects_params,
+            ],
+        )
         rows = tuple(map(tuple, cursor.fetchall()))
     if also:
         if not rows:

@@ -2,12 +2,14 @@
 budget runs out, and the cached cards follow (figures included)."""
 
 import pytest
+from django.db import connection, transaction
 from django.template import Context, engines
 from django.urls import reverse
 from django.utils import timezone
 
 from associations.directory import CARD_FIELDS, Card, card_labels, directory_options
 from associations.models import Activity, Association
+from cagnotte import matching
 from cagnotte.figures import figures_of, read_figures, with_figures
 from cagnotte.models import MatchingOffer
 from cagnotte.services import give_tookets
@@ -97,3 +99,62 @@ def test_the_favourite_carries_its_badge_once(
         figures, favourite_id = read_figures([], member=member)
     assert favourite_id == sports.pk
     assert list(figures) == [sports.pk] and figures[sports.pk].offer_name == NAME
+
+
+def _directory_statements(client):
+    """The directory list as the member sees it, and the figures' statements it ran with the
+    ids whose badge they did not compute (``cagnotte.figures._with_kept_badges``)."""
+    skipped = []
+
+    def record(execute, sql, params, many, context):
+        if "ANY(" in sql and "cagnotte_matchingoffer" in sql:
+            skipped.append(next(p for p in params if isinstance(p, list)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        html = client.get(reverse("associations:directory"), {"vue": "liste"}).content.decode()
+    return html, skipped
+
+
+def test_kept_badges_follow_every_write_to_an_offer(
+    require_postgres, client, member, program, pg_caisse, sports, offer
+):
+    """Once known, the badges are not computed again for the same directory, day and offers;
+    a change of the lists, a match, a close or a new offer shows on the next page."""
+    client.force_login(member)
+    for _ in range(2):  # the version seen, then the badges computed under it
+        html, _ = _directory_statements(client)
+    html, skipped = _directory_statements(client)
+    assert skipped == [[sports.pk]] and NAME in card_of(html, sports)
+
+    def change_lists(code):  # as the admin does: the service, then the lists, in one transaction
+        with transaction.atomic():
+            matching.save_offer(offer=offer, actor=None, changed={"activities": [code]})
+            offer.activities.set(Activity.objects.filter(code=code))
+
+    change_lists("culture")
+    html, skipped = _directory_statements(client)
+    assert skipped == [[sports.pk], []] and NAME not in card_of(html, sports)
+    change_lists("sport")
+    assert NAME in card_of(_directory_statements(client)[0], sports)
+
+    # A match, the budget not spent: the offers' state moved, the badge computed again.
+    other = f.MemberFactory(caisse_regionale=pg_caisse)
+    credit(other, program, 500)
+    give_tookets(member=other, program=program, association_id=sports.pk, amount=10, token="m")
+    html, skipped = _directory_statements(client)
+    assert skipped == [[sports.pk], []] and NAME in card_of(html, sports)
+    html, skipped = _directory_statements(client)
+    assert skipped == [[sports.pk]] and NAME in card_of(html, sports)
+
+    # Closed, then a new offer for every association: each shows at once.
+    matching.close_offer(offer=offer, actor=None, reason="test")
+    assert NAME not in card_of(_directory_statements(client)[0], sports)
+    newer = MatchingOffer.objects.create(
+        program=program,
+        name="Nouvelle offre",
+        starts_on=program.opens_on,
+        ends_on=program.closes_on,
+        budget=100,
+    )
+    assert newer.name in card_of(_directory_statements(client)[0], sports)
