@@ -398,7 +398,6 @@ OFFERS_STATE_SQL = (
     "(SELECT COUNT(*) || ':' || COALESCE(SUM(version), 0) || ':' || COALESCE(MAX(id), 0) "
     f"FROM {MatchingOffer._meta.db_table})"
 )
-NO_BADGE = (None, None)
 # (directory version, day, offers' state, association id) -> (offer name, offer end). The key
 # names the state: this process's copy is exact. Forgotten with the tests' caches.
 _kept_badges = Kept(16_384)
@@ -505,16 +504,7 @@ def _read_figure_rows(
     # The database the page reads (a replica on the directory's pages: tookets.db_router),
     # the statement planned once per connection (tookets.prepared).
     with prepared_cursor(read_connection(Association)) as cursor:
-        cursor.execute(
-            sql,
-            [
-                *also_params,
-                *params,
-                year,
-                *badge_params,
-                *projects_params,
-            ],
-        )
+        cursor.execute(sql, [*also_params, *params, year, *badge_params, *projects_params])
         rows = tuple(map(tuple, cursor.fetchall()))
     if also:
         if not rows:
