@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.template import Context
 from django.template.loader import render_to_string
@@ -639,10 +639,16 @@ def map_data(request):
         if asked:
             _map_filters.set(asked, filters)
     key, version, day = map_state_key(member, filters, version=version)
-    use_gzip = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+    meta = request.META  # not request.headers: that builds a dict of every header
+    use_gzip = bool(ACCEPTS_GZIP.search(meta.get("HTTP_ACCEPT_ENCODING", "")))
     # One ETag per representation: a cache must not answer a gzip request with the plain body.
     etag = f'"{key}{"-gz" if use_gzip else ""}"'
-    response = get_conditional_response(request, etag=etag)
+    if meta.get("HTTP_IF_NONE_MATCH") == etag and not _other_preconditions(meta):
+        # What a browser revalidating sends: its ETag alone, as given. Django's answer to
+        # it, without parsing the header (a list, weak tags, dates: Django's, below).
+        response = HttpResponseNotModified()
+    else:
+        response = get_conditional_response(request, etag=etag)
     if response is None:
         cache_key = f"map-data:{key}"
         bodies = cache.get(cache_key)
@@ -666,6 +672,15 @@ def map_data(request):
     patch_cache_control(response, private=True, max_age=MAP_DATA_MAX_AGE)
     patch_vary_headers(response, ["Cookie", "Accept-Encoding"])
     return response
+
+
+def _other_preconditions(meta) -> bool:
+    """Whether a request has a precondition besides If-None-Match (Django's
+    ``get_conditional_response`` weighs them)."""
+    return any(
+        name in meta
+        for name in ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_MODIFIED_SINCE")
+    )
 
 
 class DetailCard(Card):

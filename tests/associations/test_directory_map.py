@@ -283,3 +283,18 @@ def test_version_row_comes_back_after_a_truncate_without_repeating(program):
     assert after != before
     visible_associations(program=program, count=1)
     assert DirectoryVersion.current() != after
+
+
+def test_revalidation_as_browsers_and_caches_send_it(client_member, program):
+    """The ETag alone (a browser), in a list or weak (a cache): 304; another ETag, or a failed
+    If-Match beside it: Django's answer (200, 412)."""
+    visible_associations(program=program, count=2)
+    etag = client_member.get(URL)["ETag"]
+    for sent in (etag, f'"other", {etag}', f"W/{etag}"):
+        response = client_member.get(URL, HTTP_IF_NONE_MATCH=sent)
+        assert response.status_code == 304, sent
+        assert response["ETag"] == etag and "private" in response["Cache-Control"]
+        assert "Accept-Encoding" in response["Vary"]
+    assert client_member.get(URL, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+    failed = client_member.get(URL, HTTP_IF_NONE_MATCH=etag, HTTP_IF_MATCH='"other"')
+    assert failed.status_code == 412
