@@ -391,12 +391,19 @@ def read_figure_rows(
 
 # Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
 # directory's version (programs, enrolments, the associations' domain, activity and local
-# bank: database triggers bump it), the day, and the offers' state: any write to an offer
-# bumps its ``version`` (a match, which moves ``spent``; a change of its terms or lists; a
-# close), a new one adds to the count and the highest id, a deleted one takes from the count.
+# bank: database triggers bump it), the day, and the offers' state, which names what of each
+# offer a badge reads: its terms (any change bumps its ``version``, and none is allowed once a
+# gift has been matched: ``cagnotte.matching.save_offer``, so then the version moves with each
+# match only and is left out), whether it is closed and whether its budget is spent. A match
+# that leaves the budget unspent changes no badge, and so no state: under load, the gifts
+# matched every second would otherwise make every page compute its badges again. A new or
+# deleted offer changes the list. Hashed: one short text whatever the number of offers.
+_OFFERS = MatchingOffer._meta.db_table
 OFFERS_STATE_SQL = (
-    "(SELECT COUNT(*) || ':' || COALESCE(SUM(version), 0) || ':' || COALESCE(MAX(id), 0) "
-    f"FROM {MatchingOffer._meta.db_table})"
+    "(SELECT md5(COALESCE(string_agg(id || ':' || "
+    "CASE WHEN gifts_matched = 0 THEN version ELSE 0 END || ':' || "
+    "(closed_at IS NULL)::int || ':' || (spent < budget)::int, ',' ORDER BY id), '')) "
+    f"FROM {_OFFERS})"
 )
 # (directory version, day, offers' state, association id) -> (offer name, offer end). The key
 # names the state: this process's copy is exact. Forgotten with the tests' caches.
@@ -425,13 +432,15 @@ def _with_kept_badges(association_ids, options: dict, *, version: int):
     read_version, rows, *also_value = read
     if read_version != version:  # no answer: the caller reads again from the new version
         return (read_version, tuple(row[1:] for row in rows), *also_value)
-    state = rows[0][0] if rows else None
+    if not rows:
+        return read
+    state = rows[0][0]
     if known and state != assumed:
         read = _read_figure_rows(ids, with_version=True, skip_badges=(), **options)
         read_version, rows, *also_value = read
-        state, known = (rows[0][0] if rows else None), {}
-    if state is None:
-        return (read_version, (), *also_value)
+        if not rows:
+            return read
+        state, known = rows[0][0], {}
     _offers_seen.set("state", state)
     badge_at = 1 + 2 + FIGURES_WIDTH  # after the state, the id, « favourite » and the figures
     filled = []

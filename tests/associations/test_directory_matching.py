@@ -120,7 +120,8 @@ def test_kept_badges_follow_every_write_to_an_offer(
     require_postgres, client, member, program, pg_caisse, sports, offer
 ):
     """Once known, the badges are not computed again for the same directory, day and offers;
-    a change of the lists, a match, a close or a new offer shows on the next page."""
+    a change of the lists, the first match, a spent budget, a new offer or a close shows on
+    the next page, and a match that leaves budget is not a change."""
     client.force_login(member)
     for _ in range(2):  # the version seen, then the badges computed under it
         html, _ = _directory_statements(client)
@@ -138,18 +139,24 @@ def test_kept_badges_follow_every_write_to_an_offer(
     change_lists("sport")
     assert NAME in card_of(_directory_statements(client)[0], sports)
 
-    # A match, the budget not spent: the offers' state moved, the badge computed again.
+    # The first match freezes the terms: the offers' state moved, the badge computed again.
     other = f.MemberFactory(caisse_regionale=pg_caisse)
     credit(other, program, 500)
     give_tookets(member=other, program=program, association_id=sports.pk, amount=10, token="m")
     html, skipped = _directory_statements(client)
     assert skipped == [[sports.pk], []] and NAME in card_of(html, sports)
+    # Another match that leaves budget changes no badge: the kept one stands, in one statement.
+    give_tookets(member=other, program=program, association_id=sports.pk, amount=10, token="n")
     html, skipped = _directory_statements(client)
     assert skipped == [[sports.pk]] and NAME in card_of(html, sports)
+    # The match that spends the budget does: the badge goes.
+    give_tookets(member=other, program=program, association_id=sports.pk, amount=100, token="o")
+    offer.refresh_from_db()
+    assert offer.spent == offer.budget
+    html, skipped = _directory_statements(client)
+    assert skipped == [[sports.pk], []] and NAME not in card_of(html, sports)
 
-    # Closed, then a new offer for every association: each shows at once.
-    matching.close_offer(offer=offer, actor=None, reason="test")
-    assert NAME not in card_of(_directory_statements(client)[0], sports)
+    # A new offer for every association, then closed: each shows at once.
     newer = MatchingOffer.objects.create(
         program=program,
         name="Nouvelle offre",
@@ -158,3 +165,5 @@ def test_kept_badges_follow_every_write_to_an_offer(
         budget=100,
     )
     assert newer.name in card_of(_directory_statements(client)[0], sports)
+    matching.close_offer(offer=newer, actor=None, reason="test")
+    assert newer.name not in card_of(_directory_statements(client)[0], sports)
