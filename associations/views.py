@@ -59,7 +59,7 @@ from tookets.fragments import (
     with_csrf,
 )
 from tookets.http import MAX_ID_DIGITS, int_or_none, redirect_to_next, safe_next
-from tookets.user_reads import DIRECTORY_VERSION, users_with
+from tookets.user_reads import DIRECTORY_VERSION, read_user_with
 
 PER_PAGE = 20
 # The longest query string whose answers a process keeps (``_Asked``, ``map_data``): any query
@@ -599,8 +599,7 @@ def user_with_directory_version(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if not replica_configured():
-            with users_with(DIRECTORY_VERSION):
-                request.user.is_authenticated  # noqa: B018 (reads the lazy user now)
+            read_user_with(request, DIRECTORY_VERSION)
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -618,9 +617,9 @@ def map_data(request):
     database triggers, the day, the member's regional bank and the filters), read in one
     primary-key query: a browser revalidating after ``max-age`` gets a 304 without a marker
     being read or hashed; without a replica, that version comes with the member's own row
-    (``user_with_directory_version``). The body, plain and gzipped, is kept in the cache under that key,
-    so members seeing the same markers share it; any write that can change the markers bumps
-    the version, so the cache is never stale.
+    (``user_with_directory_version``). The body, plain and gzipped, is kept in the cache
+    under that key, so members seeing the same markers share it; any write that can change
+    the markers bumps the version, so the cache is never stale.
     """
     member = request.user
     version = getattr(member, "directory_version", None)

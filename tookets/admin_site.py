@@ -26,7 +26,7 @@ from django.urls import get_script_prefix
 from django.utils.translation import get_language
 
 from tookets.prepared import prepared_cursor
-from tookets.user_reads import PERMISSION_NAMES, permissions_sql, users_with
+from tookets.user_reads import PERMISSION_NAMES, permissions_sql, read_user_with
 
 # Keys are few (one per role, bank and permission set): the bound only guards against a
 # process serving many distinct permission sets; it starts over when reached.
@@ -113,8 +113,7 @@ class TooketsAdminSite(admin.AdminSite):
 
         @wraps(inner)
         def wrapped(request, *args, **kwargs):
-            with users_with(PERMISSION_NAMES):
-                request.user.is_authenticated  # noqa: B018 (reads the lazy user now)
+            read_user_with(request, PERMISSION_NAMES)
             return inner(request, *args, **kwargs)
 
         return wrapped

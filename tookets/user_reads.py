@@ -3,9 +3,9 @@
 Django reads the request's user once, lazily, with the first look at ``request.user``. A view
 that needs one more small read at once can have it joined to that statement: inside
 ``users_with(...)``, the users the ``User`` model's manager reads carry each extra asked for
-(``accounts.models.Users``). A wrapper around the view opens the block and looks at the user
-(``associations.views.user_with_directory_version``, ``tookets.admin_site``), so only that
-read carries them.
+(``accounts.models.Users``). A wrapper around the view reads the user inside such a block
+(``read_user_with``: ``associations.views.user_with_directory_version``,
+``tookets.admin_site``), so only that read carries them.
 
 * ``DIRECTORY_VERSION``: the directory's version (None if its row is gone). The map data's
   revalidation reads its member and its version in one statement instead of two: only where
@@ -39,6 +39,13 @@ def users_with(*extras: str):
         yield
     finally:
         _extras.reset(token)
+
+
+def read_user_with(request, *extras: str) -> None:
+    """Reads the request's user now (Django reads it lazily, at its first use), carrying each
+    of ``extras``. Called by a view's wrapper before anything else looks at the user."""
+    with users_with(*extras):
+        request.user.is_authenticated  # noqa: B018 (evaluates the lazy object)
 
 
 def with_extras(queryset):
