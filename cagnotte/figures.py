@@ -342,6 +342,7 @@ def read_figure_rows(
     shown_projects: bool = False,
     also: tuple[str, list] | None = None,
     badges_at: int | None = None,
+    skip_badges: tuple[int, ...] | None = None,
 ):
     """The rows of the figures of a page of cards with their live projects' progress, and
     of the member's favourite, in one statement written in SQL — a page's rows and labels
@@ -371,6 +372,9 @@ def read_figure_rows(
     (``_kept_badges``) are not computed again, and the rows are the same as without it —
     unless the statement read another version: then the rows are no answer (the kept badges'
     columns are empty), as the caller's guess is not, and it reads again.
+
+    ``skip_badges`` (``_with_kept_badges``'s): ids whose badge is not computed, their two
+    columns NULL; each row then starts with the offers' state (``OFFERS_STATE_SQL``).
     """
     if badges_at is not None and with_version and connection.vendor == "postgresql":
         return _with_kept_badges(
@@ -378,95 +382,6 @@ def read_figure_rows(
             dict(year=year, day=day, member=member, shown_projects=shown_projects, also=also),
             version=badges_at,
         )
-    return _read_figure_rows(
-        association_ids,
-        year=year,
-        day=day,
-        member=member,
-        with_version=with_version,
-        shown_projects=shown_projects,
-        also=also,
-    )
-
-
-# Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
-# directory's version (programs, enrolments, the associations' domain, activity and local
-# bank: database triggers bump it), the day, and the offers' state, which names what of each
-# offer a badge reads: its terms (any change bumps its ``version``, and none is allowed once a
-# gift has been matched: ``cagnotte.matching.save_offer``, so then the version moves with each
-# match only and is left out), whether it is closed and whether its budget is spent. A match
-# that leaves the budget unspent changes no badge, and so no state: under load, the gifts
-# matched every second would otherwise make every page compute its badges again. A new or
-# deleted offer changes the list. Hashed: one short text whatever the number of offers.
-_OFFERS = MatchingOffer._meta.db_table
-OFFERS_STATE_SQL = (
-    "(SELECT md5(COALESCE(string_agg(id || ':' || "
-    "CASE WHEN gifts_matched = 0 THEN version ELSE 0 END || ':' || "
-    "(closed_at IS NULL)::int || ':' || (spent < budget)::int, ',' ORDER BY id), '')) "
-    f"FROM {_OFFERS})"
-)
-# (directory version, day, offers' state, association id) -> (offer name, offer end). The key
-# names the state: this process's copy is exact. Forgotten with the tests' caches.
-_kept_badges = Kept(16_384)
-# The offers' state this process read last, under « state ».
-_offers_seen = Kept(1)
-
-
-def _with_kept_badges(association_ids, options: dict, *, version: int):
-    """``read_figure_rows(..., with_version=True)`` computing only the badges not kept under
-    ``version``, the day and the offers' state this process saw last; the statement reads
-    the offers' state and the version in the same snapshot, and when either has moved since
-    (an offer was matched, changed or closed; the directory changed) the kept badges it
-    skipped are no answer: it runs again, computing them all. The badges it computes are
-    kept under the state it read."""
-    day = options["day"] or timezone.localdate()
-    ids = [int(pk) for pk in association_ids]
-    assumed = _offers_seen.get("state")
-    known = {}
-    if assumed is not None:
-        for pk in ids:
-            badge = _kept_badges.get((version, day, assumed, pk))
-            if badge is not None:
-                known[pk] = badge
-    read = _read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
-    read_version, rows, *also_value = read
-    if read_version != version:  # no answer: the caller reads again from the new version
-        return (read_version, tuple(row[1:] for row in rows), *also_value)
-    if not rows:
-        return read
-    state = rows[0][0]
-    if known and state != assumed:
-        read = _read_figure_rows(ids, with_version=True, skip_badges=(), **options)
-        read_version, rows, *also_value = read
-        if not rows:
-            return read
-        state, known = rows[0][0], {}
-    _offers_seen.set("state", state)
-    badge_at = 1 + 2 + FIGURES_WIDTH  # after the state, the id, « favourite » and the figures
-    filled = []
-    for row in rows:
-        pk = row[1]
-        if pk in known:
-            row = (*row[:badge_at], *known[pk], *row[badge_at + 2 :])
-        else:
-            _kept_badges.set((read_version, day, state, pk), tuple(row[badge_at : badge_at + 2]))
-        filled.append(row[1:])
-    return (read_version, tuple(filled), *also_value)
-
-
-def _read_figure_rows(
-    association_ids,
-    *,
-    year: int | None = None,
-    day: datetime.date | None = None,
-    member=None,
-    with_version: bool = False,
-    shown_projects: bool = False,
-    also: tuple[str, list] | None = None,
-    skip_badges: tuple[int, ...] | None = None,
-):
-    """``read_figure_rows``; with ``skip_badges`` (ids whose badge is not computed, their
-    two columns NULL) each row starts with the offers' state (``OFFERS_STATE_SQL``)."""
     ids = [int(pk) for pk in association_ids]
     day = day or timezone.localdate()
     year = year or day.year
@@ -522,6 +437,71 @@ def _read_figure_rows(
     if with_version:
         return (rows[0][0] if rows else None), tuple(row[1:] for row in rows)
     return rows
+
+
+# Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
+# directory's version (programs, enrolments, the associations' domain, activity and local
+# bank: database triggers bump it), the day, and the offers' state, which names what of each
+# offer a badge reads: its terms (any change bumps its ``version``, and none is allowed once a
+# gift has been matched: ``cagnotte.matching.save_offer``, so then the version moves with each
+# match only and is left out), whether it is closed and whether its budget is spent. A match
+# that leaves the budget unspent changes no badge, and so no state: under load, the gifts
+# matched every second would otherwise make every page compute its badges again. A new or
+# deleted offer changes the list. Hashed: one short text whatever the number of offers.
+_OFFERS = MatchingOffer._meta.db_table
+OFFERS_STATE_SQL = (
+    "(SELECT md5(COALESCE(string_agg(id || ':' || "
+    "CASE WHEN gifts_matched = 0 THEN version ELSE 0 END || ':' || "
+    "(closed_at IS NULL)::int || ':' || (spent < budget)::int, ',' ORDER BY id), '')) "
+    f"FROM {_OFFERS})"
+)
+# (directory version, day, offers' state, association id) -> (offer name, offer end). The key
+# names the state: this process's copy is exact. Forgotten with the tests' caches.
+_kept_badges = Kept(16_384)
+# The offers' state this process read last, under « state ».
+_offers_seen = Kept(1)
+
+
+def _with_kept_badges(association_ids, options: dict, *, version: int):
+    """``read_figure_rows(..., with_version=True)`` computing only the badges not kept under
+    ``version``, the day and the offers' state this process saw last; the statement reads
+    the offers' state and the version in the same snapshot, and when either has moved since
+    (an offer was matched, changed or closed; the directory changed) the kept badges it
+    skipped are no answer: it runs again, computing them all. The badges it computes are
+    kept under the state it read."""
+    day = options["day"] or timezone.localdate()
+    ids = [int(pk) for pk in association_ids]
+    assumed = _offers_seen.get("state")
+    known = {}
+    if assumed is not None:
+        for pk in ids:
+            badge = _kept_badges.get((version, day, assumed, pk))
+            if badge is not None:
+                known[pk] = badge
+    read = read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
+    read_version, rows, *also_value = read
+    if read_version != version:  # no answer: the caller reads again from the new version
+        return (read_version, tuple(row[1:] for row in rows), *also_value)
+    if not rows:
+        return read
+    state = rows[0][0]
+    if known and state != assumed:
+        read = read_figure_rows(ids, with_version=True, skip_badges=(), **options)
+        read_version, rows, *also_value = read
+        if not rows:
+            return read
+        state, known = rows[0][0], {}
+    _offers_seen.set("state", state)
+    badge_at = 1 + 2 + FIGURES_WIDTH  # after the state, the id, « favourite » and the figures
+    filled = []
+    for row in rows:
+        pk = row[1]
+        if pk in known:
+            row = (*row[:badge_at], *known[pk], *row[badge_at + 2 :])
+        else:
+            _kept_badges.set((read_version, day, state, pk), tuple(row[badge_at : badge_at + 2]))
+        filled.append(row[1:])
+    return (read_version, tuple(filled), *also_value)
 
 
 def figures_from_rows(
