@@ -374,7 +374,7 @@ def read_figure_rows(
     columns are empty), as the caller's guess is not, and it reads again.
 
     ``skip_badges`` (``_with_kept_badges``'s): ids whose badge is not computed, their two
-    columns NULL; each row then starts with the offers' state (``OFFERS_STATE_SQL``).
+    columns NULL; each row then starts with the offers' state (``_offers_state_sql``).
     """
     if badges_at is not None and with_version and connection.vendor == "postgresql":
         return _with_kept_badges(
@@ -411,7 +411,8 @@ def read_figure_rows(
     if also:
         version += f"{also_sql}, "
     if skip_badges is not None:
-        version += f"{OFFERS_STATE_SQL}, "
+        version += f"{_offers_state_sql()}, "
+        also_params = [*also_params, day, day]  # the state's, read right after ``also``
         # One text for any number of ids (an array): planned once per connection.
         badges, badge_params = _badges_sql(day, skipping=True)
         skipped = list(skip_badges)
@@ -441,20 +442,36 @@ def read_figure_rows(
 
 # Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
 # directory's version (programs, enrolments, the associations' domain, activity and local
-# bank: database triggers bump it), the day, and the offers' state, which names what of each
-# offer a badge reads: its terms (any change bumps its ``version``, and none is allowed once a
-# gift has been matched: ``cagnotte.matching.save_offer``, so then the version moves with each
-# match only and is left out), whether it is closed and whether its budget is spent. A match
-# that leaves the budget unspent changes no badge, and so no state: under load, the gifts
-# matched every second would otherwise make every page compute its badges again. A new or
-# deleted offer changes the list. Hashed: one short text whatever the number of offers.
-_OFFERS = MatchingOffer._meta.db_table
-OFFERS_STATE_SQL = (
-    "(SELECT md5(COALESCE(string_agg(id || ':' || "
-    "CASE WHEN gifts_matched = 0 THEN version ELSE 0 END || ':' || "
-    "(closed_at IS NULL)::int || ':' || (spent < budget)::int, ',' ORDER BY id), '')) "
-    f"FROM {_OFFERS})"
-)
+# bank: database triggers bump it), the day, and the offers' state: what the badge reads of
+# the offers running that day (``_offers_state_sql``). A match that leaves the budget unspent
+# changes none of it, so under load the gifts matched every second do not make every page
+# compute its badges again. Read from the rows themselves, not from a version that code must
+# remember to bump: a raw edit shows too. Hashed: one short text.
+@functools.cache
+def _offers_state_sql() -> str:
+    """A scalar SQL expression of two ``%s`` (the day, twice): a hash of what the badges read
+    of the offers running that day (not closed, inside their dates) — each one's program,
+    name, ratio, end and whether its budget is spent, and its four qualifying lists."""
+    lists = " || '|' || ".join(
+        f"COALESCE((SELECT string_agg(t.matchingoffer_id || ':' || t.{column}, ',' "
+        f"ORDER BY t.matchingoffer_id, t.{column}) FROM {through._meta.db_table} t "
+        "WHERE t.matchingoffer_id IN (SELECT id FROM r)), '')"
+        for through, column in (
+            (MatchingOffer.domains.through, "domain_id"),
+            (MatchingOffer.activities.through, "activity_id"),
+            (MatchingOffer.caisses_locales.through, "caisselocale_id"),
+            (MatchingOffer.associations.through, "association_id"),
+        )
+    )
+    return (
+        f"(WITH r AS (SELECT * FROM {MatchingOffer._meta.db_table} "
+        "WHERE closed_at IS NULL AND starts_on <= %s AND ends_on >= %s) "
+        "SELECT md5(COALESCE((SELECT string_agg(json_build_array(id, program_id, name, "
+        "ratio_matched, ratio_given, ends_on, spent < budget)::text, ',' ORDER BY id) "
+        f"FROM r), '') || '|' || {lists}))"
+    )
+
+
 # (directory version, day, offers' state, association id) -> (offer name, offer end). The key
 # names the state: this process's copy is exact. Forgotten with the tests' caches.
 _kept_badges = Kept(16_384)
