@@ -261,6 +261,8 @@ def offer_badge(day: datetime.date):
 
 # Stands, in ``_badges_sql(day, skipping=True)``'s parameters, for the ids not to compute.
 _SKIPPED = object()
+# ``read_figure_rows``' ``skip_badges`` for « every badge is known »: the statement has none.
+ALL_BADGES = object()
 
 
 @functools.lru_cache(maxsize=8)
@@ -374,7 +376,7 @@ def read_figure_rows(
     columns are empty), as the caller's guess is not, and it reads again.
 
     ``skip_badges`` (``_with_kept_badges``'s): ids whose badge is not computed, their two
-    columns NULL; each row then starts with the offers' state (``_offers_state_sql``).
+    columns NULL; ``ALL_BADGES``: none is, and the statement has no badge part at all.
     """
     if badges_at is not None and with_version and connection.vendor == "postgresql":
         return _with_kept_badges(
@@ -400,7 +402,6 @@ def read_figure_rows(
         params.append(member_id)
     if not wanted:
         return ((None, (), None) if also else (None, ())) if with_version else ()
-    badges, badge_params = _badges_sql(day)
     projects_sql, projects_params = _projects_sql(day, shown_projects)
     version = (
         f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), "
@@ -410,19 +411,24 @@ def read_figure_rows(
     also_sql, also_params = also or ("", [])
     if also:
         version += f"{also_sql}, "
-    if skip_badges is not None:
-        version += f"{_offers_state_sql()}, "
-        also_params = [*also_params, day, day]  # the state's, read right after ``also``
-        # One text for any number of ids (an array): planned once per connection.
-        badges, badge_params = _badges_sql(day, skipping=True)
-        skipped = list(skip_badges)
-        badge_params = [skipped if p is _SKIPPED else p for p in badge_params]
+    badge_join, badge_columns, badge_params = "", "NULL, NULL", ()
+    if skip_badges is not ALL_BADGES:  # else every badge is known: the statement has none
+        # (initialising the badge's subqueries, all of them skipped, cost it half its time)
+        badges, badge_params = _badges_sql(day, skipping=skip_badges is not None)
+        if skip_badges is not None:
+            # One text for any number of ids (an array): planned once per connection.
+            skipped = list(skip_badges)
+            badge_params = [skipped if p is _SKIPPED else p for p in badge_params]
+        badge_join = (
+            f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id "
+            f"LEFT JOIN {MatchingOffer._meta.db_table} AS mo ON mo.id = ob.offer_id "
+        )
+        badge_columns = "mo.name, mo.ends_on"
     sql = (
-        f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, mo.name, mo.ends_on, "
+        f"SELECT {version}a.id, a.favourite, {FIGURES_COLUMNS}, {badge_columns}, "
         "p.project_id, p.title, p.goal, p.raised, p.ends_on, p.live "
         f"FROM ({' UNION ALL '.join(wanted)}) AS a {figures_join('a.id')} "
-        f"LEFT JOIN ({badges}) AS ob ON ob.id = a.id "
-        f"LEFT JOIN {MatchingOffer._meta.db_table} AS mo ON mo.id = ob.offer_id "
+        f"{badge_join}"
         f"LEFT JOIN ({projects_sql}) AS p ON p.project_association = a.id "
         "ORDER BY a.id, p.ends_on, p.project_id"
     )
@@ -441,83 +447,55 @@ def read_figure_rows(
 
 
 # Every card's badge (``offer_badge``: the offer's name and end, or none) is named by the
-# directory's version (programs, enrolments, the associations' domain, activity and local
-# bank: database triggers bump it), the day, and the offers' state: what the badge reads of
-# the offers running that day (``_offers_state_sql``). A match that leaves the budget unspent
-# changes none of it, so under load the gifts matched every second do not make every page
-# compute its badges again. Read from the rows themselves, not from a version that code must
-# remember to bump: a raw edit shows too. Hashed: one short text.
-@functools.cache
-def _offers_state_sql() -> str:
-    """A scalar SQL expression of two ``%s`` (the day, twice): a hash of what the badges read
-    of the offers running that day (not closed, inside their dates) — each one's program,
-    name, ratio, end and whether its budget is spent, and its four qualifying lists."""
-    lists = " || '|' || ".join(
-        f"COALESCE((SELECT string_agg(t.matchingoffer_id || ':' || t.{column}, ',' "
-        f"ORDER BY t.matchingoffer_id, t.{column}) FROM {through._meta.db_table} t "
-        "WHERE t.matchingoffer_id IN (SELECT id FROM r)), '')"
-        for through, column in (
-            (MatchingOffer.domains.through, "domain_id"),
-            (MatchingOffer.activities.through, "activity_id"),
-            (MatchingOffer.caisses_locales.through, "caisselocale_id"),
-            (MatchingOffer.associations.through, "association_id"),
-        )
-    )
-    return (
-        f"(WITH r AS (SELECT * FROM {MatchingOffer._meta.db_table} "
-        "WHERE closed_at IS NULL AND starts_on <= %s AND ends_on >= %s) "
-        "SELECT md5(COALESCE((SELECT string_agg(json_build_array(id, program_id, name, "
-        "ratio_matched, ratio_given, ends_on, spent < budget)::text, ',' ORDER BY id) "
-        f"FROM r), '') || '|' || {lists}))"
-    )
-
-
-# (directory version, day, offers' state, association id) -> (offer name, offer end). The key
-# names the state: this process's copy is exact. Forgotten with the tests' caches.
-_kept_badges = Kept(16_384)
-# The offers' state this process read last, under « state ».
-_offers_seen = Kept(1)
+# directory's version and the day: database triggers bump the version on every write a badge
+# reads — programs, enrolments, the associations' domain, activity and local bank, and the
+# matching offers (their lists, and all of an offer's row but what each match moves, unless it
+# spends the budget: associations migration ``0017``). A match that leaves budget bumps
+# nothing, so under load the gifts matched every second do not make every page compute its
+# badges again; and as with the rest of the directory, a raw edit bumps it too.
+_kept_badges = Kept(16_384)  # (directory version, day, association id) -> (name, end)
 
 
 def _with_kept_badges(association_ids, options: dict, *, version: int):
     """``read_figure_rows(..., with_version=True)`` computing only the badges not kept under
-    ``version``, the day and the offers' state this process saw last; the statement reads
-    the offers' state and the version in the same snapshot, and when either has moved since
-    (an offer was matched, changed or closed; the directory changed) the kept badges it
-    skipped are no answer: it runs again, computing them all. The badges it computes are
-    kept under the state it read."""
+    ``version`` and the day, none at all when all of the page's are (the usual case); the
+    statement reads the version in the same snapshot, and when it has moved the rows are no
+    answer (the caller reads again, from the new version). The badges it computes are kept
+    under the version it read. A row the page did not ask for (the member's favourite) whose
+    badge is not kept makes it run again, computing that one."""
     day = options["day"] or timezone.localdate()
     ids = [int(pk) for pk in association_ids]
-    assumed = _offers_seen.get("state")
     known = {}
-    if assumed is not None:
-        for pk in ids:
-            badge = _kept_badges.get((version, day, assumed, pk))
+    for pk in ids:
+        badge = _kept_badges.get((version, day, pk))
+        if badge is not None:
+            known[pk] = badge
+    every = len(known) == len(set(ids))
+    read = read_figure_rows(
+        ids, with_version=True, skip_badges=ALL_BADGES if every else tuple(known), **options
+    )
+    read_version, rows, *also_value = read
+    if read_version != version or not rows:
+        return read
+    if every:
+        for pk in {row[0] for row in rows} - known.keys():
+            badge = _kept_badges.get((version, day, pk))
             if badge is not None:
                 known[pk] = badge
-    read = read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
-    read_version, rows, *also_value = read
-    if read_version != version:  # no answer: the caller reads again from the new version
-        return (read_version, tuple(row[1:] for row in rows), *also_value)
-    if not rows:
-        return read
-    state = rows[0][0]
-    if known and state != assumed:
-        read = read_figure_rows(ids, with_version=True, skip_badges=(), **options)
-        read_version, rows, *also_value = read
-        if not rows:
-            return read
-        state, known = rows[0][0], {}
-    _offers_seen.set("state", state)
-    badge_at = 1 + 2 + FIGURES_WIDTH  # after the state, the id, « favourite » and the figures
+        if any(row[0] not in known for row in rows):
+            read = read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
+            read_version, rows, *also_value = read
+            if read_version != version or not rows:
+                return read
+    badge_at = 2 + FIGURES_WIDTH  # after the id, « favourite » and the figures
     filled = []
     for row in rows:
-        pk = row[1]
+        pk = row[0]
         if pk in known:
             row = (*row[:badge_at], *known[pk], *row[badge_at + 2 :])
         else:
-            _kept_badges.set((read_version, day, state, pk), tuple(row[badge_at : badge_at + 2]))
-        filled.append(row[1:])
+            _kept_badges.set((read_version, day, pk), tuple(row[badge_at : badge_at + 2]))
+        filled.append(row)
     return (read_version, tuple(filled), *also_value)
 
 

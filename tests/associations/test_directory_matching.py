@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from associations.directory import CARD_FIELDS, Card, card_labels, directory_options
-from associations.models import Activity, Association
+from associations.models import Activity, Association, DirectoryVersion, Domain
 from cagnotte import matching
-from cagnotte.figures import figures_of, read_figures, with_figures
-from cagnotte.models import MatchingOffer
+from cagnotte.figures import _with_kept_badges, figures_of, read_figures, with_figures
+from cagnotte.models import Favourite, MatchingOffer
 from cagnotte.services import give_tookets
 from tests import factories as f
 from tests.associations.test_directory_card import REFERENCE
@@ -91,8 +91,6 @@ def test_the_card_tag_writes_the_badge_as_the_reference_template(rf, sports, off
 def test_the_favourite_carries_its_badge_once(
     member, pg_caisse, sports, offer, django_assert_num_queries
 ):
-    from cagnotte.models import Favourite
-
     for m in [member, *f.MemberFactory.create_batch(3, caisse_regionale=pg_caisse)]:
         Favourite.objects.create(member=m, association=sports)
     with django_assert_num_queries(1):
@@ -102,31 +100,40 @@ def test_the_favourite_carries_its_badge_once(
 
 
 def _directory_statements(client):
-    """The directory list as the member sees it, and the figures' statements it ran with the
-    ids whose badge they did not compute (``cagnotte.figures._with_kept_badges``)."""
-    skipped = []
+    """The directory list as the member sees it, and what each of its figures' statements did
+    of the badges (``cagnotte.figures._with_kept_badges``): « computed » (all of them), the
+    ids it did not compute (some kept), or « kept » (all kept: no badge in the statement)."""
+    statements = []
 
     def record(execute, sql, params, many, context):
-        if "ANY(" in sql and "cagnotte_matchingoffer" in sql:
-            skipped.append(next(p for p in params if isinstance(p, list)))
+        if "cagnotte_associationtotals" in sql and "associations_directoryversion" in sql:
+            if "ANY(" in sql:
+                statements.append(next(p for p in params if isinstance(p, list)))
+            elif "cagnotte_matchingoffer" in sql:
+                statements.append("computed")
+            else:
+                statements.append("kept")
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
         html = client.get(reverse("associations:directory"), {"vue": "liste"}).content.decode()
-    return html, skipped
+    return html, statements
 
 
 def test_kept_badges_follow_every_write_to_an_offer(
     require_postgres, client, member, program, pg_caisse, sports, offer
 ):
-    """Once known, the badges are not computed again for the same directory, day and offers;
-    a change of the lists (even written behind the service's back), a spent budget, a new
-    offer or a close shows on the next page; a match that leaves budget is not a change."""
+    """Once known, the badges are not computed again for the same directory and day; a
+    change of the lists (even written behind the service's back), a spent budget, a new offer
+    or a close bumps the directory's version (database triggers) and shows on the next page;
+    a match that leaves budget is not a change."""
     client.force_login(member)
     for _ in range(2):  # the version seen, then the badges computed under it
         html, _ = _directory_statements(client)
-    html, skipped = _directory_statements(client)
-    assert skipped == [[sports.pk]] and NAME in card_of(html, sports)
+    html, statements = _directory_statements(client)
+    assert statements == ["kept"] and NAME in card_of(html, sports)
+    # The guess no longer holds: the page reads the version first and every badge.
+    moved = ["kept", "computed"]
 
     def change_lists(code):  # as the admin does: the service, then the lists, in one transaction
         with transaction.atomic():
@@ -134,8 +141,11 @@ def test_kept_badges_follow_every_write_to_an_offer(
             offer.activities.set(Activity.objects.filter(code=code))
 
     change_lists("culture")
-    html, skipped = _directory_statements(client)
-    assert skipped == [[sports.pk], []] and NAME not in card_of(html, sports)
+    html, statements = _directory_statements(client)
+    assert statements == moved and NAME not in card_of(html, sports)
+    html, statements = _directory_statements(client)
+    assert statements == [[]] and NAME not in card_of(html, sports)  # computed under it, kept
+    assert _directory_statements(client)[1] == ["kept"]
     change_lists("sport")
     assert NAME in card_of(_directory_statements(client)[0], sports)
 
@@ -143,24 +153,38 @@ def test_kept_badges_follow_every_write_to_an_offer(
     # statement.
     other = f.MemberFactory(caisse_regionale=pg_caisse)
     credit(other, program, 500)
+    _directory_statements(client)
     for token in "mn":
         give_tookets(
             member=other, program=program, association_id=sports.pk, amount=10, token=token
         )
-        html, skipped = _directory_statements(client)
-        assert skipped == [[sports.pk]] and NAME in card_of(html, sports)
-    # The state is read from the rows: a list changed behind the service's back (no version
-    # bumped, the terms frozen by the matches) shows all the same.
+        html, statements = _directory_statements(client)
+        assert statements == ["kept"] and NAME in card_of(html, sports)
+    # A list changed behind the service's back (raw writes, the terms frozen by the matches)
+    # bumps the version all the same: the triggers are the database's.
     offer.activities.set(Activity.objects.filter(code="culture"))
-    assert NAME not in card_of(_directory_statements(client)[0], sports)
+    html, statements = _directory_statements(client)
+    assert statements == moved and NAME not in card_of(html, sports)
     offer.activities.set(Activity.objects.filter(code="sport"))
     assert NAME in card_of(_directory_statements(client)[0], sports)
+    _directory_statements(client)  # the badges computed under the new version, then kept
+    with connection.cursor() as cursor:  # any column a badge reads, by raw SQL
+        cursor.execute(
+            f"UPDATE {MatchingOffer._meta.db_table} SET name = %s WHERE id = %s",
+            ["Offre renommée", offer.pk],
+        )
+    html, statements = _directory_statements(client)
+    assert statements == moved and "Offre renommée" in card_of(html, sports)
+    MatchingOffer.objects.filter(pk=offer.pk).update(name=NAME)
+    assert NAME in card_of(_directory_statements(client)[0], sports)
+    _directory_statements(client)
+    assert _directory_statements(client)[1] == ["kept"]
     # The match that spends the budget does: the badge goes.
     give_tookets(member=other, program=program, association_id=sports.pk, amount=100, token="o")
     offer.refresh_from_db()
     assert offer.spent == offer.budget
-    html, skipped = _directory_statements(client)
-    assert skipped == [[sports.pk], []] and NAME not in card_of(html, sports)
+    html, statements = _directory_statements(client)
+    assert statements == moved and NAME not in card_of(html, sports)
 
     # A new offer for every association, then closed: each shows at once.
     newer = MatchingOffer.objects.create(
@@ -173,3 +197,64 @@ def test_kept_badges_follow_every_write_to_an_offer(
     assert newer.name in card_of(_directory_statements(client)[0], sports)
     matching.close_offer(offer=newer, actor=None, reason="test")
     assert newer.name not in card_of(_directory_statements(client)[0], sports)
+
+
+def test_offer_writes_move_the_directory_version_but_matches_that_leave_budget(
+    member, program, sports, offer
+):
+    """On both engines (associations migration 0017): what a badge reads of an offer moves
+    the version — its lists, its columns, the match that spends its budget — and the matches
+    that leave budget (every second under load) do not."""
+    credit(member, program, 500)
+    before = DirectoryVersion.current()
+    for token in "ab":
+        give_tookets(
+            member=member, program=program, association_id=sports.pk, amount=10, token=token
+        )
+    offer.refresh_from_db()
+    assert offer.spent == 20 and DirectoryVersion.current() == before
+    offer.domains.set(Domain.objects.all()[:1])
+    assert DirectoryVersion.current() != before
+    before = DirectoryVersion.current()
+    MatchingOffer.objects.filter(pk=offer.pk).update(ratio_matched=2)
+    assert DirectoryVersion.current() != before
+    before = DirectoryVersion.current()
+    MatchingOffer.objects.filter(pk=offer.pk).update(budget=offer.spent + 5)  # still some left
+    assert DirectoryVersion.current() != before
+    before = DirectoryVersion.current()
+    give_tookets(member=member, program=program, association_id=sports.pk, amount=10, token="c")
+    offer.refresh_from_db()
+    assert offer.spent == offer.budget and DirectoryVersion.current() != before
+
+
+def test_a_favourite_off_the_page_gets_its_badge_when_the_page_s_are_kept(
+    require_postgres, client, member, program, pg_caisse, sports, offer
+):
+    """The page's badges all kept, the statement has none; the favourite's row (not on the
+    page) whose badge is not kept makes it run again for that one (the favourites page shows
+    the favourite's card with its badge)."""
+    others = [f.AssociationFactory(caisse_regionale=pg_caisse, name=f"Autre {n}") for n in range(2)]
+    for other in others:
+        f.EnrollmentFactory(association=other, program=program)
+    version, day = DirectoryVersion.current(), timezone.localdate()
+    options = dict(year=day.year, day=day, member=member, shown_projects=False, also=None)
+    ids = [other.pk for other in others]
+    _with_kept_badges(ids, options, version=version)  # the page's badges computed, kept
+    Favourite.objects.create(member=member, association=sports)  # (no version moves)
+    assert DirectoryVersion.current() == version
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        if "cagnotte_associationtotals" in sql:
+            statements.append("ANY(" in sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        read_version, rows = _with_kept_badges(ids, options, version=version)
+    assert statements == [False, True]  # none in the first, then the favourite's
+    favourite = [row for row in rows if row[1]]
+    assert favourite[0][0] == sports.pk and NAME in favourite[0]
+    with connection.execute_wrapper(record):
+        statements.clear()
+        assert _with_kept_badges(ids, options, version=version) == (read_version, rows)
+    assert statements == [False]  # the favourite's badge is kept now
