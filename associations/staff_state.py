@@ -8,11 +8,13 @@ machinery, the templates), so their content is a fragment rendered once per stat
   triggers in the writer's transaction);
 * ``DirectoryVersion.current()`` — the names of local banks, activities and domains (the columns and
   the filters' choices show them);
-* the sum of what the bank's associations received (``AssociationYearTotals``, every year):
-  each gift or year-end sweep to one of them adds its positive amount in the same
-  transaction as its ledger entry (``check_ledger`` holds them equal), and the ledger is
+* the sum of what the bank's associations received (``AssociationTotals.received_total``,
+  every year): each gift or year-end sweep to one of them adds its positive amount in the
+  same transaction as its ledger entry (``check_ledger`` holds them equal), and the ledger is
   append-only, so with the associations unchanged (the version above) an equal sum means the
-  same gifts: the dashboard's figures and its monthly chart.
+  same gifts: the dashboard's figures and its monthly chart. Each totals row carries its
+  association's bank (kept equal by a trigger), so the sum is one index range of the bank's
+  rows — PostgreSQL reads it from the index alone — not a join over all its associations.
 
 A missing version row (never bumped, or a TRUNCATE) is made again from a random start, as
 the directory's is, so a state never repeats one a cached fragment may still be keyed by.
@@ -26,7 +28,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
 
 from associations.models import Association, BankAssociationsVersion, DirectoryVersion
-from cagnotte.models import AssociationYearTotals
+from cagnotte.models import AssociationTotals
 from caisses.models import CaisseRegionale
 from tookets.db_router import read_connection
 from tookets.prepared import prepared_cursor
@@ -34,7 +36,7 @@ from tookets.prepared import prepared_cursor
 VERSIONS = BankAssociationsVersion._meta.db_table
 DIRECTORY = DirectoryVersion._meta.db_table
 ASSOCIATIONS = Association._meta.db_table
-YEAR_TOTALS = AssociationYearTotals._meta.db_table
+TOTALS = AssociationTotals._meta.db_table
 BANKS = CaisseRegionale._meta.db_table
 
 LIST_STATE_SQL = (
@@ -43,8 +45,8 @@ LIST_STATE_SQL = (
 )
 DASHBOARD_STATE_SQL = (
     f"SELECT (SELECT version FROM {VERSIONS} WHERE caisse_regionale_id = %(bank)s), "
-    f"(SELECT COALESCE(SUM(t.received), 0) FROM {YEAR_TOTALS} t "
-    f"JOIN {ASSOCIATIONS} a ON a.id = t.association_id WHERE a.caisse_regionale_id = %(bank)s), "
+    f"(SELECT COALESCE(SUM(received_total), 0) FROM {TOTALS} "
+    "WHERE caisse_regionale_id = %(bank)s), "
     f"(SELECT name FROM {BANKS} WHERE id = %(bank)s), "
     f"(SELECT MIN(submitted_at) FROM {ASSOCIATIONS} "
     f"WHERE caisse_regionale_id = %(bank)s AND status = %(submitted)s)"

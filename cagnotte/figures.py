@@ -138,11 +138,12 @@ def is_supporter_sql(association: str, member: str) -> str:
 
 
 def add_totals_sql(rows: str) -> str:
-    """Add to the totals; ``rows``: (association_id, new supporters, received, year, of
-    which matched)."""
+    """Add to the totals; ``rows``: (association_id, its regional bank, new supporters,
+    received, year, of which matched) — the bank read from the association
+    (``BANK_OF_ASSOCIATION``), for a row made now."""
     return (
-        f"INSERT INTO {_TOTALS} "
-        f"(association_id, supporters, received_total, first_year, matched_total) {rows} "
+        f"INSERT INTO {_TOTALS} (association_id, caisse_regionale_id, supporters, "
+        f"received_total, first_year, matched_total) {rows} "
         "ON CONFLICT (association_id) DO UPDATE SET "
         f"supporters = {_TOTALS}.supporters + EXCLUDED.supporters, "
         f"received_total = {_TOTALS}.received_total + EXCLUDED.received_total, "
@@ -152,6 +153,12 @@ def add_totals_sql(rows: str) -> str:
         f"OR EXCLUDED.first_year < {_TOTALS}.first_year "
         f"THEN EXCLUDED.first_year ELSE {_TOTALS}.first_year END"
     )
+
+
+# A scalar subquery: the regional bank of the association whose id is its one parameter.
+BANK_OF_ASSOCIATION = (
+    f"(SELECT caisse_regionale_id FROM {Association._meta.db_table} WHERE id = %s)"
+)
 
 
 def add_year_totals_sql(rows: str) -> str:
@@ -181,8 +188,8 @@ def count_received(
             )
             new_supporter = 1 if cursor.rowcount == 1 else 0
         cursor.execute(
-            add_totals_sql("VALUES (%s, %s, %s, %s, %s)"),
-            [association_id, new_supporter, received, year, matched],
+            add_totals_sql(f"VALUES (%s, {BANK_OF_ASSOCIATION}, %s, %s, %s, %s)"),
+            [association_id, association_id, new_supporter, received, year, matched],
         )
         cursor.execute(
             add_year_totals_sql("VALUES (%s, %s, %s, %s)"),

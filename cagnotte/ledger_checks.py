@@ -56,6 +56,12 @@ _TOTALS = (
     "FROM cagnotte_associationtotals"
 )
 _YEAR_TOTALS = "SELECT association_id, year, received, matched FROM cagnotte_associationyeartotals"
+# Totals rows whose regional bank is not their association's (a trigger keeps them equal).
+_TOTALS_BANK = (
+    "SELECT t.association_id, t.caisse_regionale_id, a.caisse_regionale_id "
+    "FROM cagnotte_associationtotals t JOIN associations_association a ON a.id = t.association_id "
+    "WHERE t.caisse_regionale_id <> a.caisse_regionale_id ORDER BY 1"
+)
 
 # Each offer's spent budget and count against its matching entries.
 _OFFERS = """
@@ -235,6 +241,11 @@ def check_ledger() -> LedgerCheck:
                     f"{s_supporters} au résumé, {rows} lignes de soutien ; première année "
                     f"{first_year} / {s_first_year} ; dont abondement {matched} / {s_matched}"
                 )
+        cursor.execute(_TOTALS_BANK)
+        for association_id, summary_bank, bank in cursor.fetchall():
+            result.associations.append(
+                f"association {association_id} : caisse régionale {bank}, {summary_bank} au résumé"
+            )
         cursor.execute(_RECEIVED_BY_YEAR)
         by_year = {(a, y): (int(r), int(m)) for a, y, r, m in cursor.fetchall()}
         cursor.execute(_YEAR_TOTALS)

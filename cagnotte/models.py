@@ -315,7 +315,12 @@ class Supporter(models.Model):
 
 class AssociationTotals(models.Model):
     """Summary of what an association received, kept in step with the ledger in the same
-    transaction as each gift, so a page of cards reads its figures in one query."""
+    transaction as each gift, so a page of cards reads its figures in one query.
+
+    ``caisse_regionale`` is the association's regional bank, copied when the row is made and
+    kept equal by a database trigger should the association move (migration ``0017``): the
+    staff dashboard's state sums what a bank's associations received by one index range
+    (``associations.staff_state``) instead of joining every association of the bank."""
 
     association = models.OneToOneField(
         "associations.Association",
@@ -329,10 +334,23 @@ class AssociationTotals(models.Model):
     # Of which from matching offers (« dont X K d'abondement »).
     matched_total = models.BigIntegerField(_("dont abondement (K)"), default=0)
     first_year = models.PositiveSmallIntegerField(_("premier don en"), null=True, blank=True)
+    caisse_regionale = models.ForeignKey(
+        "caisses.CaisseRegionale",
+        verbose_name=_("caisse régionale"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # the index below, with what it sums
+    )
 
     class Meta:
         verbose_name = _("totaux d’une association")
         verbose_name_plural = _("totaux des associations")
+        indexes = [
+            # PostgreSQL sums a bank's column from the index alone (INCLUDE is PostgreSQL's).
+            models.Index(
+                fields=["caisse_regionale"], include=["received_total"], name="totals_by_bank"
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(received_total__gte=0), name="totals_received_not_negative"

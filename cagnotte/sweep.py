@@ -40,6 +40,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from associations.models import Association
 from cagnotte import set_keys
 from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.figures import (
@@ -381,8 +382,10 @@ new_counts AS (
 totals AS (
     {
     add_totals_sql(
-        "SELECT p.association_id, COALESCE(n.n, 0), p.received, %(year)s, 0 "
-        "FROM per_association p LEFT JOIN new_counts n ON n.association_id = p.association_id"
+        "SELECT p.association_id, a.caisse_regionale_id, COALESCE(n.n, 0), p.received, "
+        "%(year)s, 0 FROM per_association p "
+        f"JOIN {Association._meta.db_table} a ON a.id = p.association_id "
+        "LEFT JOIN new_counts n ON n.association_id = p.association_id"
     )
 }
     RETURNING 1

@@ -16,6 +16,7 @@ from django.utils import timezone
 from associations import services
 from associations.models import Association, BankAssociationsVersion
 from associations.staff_state import staff_dashboard_state, staff_list_state
+from cagnotte.ledger_checks import check_ledger
 from cagnotte.models import Wallet
 from cagnotte.services import give_tookets
 from caisses.models import CaisseLocale
@@ -222,6 +223,38 @@ def test_dashboard_shows_a_gift_on_the_next_request(client, staff_pg, member, pr
         token="g2",
     )
     assert 'id="given-this-year">1\u202f501\u00a0K' in page(client, DASHBOARD)
+
+
+def test_an_associations_totals_follow_it_to_another_bank(
+    client, member, program, association, other_caisse
+):
+    """The dashboard's state sums each bank's totals rows by the bank they carry: a database
+    trigger moves the row with its association (a bulk update here, as any write would), so
+    what it received counts for its new bank at once; ``check_ledger`` names a row left
+    behind."""
+    credit(member, program, 2000)
+    wallet_id = Wallet.objects.get(member=member).pk
+    give_tookets(
+        member=member, wallet_id=wallet_id, association_id=association.pk, amount=700, token="a"
+    )
+    today = timezone.localdate()
+    home = association.caisse_regionale_id
+    assert staff_dashboard_state(home, today=today).received == 700
+    assert staff_dashboard_state(other_caisse.pk, today=today).received == 0
+    Association.objects.filter(pk=association.pk).update(caisse_regionale=other_caisse)
+    assert staff_dashboard_state(home, today=today).received == 0
+    assert staff_dashboard_state(other_caisse.pk, today=today).received == 700
+    assert check_ledger().ok
+    with connection.cursor() as cursor:  # a row left behind, by raw SQL
+        cursor.execute(
+            "UPDATE cagnotte_associationtotals SET caisse_regionale_id = %s "
+            "WHERE association_id = %s",
+            [home, association.pk],
+        )
+    result = check_ledger()
+    assert not result.ok and f"association {association.pk} : caisse régionale" in str(
+        result.associations
+    )
 
 
 def test_dashboard_shows_decisions_and_submissions_on_the_next_request(

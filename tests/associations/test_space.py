@@ -84,7 +84,11 @@ def test_submitted_file_cannot_be_edited(client, asso_user):
 def test_figures(client, asso_user, django_assert_max_num_queries):
     asso = make(asso_user, Status.VALIDATED)
     AssociationTotals.objects.create(
-        association=asso, supporters=7, received_total=5000, first_year=2015
+        association=asso,
+        caisse_regionale=asso.caisse_regionale,
+        supporters=7,
+        received_total=5000,
+        first_year=2015,
     )
     AssociationYearTotals.objects.create(association=asso, year=asso.created_at.year, received=1200)
     client.force_login(asso_user)
