@@ -37,7 +37,11 @@ def test_public_page_shows_the_card_with_figures(client_member, association):
     association.presentation = "Nous faisons vivre le Gers."
     association.save()
     AssociationTotals.objects.create(
-        association=association, supporters=17, received_total=9830, first_year=2015
+        association=association,
+        caisse_regionale=association.caisse_regionale,
+        supporters=17,
+        received_total=9830,
+        first_year=2015,
     )
     AssociationYearTotals.objects.create(association=association, year=year, received=39)
     AssociationYearTotals.objects.create(association=association, year=year - 1, received=500)
@@ -157,10 +161,16 @@ def test_card_tag_writes_exactly_what_the_card_template_wrote(rf, association, p
         presentation=("Un texte <b>très</b> long & « engagé »,\n\nsur deux paragraphes. " * 8),
     )
     AssociationTotals.objects.create(
-        association=wordy, supporters=1, received_total=1234567, first_year=2015
+        association=wordy,
+        caisse_regionale=wordy.caisse_regionale,
+        supporters=1,
+        received_total=1234567,
+        first_year=2015,
     )
     AssociationYearTotals.objects.create(association=wordy, year=year, received=9830)
-    AssociationTotals.objects.create(association=plain, supporters=2, received_total=0)
+    AssociationTotals.objects.create(
+        association=plain, caisse_regionale=plain.caisse_regionale, supporters=2, received_total=0
+    )
     ids = [association.pk, plain.pk, wordy.pk]
     # Model instances with their figures (as the detail page reads them) for the reference
     # template, and the lean ``Card`` rows the list pages give the tag: same HTML from both.
