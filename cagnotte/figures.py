@@ -472,11 +472,11 @@ def _with_kept_badges(association_ids, options: dict, *, version: int):
     badge is not kept makes it run again, computing that one."""
     day = options["day"] or timezone.localdate()
     ids = [int(pk) for pk in association_ids]
-    known = {}
-    for pk in ids:
-        badge = _kept_badges.get((version, day, pk))
-        if badge is not None:
-            known[pk] = badge
+
+    def kept(pks) -> dict:
+        return {pk: b for pk in pks if (b := _kept_badges.get((version, day, pk))) is not None}
+
+    known = kept(ids)
     every = len(known) == len(set(ids))
     read = read_figure_rows(
         ids, with_version=True, skip_badges=ALL_BADGES if every else tuple(known), **options
@@ -485,10 +485,7 @@ def _with_kept_badges(association_ids, options: dict, *, version: int):
     if read_version != version or not rows:
         return read
     if every:
-        for pk in {row[0] for row in rows} - known.keys():
-            badge = _kept_badges.get((version, day, pk))
-            if badge is not None:
-                known[pk] = badge
+        known |= kept({row[0] for row in rows} - known.keys())
         if any(row[0] not in known for row in rows):
             read = read_figure_rows(ids, with_version=True, skip_badges=tuple(known), **options)
             read_version, rows, *also_value = read
