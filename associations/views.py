@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.template import Context
@@ -43,7 +44,13 @@ from associations.selectors import SORT_SUPPORTED, associations_visible_to, sear
 from associations.templatetags.directory_tags import association_card, card_slot_marker
 from cagnotte import services as cagnotte_services
 from cagnotte.figures import figures_from_rows, read_figure_rows, shown_projects_from_rows
-from cagnotte.selectors import version_and_year_end, year_end_from_json, year_end_sql
+from cagnotte.selectors import (
+    version_and_year_end,
+    year_end_from_json,
+    year_end_sql,
+    year_end_state_sql,
+    year_end_with_state,
+)
 from tookets.db_router import is_configured as replica_configured
 from tookets.db_router import replica_reads
 from tookets.fragments import (
@@ -525,18 +532,35 @@ def directory(request):
 @require_GET
 def favourites(request):
     """« Associations Favorites », with the year end before it happens: where each balance of
-    a campaign near its end (or closed, waiting for its sweep) will go — read in the page's
-    figures' statement (``year_end_sql``), else (no row carried it: no favourite and no
-    card) in one statement more, and put in the cached content's place for it."""
+    a campaign near its end (or closed, waiting for its sweep) will go, put in the cached
+    content's place for it. On PostgreSQL the page's figures' statement reads what names the
+    year end (``year_end_state_sql``: a wallet row's ``xmin``, the favourite, the version) and
+    the preview kept under it is shown: the year end itself is read (with its state, in one
+    statement more) only when that state is new — the first visit after a gift, a credit or
+    a sweep. On SQLite the statement reads the year end itself (``year_end_sql``). Else (no
+    row carried it: no favourite and no card) in one statement more."""
     day = timezone.localdate()
     member = request.user
+    by_state = connection.vendor == "postgresql"
     context = _directory_page(
         request,
         "associations/_favourites_content.html",
         with_favourite=True,
-        also=year_end_sql(member, day=day),
+        also=year_end_state_sql(member) if by_state else year_end_sql(member, day=day),
     )
-    if ALSO in context:
+    if ALSO in context and by_state:
+        # What names the year end, read with the figures: its preview as kept under that
+        # state, else the year end read with its state in one statement more and kept.
+        state = context.pop(ALSO)
+        preview = kept_get(fragment_key(YEAR_END_TEMPLATE, (member.pk, day, state)))
+        if preview is None:
+            state, raw = year_end_with_state(member, day=day)
+            preview = kept_html(
+                YEAR_END_TEMPLATE,
+                state=(member.pk, day, state),
+                context=lambda: _year_end_context(*year_end_from_json(member, raw), day=day),
+            )
+    elif ALSO in context:
         # The year end as read (JSON text) names all the preview shows: kept under it, the
         # wallets and the last sweep are made from it only when it is new.
         raw = context.pop(ALSO)

@@ -249,6 +249,41 @@ def year_end_sql(member, *, day) -> tuple[str, list]:
     )
 
 
+def year_end_state_sql(member) -> tuple[str, list]:
+    """What names the member's year end (``year_end_sql``'s value), as one scalar SQL
+    expression far cheaper than the year end itself (PostgreSQL only): the directory's
+    version, each of the member's wallets as its id and ``xmin`` (the transaction that last
+    wrote its row), and their favourite.
+
+    Every input of the year end moves one of them. A wallet's balance, and every sweep or
+    return entry (each one moves its wallet's balance in the same statement), write the
+    wallet's row: its ``xmin`` changes, and never comes back (transaction ids only grow; a
+    frozen row keeps its ``xmin``). A new or deleted wallet changes the list. The programs'
+    names and dates, the enrolments, the associations' status and their names once out of
+    the draft (where a sweep's destination is named) bump the version (associations
+    migrations ``0010`` and ``0018``). The destination is the favourite, named here.
+    """
+    wallets, favourites = Wallet._meta.db_table, Favourite._meta.db_table
+    return (
+        "(SELECT concat("
+        f"(SELECT version FROM {DirectoryVersion._meta.db_table} WHERE id = 1), '|', "
+        f"(SELECT string_agg(w.id || ':' || w.xmin, ',' ORDER BY w.id) FROM {wallets} AS w "
+        "WHERE w.member_id = %s), '|', "
+        f"(SELECT f.association_id FROM {favourites} AS f WHERE f.member_id = %s)))",
+        [member.pk, member.pk],
+    )
+
+
+def year_end_with_state(member, *, day) -> tuple[str, object]:
+    """``(year_end_state_sql's value, year_end_sql's value)`` read in one statement, so in the
+    same snapshot: the year end is exactly what its state names (PostgreSQL only)."""
+    state_sql, state_params = year_end_state_sql(member)
+    sql, params = year_end_sql(member, day=day)
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {state_sql}, {sql}", [*state_params, *params])
+        return cursor.fetchone()
+
+
 def year_end_from_json(member, value) -> tuple[list, object]:
     """``(wallets, last sweep)`` from ``year_end_sql``'s value, as ``version_and_year_end``."""
     if value is not None:

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from cagnotte.models import Favourite
@@ -124,15 +125,17 @@ def test_favourites_page_queries_are_bounded(
     client_member.post(SET, {"association": chosen.pk})
     client_member.get(PAGE)  # option lists into the cache
     # user, then the page's and the favourite's figures with the favourite id, the directory's
-    # version (the one this process saw last, checked) and the member's year end; the
+    # version (the one this process saw last, checked) and the member's year end (on
+    # PostgreSQL, what names it: the preview kept under it); the
     # session, the page's plan and the rendered content come from the cache.
     with django_assert_num_queries(2):
         client_member.get(PAGE)
     visible_associations(program=program, count=40, caisse_locale=chosen.caisse_locale)
     # A new directory version: user, the figures under the version assumed (it moved), the
     # version, the figures again; option lists (3), counts, the plan (the page's rows read for
-    # it) and the favourite's row, each but the lists followed by the version again, once.
-    with django_assert_num_queries(4 + 9):
+    # it) and the favourite's row, each but the lists followed by the version again, once; on
+    # PostgreSQL, the year end with what names it (the version is part of it: read again).
+    with django_assert_num_queries(4 + 9 + (connection.vendor == "postgresql")):
         client_member.get(PAGE)
     with django_assert_num_queries(2):
         client_member.get(PAGE)

@@ -7,10 +7,12 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from cagnotte.campaigns import CampaignState, Program, campaign_state
+from associations.models import Association
+from cagnotte.campaigns import CampaignState, Enrollment, Program, campaign_state
 from cagnotte.models import Favourite, Wallet
 from cagnotte.payouts import compute_payout_statement, mark_statement_paid, mark_statement_sent
 from cagnotte.services import give_tookets
@@ -245,3 +247,57 @@ def test_after_the_sweep_the_wallet_says_what_went_where(
         f"Au soldage de Carte Sociétaire - GERS {last_year.year}, vos 1\u202f741\u00a0K "
         "restants sont allés à Les Amis du Gers, votre association favorite." in favourites
     )
+
+
+def test_the_kept_year_end_follows_every_write_it_reads(
+    member_client, member, last_year, association, django_assert_num_queries
+):
+    """On PostgreSQL the favourites page reads only what names its year end (each wallet's
+    row version, the favourite, the directory's version) and shows the preview kept under it:
+    every write the preview reads must still show at once, raw writes included — among them
+    the rename of an association the last sweep went to, no longer validated."""
+
+    def favourites(count=None) -> str:
+        if count is None:
+            return member_client.get(FAVOURITES).content.decode()
+        with django_assert_num_queries(count):
+            return member_client.get(FAVOURITES).content.decode()
+
+    kept = connection.vendor == "postgresql"
+    credit(member, last_year, 1741, period=f"{last_year.year}-12")
+    Favourite.objects.create(member=member, association=association)
+    bravo = f.AssociationFactory(caisse_regionale=last_year.caisse_regionale, name="Bravo")
+    enrolled = f.EnrollmentFactory(association=bravo, program=last_year)
+    assert "vos <strong>1\u202f741\u00a0K</strong> iront à <strong>Les Amis du Gers" in (
+        favourites()
+    )
+    # user, then the figures with what names the year end: its preview is kept
+    favourites(2)
+
+    credit(member, last_year, 9, period=f"{last_year.year}-11")
+    # user, the figures, then the year end with its state (new): one statement more
+    assert "vos <strong>1\u202f750\u00a0K</strong>" in favourites(3 if kept else 2)
+    favourites(2)
+
+    Favourite.objects.filter(member=member).update(association=bravo)
+    assert "iront à <strong>Bravo" in favourites()
+    Enrollment.objects.filter(pk=enrolled.pk).delete()
+    assert "vos <strong>1\u202f750\u00a0K</strong> retourneront à votre Caisse" in favourites()
+    Favourite.objects.filter(member=member).update(association=association)
+    assert "iront à <strong>Les Amis du Gers" in favourites()
+
+    sweep_program(program=last_year)
+    label = f"Carte Sociétaire - GERS {last_year.year}"
+    assert f"Au soldage de {label}, vos 1\u202f750\u00a0K restants sont allés à Les Amis" in (
+        favourites()
+    )
+    Program.objects.filter(pk=last_year.pk).update(name="Carte Jeune")
+    assert f"Au soldage de Carte Jeune {last_year.year}, vos" in favourites()
+    # No longer validated (that bumps the version), then renamed: a write to a row no page of
+    # the directory shows, which the year end still names.
+    Association.objects.filter(pk=association.pk).update(status=Association.Status.REJECTED)
+    assert "sont allés à Les Amis du Gers" in favourites()
+    favourites()  # the directory's guess of its version, checked again after it moved
+    favourites(2)
+    Association.objects.filter(pk=association.pk).update(name="Les Anciens du Gers")
+    assert "sont allés à Les Anciens du Gers" in favourites()
