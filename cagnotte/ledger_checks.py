@@ -56,7 +56,8 @@ _TOTALS = (
     "FROM cagnotte_associationtotals"
 )
 _YEAR_TOTALS = "SELECT association_id, year, received, matched FROM cagnotte_associationyeartotals"
-# Totals rows whose regional bank is not their association's (a trigger keeps them equal).
+# Totals rows whose regional bank is not their association's (the database refuses them:
+# cagnotte migration 0018; a restore without its rules could still leave one).
 _TOTALS_BANK = (
     "SELECT t.association_id, t.caisse_regionale_id, a.caisse_regionale_id "
     "FROM cagnotte_associationtotals t JOIN associations_association a ON a.id = t.association_id "

@@ -317,8 +317,10 @@ class AssociationTotals(models.Model):
     """Summary of what an association received, kept in step with the ledger in the same
     transaction as each gift, so a page of cards reads its figures in one query.
 
-    ``caisse_regionale`` is the association's regional bank, copied when the row is made and
-    kept equal by a database trigger should the association move (migration ``0017``): the
+    ``caisse_regionale`` is the association's regional bank, copied when the row is made, and
+    a rule of the database (migration ``0018``: on PostgreSQL a foreign key to the
+    association's id and bank, ``ON UPDATE CASCADE``; triggers on SQLite) refuses another and
+    moves the row with an association that moves: the
     staff dashboard's state sums what a bank's associations received by one index range
     (``associations.staff_state``) instead of joining every association of the bank."""
 

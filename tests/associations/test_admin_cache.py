@@ -9,7 +9,7 @@ import datetime
 import re
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from associations import services
 from associations.models import Association, BankAssociationsVersion
 from associations.staff_state import staff_dashboard_state, staff_list_state
 from cagnotte.ledger_checks import check_ledger
-from cagnotte.models import Wallet
+from cagnotte.models import AssociationTotals, Wallet
 from cagnotte.services import give_tookets
 from caisses.models import CaisseLocale
 from tests import factories as f
@@ -228,10 +228,10 @@ def test_dashboard_shows_a_gift_on_the_next_request(client, staff_pg, member, pr
 def test_an_associations_totals_follow_it_to_another_bank(
     client, member, program, association, other_caisse
 ):
-    """The dashboard's state sums each bank's totals rows by the bank they carry: a database
-    trigger moves the row with its association (a bulk update here, as any write would), so
-    what it received counts for its new bank at once; ``check_ledger`` names a row left
-    behind."""
+    """The dashboard's state sums each bank's totals rows by the bank they carry: the database
+    moves the row with its association (a bulk update here, as any write would), so what it
+    received counts for its new bank at once, and refuses a row with another bank than its
+    association's; with that rule bypassed, ``check_ledger`` names a row left behind."""
     credit(member, program, 2000)
     wallet_id = Wallet.objects.get(member=member).pk
     give_tookets(
@@ -245,12 +245,24 @@ def test_an_associations_totals_follow_it_to_another_bank(
     assert staff_dashboard_state(home, today=today).received == 0
     assert staff_dashboard_state(other_caisse.pk, today=today).received == 700
     assert check_ledger().ok
-    with connection.cursor() as cursor:  # a row left behind, by raw SQL
-        cursor.execute(
-            "UPDATE cagnotte_associationtotals SET caisse_regionale_id = %s "
-            "WHERE association_id = %s",
-            [home, association.pk],
-        )
+    left_behind = (
+        "UPDATE cagnotte_associationtotals SET caisse_regionale_id = %s WHERE association_id = %s"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(left_behind, [home, association.pk])
+    stranger = f.AssociationFactory(caisse_regionale=other_caisse)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AssociationTotals.objects.create(association=stranger, caisse_regionale_id=home)
+    with connection.cursor() as cursor:  # the rule bypassed: as a restore without it would
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        else:
+            cursor.execute("DROP TRIGGER cagnotte_associationtotals_update_bank")
+        try:
+            cursor.execute(left_behind, [home, association.pk])
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute("RESET session_replication_role")
     result = check_ledger()
     assert not result.ok and f"association {association.pk} : caisse régionale" in str(
         result.associations
