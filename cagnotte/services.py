@@ -234,7 +234,7 @@ def credit_wallet(
         ):
             wallet.program = program
             if amount < 0 and -amount > wallet.balance:
-                existing = LedgerEntry.objects.filter(reference=reference).first()
+                existing = entry_by_reference(reference)
                 if existing is not None:
                     return existing
                 raise InsufficientBalance
@@ -272,7 +272,7 @@ def settle_wallet(
             wait=settings.GIFT_LOCK_TIMEOUT,
         ) as (locked,),
     ):
-        existing = LedgerEntry.objects.filter(reference=reference).first()
+        existing = entry_by_reference(reference)
         if existing is not None:
             return existing
         if locked.balance == 0:

@@ -15,6 +15,7 @@ from associations.models import Association
 from cagnotte.campaigns import CampaignState, Enrollment, Program, campaign_state
 from cagnotte.models import Favourite, Wallet
 from cagnotte.payouts import compute_payout_statement, mark_statement_paid, mark_statement_sent
+from cagnotte.selectors import year_end_state_sql
 from cagnotte.services import give_tookets
 from cagnotte.sweep import sweep_program
 from tests import factories as f
@@ -301,3 +302,33 @@ def test_the_kept_year_end_follows_every_write_it_reads(
     favourites(2)
     Association.objects.filter(pk=association.pk).update(name="Les Anciens du Gers")
     assert "sont allés à Les Anciens du Gers" in favourites()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="xmin is PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_year_ends_state_survives_a_freeze(member, last_year):
+    """The state names a wallet row by its ``xmin``: a VACUUM FREEZE must not change it (or a
+    row frozen, rewritten, then frozen again would name two balances alike). PostgreSQL keeps
+    the row's own transaction id when it freezes it; this checks it does."""
+    credit(member, last_year, 1741, period=f"{last_year.year}-12")
+    sql, params = year_end_state_sql(member)
+
+    def state():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {sql}", params)
+            return cursor.fetchone()[0]
+
+    before = state()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (FREEZE) cagnotte_wallet")
+        # Frozen: every transaction id older than the table's relfrozenxid is.
+        cursor.execute(
+            "SELECT w.xmin::text::bigint < c.relfrozenxid::text::bigint "
+            "FROM cagnotte_wallet w, pg_class c "
+            "WHERE c.relname = 'cagnotte_wallet' AND w.member_id = %s",
+            [member.pk],
+        )
+        assert cursor.fetchone() == (True,)
+    assert state() == before
+    credit(member, last_year, 9, period=f"{last_year.year}-11")
+    assert state() != before
