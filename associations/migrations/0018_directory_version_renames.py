@@ -2,7 +2,8 @@
 its status: a member's year end names the association their last sweep went to
 (``cagnotte.selectors.year_end_state_sql`` keeps the favourites page's preview under the
 version), and that association may be validated no more — an update of a row that is not
-validated and was not bumped nothing (``0010``). A draft has received nothing, and its
+validated and was not bumped nothing (``0010``, which still bumps for a validated row: this
+trigger leaves those to it). A draft has received nothing, and its
 name changes at each step of the registration wizard: it still bumps nothing. Renames out of
 the draft are rare (a correction, a new name voted by the members).
 """
@@ -12,7 +13,11 @@ from django.db import migrations
 VERSION_FUNCTION = "tookets_bump_directory_version()"
 ASSOCIATION = "associations_association"
 TRIGGER = f"{ASSOCIATION}_rename_directory_version"
-RENAMED = "OLD.name IS DISTINCT FROM NEW.name AND OLD.status <> 'draft'"
+# A validated row, before or after, bumps already (0010's update trigger): not twice.
+RENAMED = (
+    "OLD.name IS DISTINCT FROM NEW.name AND OLD.status NOT IN ('draft', 'validated') "
+    "AND NEW.status <> 'validated'"
+)
 SQLITE_BUMP = (
     "INSERT INTO associations_directoryversion (id, version) "
     "VALUES (1, abs(random()) % 1000000000000000) "
