@@ -137,21 +137,36 @@ GROUP BY member_id, program_id
 # created with its balance: no UPDATE of it afterwards (a second version of each new row, and
 # its member and program foreign-key checks queued once more for the commit). Each wallet of the file is kept with the id of the wallet created for it, if
 # one was (credit_import_keys): the others are the ones to lock.
+#
+# The wallets missing are found first (NOT EXISTS, one probe of the (member, program) unique
+# index each) and created by a plain INSERT: no ON CONFLICT, whose speculative insertion costs
+# a probe and a confirmation record per row (0.35 s more for 100,000 new wallets, measured on
+# this statement alone). A wallet created meanwhile by another transaction (a member's first
+# gift, committed after this statement's snapshot) makes that INSERT fail on the unique
+# constraint: the savepoint around it is rolled back and the statement runs again with
+# ON CONFLICT DO NOTHING (_PG_WALLETS_ON_CONFLICT), which leaves that wallet to be locked like
+# any wallet that existed.
 _PG_CREATE_WALLETS = """
 CREATE TEMP TABLE credit_import_keys ON COMMIT DROP AS
 WITH created AS (
     INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
     SELECT member_id, program_id, CASE WHEN %(credited)s THEN total ELSE 0 END, now()
-    FROM credit_import_totals
+    FROM credit_import_totals k
     WHERE total <= %(balance_max)s
+      AND NOT EXISTS (
+          SELECT FROM cagnotte_wallet w
+          WHERE w.member_id = k.member_id AND w.program_id = k.program_id
+      )
     ORDER BY member_id, program_id
-    ON CONFLICT (member_id, program_id) DO NOTHING
+    {on_conflict}
     RETURNING id, member_id, program_id
 )
 SELECT k.member_id, k.program_id, c.id AS created_id
 FROM credit_import_totals k
 LEFT JOIN created c ON c.member_id = k.member_id AND c.program_id = k.program_id
 """
+_PG_WALLETS_ON_CONFLICT = "ON CONFLICT (member_id, program_id) DO NOTHING"
+_WALLET_UNIQUE = "wallet_one_per_member_program"
 
 # Every affected wallet that existed before, locked first by ``ledger.locked_wallets`` in id
 # order (the order every writer of several wallets uses), before any entry is written: no
@@ -418,7 +433,7 @@ def _apply(
     if report.all_or_nothing and has_errors:
         return  # report.errors holds them all
     limits = {"balance_max": rules.BALANCE_MAX, "credited": fast}
-    cursor.execute(_PG_CREATE_WALLETS, limits)
+    _create_wallets(cursor, limits)
     timer("wallet upsert")
     affected = Wallet.objects.extra(where=[_PG_AFFECTED_WALLETS])
     with locked_wallets(
@@ -466,6 +481,18 @@ def _apply(
             timer("insert skipping known references, and balances")
     steps.update(1)
     report.already_applied = valid - report.applied
+
+
+def _create_wallets(cursor, limits: dict) -> None:
+    """The file's missing wallets, created (see _PG_CREATE_WALLETS): credit_import_keys."""
+    try:
+        with transaction.atomic():
+            cursor.execute(_PG_CREATE_WALLETS.format(on_conflict=""), limits)
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) != _WALLET_UNIQUE:
+            raise
+        cursor.execute(_PG_CREATE_WALLETS.format(on_conflict=_PG_WALLETS_ON_CONFLICT), limits)
 
 
 def _copy_records(cursor, reader: Reader, size: int, progress: bool) -> None:

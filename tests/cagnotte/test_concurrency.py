@@ -132,3 +132,73 @@ def test_import_and_gifts_race_on_the_same_wallets(
     assert wallet.balance == 100 + 34 * 5 - 10 * len(gifts)
     assert connection.vendor == "postgresql"
     assert_ledger_consistent()
+
+
+def test_a_wallet_created_while_the_import_creates_it_is_credited_once(
+    require_postgres, member, program, tmp_path
+):
+    """The import creates the file's missing wallets with a plain INSERT. A wallet that another
+    transaction creates meanwhile (here: inserted before the import starts, committed while
+    the import waits on it in the unique index) makes that INSERT fail: the import then runs
+    the statement again skipping it, locks it like any wallet that existed, and credits it."""
+    import time
+
+    from django.db import transaction
+
+    from tests import factories as f
+
+    other = f.MemberFactory(caisse_regionale=member.caisse_regionale)
+    path = tmp_path / "credits.csv"
+    rows = ["caisse_code,account_number,program_code,period,amount,reference"]
+    for n in range(40):
+        m = (member, other)[n % 2]
+        rows.append(f"pyrenees-gascogne,{m.account_number},{program.code},2026-02,5,late-{n}")
+    path.write_text("\n".join(rows) + "\n")
+    inserted, blocked = threading.Event(), threading.Event()
+    outcome = {}
+
+    def first_gift_creates_the_wallet():
+        try:
+            with transaction.atomic():
+                Wallet.objects.create(member=member, program=program, balance=0)
+                inserted.set()
+                # Commit only once the import waits on this row's unique-index entry.
+                outcome["import waited"] = blocked.wait(timeout=60)
+        finally:
+            connections.close_all()
+
+    def import_waits():
+        # The import's backend waiting on a transaction lock: the unique index's wait.
+        with connections["default"].cursor() as cursor:
+            for _ in range(600):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND wait_event = 'transactionid' AND query LIKE %s",
+                    ["%credit_import_keys%"],
+                )
+                if cursor.fetchone()[0]:
+                    blocked.set()
+                    return
+                time.sleep(0.05)
+
+    creator = threading.Thread(target=first_gift_creates_the_wallet)
+    creator.start()
+    assert inserted.wait(timeout=30)
+
+    def watch():
+        try:
+            import_waits()
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    report = import_credits(path=path)
+    creator.join(timeout=60)
+    watcher.join(timeout=60)
+    assert outcome["import waited"], "the import never waited on the other transaction's wallet"
+    assert (report.applied, report.wallets_created, report.errors) == (40, 1, [])
+    assert Wallet.objects.filter(member__in=[member, other], program=program).count() == 2
+    assert Wallet.objects.get(member=member, program=program).balance == 20 * 5
+    assert Wallet.objects.get(member=other, program=program).balance == 20 * 5
+    assert_ledger_consistent()
