@@ -50,6 +50,7 @@ from cagnotte.figures import (
     is_supporter_sql,
 )
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard, post_entry
+from cagnotte.ledger_partitions import analyze_after_bulk_write, partition_name
 from cagnotte.models import LedgerEntry, SweepRun, Wallet
 from cagnotte.payouts import compute_payout_statement
 
@@ -211,6 +212,9 @@ def sweep_program(
             Program.objects.filter(pk=program.pk, swept_at__isnull=True).update(swept_at=now)
             outcome.swept = True
         SweepRun.objects.filter(pk=run.pk).update(finished_at=now)
+    # One entry per wallet with a balance, in the campaign's partition: its statistics read
+    # again when the sweep outgrew them (after a sweep, every member's page reads it).
+    analyze_after_bulk_write({partition_name(program.year): outcome.figures.wallets})
     return outcome
 
 

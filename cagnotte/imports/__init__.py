@@ -33,7 +33,8 @@ from cagnotte.imports.python import import_python
 from cagnotte.imports.reader import HEADER, Reader, read_header
 from cagnotte.imports.report import ImportFileError, ImportReport, write_report
 from cagnotte.ledger import LedgerYearMissing
-from cagnotte.models import CreditImportBatch
+from cagnotte.ledger_partitions import analyze_after_bulk_write, partition_name
+from cagnotte.models import CreditImportBatch, Program, Wallet
 from caisses.models import CaisseRegionale
 
 __all__ = [
@@ -125,7 +126,20 @@ def import_credits(
     batch.caisse_regionale_id = banks[0] if len(banks) == 1 else None
     status = CreditImportBatch.Status.REJECTED if report.rejected else CreditImportBatch.Status.DONE
     _finish(batch, report, status)
+    if report.applied:
+        _analyze_written(reader, report)
     return report
+
+
+def _analyze_written(reader: Reader, report: ImportReport) -> None:
+    """The statistics of the ledger partitions this file wrote and of the wallets, read again
+    when the file outgrew them (``analyze_after_bulk_write``): the pages that read a member's
+    entries keep their plans from the first view after a month's import."""
+    codes = {program_code for _, program_code, _ in reader.keys}
+    years = set(Program.objects.filter(code__in=codes).values_list("year", flat=True))
+    written = {partition_name(year): report.applied for year in years}
+    written[Wallet._meta.db_table] = report.wallets_created
+    analyze_after_bulk_write(written)
 
 
 def current_operator() -> str:
