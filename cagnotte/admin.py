@@ -3,14 +3,19 @@ read-only (money moves only through the services, which keep balances and totals
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from associations import services as association_services
+from associations.models import Association
 from associations.selectors import renewal_candidates
 from cagnotte import matching, payouts
 from cagnotte.models import (
@@ -26,6 +31,7 @@ from cagnotte.models import (
 )
 from caisses.admin import CaisseScopedAdmin
 from caisses.staff import ALL_BANKS, is_bank_staff, may_act_on, staff_caisse
+from tookets.periods import is_period
 from tookets.staff_home import CAMPAIGN_STATE_PARAM, CLOSED_WAITING
 
 
@@ -271,17 +277,128 @@ class WalletAdmin(ReadOnlyScopedAdmin):
     raw_id_fields = ["member"]
 
 
+class LedgerPaginator(Paginator):
+    """Counts at most ``CAP`` + 1 of the list's rows: the staff's whole ledger is millions of
+    entries a year at a large bank, and counting them was most of the page (3.8 s for the
+    ledger list on a million entries). The pagination then says « plus de » (its template:
+    ``admin/cagnotte/ledgerentry/pagination.html``): filters and the search narrow it."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
+class LedgerYearFilter(admin.SimpleListFilter):
+    """The campaign year (the ledger's partition key: a year chosen reads one partition);
+    the choices are the years of the programs, not read from the entries."""
+
+    title = _("année de campagne")
+    parameter_name = "annee"
+
+    def lookups(self, request, model_admin):
+        years = Program.objects.values_list("year", flat=True).distinct().order_by("-year")
+        bank = staff_caisse(request.user)
+        if bank is not ALL_BANKS:
+            years = years.filter(caisse_regionale_id=bank)
+        return [(str(year), str(year)) for year in years]
+
+    def queryset(self, request, queryset):
+        year = _year_param(self.value())
+        return queryset if year is None else queryset.filter(year=year)
+
+
+class LedgerPeriodFilter(admin.SimpleListFilter):
+    """The month credited, among the twelve of the chosen campaign year (this year's when
+    none is): not a DISTINCT over the entries."""
+
+    title = _("période")
+    parameter_name = "periode"
+
+    def lookups(self, request, model_admin):
+        year = _year_param(request.GET.get(LedgerYearFilter.parameter_name))
+        year = year or timezone.localdate().year
+        return [(f"{year}-{m:02d}", f"{year}-{m:02d}") for m in range(12, 0, -1)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(period=value) if value and is_period(value) else queryset
+
+
+def _year_param(value) -> int | None:
+    """A campaign year from a query parameter, None for anything else (a garbage value is
+    ignored, never an error)."""
+    if value and value.isascii() and value.isdigit() and len(value) <= 4:
+        return int(value)
+    return None
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyScopedAdmin):
+    """The staff's ledger: built for millions of entries. The newest first by id (the
+    partitions' primary keys, walked backwards until a page of the staff's bank is read: the
+    creation order, ids being handed out in it), no sorting by column (each would sort the
+    whole ledger), no date hierarchy (its first and last dates and its years were three reads
+    of the whole ledger per view), filters whose choices are not read from the entries, a
+    count capped by ``LedgerPaginator``, and a search by exact values on the entries' own
+    indexed columns (``get_search_results``)."""
+
     # A matching entry has no wallet: it reaches its bank through its offer's program.
     caisse_path = ("wallet__program__caisse_regionale", "offer__program__caisse_regionale")
     list_display = ["created_at", "kind", "amount", "wallet", "association", "reference", "period"]
-    list_filter = ["kind", "period"]
+    list_filter = ["kind", LedgerYearFilter, LedgerPeriodFilter]
     list_select_related = ["wallet__member", "wallet__program", "association"]
-    search_fields = ["reference", "wallet__member__account_number", "association__name"]
-    date_hierarchy = "created_at"
+    search_fields = ["reference"]  # the box is shown; get_search_results says what it reads
+    search_help_text = _(
+        "Référence exacte, numéro de compte exact du sociétaire ou partie du nom de l’association."
+    )
+    ordering = ["-id"]
+    sortable_by = ()
+    paginator = LedgerPaginator
     raw_id_fields = ["wallet", "association", "created_by"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+    # The list reads the entries through its filters only: any other lookup in the address (a
+    # date, an amount…) would read the whole ledger, and a bad value of one would fail in the
+    # database. Django answers another one with a 400 (« requête incorrecte »).
+    LOOKUPS = frozenset(
+        {
+            "kind",
+            "kind__exact",
+            "kind__isnull",
+            LedgerYearFilter.parameter_name,
+            LedgerPeriodFilter.parameter_name,
+        }
+    )
+    # Associations whose name matches the search, at most (a word found in thousands of
+    # names is no search): the help text asks for more of the name.
+    SEARCH_ASSOCIATIONS_MAX = 500
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in self.LOOKUPS
+
+    def get_search_results(self, request, queryset, search_term):
+        """The entries whose reference is the term, of the wallets of the member whose
+        account number it is, or given to an association whose name holds it: each read by
+        an index of the ledger (a ``LIKE`` over millions of references and a join per row
+        were a scan of the whole ledger)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        wanted = Q(reference=term)
+        wallets = list(
+            Wallet.objects.filter(member__account_number=term).values_list("pk", flat=True)
+        )
+        if wallets:
+            wanted |= Q(wallet_id__in=wallets)
+        associations = list(
+            Association.objects.filter(name__icontains=term).values_list("pk", flat=True)[
+                : self.SEARCH_ASSOCIATIONS_MAX
+            ]
+        )
+        if associations:
+            wanted |= Q(association_id__in=associations)
+        return queryset.filter(wanted), False
 
 
 @admin.register(SweepRun)

@@ -70,3 +70,93 @@ def test_staff_see_their_banks_matching_entries_not_anothers(
     assert staff_client.get(url).status_code == 200
     url = reverse("admin:cagnotte_ledgerentry_change", args=[other_match.pk])
     assert staff_client.get(url).status_code == 302  # « not found » for another bank's
+
+
+def test_the_ledger_list_never_reads_the_whole_ledger(staff_client, member, program):
+    """Built for millions of entries: the count stops past a cap, no date hierarchy (first and
+    last dates, years), no filter whose choices come from the entries, the newest first by
+    id (the partitions' primary keys walked backwards)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cagnotte.admin import LedgerPaginator
+
+    for n in range(3):
+        credit(member, program, 5, reference=f"list-{n}")
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(reverse("admin:cagnotte_ledgerentry_changelist"))
+    assert response.status_code == 200
+    ledger = [q["sql"] for q in queries.captured_queries if "cagnotte_ledgerentry" in q["sql"]]
+    assert len(ledger) == 2, ledger  # the capped count, the page
+    count, page = ledger
+    assert "COUNT(" in count and f"LIMIT {LedgerPaginator.CAP + 1}" in count, count
+    assert 'ORDER BY "cagnotte_ledgerentry"."id" DESC' in page, page
+    assert not any("DISTINCT" in sql or "MIN(" in sql or "MAX(" in sql for sql in ledger)
+    html = response.content.decode()
+    assert "list-0" in html and "list-2" in html and "3 mouvements" in html
+    assert html.index("list-2") < html.index("list-0")
+
+
+def test_a_ledger_longer_than_the_cap_says_so(staff_client, member, program, monkeypatch):
+    from cagnotte.admin import LedgerPaginator
+
+    monkeypatch.setattr(LedgerPaginator, "CAP", 2)
+    for n in range(3):
+        credit(member, program, 5, reference=f"cap-{n}")
+    html = staff_client.get(reverse("admin:cagnotte_ledgerentry_changelist")).content.decode()
+    assert "Plus de 2 mouvements" in html and "3 mouvements" not in html
+
+
+def test_the_ledger_search_reads_exact_values(
+    staff_client, member, other_member, program, association, other_caisse
+):
+    """A reference or an account number exactly, or part of an association's name; never
+    another bank's entries."""
+    from cagnotte.services import give_tookets
+
+    other_program = f.ProgramFactory(caisse_regionale=other_caisse)
+    credit(member, program, 100, reference="ref-exacte-1")
+    credit(member, program, 7, reference="ref-exacte-2")
+    neighbour = f.MemberFactory(caisse_regionale=member.caisse_regionale)
+    credit(neighbour, program, 3, reference="voisin-1")
+    credit(other_member, other_program, 9, reference="t31-2")
+    wallet = Wallet.objects.get(member=member, program=program)
+    gift = give_tookets(
+        member=member, wallet_id=wallet.pk, association_id=association.pk, amount=10, token="s"
+    )
+    url = reverse("admin:cagnotte_ledgerentry_changelist")
+
+    def found(term):
+        response = staff_client.get(url, {"q": term})
+        return {entry.reference for entry in response.context["cl"].result_list}
+
+    assert found("ref-exacte-1") == {"ref-exacte-1"}
+    assert found("ref-exacte") == set()  # a reference is searched exactly
+    assert found(member.account_number) == {"ref-exacte-1", "ref-exacte-2", gift.reference}
+    assert found("voisin-1") == {"voisin-1"}
+    assert found(association.name[3:9]) == {gift.reference}
+    assert found(other_member.account_number) == set()  # another bank's member
+    assert found("t31-2") == set()
+
+
+def test_the_ledger_filters_read_no_entries(staff_client, member, program, other_caisse):
+    f.ProgramFactory(caisse_regionale=other_caisse, code="autre-2031", year=2031)
+    credit(member, program, 5, reference="janvier", period=f"{program.year}-01")
+    credit(member, program, 6, reference="fevrier", period=f"{program.year}-02")
+    url = reverse("admin:cagnotte_ledgerentry_changelist")
+    html = staff_client.get(url).content.decode()
+    assert f"?annee={program.year}" in html and "annee=2031" not in html  # their programs
+    html = staff_client.get(url, {"annee": program.year, "periode": f"{program.year}-02"})
+    html = html.content.decode()
+    assert "fevrier" in html and "janvier" not in html
+    assert f"periode={program.year}-12" in html
+    html = staff_client.get(url, {"annee": "9" * 30, "periode": "²"}).content.decode()
+    assert "fevrier" in html and "janvier" in html  # garbage is ignored
+
+
+def test_the_ledger_list_refuses_lookups_other_than_its_filters(staff_client, member, program):
+    credit(member, program, 5, reference="lookup-1")
+    url = reverse("admin:cagnotte_ledgerentry_changelist")
+    assert staff_client.get(url, {"kind__exact": "credit"}).status_code == 200
+    for query in ({"created_at__year": "2026"}, {"amount__gt": "1"}, {"reference": "lookup-1"}):
+        assert staff_client.get(url, query).status_code == 400, query
