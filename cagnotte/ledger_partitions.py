@@ -109,8 +109,8 @@ def analyze_after_bulk_write(written: dict[str, int]) -> list[str]:
     PostgreSQL's advice after a bulk load. The planner reads a partition without statistics
     as if any value matched 0.5 % of its rows: on a partition of a million entries never
     analyzed (the first import of a campaign year), a member's history, the wallet page's
-    state and its « mes données » page each chose a scan of the whole partition (220-430 ms
-    each, 20 to 90 times their time once analyzed). Autovacuum analyzes too, but only after
+    state and its « mes données » page each chose a scan of the whole partition (220 ms to
+    1.65 s each, 7 to 25 times their time once analyzed). Autovacuum analyzes too, but only after
     its next round, and not at all where it is off. Reading a sample (30,000 rows at the
     default target) costs a fraction of the write. On SQLite, nothing to do."""
     if connection.vendor != "postgresql":

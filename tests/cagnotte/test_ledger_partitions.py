@@ -441,7 +441,7 @@ def test_an_import_reads_again_the_statistics_of_a_partition_it_outgrew(
     """A campaign year's partition filled by bulk writes and never analyzed (autovacuum
     behind, or off as on the benches' server): the planner reads it as if any wallet held
     0.5 % of its rows. On a million entries a member's history then scanned the whole
-    partition (220 ms; 5 ms once analyzed: docs/scale.md, a scale this test does not build).
+    partition (219 ms; 29 ms once analyzed: docs/scale.md, a scale this test does not build).
     An import that outgrows the partition's statistics reads them again."""
     from cagnotte.selectors import history_of
 
