@@ -216,10 +216,8 @@ def ledger_copy_floor(run: str) -> dict[str, tuple[float, CpuClock]]:
                     cpu.__exit__()
                     parts[table] = (time.perf_counter() - start, cpu)
                     if table == "cagnotte_ledgerentry":
-                        start, cpu = time.perf_counter(), CpuClock().__enter__()
-                        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks
-                        cpu.__exit__()
-                        parts["fk"] = (time.perf_counter() - start, cpu)
+                        # The deferred foreign-key checks.
+                        parts["fk"] = _timed(cursor, "SET CONSTRAINTS ALL IMMEDIATE")
                     raise _Rollback
             except _Rollback:
                 pass
@@ -239,24 +237,27 @@ def wallets_floor() -> dict[str, tuple[float, CpuClock]]:
         cursor.execute("CHECKPOINT")
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            start, cpu = time.perf_counter(), CpuClock().__enter__()
-            cursor.execute(
+            parts["insert"] = _timed(
+                cursor,
                 "INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at) "
                 "SELECT w.member_id, (SELECT id FROM cagnotte_program "
                 "WHERE code = 'banc-import-wallets'), w.balance, now() "
                 "FROM cagnotte_wallet w JOIN cagnotte_program p ON p.id = w.program_id "
-                "WHERE p.code = 'banc-import' ORDER BY w.member_id"
+                "WHERE p.code = 'banc-import' ORDER BY w.member_id",
             )
-            cpu.__exit__()
-            parts["insert"] = (time.perf_counter() - start, cpu)
-            start, cpu = time.perf_counter(), CpuClock().__enter__()
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cpu.__exit__()
-            parts["fk"] = (time.perf_counter() - start, cpu)
+            parts["fk"] = _timed(cursor, "SET CONSTRAINTS ALL IMMEDIATE")
             raise _Rollback
     except _Rollback:
         pass
     return parts
+
+
+def _timed(cursor, sql: str) -> tuple[float, CpuClock]:
+    """Runs ``sql``: its seconds and its backend CPU."""
+    start, cpu = time.perf_counter(), CpuClock().__enter__()
+    cursor.execute(sql)
+    cpu.__exit__()
+    return time.perf_counter() - start, cpu
 
 
 class _Rollback(Exception):
