@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext as _
 
-from cagnotte.models import LedgerEntry
+from cagnotte.models import AssociationMonthTotals
 from tookets.money import format_tookets
 
 ROW_HEIGHT = 28
@@ -91,28 +90,21 @@ def _month_starts(last: datetime.date, months: int) -> list[datetime.date]:
 def tookets_given_per_month(
     *, associations: QuerySet, months: int = 12, today: datetime.date | None = None
 ) -> list[tuple[str, int]]:
-    """Tookets given (gifts and year-end sweeps) to ``associations`` in each of the last
-    ``months`` months, oldest first, months without a gift included. One grouped query."""
-    today = today or timezone.localdate()
+    """Tookets given by members (gifts and year-end sweeps, not the bank's matching) to
+    ``associations`` in each of the last ``months`` months, oldest first, months without a
+    gift included. One grouped query over their month totals (``AssociationMonthTotals``,
+    written with each entry): twelve rows per association, whatever the ledger holds."""
+    today = today or timezone.localdate(timezone=timezone.get_default_timezone())
     starts = _month_starts(today, months)
-    since = timezone.make_aware(datetime.datetime.combine(starts[0], datetime.time.min))
     rows = (
-        LedgerEntry.objects.filter(
-            kind__in=[LedgerEntry.Kind.GIFT, LedgerEntry.Kind.SWEEP],
-            association__in=associations.values("pk"),
-            created_at__gte=since,
+        AssociationMonthTotals.objects.filter(
+            association__in=associations.values("pk"), month__gte=starts[0]
         )
-        .annotate(month=TruncMonth("created_at"))
         .values("month")
-        .annotate(total=Sum("amount"))
+        .annotate(given=Sum(F("received") - F("matched")))
         .order_by()
     )
-    # A gift debits the member's wallet: its amount is negative.
-    given = {}
-    for row in rows:
-        month = row["month"]
-        month = month.date() if isinstance(month, datetime.datetime) else month
-        given[month] = given.get(month, 0) - row["total"]
+    given = {row["month"]: int(row["given"]) for row in rows}
     return [(f"{MONTHS_3[start.month]} {start.year}", given.get(start, 0)) for start in starts]
 
 

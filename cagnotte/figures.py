@@ -9,7 +9,9 @@ wallet lock:
 * ``Supporter`` — one row per (association, member) who ever gave; inserted with
   ``ON CONFLICT DO NOTHING``, whose row count says whether the giver is new;
 * ``AssociationTotals`` — supporters count, received since the first year, first year;
-* ``AssociationYearTotals`` — received per campaign year (the program's year).
+* ``AssociationYearTotals`` — received per campaign year (the program's year);
+* ``AssociationMonthTotals`` — received per calendar month (``month_of`` the entry's date),
+  for the staff dashboard's chart of the last twelve months.
 
 Writing: the totals are upserts (``INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``),
 so two gifts to the same association at once serialise on its totals row instead of losing
@@ -42,17 +44,19 @@ from django.db.models import (
     F,
     FloatField,
     OuterRef,
+    Q,
     Subquery,
     Sum,
     Value,
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
 from associations.models import Association, DirectoryVersion, Project
 from cagnotte.models import (
+    AssociationMonthTotals,
     AssociationTotals,
     AssociationYearTotals,
     Favourite,
@@ -70,6 +74,7 @@ from tookets.prepared import prepared_cursor
 _SUPPORTERS = Supporter._meta.db_table
 _TOTALS = AssociationTotals._meta.db_table
 _YEAR_TOTALS = AssociationYearTotals._meta.db_table
+_MONTH_TOTALS = AssociationMonthTotals._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -172,13 +177,66 @@ def add_year_totals_sql(rows: str) -> str:
     )
 
 
+def month_of(at: datetime.datetime) -> datetime.date:
+    """The month an entry dated ``at`` counts in (its first day): the month of its date in the
+    site's time zone (``TIME_ZONE``), whatever time zone is active."""
+    return timezone.localdate(at, timezone.get_default_timezone()).replace(day=1)
+
+
+def add_month_totals_sql(rows: str) -> str:
+    """Add to one month's totals; ``rows``: (association_id, month (``month_of``), received,
+    of which matched)."""
+    return (
+        f"INSERT INTO {_MONTH_TOTALS} (association_id, month, received, matched) {rows} "
+        "ON CONFLICT (association_id, month) DO UPDATE SET "
+        f"received = {_MONTH_TOTALS}.received + EXCLUDED.received, "
+        f"matched = {_MONTH_TOTALS}.matched + EXCLUDED.matched"
+    )
+
+
+def ledger_month_totals() -> dict[tuple[int, datetime.date], tuple[int, int]]:
+    """What each association received per month according to the ledger itself: (association,
+    month) -> (received, of which matched), grouped as ``month_of`` counts an entry (the
+    month of its date in the site's time zone). ``check_ledger`` holds the month totals to it;
+    the migration that made them (cagnotte 0019) filled them the same way."""
+    rows = (
+        LedgerEntry.objects.filter(
+            kind__in=[
+                LedgerEntry.Kind.GIFT,
+                LedgerEntry.Kind.SWEEP,
+                LedgerEntry.Kind.MATCHING,
+            ],
+            association__isnull=False,
+        )
+        .annotate(at=TruncMonth("created_at", tzinfo=timezone.get_default_timezone()))
+        .values("association_id", "at")
+        .annotate(
+            given=Sum("amount"),
+            matching=Coalesce(Sum("amount", filter=Q(kind=LedgerEntry.Kind.MATCHING)), 0),
+        )
+        .order_by()
+    )
+    totals = {}
+    for row in rows:
+        at = row["at"]
+        month = at.date() if isinstance(at, datetime.datetime) else at
+        totals[(row["association_id"], month)] = (-int(row["given"]), -int(row["matching"]))
+    return totals
+
+
 def count_received(
-    *, association_id: int, member_id: int | None, year: int, received: int, matched: int = 0
+    *,
+    association_id: int,
+    member_id: int | None,
+    year: int,
+    at: datetime.datetime,
+    received: int,
+    matched: int = 0,
 ) -> None:
-    """Keep the figures in step with one entry: ``received`` Tookets of ``member_id`` in a
-    program of ``year``, of which ``matched`` from a matching offer (a matching entry:
-    ``member_id`` None, its gift counted the supporter). Upserts understood by PostgreSQL
-    and SQLite alike."""
+    """Keep the figures in step with one entry dated ``at``: ``received`` Tookets of
+    ``member_id`` in a program of ``year``, of which ``matched`` from a matching offer (a
+    matching entry: ``member_id`` None, its gift counted the supporter). Upserts understood
+    by PostgreSQL and SQLite alike."""
     with connection.cursor() as cursor:
         new_supporter = 0
         if member_id is not None:
@@ -194,6 +252,10 @@ def count_received(
         cursor.execute(
             add_year_totals_sql("VALUES (%s, %s, %s, %s)"),
             [association_id, year, received, matched],
+        )
+        cursor.execute(
+            add_month_totals_sql("VALUES (%s, %s, %s, %s)"),
+            [association_id, month_of(at), received, matched],
         )
 
 

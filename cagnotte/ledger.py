@@ -347,6 +347,7 @@ def post_entry(
             association_id=association_id,
             member_id=None,
             year=year,
+            at=entry.created_at,
             received=-amount,
             matched=-amount,
         )
@@ -357,6 +358,7 @@ def post_entry(
             association_id=association_id,
             member_id=wallet.member_id,
             year=year,
+            at=entry.created_at,
             received=-amount,
         )
     return entry, True

@@ -388,6 +388,36 @@ class AssociationYearTotals(models.Model):
         ]
 
 
+class AssociationMonthTotals(models.Model):
+    """Received per calendar month, the month of the entries' date in the site's time zone
+    (``cagnotte.figures.month_of``): the staff dashboard's chart of the last twelve months
+    reads twelve rows per association instead of a year of gifts and sweeps (a national
+    bank's sweep alone writes a million and a half entries)."""
+
+    association = models.ForeignKey(
+        "associations.Association",
+        verbose_name=_("association"),
+        on_delete=models.CASCADE,
+        related_name="month_totals",
+    )
+    month = models.DateField(_("mois"))  # its first day
+    received = models.BigIntegerField(_("reçu (K)"), default=0)
+    matched = models.BigIntegerField(_("dont abondement (K)"), default=0)
+
+    class Meta:
+        verbose_name = _("total mensuel d’une association")
+        verbose_name_plural = _("totaux mensuels des associations")
+        constraints = [
+            models.UniqueConstraint(fields=["association", "month"], name="month_totals_unique"),
+            models.CheckConstraint(condition=Q(month__day=1), name="month_totals_first_day"),
+            models.CheckConstraint(condition=Q(received__gte=0), name="month_totals_not_negative"),
+            models.CheckConstraint(
+                condition=Q(matched__gte=0, matched__lte=models.F("received")),
+                name="month_totals_matched_within_received",
+            ),
+        ]
+
+
 class CreditImportBatch(models.Model):
     """One run of the credit import: which file (name and SHA-256), who or what ran it, what
     it did and its full report. A file whose hash a finished batch already imported is not

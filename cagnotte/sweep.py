@@ -44,10 +44,12 @@ from associations.models import Association
 from cagnotte import set_keys
 from cagnotte.campaigns import Program, receiving_enrollments
 from cagnotte.figures import (
+    add_month_totals_sql,
     add_totals_sql,
     add_year_totals_sql,
     insert_supporters_sql,
     is_supporter_sql,
+    month_of,
 )
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard, post_entry
 from cagnotte.ledger_partitions import analyze_after_bulk_write, partition_name
@@ -298,11 +300,13 @@ def insert_entries_sql(rows: str, *, on_conflict: bool = False) -> str:
 
 def entry_params(program: Program, actor=None) -> dict:
     """The run's parameters of ``SWEEP_ENTRY`` and of the figures' statements."""
+    now = entry_time()
     return {
         "memo": _memo(program),
-        "now": entry_time(),
+        "now": now,
         "actor": getattr(actor, "pk", None),
         "year": program.year,
+        "month": month_of(now),  # of the month totals: the entries' month
     }
 
 
@@ -397,11 +401,16 @@ totals AS (
 year_totals AS (
     {add_year_totals_sql("SELECT association_id, %(year)s, received, 0 FROM per_association")}
     RETURNING 1
+),
+month_totals AS (
+    {add_month_totals_sql("SELECT association_id, %(month)s, received, 0 FROM per_association")}
+    RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM batch), (SELECT MAX(wallet_id) FROM batch), COUNT(*),
        COALESCE(SUM(balance) FILTER (WHERE to_association IS NOT NULL), 0),
        COALESCE(SUM(balance) FILTER (WHERE to_association IS NULL), 0),
        (SELECT COUNT(*) FROM totals) + (SELECT COUNT(*) FROM year_totals)
+       + (SELECT COUNT(*) FROM month_totals)
 FROM moved
 """
 

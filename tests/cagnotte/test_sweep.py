@@ -11,7 +11,9 @@ from associations.models import Association
 from associations.selectors import associations_visible_to
 from cagnotte import sweep
 from cagnotte.campaigns import Program, enrollable_programs
+from cagnotte.figures import month_of
 from cagnotte.models import (
+    AssociationMonthTotals,
     AssociationTotals,
     AssociationYearTotals,
     Favourite,
@@ -117,6 +119,9 @@ def test_sweep_rules(engine, cast):
     totals = AssociationTotals.objects.get(association=fav)
     assert (totals.received_total, totals.supporters, totals.first_year) == (300, 1, program.year)
     assert AssociationYearTotals.objects.get(association=fav, year=program.year).received == 300
+    # And in the month of its entries (the staff dashboard's chart).
+    month = month_of(LedgerEntry.objects.get(kind="sweep", association=fav).created_at)
+    assert AssociationMonthTotals.objects.get(association=fav, month=month).received == 300
     assert Supporter.objects.filter(association=fav, member=members["favourite"]).exists()
     assert_ledger_consistent()
 
