@@ -3,12 +3,12 @@
 Used by ``manage.py check_ledger`` and by tests after their heaviest scenarios.
 """
 
-import datetime
 from dataclasses import dataclass, field
 
 from django.db import connection
 
 from cagnotte.figures import ledger_month_totals
+from cagnotte.models import AssociationMonthTotals
 from cagnotte.payouts import statements_against_ledger
 
 SHOWN = 50
@@ -58,9 +58,6 @@ _TOTALS = (
     "FROM cagnotte_associationtotals"
 )
 _YEAR_TOTALS = "SELECT association_id, year, received, matched FROM cagnotte_associationyeartotals"
-_MONTH_TOTALS = (
-    "SELECT association_id, month, received, matched FROM cagnotte_associationmonthtotals"
-)
 # Totals rows whose regional bank is not their association's (the database refuses them:
 # cagnotte migration 0018; a restore without its rules could still leave one).
 _TOTALS_BANK = (
@@ -256,36 +253,34 @@ def check_ledger() -> LedgerCheck:
         by_year = {(a, y): (int(r), int(m)) for a, y, r, m in cursor.fetchall()}
         cursor.execute(_YEAR_TOTALS)
         year_rows = {(a, y): (int(r), int(m)) for a, y, r, m in cursor.fetchall()}
-        for key in sorted(set(by_year) | set(year_rows)):
-            if by_year.get(key, (0, 0)) != year_rows.get(key, (0, 0)):
-                result.associations.append(
-                    f"association {key[0]}, année {key[1]} : (reçu, dont abondement) "
-                    f"{by_year.get(key, (0, 0))} selon les mouvements, "
-                    f"{year_rows.get(key, (0, 0))} au résumé"
+        _compare_received(result, by_year, year_rows, lambda year: f"année {year}")
+        _compare_received(
+            result,
+            ledger_month_totals(),
+            {
+                (a, month): (int(r), int(m))
+                for a, month, r, m in AssociationMonthTotals.objects.values_list(
+                    "association_id", "month", "received", "matched"
                 )
-        _check_months(cursor, result)
+            },
+            lambda month: f"mois {month:%Y-%m}",
+        )
         _check_matching(cursor, result)
         _check_years(cursor, result)
     result.statements = statements_against_ledger()
     return result
 
 
-def _check_months(cursor, result: LedgerCheck) -> None:
-    """The month totals (the staff dashboard's chart) against the ledger's entries grouped
-    by association and month."""
-    by_month = ledger_month_totals()
-    cursor.execute(_MONTH_TOTALS)
-    month_rows = {}
-    for association_id, month, received, matched in cursor.fetchall():
-        if isinstance(month, str):  # SQLite
-            month = datetime.date.fromisoformat(month)
-        month_rows[(association_id, month)] = (int(received), int(matched))
-    for key in sorted(set(by_month) | set(month_rows)):
-        if by_month.get(key, (0, 0)) != month_rows.get(key, (0, 0)):
+def _compare_received(result: LedgerCheck, ledger: dict, summary: dict, period) -> None:
+    """What each association received per period (its year, its month), (received, of which
+    matched) by ``(association, period)``, according to the ledger and to its summary rows:
+    each difference named (``period`` writes the period)."""
+    for key in sorted(set(ledger) | set(summary)):
+        if ledger.get(key, (0, 0)) != summary.get(key, (0, 0)):
             result.associations.append(
-                f"association {key[0]}, mois {key[1]:%Y-%m} : (reçu, dont abondement) "
-                f"{by_month.get(key, (0, 0))} selon les mouvements, "
-                f"{month_rows.get(key, (0, 0))} au résumé"
+                f"association {key[0]}, {period(key[1])} : (reçu, dont abondement) "
+                f"{ledger.get(key, (0, 0))} selon les mouvements, "
+                f"{summary.get(key, (0, 0))} au résumé"
             )
 
 
