@@ -240,35 +240,37 @@ def count_received(
     The same upserts on both engines: on PostgreSQL in one statement (data-modifying CTEs, one
     round trip for the four tables instead of four: a gift's transaction is short, and a
     matched gift counts twice), on SQLite one after the other (it has no INSERT in WITH)."""
-    supporter = ("VALUES (%s, %s, %s)", [association_id, member_id, timezone.now()])
-    year_row = ("VALUES (%s, %s, %s, %s)", [association_id, year, received, matched])
-    month_row = ("VALUES (%s, %s, %s, %s)", [association_id, month_of(at), received, matched])
-    totals = f"SELECT %s, {BANK_OF_ASSOCIATION}, {{new}}, %s, %s, %s"
+    supporter_sql = insert_supporters_sql("VALUES (%s, %s, %s)")
+    supporter_params = [association_id, member_id, timezone.now()]
+
+    def totals_sql(new_supporters: str) -> str:  # an SQL expression: 0, 1 or a count
+        return add_totals_sql(f"SELECT %s, {BANK_OF_ASSOCIATION}, {new_supporters}, %s, %s, %s")
+
     totals_params = [association_id, association_id, received, year, matched]
+    year_sql = add_year_totals_sql("VALUES (%s, %s, %s, %s)")
+    year_params = [association_id, year, received, matched]
+    month_sql = add_month_totals_sql("VALUES (%s, %s, %s, %s)")
+    month_params = [association_id, month_of(at), received, matched]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            parts, params, new = [], [], "0"
+            ctes, params, new = [], [], "0"
             if member_id is not None:
-                parts.append(f"supporter AS ({insert_supporters_sql(supporter[0])} RETURNING 1)")
-                params += supporter[1]
+                ctes.append(f"supporter AS ({supporter_sql} RETURNING 1)")
+                params += supporter_params
                 new = "(SELECT COUNT(*) FROM supporter)"
-            parts.append(f"totals AS ({add_totals_sql(totals.format(new=new))})")
-            parts.append(f"year_totals AS ({add_year_totals_sql(year_row[0])})")
+            ctes += [f"totals AS ({totals_sql(new)})", f"year_totals AS ({year_sql})"]
             cursor.execute(
-                f"WITH {', '.join(parts)} {add_month_totals_sql(month_row[0])}",
-                params + totals_params + year_row[1] + month_row[1],
+                f"WITH {', '.join(ctes)} {month_sql}",
+                params + totals_params + year_params + month_params,
             )
             return
-        new_supporter = 0
+        new = "0"
         if member_id is not None:
-            cursor.execute(insert_supporters_sql(supporter[0]), supporter[1])
-            new_supporter = 1 if cursor.rowcount == 1 else 0
-        cursor.execute(
-            add_totals_sql(totals.format(new="%s")),
-            totals_params[:2] + [new_supporter] + totals_params[2:],
-        )
-        cursor.execute(add_year_totals_sql(year_row[0]), year_row[1])
-        cursor.execute(add_month_totals_sql(month_row[0]), month_row[1])
+            cursor.execute(supporter_sql, supporter_params)
+            new = "1" if cursor.rowcount == 1 else "0"
+        cursor.execute(totals_sql(new), totals_params)
+        cursor.execute(year_sql, year_params)
+        cursor.execute(month_sql, month_params)
 
 
 # --- Reading ---------------------------------------------------------------------------------
