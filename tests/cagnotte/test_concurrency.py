@@ -5,9 +5,17 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from cagnotte.figures import month_of
 from cagnotte.imports import import_credits
-from cagnotte.models import AssociationTotals, LedgerEntry, Wallet
+from cagnotte.models import (
+    AssociationMonthTotals,
+    AssociationTotals,
+    AssociationYearTotals,
+    LedgerEntry,
+    Wallet,
+)
 from cagnotte.services import InsufficientBalance, give_tookets
+from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
 
 pytestmark = [
@@ -69,6 +77,34 @@ def test_fifty_concurrent_gifts_never_overdraw(require_postgres, member, program
     assert LedgerEntry.objects.filter(wallet=wallet, kind="gift").count() == 33
     totals = AssociationTotals.objects.get(association=association)
     assert (totals.received_total, totals.supporters) == (990, 1)
+    assert_ledger_consistent()
+
+
+def test_twenty_members_giving_at_once_to_one_association_are_all_counted(
+    require_postgres, pg_caisse, program, association
+):
+    # Different wallets: nothing serialises the gifts but the figures' own rows, which each
+    # gift's upserts add to (totals, year, month) without losing one.
+    members = [f.MemberFactory(caisse_regionale=pg_caisse) for _ in range(20)]
+    for member in members:
+        credit(member, program, 100)
+
+    def give(i):
+        return give_tookets(
+            member=members[i],
+            program=program,
+            association_id=association.pk,
+            amount=7,
+            token=f"many-{i}",
+        )
+
+    outcomes = run_in_threads(20, give)
+    assert all(isinstance(o, LedgerEntry) for o in outcomes), outcomes
+    totals = AssociationTotals.objects.get(association=association)
+    assert (totals.received_total, totals.supporters) == (140, 20)
+    assert AssociationYearTotals.objects.get(association=association).received == 140
+    month = month_of(outcomes[0].created_at)
+    assert AssociationMonthTotals.objects.get(association=association, month=month).received == 140
     assert_ledger_consistent()
 
 
