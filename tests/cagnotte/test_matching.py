@@ -11,6 +11,7 @@ from schwifty import IBAN
 
 from associations.models import Activity, Domain
 from cagnotte import payouts, sweep
+from cagnotte.ledger import BudgetSpent, post_entry
 from cagnotte.ledger_checks import check_ledger
 from cagnotte.matching import CUT_ASSOCIATION, CUT_BUDGET, CUT_GIFT, CUT_MEMBER
 from cagnotte.models import (
@@ -209,6 +210,56 @@ def test_a_closed_account_keeps_its_matched_gifts(funded, program, association):
     # The settling of a closed account is not a gift: not matched; the earlier match stays.
     assert matching_entries().count() == 1
     assert_ledger_consistent()
+
+
+def test_the_writer_moves_the_budget_first_and_writes_nothing_beyond_it(
+    funded, program, association
+):
+    gift = give(funded, association, 200, program=program)  # no offer yet: not matched
+    gift = LedgerEntry.objects.select_related("wallet__program").get(pk=gift.pk)
+    offer = make_offer(program, budget=100)
+    version = offer.version
+
+    def match(amount):
+        return post_entry(
+            wallet=None,
+            kind=LedgerEntry.Kind.MATCHING,
+            amount=-amount,
+            reference=f"match:{gift.pk}",
+            association_id=association.pk,
+            offer=offer,
+            matches=gift,
+        )
+
+    with transaction.atomic():
+        with pytest.raises(BudgetSpent):
+            match(101)
+        # Nothing was written, and the gift's transaction goes on.
+        assert not matching_entries().exists()
+        offer.refresh_from_db()
+        assert (offer.spent, offer.gifts_matched) == (0, 0)
+        entry, created = match(100)
+    assert created and entry.pk is not None and not entry._state.adding
+    saved = matching_entries().get()
+    assert (saved.pk, saved.amount, saved.offer_id, saved.matches_id, saved.year) == (
+        entry.pk,
+        -100,
+        offer.pk,
+        gift.pk,
+        gift.year,
+    )
+    assert saved.created_at == entry.created_at
+    offer.refresh_from_db()
+    assert (offer.spent, offer.gifts_matched, offer.version) == (100, 1, version + 1)
+    totals = AssociationTotals.objects.get(association=association)
+    assert (totals.received_total, totals.matched_total) == (300, 100)
+    assert_ledger_consistent()
+    # A second match of the same gift is refused by the database, and fails its transaction.
+    offer.budget = 1000
+    offer.save(update_fields=["budget"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        match(10)
+    assert matching_entries().count() == 1
 
 
 def test_the_database_refuses_an_overrun_and_a_matching_entry_without_its_gift(
