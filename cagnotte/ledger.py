@@ -374,7 +374,7 @@ def _post_matching(fields: dict, *, offer: MatchingOffer, amount: int) -> Ledger
                 row = None
                 if cursor.rowcount == 1:
                     cursor.execute(insert, values)
-                    row = cursor.fetchone()
+                    row = (cursor.lastrowid,)
     except IntegrityError as exc:
         if is_missing_partition(exc):
             raise LedgerYearMissing(fields["year"]) from exc
@@ -401,8 +401,8 @@ def _post_matching(fields: dict, *, offer: MatchingOffer, amount: int) -> Ledger
 def _matching_sql(vendor: str) -> tuple[tuple[str, ...], str, str | None]:
     """``(columns, update, insert)``: the ledger's columns a matching entry fills (every one
     but the id), the budget's conditional update (parameters: Tookets added to ``spent``, the
-    offer, the entry's signed amount) and the entry's insert (its columns' values, returning
-    its id). On PostgreSQL the insert is a part of ``update``, which then returns the id (no
+    offer, the entry's signed amount) and the entry's insert (its columns' values). On
+    PostgreSQL the insert is a part of ``update``, which then returns the id (no
     row: the budget did not move) and ``insert`` is None; SQLite has no ``UPDATE`` in
     ``WITH``."""
     offers = connection.ops.quote_name(MatchingOffer._meta.db_table)
@@ -421,4 +421,5 @@ def _matching_sql(vendor: str) -> tuple[tuple[str, ...], str, str | None]:
             f"INSERT INTO {table} ({names}) SELECT {placeholders} FROM moved RETURNING id"
         )
         return columns, statement, None
-    return columns, update, f"INSERT INTO {table} ({names}) VALUES ({placeholders}) RETURNING id"
+    # Its id read as ``lastrowid``: ``RETURNING`` needs SQLite 3.35, Django 5.2 only 3.31.
+    return columns, update, f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
