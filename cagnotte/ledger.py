@@ -269,6 +269,7 @@ def post_entry(
     memo: str = "",
     offer: MatchingOffer | None = None,
     matches: LedgerEntry | None = None,
+    reference_read: bool = False,
 ) -> tuple[LedgerEntry, bool]:
     """Write one ledger entry and move its source's balance; idempotent on ``reference``
     within the entry's campaign year (its program's: ``year``, the ledger's partition key).
@@ -284,7 +285,9 @@ def post_entry(
     ``InsufficientBalance``, a budget that would be overrun ``BudgetSpent``; nothing is
     written either way. A matching entry is only ever written for a gift its own transaction
     has just written, so it is always new, and is written without a savepoint
-    (``_post_matching``).
+    (``_post_matching``). ``reference_read``: the caller has just looked the reference up
+    under the source's lock and found none (a gift's replay check), so it is not read again;
+    a writer that raced it is still met by the unique index, below.
     """
     assert transaction.get_connection().in_atomic_block, "post_entry needs a transaction"
     matching = kind == LedgerEntry.Kind.MATCHING
@@ -306,9 +309,10 @@ def post_entry(
     )
     if matching:
         return _post_matching(fields, offer=offer, amount=amount), True
-    existing = entry_by_reference(reference, year=year)
-    if existing is not None:
-        return existing, False
+    if not reference_read:
+        existing = entry_by_reference(reference, year=year)
+        if existing is not None:
+            return existing, False
     try:
         # One savepoint for both writes: a concurrent writer of the same reference (that we
         # could not see yet) or a balance too low undoes this entry alone, without breaking

@@ -183,6 +183,7 @@ def give_tookets(
             reference=reference,
             association_id=association_id,
             created_by=member,
+            reference_read=True,  # the replay check above, under the wallet's lock
         )
         # A matching offer tops it up in the same transaction (cagnotte/matching.py): matched
         # once, whatever replays or races, within the offer's budget; ``entry.matching`` says

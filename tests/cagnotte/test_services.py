@@ -1,6 +1,7 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from cagnotte.figures import read_figures
 from cagnotte.models import (
@@ -79,6 +80,18 @@ def test_a_replayed_token_gives_once(member, wallet, association):
     assert wallet.balance == 400
     assert AssociationTotals.objects.get(association=association).received_total == 100
     assert_ledger_consistent()
+
+
+def test_a_gift_looks_its_reference_up_once(member, wallet, association):
+    # The replay check reads it under the wallet's lock; the ledger's writer does not read it
+    # again (its unique index meets a writer that raced it).
+    with CaptureQueriesContext(connection) as queries:
+        give_tookets(
+            member=member, wallet_id=wallet.pk, association_id=association.pk, amount=10, token="1"
+        )
+    lookups = [q for q in queries if '"cagnotte_ledgerentry"."reference" =' in q["sql"]]
+    assert len(lookups) == 1
+    assert LedgerEntry.objects.filter(reference="gift:1").count() == 1
 
 
 RECEIPT_TASK = "accounts.tasks.send_gift_receipt"
