@@ -355,8 +355,8 @@ def _post_matching(fields: dict, *, offer: MatchingOffer, amount: int) -> Ledger
     moves first, conditionally (``spent <= budget`` after it; the CheckConstraint is the
     backstop), and the entry is written only if it moved: a budget that would be overrun
     raises ``BudgetSpent`` with nothing written. Any other failure (the database refusing the
-    entry) leaves the gift's transaction failed, so the gift is undone with it, as the gift's
-    page expects. On PostgreSQL both writes are one statement (``_matching_sql``): with the
+    entry) marks the gift's transaction for rollback, so the gift is undone with it, as the
+    gift's page expects. On PostgreSQL both writes are one statement (``_matching_sql``): with the
     savepoint, the ORM's two statements and their compiling, a matched gift cost a third more
     than a gift (docs/scale.md)."""
     entry = LedgerEntry(created_at=entry_time(), **fields)
@@ -369,7 +369,10 @@ def _post_matching(fields: dict, *, offer: MatchingOffer, amount: int) -> Ledger
     ]
     budget = [-amount, offer.pk, amount]
     try:
-        with connection.cursor() as cursor:
+        # A refusal marks the caller's block for rollback, as the ORM's writes do: even if it
+        # is caught, the budget moved on SQLite (whose transaction goes on after an error) is
+        # undone with it.
+        with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
             if insert is None:  # PostgreSQL: one statement
                 cursor.execute(update, budget + values)
                 row = cursor.fetchone()

@@ -257,9 +257,15 @@ def test_the_writer_moves_the_budget_first_and_writes_nothing_beyond_it(
     # A second match of the same gift is refused by the database, and fails its transaction.
     offer.budget = 1000
     offer.save(update_fields=["budget"])
-    with pytest.raises(IntegrityError), transaction.atomic():
-        match(10)
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            match(10)
+        # Even caught, the refusal undoes the block (SQLite would otherwise keep the budget
+        # moved: it does not fail the transaction as PostgreSQL does).
+        assert transaction.get_rollback()
     assert matching_entries().count() == 1
+    offer.refresh_from_db()
+    assert (offer.spent, offer.gifts_matched) == (100, 1)
 
 
 def test_the_database_refuses_an_overrun_and_a_matching_entry_without_its_gift(
