@@ -3,7 +3,6 @@
 The one place a period is read (``parse_period``, ``is_period``), named (``period_label``:
 « décembre 2024 ») and computed (``current_period``, ``previous_period``). In the kernel
 because the pages' money filters need it as much as the ledger, the imports and the emails.
-The credit import's SQL twin of ``is_period`` lives in ``cagnotte/imports/rules.py``.
 """
 
 from __future__ import annotations

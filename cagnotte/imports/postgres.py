@@ -1,21 +1,35 @@
-"""The PostgreSQL engine: the reader's records through ``COPY``, then set-based SQL.
+"""The PostgreSQL engine: each good row written into the ledger with ``COPY`` as it is read.
 
-The records the one reader produced (never the file's own bytes) are streamed with
-``COPY … FROM STDIN (FORMAT csv)`` into a temporary table; validation and application are a
-handful of set-based statements, all in one transaction: validation into a temporary table
-(its CASE generated from ``rules.ROW_RULES``; the insert and the totals read each row's
-member and program there rather than join for them again), one aggregate per wallet (new
-wallets, locks, balances), then the entries. Affected wallets are locked in id order before
-any write, by the ledger's one lock helper, as gifts lock theirs: an import and gifts (or two
-imports) queue behind each other and never deadlock (the wallets the import creates are its
-own until it commits: not locked). Entries go in with a plain ``INSERT … SELECT`` and each wallet's
-balance grows by its total in the file (a wallet created is created with it); if a reference
-is already in the ledger (the same file twice, overlapping files) the unique constraint stops
-that statement, it is rolled back to a savepoint and the general path runs instead (``ON
-CONFLICT (reference, year) DO NOTHING RETURNING`` feeding the balance update). Writing the entries
-themselves (heap, three indexes, then the deferred foreign-key checks of each entry at commit)
-is most of the time: see ``bench/import_bench.py --floor``, which writes the same columns
-(``LEDGER_COLUMNS``).
+The one reader gives the file's records and the one checker (``checker.py``) checks each
+against the rule list as it comes. Each good row then goes at once, as its ledger entry, into
+``COPY cagnotte_ledgerentry … FROM STDIN``: the entries are written while the file is read,
+this process reading and checking on one core while the database writes on the other, with
+no staging table and no second pass over the rows. The bench's floor
+(``bench/import_bench.py --floor``) is a COPY of the same entries (``LEDGER_COLUMNS``): what
+the import adds to it is its wallets and whatever of the reading the database's writing does
+not hide.
+
+An entry needs its wallet's id as it is written. A program's wallets are read once, when a
+row first names it (member -> wallet). A member of the file without a wallet gets an id
+reserved from the wallets' sequence; the ids are reserved when the program is read, as many
+as its bank's members without a wallet, and at most as many as the file has room for rows
+(``MIN_LINE_BYTES``); ids reserved and not used are lost, as a sequence's are. That wallet is
+created after the entries, with that id and the file's total for it as its balance (the
+entries' wallet foreign key is checked at commit). The wallets that existed are then locked
+in id order by the ledger's one lock helper, before any balance moves (an import and gifts,
+or two imports, queue behind each other and never deadlock; the wallets the import creates
+are its own until it commits), and each balance grows by its total in the file.
+
+That is the fast path, for a file whose references are all new (the common case: this
+month's file). It runs inside a savepoint, and three things send it back: a reference already
+in the ledger (the same file twice, overlapping files) makes the COPY fail on the ledger's
+unique index; a wallet created meanwhile by another transaction (a member's first gift) makes
+the wallets' COPY fail on theirs; a wallet whose total would not fit (``rules.wallet_total_*``)
+refuses its rows. Everything since the savepoint is then undone and the general path runs:
+the file is read and checked again, its good rows staged in a temporary table, and set-based
+SQL creates the missing wallets (``ON CONFLICT DO NOTHING``), locks the wallets, reports the
+totals too large, inserts the entries with ``ON CONFLICT (reference, year) DO NOTHING
+RETURNING`` and adds to each balance what was inserted.
 """
 
 from __future__ import annotations
@@ -23,134 +37,126 @@ from __future__ import annotations
 import time
 
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Value
 
 from cagnotte.imports import rules
-from cagnotte.imports.reader import COLUMNS, KEY_COLUMNS, Reader, copy_line
+from cagnotte.imports.checker import Checker
+from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard
 from cagnotte.ledger_partitions import is_reference_constraint
 from cagnotte.models import Wallet
 
 PG_WORK_MEM = "256MB"
-# The temporary tables' buffers (this backend's own, not shared_buffers): a million rows of
-# the file staged, then checked, are about 170 MB. With PostgreSQL's default (8 MB) each
-# table is written out to the operating system as it fills and read back by every later
-# statement: a third of the time before the entries are written. The pages are allocated
-# only as the tables grow. PostgreSQL fixes this size at a session's first use of a
-# temporary table: see _session_settings.
+# The temporary tables' buffers (this backend's own, not shared_buffers): the general path
+# stages a million rows in one (about 100 MB). With PostgreSQL's default (8 MB) the table is
+# written out to the operating system as it fills and read back by every later statement. The
+# pages are allocated only as the tables grow. PostgreSQL fixes this size at a session's first
+# use of a temporary table: see _session_settings.
 PG_TEMP_BUFFERS = "512MB"
-COPY_CHUNK = 2000  # records per write to COPY
+COPY_CHUNK = 2000  # lines per write to COPY
+# The shortest line a good row can have: a one-character bank code, an 11-digit account, a
+# one-character program code, a period (7), a one-digit amount, a one-character reference,
+# five commas and the line feed. A file of n bytes holds at most n // MIN_LINE_BYTES + 1 good
+# rows: no more wallet ids are reserved than that.
+MIN_LINE_BYTES = 28
+
+# The steps of report.timings (bench/import_bench.py prints them; the tests read which path
+# ran).
+STEP_FAST = "read, checked and written (COPY)"
+STEP_FAST_UNDONE = "rolled back: the general path instead"
+STEP_GENERAL = "insert skipping known references, and balances"
 
 _TEMP_TABLES = (
-    "credit_import_fields, credit_import_rows, credit_import_totals, credit_import_keys, "
-    "credit_import_wallets"
+    "credit_import_wallet_totals, credit_import_locked, credit_import_rows, "
+    "credit_import_totals, credit_import_keys, credit_import_wallets"
 )
+_WALLET_UNIQUE = "wallet_one_per_member_program"
 
-# The reader's records: its line numbers, why a line could not be read, the file's columns
-# (reader.COLUMNS) as text. References compare byte-wise ("C"), as the ledger's unique index
-# on them does.
-_COLLATION = {"reference": ' COLLATE "C"'}
-_PG_FIELDS_TABLE = (
-    "CREATE TEMP TABLE credit_import_fields (line bigint NOT NULL, read_error text, "
-    + ", ".join(f"{c} text{_COLLATION.get(c, '')}" for c in COLUMNS)
-    + ") ON COMMIT DROP"
-)
-_PG_COPY = (
-    f"COPY credit_import_fields FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(COLUMNS)}))"
-)
+# The ledger's columns an imported credit fills, each with its value in the general path's
+# INSERT (over ``r``, the staged row, and ``w``, its wallet) and in the fast path's COPY line
+# (``{0}`` the wallet's id, ``{1}`` the amount, ``{2}`` the reference as a CSV field, ``{3}``
+# the period; ``{created_at}`` and ``{year}`` per file and program): the one list that both
+# paths and the bench's floor (bench/import_bench.py) write. A new column of the ledger is one
+# line here.
+LEDGER_VALUES = {
+    "wallet_id": ("w.id", "{0}"),
+    "kind": ("'credit'", "credit"),
+    "amount": ("r.amount", "{1}"),
+    "reference": ("r.reference", "{2}"),
+    "period": ("r.period", "{3}"),
+    "memo": ("''", '""'),
+    "created_at": ("%(created_at)s", "{created_at}"),
+    "year": ("r.program_year", "{year}"),  # the partition key: the program's campaign year
+}
+LEDGER_COLUMNS = tuple(LEDGER_VALUES)
+_LEDGER_COLUMNS = ", ".join(LEDGER_COLUMNS)
+_LEDGER_SQL = ", ".join(sql for sql, _ in LEDGER_VALUES.values())
+_LEDGER_LINE = ",".join(line for _, line in LEDGER_VALUES.values()) + "\n"
 
-# Every row checked once, set-based; the CASE comes from rules.ROW_RULES (all but the deferred
-# duplicate rule, below). The OFFSET 0 fences compute amount_ok and amount_value once per row:
-# without them the planner copies their expressions into every rule and column reading them
-# (a quarter of the validation's time). Digit checks use ltrim(x, '0123456789') = '' rather than regular
-# expressions: a million rows times four regex matches was a third of the validation time.
-# The keyed rules (regional bank, program, period) are checked once per distinct key of the
-# file (``k``: a dozen rows for a month's file), which also finds each row's regional bank and
-# program: one join on the key instead of a join per table and the period's rule per row (a
-# third of the validation's time). The distinct keys are the reader's (Reader.keys, sent as
-# arrays): no pass over the staged rows to find them. The members are read from the file's
-# regional banks only: the last condition of the join says again what k.caisse_id says, as
-# the banks' ids (caisse_ids, read before), which the planner can use to read only their
-# members through the index on their bank. Without it the hash of members holds every
-# member of every bank (the join's own condition cannot narrow the scan of accounts_user),
-# twelve million at national size. With 2 M members of another bank in the database, the
-# validation of 1 M rows took 2.7-3.0 s of backend CPU without it, 1.7 s with it (2.0 s with
-# the ids as a subquery: the planner then scans every member and filters).
-_PG_PARSE = """
-CREATE TEMP TABLE credit_import_rows ON COMMIT DROP AS
-SELECT s.line, s.reference, s.period, u.id AS member_id, k.program_id,
-       k.program_year,
-       s.amount_value AS amount,
-       {error_case} AS error
-FROM (
-    SELECT a.*, CASE WHEN a.amount_ok THEN a.amount::bigint END AS amount_value
-    FROM (
-        SELECT f.*, octet_length(amount) BETWEEN 1 AND {digits}
-                    AND {amount_digits} AS amount_ok
-        FROM credit_import_fields f
-        OFFSET 0
-    ) a
-    OFFSET 0
-) s
-LEFT JOIN (
-    SELECT s.caisse_code, s.program_code, s.period, cr.id AS caisse_id, p.id AS program_id,
-           p.year AS program_year, {keyed_columns}
-    FROM unnest({key_arrays}) AS s ({key_columns})
-    LEFT JOIN caisses_caisseregionale cr ON cr.code = s.caisse_code
-    LEFT JOIN cagnotte_program p ON p.code = s.program_code
-) k ON k.caisse_code = s.caisse_code AND k.program_code = s.program_code AND k.period = s.period
-LEFT JOIN accounts_user u
-       ON u.caisse_regionale_id = k.caisse_id AND u.account_number = s.account_number
-      AND u.kind = 'member'
-      AND u.caisse_regionale_id = ANY(%(caisse_ids)s::bigint[])
+# Fast path. The entries, in the file's order (no sort: the rows are written as they come).
+_PG_COPY_ENTRIES = f"COPY cagnotte_ledgerentry ({_LEDGER_COLUMNS}) FROM STDIN WITH (FORMAT csv)"
+# The wallets the file needs and did not have, with their balance: after the entries.
+_PG_COPY_WALLETS = (
+    "COPY cagnotte_wallet (id, member_id, program_id, balance, created_at) "
+    "FROM STDIN WITH (FORMAT csv)"
+)
+_PG_RESERVE_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('cagnotte_wallet', 'id')) FROM generate_series(1, %s)"
+)
+# The wallets that existed, with the file's total for each: locked, checked, credited.
+_PG_WALLET_TOTALS_TABLE = (
+    "CREATE TEMP TABLE credit_import_wallet_totals (wallet_id bigint PRIMARY KEY, "
+    "total numeric NOT NULL) ON COMMIT DROP"
+)
+_PG_COPY_WALLET_TOTALS = (
+    "COPY credit_import_wallet_totals (wallet_id, total) FROM STDIN WITH (FORMAT csv)"
+)
+_PG_LOCKED_WALLETS = (
+    "EXISTS (SELECT FROM credit_import_wallet_totals t WHERE t.wallet_id = cagnotte_wallet.id)"
+)
+_PG_LOCKED_TOO_LARGE = """
+SELECT count(*) FROM credit_import_locked l
+JOIN credit_import_wallet_totals t ON t.wallet_id = l.id
+WHERE t.total > %(balance_max)s - l.balance
+"""
+_PG_CREDIT_LOCKED = """
+UPDATE cagnotte_wallet w SET balance = w.balance + t.total
+FROM credit_import_wallet_totals t WHERE w.id = t.wallet_id
 """
 
-# The deferred rule: a reference seen earlier in the file (on any readable row). Grouping a
-# million references is a third of the validation, and a clean file cannot break it: when no
-# row broke another rule and the plain INSERT below went through the ledger's unique index,
-# no reference occurred twice. So it runs when the file has bad rows (a duplicate of a bad
-# row is reported too), for --all-or-nothing (every error before any write), and when that
-# INSERT fails on a reference.
-_PG_DEFERRED = """
-UPDATE credit_import_rows s SET error = {reason}
-FROM (
-    SELECT reference, min(line) AS first_line
-    FROM credit_import_fields WHERE read_error IS NULL
-    GROUP BY 1 HAVING count(*) > 1
-) d
-WHERE s.error IS NULL AND d.reference = s.reference AND ({condition})
-"""
+# General path. The good rows, staged (error: a wallet total found too large, later).
+_PG_ROWS_TABLE = (
+    "CREATE TEMP TABLE credit_import_rows (line bigint NOT NULL, "
+    'reference text COLLATE "C" NOT NULL, period text NOT NULL, member_id bigint NOT NULL, '
+    "program_id bigint NOT NULL, program_year integer NOT NULL, amount bigint NOT NULL, "
+    "error text) ON COMMIT DROP"
+)
+_PG_COPY_ROWS = (
+    "COPY credit_import_rows (line, reference, period, member_id, program_id, program_year, "
+    "amount) FROM STDIN WITH (FORMAT csv)"
+)
 
-# One pass over the valid rows: per (member, program), how many credits and how much (a
+# One pass over the good rows: per (member, program), how many credits and how much (a
 # numeric sum: it cannot overflow). The wallet upsert, the locks, the total check and the
 # balance update then read 1 row per wallet, not per credit.
 _PG_TOTALS = """
 CREATE TEMP TABLE credit_import_totals ON COMMIT DROP AS
 SELECT member_id, program_id, count(*) AS n, sum(amount) AS total
-FROM credit_import_rows WHERE error IS NULL
+FROM credit_import_rows
 GROUP BY member_id, program_id
 """
 
-# A wallet whose total alone would not fit is not even created (rules.wallet_total_*). On the
-# fast path (every valid row will be inserted, or the savepoint undoes it all) a new wallet is
-# created with its balance: no UPDATE of it afterwards (a second version of each new row, and
-# its member and program foreign-key checks queued once more for the commit). Each wallet of the file is kept with the id of the wallet created for it, if
-# one was (credit_import_keys): the others are the ones to lock.
-#
-# The wallets missing are found first (NOT EXISTS, one probe of the (member, program) unique
-# index each) and created by a plain INSERT: no ON CONFLICT, whose speculative insertion costs
-# a probe and a confirmation record per row (0.35 s more for 100,000 new wallets, measured on
-# this statement alone). A wallet created meanwhile by another transaction (a member's first
-# gift, committed after this statement's snapshot) makes that INSERT fail on the unique
-# constraint: the savepoint around it is rolled back and the statement runs again with
-# ON CONFLICT DO NOTHING (_PG_WALLETS_ON_CONFLICT), which leaves that wallet to be locked like
-# any wallet that existed.
+# A wallet whose total alone would not fit is not even created (rules.wallet_total_*). Each
+# wallet of the file is kept with the id of the wallet created for it, if one was
+# (credit_import_keys): the others are the ones to lock. The wallets missing are found first
+# (NOT EXISTS) and created by a plain INSERT; a wallet created meanwhile by another
+# transaction makes it fail on the unique constraint, and it runs again (savepoint) with ON
+# CONFLICT DO NOTHING, which leaves that wallet to be locked like any wallet that existed.
 _PG_CREATE_WALLETS = """
 CREATE TEMP TABLE credit_import_keys ON COMMIT DROP AS
 WITH created AS (
     INSERT INTO cagnotte_wallet (member_id, program_id, balance, created_at)
-    SELECT member_id, program_id, CASE WHEN %(credited)s THEN total ELSE 0 END, now()
+    SELECT member_id, program_id, 0, now()
     FROM credit_import_totals k
     WHERE total <= %(balance_max)s
       AND NOT EXISTS (
@@ -166,24 +172,18 @@ FROM credit_import_totals k
 LEFT JOIN created c ON c.member_id = k.member_id AND c.program_id = k.program_id
 """
 _PG_WALLETS_ON_CONFLICT = "ON CONFLICT (member_id, program_id) DO NOTHING"
-_WALLET_UNIQUE = "wallet_one_per_member_program"
 
-# Every affected wallet that existed before, locked first by ``ledger.locked_wallets`` in id
-# order (the order every writer of several wallets uses), before any entry is written: no
-# deadlock with gifts or another import. A batch job: it waits as long as it takes. (The
-# wallets this import created are its own until it commits: nobody else can write them.) The
-# rows are locked in the database, never read into Python; this statement then keeps the
-# locked wallets as a small map (member, program) -> wallet (id, balance, credited: the
-# file's total already in its balance) for the writes below: credit_import_wallets, to which
-# the wallets created are added (their count is the report's).
+# Every affected wallet that existed before, locked by ``ledger.locked_wallets`` in id order
+# into credit_import_wallets, to which the wallets created are added (their count is the
+# report's).
 _PG_AFFECTED_WALLETS = (
     "EXISTS (SELECT FROM credit_import_keys k WHERE k.member_id = cagnotte_wallet.member_id "
     "AND k.program_id = cagnotte_wallet.program_id AND k.created_id IS NULL)"
 )
 _PG_ADD_CREATED_WALLETS = """
 WITH added AS (
-    INSERT INTO credit_import_wallets (id, member_id, program_id, balance, credited)
-    SELECT created_id, member_id, program_id, 0, %(credited)s
+    INSERT INTO credit_import_wallets (id, member_id, program_id, balance)
+    SELECT created_id, member_id, program_id, 0
     FROM credit_import_keys WHERE created_id IS NOT NULL
     RETURNING 1
 )
@@ -200,63 +200,24 @@ _PG_REPORT_TOO_LARGE = """
 WITH too_large (member_id, program_id) AS (SELECT * FROM unnest(%(members)s, %(programs)s)),
 flagged AS (
     UPDATE credit_import_rows r SET error = %(reason)s FROM too_large t
-    WHERE r.error IS NULL AND r.member_id = t.member_id AND r.program_id = t.program_id
+    WHERE r.member_id = t.member_id AND r.program_id = t.program_id
+    RETURNING r.line
 ), dropped_totals AS (
     DELETE FROM credit_import_totals k USING too_large t
     WHERE k.member_id = t.member_id AND k.program_id = t.program_id
+), dropped_wallets AS (
+    DELETE FROM credit_import_wallets w USING too_large t
+    WHERE w.member_id = t.member_id AND w.program_id = t.program_id
 )
-DELETE FROM credit_import_wallets w USING too_large t
-WHERE w.member_id = t.member_id AND w.program_id = t.program_id
+SELECT line FROM flagged
 """
 
-# The ledger's columns an imported credit fills, each with its value (over ``r``, the file's
-# row, and ``w``, its wallet; ``r.program_year`` is its program's year): the one list that the
-# plain INSERT, the general path and the bench's floor (bench/import_bench.py) write. A new
-# column of the ledger is one line here.
-LEDGER_VALUES = {
-    "wallet_id": "w.id",
-    "kind": "'credit'",
-    "amount": "r.amount",
-    "reference": "r.reference",
-    "period": "r.period",
-    "memo": "''",
-    "created_at": "%(created_at)s",
-    "year": "r.program_year",  # the partition key: the program's campaign year
-}
-LEDGER_COLUMNS = tuple(LEDGER_VALUES)
-_LEDGER_COLUMNS = ", ".join(LEDGER_COLUMNS)
-_LEDGER_VALUES = ", ".join(LEDGER_VALUES.values())
-
-# Fast path, for rows whose references are all new (the common case: this month's file):
-# a plain INSERT, with no ON CONFLICT arbiter and no RETURNING, in wallet order (the
-# (wallet, -created_at) index and the commit-time wallet foreign-key checks then walk their
-# pages in order). A reference already in the ledger makes it fail on the unique constraint;
-# the caller then rolls it back and takes the general path below. The same rows sent out with
-# COPY … TO STDOUT and back with COPY … FROM STDIN (COPY's batched writes) cost as much of the
-# backend's time and more of the client's (bench/import_insert_probe.py, docs/scale.md).
-_PG_INSERT_NEW = f"""
-INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
-SELECT {_LEDGER_VALUES}
-FROM credit_import_rows r
-JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
-WHERE r.error IS NULL
-ORDER BY w.id
-"""
-# Every valid row was inserted: each wallet's new balance adds its total of the file (the
-# wallets created with it already hold it).
-_PG_BALANCES_FROM_TOTALS = """
-UPDATE cagnotte_wallet w SET balance = w.balance + k.total
-FROM credit_import_wallets l
-JOIN credit_import_totals k ON k.member_id = l.member_id AND k.program_id = l.program_id
-WHERE w.id = l.id AND NOT l.credited
-"""
-
-# General path: rows already imported (same file twice, overlapping files) are skipped by
-# ON CONFLICT, and the balances come from what was actually inserted.
+# Rows already imported (same file twice, overlapping files) are skipped by ON CONFLICT, and
+# the balances come from what was actually inserted.
 _PG_APPLY = f"""
 WITH inserted AS (
     INSERT INTO cagnotte_ledgerentry ({_LEDGER_COLUMNS})
-    SELECT {_LEDGER_VALUES}
+    SELECT {_LEDGER_SQL}
     FROM credit_import_rows r
     JOIN credit_import_wallets w ON w.member_id = r.member_id AND w.program_id = r.program_id
     WHERE r.error IS NULL
@@ -287,105 +248,133 @@ class _StepTimer:
         self.last = now
 
 
-class _DeferredNeeded(Exception):
-    """Wallet totals too large on a file whose deferred rule was not checked yet."""
-
-
 class _Rejected(Exception):
-    """All or nothing, and a wallet total found too large once wallets were locked."""
+    """All or nothing, and a bad row (or a wallet total too large): nothing is kept."""
+
+
+class _GeneralPath(Exception):
+    """The fast path cannot write this file as it is: undo it, take the general path."""
+
+
+class _Copy:
+    """``COPY … FROM STDIN`` of the lines put in ``lines``, sent every ``COPY_CHUNK`` by the
+    caller (``send``). ``pause`` ends it, so that the connection can run a query; the next
+    ``send`` starts another. As a context manager: an error inside aborts it. PostgreSQL's
+    errors (a reference already taken, say) come as Django's, as from any query."""
+
+    def __init__(self, cursor, statement: str):
+        self.cursor = cursor
+        self.statement = statement
+        self.lines: list[str] = []
+        self._context = None
+        self._copy = None
+
+    def send(self) -> None:
+        if not self.lines:
+            return
+        with connection.wrap_database_errors:
+            if self._copy is None:
+                self._context = self.cursor.cursor.copy(self.statement)
+                self._copy = self._context.__enter__()
+            self._copy.write("".join(self.lines).encode())
+        self.lines.clear()
+
+    def pause(self) -> None:
+        self.send()
+        if self._copy is not None:
+            self._copy = None
+            with connection.wrap_database_errors:
+                self._context.__exit__(None, None, None)
+
+    def __enter__(self) -> _Copy:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.pause()
+        elif self._copy is not None:
+            self._copy = None
+            self._context.__exit__(exc_type, exc, traceback)  # COPY aborted
+
+
+class _WalletIds:
+    """``wallet(member, program, caisse)``: the id of the member's wallet in the program,
+    one reserved for a wallet to create (``created``: id, member, program) when it has none.
+    A program's wallets are read the first time it is asked for, and ids reserved then (see
+    the module's docstring)."""
+
+    def __init__(self, cursor, checker: Checker, copy: _Copy, *, rows_at_most: int):
+        self.cursor = cursor
+        self.checker = checker
+        self.copy = copy
+        self.room = rows_at_most  # ids that may still be reserved
+        self.by_program: dict[int, dict[int, int]] = {}
+        self.pool: list[int] = []  # reserved, not used yet (the smallest last)
+        self.created: list[tuple[int, int, int]] = []
+
+    def __call__(self, member_id: int, program_id: int, caisse_id: int) -> int:
+        wallets = self.by_program.get(program_id)
+        if wallets is None:
+            wallets = self._read(program_id, caisse_id)
+        wallet = wallets.get(member_id)
+        if wallet is None:
+            if not self.pool:
+                self._reserve(max(1, min(self.room, 1024)))
+            wallet = wallets[member_id] = self.pool.pop()
+            self.created.append((wallet, member_id, program_id))
+        return wallet
+
+    def _read(self, program_id: int, caisse_id: int) -> dict[int, int]:
+        self.copy.pause()
+        self.cursor.execute(
+            "SELECT member_id, id FROM cagnotte_wallet WHERE program_id = %s", [program_id]
+        )
+        wallets = self.by_program[program_id] = dict(self.cursor.fetchall())
+        self._reserve(min(len(self.checker.members_of(caisse_id)) - len(wallets), self.room))
+        return wallets
+
+    def _reserve(self, count: int) -> None:
+        count = max(count, 0)
+        self.copy.pause()
+        self.cursor.execute(_PG_RESERVE_IDS, [count])
+        # Newer ids than the pool's: used after them.
+        self.pool[:0] = sorted((pk for (pk,) in self.cursor.fetchall()), reverse=True)
+        self.room -= count
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def import_postgres(reader: Reader, report: ImportReport, *, size: int, progress: bool):
     timer = _StepTimer(report)
+    ceiling = rules.amount_ceiling()
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                _stage_and_apply(cursor, reader, report, timer, size, progress)
+        with transaction.atomic(), connection.cursor() as cursor:
+            _session_settings(cursor)
+            # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
+            # (it is then a savepoint): start from a clean slate.
+            cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLES}")
+            try:
+                with transaction.atomic(), partition_guard():
+                    _fast_path(cursor, reader, report, timer, ceiling, size, progress)
+                return
+            except _GeneralPath:
+                pass
+            except IntegrityError as exc:
+                diag = getattr(exc.__cause__, "diag", None)
+                name = getattr(diag, "constraint_name", None)
+                if not (is_reference_constraint(name) or name == _WALLET_UNIQUE):
+                    raise
+            # Everything since the savepoint is undone.
+            timer(STEP_FAST_UNDONE)
+            with partition_guard():
+                _general_path(cursor, reader, report, timer, ceiling, progress)
     except _Rejected:
         pass
-    # The ledger's wallet foreign key is deferred: one check per new entry runs at commit.
-    timer("commit")
-
-
-def _fetch_errors(cursor, report: ImportReport) -> None:
-    """The rows' errors into the report: read after every statement that sets some (the
-    validation, the deferred rule, the wallet totals), and only then."""
-    cursor.execute(
-        "SELECT line, error FROM credit_import_rows WHERE error IS NOT NULL ORDER BY line"
-    )
-    report.errors = [(int(line), error) for line, error in cursor.fetchall()]
-
-
-def _stage_and_apply(cursor, reader, report, timer, size, progress):
-    ceiling = rules.amount_ceiling()
-    error_case, params = rules.sql_error_case(ceiling)
-    _session_settings(cursor)
-    # ON COMMIT DROP is not enough when the import runs inside a caller's transaction
-    # (it is then a savepoint): start from a clean slate.
-    cursor.execute(f"DROP TABLE IF EXISTS {_TEMP_TABLES}")
-    cursor.execute(_PG_FIELDS_TABLE)
-    _copy_records(cursor, reader, size, progress)
-    report.rows = reader.rows
-    # The planner's count of rows (the keys' is the arrays' length).
-    cursor.execute("ANALYZE credit_import_fields (account_number)")
-    timer("staging COPY")
-    steps = progress_bar(4, progress, "Validation et application", unit="étapes")
-    parse = _PG_PARSE.format(
-        error_case=error_case,
-        digits=rules.AMOUNT_DIGITS_MAX,
-        amount_digits=rules.sql_digits_only("amount"),
-        keyed_columns=rules.sql_keyed_columns(),
-        key_arrays=", ".join(f"%(key_{c})s::text[]" for c in KEY_COLUMNS),
-        key_columns=", ".join(KEY_COLUMNS),
-    )
-    keys = list(zip(*reader.keys, strict=True)) or [()] * len(KEY_COLUMNS)
-    params |= {f"key_{c}": list(values) for c, values in zip(KEY_COLUMNS, keys, strict=True)}
-    cursor.execute(
-        "SELECT coalesce(array_agg(id), '{}') FROM caisses_caisseregionale "
-        "WHERE code = ANY(%s::text[])",
-        [sorted(reader.caisse_codes)],
-    )
-    params["caisse_ids"] = cursor.fetchone()[0]
-    cursor.execute(parse, params)
-    _fetch_errors(cursor, report)
-    deferred_checked = False
-    if report.errors or report.all_or_nothing:
-        _check_deferred(cursor, report, ceiling)
-        deferred_checked = True
-    has_errors = bool(report.errors)
-    # Statistics for the plans below: only the columns they join, group or filter on.
-    cursor.execute("ANALYZE credit_import_rows (member_id, program_id, error)")
-    steps.update(1)
-    timer("validation")
-    fast = True
-    while True:
-        try:
-            with transaction.atomic(), partition_guard():
-                _apply(
-                    cursor,
-                    report,
-                    timer,
-                    steps,
-                    fast=fast,
-                    deferred_checked=deferred_checked,
-                    has_errors=has_errors,
-                )
-            break
-        except _DeferredNeeded:
-            pass
-        except IntegrityError as exc:
-            diag = getattr(exc.__cause__, "diag", None)
-            if not is_reference_constraint(getattr(diag, "constraint_name", None)):
-                raise
-            # A reference already in the ledger (the same file twice, overlapping files), or
-            # one that occurs twice in the file: everything since the savepoint is undone.
-            timer("insert (rolled back: references already imported)")
-            fast = False
-        if not deferred_checked:
-            _check_deferred(cursor, report, ceiling)
-            deferred_checked = True
-            timer("validation")
-    steps.close()
+    finally:
+        # The ledger's wallet foreign key is deferred: one check per new entry runs at commit.
+        timer("commit")
 
 
 def _session_settings(cursor) -> None:
@@ -409,35 +398,118 @@ def _session_settings(cursor) -> None:
         cursor.execute(f"SELECT {settings}", [PG_WORK_MEM])
 
 
-def _check_deferred(cursor, report: ImportReport, ceiling: int) -> None:
-    checks, params = rules.sql_deferred_checks(ceiling)
-    found = 0
-    for condition, reason in checks:
-        cursor.execute(_PG_DEFERRED.format(condition=condition, reason=reason), params)
-        found += cursor.rowcount
-    if found:
-        _fetch_errors(cursor, report)
+def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress: bool) -> None:
+    """Every good row into the ledger as it is read, then the wallets (see the docstring);
+    raises ``_GeneralPath`` (or the ledger's or the wallets' IntegrityError) to be undone."""
+    stamp = entry_time().isoformat()
+    bar = progress_bar(size, progress, "Lecture et écriture")
+    stream = reader.stream
+    done = stream.tell()
+    with _Copy(cursor, _PG_COPY_ENTRIES) as copy:
+        checker = Checker(ceiling, before_query=copy.pause)
+        check = checker.check
+        wallet_of = _WalletIds(cursor, checker, copy, rows_at_most=size // MIN_LINE_BYTES + 1)
+        errors = report.errors
+        lines = copy.lines
+        append = lines.append
+        totals: dict[int, int] = {}
+        templates: dict[int, str] = {}
+        for record in reader:
+            row, reason = check(record)
+            if reason is not None:
+                errors.append((row.line, reason))
+                continue
+            wallet = wallet_of(row.member_id, row.program_id, row.caisse_id)
+            amount = row.amount
+            totals[wallet] = totals.get(wallet, 0) + int(amount)
+            template = templates.get(row.program_year)
+            if template is None:
+                template = templates[row.program_year] = _LEDGER_LINE.replace(
+                    "{created_at}", stamp
+                ).replace("{year}", str(row.program_year))
+            reference = row.reference if record[3] is not None else _csv_field(row.reference)
+            append(template.format(wallet, amount, reference, row.period))
+            if len(lines) == COPY_CHUNK:
+                copy.send()
+                if progress:
+                    position = stream.tell()
+                    bar.update(position - done)
+                    done = position
+    bar.close()
+    report.rows = reader.rows
+    timer(STEP_FAST)
+    if report.rejected:
+        raise _Rejected
+    created = wallet_of.created
+    if any(rules.wallet_total_too_large(balance=0, total=totals[pk]) for pk, _, _ in created):
+        raise _GeneralPath
+    # The wallets that existed: locked in id order, their totals checked, credited.
+    cursor.execute(_PG_WALLET_TOTALS_TABLE)
+    new = {pk for pk, _, _ in created}
+    with _Copy(cursor, _PG_COPY_WALLET_TOTALS) as copy:
+        for pk, total in totals.items():
+            if pk not in new:
+                copy.lines.append(f"{pk},{total}\n")
+                if len(copy.lines) == COPY_CHUNK:
+                    copy.send()
+    cursor.execute("ANALYZE credit_import_wallet_totals")
+    affected = Wallet.objects.extra(where=[_PG_LOCKED_WALLETS])
+    with locked_wallets(affected.values("id", "balance"), wait=None, into="credit_import_locked"):
+        pass
+    cursor.execute(_PG_LOCKED_TOO_LARGE, {"balance_max": rules.BALANCE_MAX})
+    if cursor.fetchone()[0]:
+        raise _GeneralPath
+    cursor.execute(_PG_CREDIT_LOCKED)
+    # The wallets created, each with its total as balance (in id order, as reserved).
+    now = entry_time().isoformat()
+    with _Copy(cursor, _PG_COPY_WALLETS) as copy:
+        for pk, member_id, program_id in created:
+            copy.lines.append(f"{pk},{member_id},{program_id},{totals[pk]},{now}\n")
+            if len(copy.lines) == COPY_CHUNK:
+                copy.send()
+    timer("wallets: created, locked, credited")
+    report.wallets_created = len(created)
+    report.applied = report.rows - len(errors)
+    report.tookets_applied = sum(totals.values())
 
 
-def _apply(
-    cursor, report, timer, steps, *, fast: bool, deferred_checked: bool, has_errors: bool
-) -> None:
-    """Totals per wallet, wallets created and locked, then the entries and the balances:
-    ``fast`` with a plain INSERT (raises IntegrityError if a reference is already taken),
-    else skipping references already in the ledger. ``has_errors``: whether a row broke a
-    rule (all the rules, deferred one included, under all or nothing)."""
-    report.wallets_created = report.applied = report.tookets_applied = 0
+def _general_path(cursor, reader, report, timer, ceiling: int, progress: bool) -> None:
+    """The file read and checked again, its good rows staged, then set-based SQL that skips
+    the references already in the ledger (see the docstring)."""
+    reader.restart()
+    report.errors = errors = []
+    report.applied = report.tookets_applied = report.wallets_created = 0
+    cursor.execute(_PG_ROWS_TABLE)
+    bar = progress_bar(None, progress, "Lecture", unit="lignes")
+    with _Copy(cursor, _PG_COPY_ROWS) as copy:
+        check = Checker(ceiling, before_query=copy.pause).check
+        lines = copy.lines
+        for record in reader:
+            row, reason = check(record)
+            if reason is not None:
+                errors.append((row.line, reason))
+                continue
+            lines.append(
+                f"{row.line},{_csv_field(row.reference)},{row.period},{row.member_id},"
+                f"{row.program_id},{row.program_year},{row.amount}\n"
+            )
+            if len(lines) == COPY_CHUNK:
+                copy.send()
+                bar.update(COPY_CHUNK)
+    bar.close()
+    report.rows = reader.rows
+    cursor.execute("ANALYZE credit_import_rows")
+    timer("read and checked (staged)")
     cursor.execute(_PG_TOTALS)
-    steps.update(1)
     timer("totals per wallet")
-    if report.all_or_nothing and has_errors:
-        return  # report.errors holds them all
-    limits = {"balance_max": rules.BALANCE_MAX, "credited": fast}
+    if report.rejected:
+        raise _Rejected  # report.errors holds them all
+    limits = {"balance_max": rules.BALANCE_MAX}
     _create_wallets(cursor, limits)
     timer("wallet upsert")
     affected = Wallet.objects.extra(where=[_PG_AFFECTED_WALLETS])
     with locked_wallets(
-        affected.values("id", "member_id", "program_id", "balance", credited=Value(False)),
+        affected.values("id", "member_id", "program_id", "balance"),
         wait=None,
         into="credit_import_wallets",
     ):
@@ -446,10 +518,6 @@ def _apply(
         cursor.execute("ANALYZE credit_import_wallets")
     cursor.execute(_PG_TOTALS_TOO_LARGE, limits)
     too_large = cursor.fetchall()
-    if too_large and not deferred_checked:
-        # Rows of these wallets become bad rows: a later row with the same reference is then
-        # a duplicate of a bad row, which only the deferred rule reports.
-        raise _DeferredNeeded
     if too_large:
         cursor.execute(
             _PG_REPORT_TOO_LARGE,
@@ -459,27 +527,19 @@ def _apply(
                 "reason": rules.wallet_total_message(),
             },
         )
-        # (A savepoint rolled back undoes these errors: the next attempt sets them again.)
-        _fetch_errors(cursor, report)
-    steps.update(1)
+        reason = rules.wallet_total_message()
+        errors.extend((line, reason) for (line,) in cursor.fetchall())
+        errors.sort()
     timer("wallet lock")
     if report.rejected:
         raise _Rejected  # undoes the wallets created above
-    cursor.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM credit_import_totals")
-    valid, valid_tookets = (int(x) for x in cursor.fetchone())
+    cursor.execute("SELECT coalesce(sum(n), 0) FROM credit_import_totals")
+    valid = int(cursor.fetchone()[0])
     if valid:
-        if fast:
-            cursor.execute(_PG_INSERT_NEW, {"created_at": entry_time()})
-            timer("insert")
-            cursor.execute(_PG_BALANCES_FROM_TOTALS)
-            timer("balances")
-            report.applied, report.tookets_applied = valid, valid_tookets
-        else:
-            cursor.execute(_PG_APPLY, {"created_at": entry_time()})
-            applied, tookets = cursor.fetchone()
-            report.applied, report.tookets_applied = int(applied), int(tookets)
-            timer("insert skipping known references, and balances")
-    steps.update(1)
+        cursor.execute(_PG_APPLY, {"created_at": entry_time()})
+        applied, tookets = cursor.fetchone()
+        report.applied, report.tookets_applied = int(applied), int(tookets)
+        timer(STEP_GENERAL)
     report.already_applied = valid - report.applied
 
 
@@ -493,28 +553,3 @@ def _create_wallets(cursor, limits: dict) -> None:
         if getattr(diag, "constraint_name", None) != _WALLET_UNIQUE:
             raise
         cursor.execute(_PG_CREATE_WALLETS.format(on_conflict=_PG_WALLETS_ON_CONFLICT), limits)
-
-
-def _copy_records(cursor, reader: Reader, size: int, progress: bool) -> None:
-    # psycopg 3's copy, behind Django's cursor wrapper. Records go in chunks: one write per
-    # record would cost more than the reading.
-    bar = progress_bar(size, progress, "COPY")
-    stream = reader.stream
-    done = stream.tell()
-    chunk = []
-    append = chunk.append
-    try:
-        with cursor.cursor.copy(_PG_COPY) as copy:
-            for record in reader:
-                append(copy_line(record))
-                if len(chunk) == COPY_CHUNK:
-                    copy.write("".join(chunk).encode())
-                    chunk.clear()
-                    if progress:
-                        position = stream.tell()
-                        bar.update(position - done)
-                        done = position
-            if chunk:
-                copy.write("".join(chunk).encode())
-    finally:
-        bar.close()

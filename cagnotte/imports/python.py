@@ -1,7 +1,7 @@
 """The Python engine (SQLite in development, and the reference the PostgreSQL engine is tested
-against): the same reader's records, checked by the same rule list, written in batches inside
-one transaction, in the order the PostgreSQL engine writes: wallets created, locked in id
-order, their totals checked, then the entries and the balances."""
+against): the same reader's records, checked by the same checker, written in batches with
+the ORM inside one transaction: wallets created, locked in id order, their totals checked,
+then the entries and the balances."""
 
 from __future__ import annotations
 
@@ -10,86 +10,31 @@ from collections import Counter
 from django.db import transaction
 from django.db.models import F
 
-from accounts.models import User
 from cagnotte.imports import rules
+from cagnotte.imports.checker import Checker
 from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard
-from cagnotte.models import LedgerEntry, Program, Wallet
-from caisses.models import CaisseRegionale
+from cagnotte.models import LedgerEntry, Wallet
 
 BATCH = 5000
 LOOKUP_BATCH = 500
 
 
-def _checked_rows(reader: Reader, progress: bool) -> list[rules.CheckedRow]:
-    bar = progress_bar(None, progress, "Lecture", unit="lignes")
-    rows = []
-    for line, error, fields, _plain in reader:
-        if fields is None:
-            rows.append(rules.CheckedRow(line, error))
-        else:
-            rows.append(rules.CheckedRow.of(line, fields))
-        bar.update(1)
-    bar.close()
-    return rows
-
-
-def _resolve(rows: list[rules.CheckedRow]) -> None:
-    """Fill in what each row's codes name: its bank, member, program, and the first line of a
-    reference that occurs twice (lookups in batches, not one query per row)."""
-    caisses = dict(CaisseRegionale.objects.values_list("code", "id"))
-    programs = {
-        code: (pk, cr)
-        for code, pk, cr in Program.objects.values_list("code", "id", "caisse_regionale_id")
-    }
-    wanted: dict[int, set[str]] = {}
-    first_line: dict[str, int] = {}
-    seen_twice: set[str] = set()
-    for r in rows:
-        if r.read_error is not None:
-            continue
-        r.caisse_id = caisses.get(r.caisse_code)
-        if r.caisse_id is not None:
-            wanted.setdefault(r.caisse_id, set()).add(r.account_number)
-        program = programs.get(r.program_code)
-        if program is not None:
-            r.program_id, r.program_caisse_id = program
-        if r.reference in first_line:
-            seen_twice.add(r.reference)
-        else:
-            first_line[r.reference] = r.line
-    members = {}
-    for cr_id, accounts in wanted.items():
-        accounts = sorted(accounts)
-        for i in range(0, len(accounts), LOOKUP_BATCH):
-            found = User.objects.filter(
-                kind=User.Kind.MEMBER,
-                caisse_regionale_id=cr_id,
-                account_number__in=accounts[i : i + LOOKUP_BATCH],
-            ).values_list("account_number", "id")
-            for account, pk in found:
-                members[(cr_id, account)] = pk
-    for r in rows:
-        if r.read_error is None:
-            r.member_id = members.get((r.caisse_id, r.account_number))
-            if r.reference in seen_twice:
-                r.first_line = first_line[r.reference]
-
-
 def import_python(reader: Reader, report: ImportReport, *, progress: bool) -> None:
-    rows = _checked_rows(reader, progress)
-    report.rows = reader.rows
-    _resolve(rows)
-    ceiling = rules.amount_ceiling()
+    check = Checker(rules.amount_ceiling()).check
     errors: dict[int, str] = {}
     good: list[rules.CheckedRow] = []
-    for r in rows:
-        reason = rules.first_broken(r, ceiling)
+    bar = progress_bar(None, progress, "Lecture", unit="lignes")
+    for record in reader:
+        row, reason = check(record)
         if reason is None:
-            good.append(r)
+            good.append(row)
         else:
-            errors[r.line] = reason
+            errors[row.line] = reason
+        bar.update(1)
+    bar.close()
+    report.rows = reader.rows
     if report.all_or_nothing and errors:
         report.errors = sorted(errors.items())
         return
@@ -155,7 +100,6 @@ def _lock_wallets(keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int
 def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
     bar = progress_bar(len(good), progress, "Application", unit="lignes")
     now = entry_time()
-    years = dict(Program.objects.values_list("pk", "year"))
     per_wallet = Counter()
     for start in range(0, len(good), BATCH):
         batch = good[start : start + BATCH]
@@ -173,10 +117,10 @@ def _write_entries(good, wallets, report: ImportReport, progress: bool) -> None:
                 reference=r.reference,
                 period=r.period,
                 created_at=now,
-                year=years[r.program_id],
+                year=r.program_year,
             )
             for r in batch
-            if (r.reference, years[r.program_id]) not in known
+            if (r.reference, r.program_year) not in known
         ]
         with partition_guard():
             LedgerEntry.objects.bulk_create(entries)

@@ -8,8 +8,8 @@ makes the row unreadable rather than swallowing the next lines). A line without 
 or carriage return reads the same with ``str.split(",")`` (``csv`` has nothing to unquote),
 which costs a fraction; ``tests/cagnotte/test_import_reader.py`` holds the two to each other.
 
-The PostgreSQL engine never lets ``COPY`` parse the file: it sends the reader's records,
-written back as CSV by :func:`copy_line` (plain fields as they were, the others quoted).
+Neither engine lets the database parse the file: the PostgreSQL engine sends ``COPY`` the
+entries it made of the records the reader gave and the checker passed.
 """
 
 from __future__ import annotations
@@ -62,8 +62,15 @@ class Reader:
     def __init__(self, stream, *, first_line: int = 2):
         self.stream = stream
         self.first_line = first_line
+        self.start = stream.tell()
         self.rows = 0
         self.keys: set[tuple[str, str, str]] = set()
+
+    def restart(self) -> None:
+        """Back to the first record, to read the file again from there."""
+        self.stream.seek(self.start)
+        self.rows = 0
+        self.keys.clear()
 
     @property
     def caisse_codes(self) -> set[str]:
@@ -150,18 +157,3 @@ def _blank(fields: list[str]) -> bool:
     if fields and fields[0] and not fields[0].isspace():
         return False
     return not "".join(fields).strip()
-
-
-def copy_line(record: Record) -> str:
-    """One record as a line of ``COPY … (FORMAT csv)``: line, read error, the fields.
-
-    A plain line contains no quote, carriage return or line feed, so it goes as it is (its
-    fields are its text split on commas); the others' fields are quoted. The line starts with
-    its number: never ``\\.``, which would end COPY.
-    """
-    line, error, fields, plain = record
-    if fields is None:
-        return f"{line},{error}" + "," * len(COLUMNS) + "\n"
-    if plain is not None:
-        return f"{line},,{plain}\n"
-    return f"{line},," + ",".join('"' + f.replace('"', '""') + '"' for f in fields) + "\n"

@@ -1,16 +1,11 @@
-"""The row rules of a credit file: one ordered list, from which both engines derive.
+"""The row rules of a credit file: one ordered list, which both engines check.
 
-Each rule is written once, as a pair that must say the same thing: ``sql``, a condition over
-the PostgreSQL validation query's aliases (``s`` the row's fields, with ``s.amount_ok`` and
-``s.amount_value``, the amount as a number when it reads as one, ``cr`` its regional bank,
-``u`` its member, ``p`` its program, ``d`` the first line of a reference seen twice), and
-``broken``, the same condition over a :class:`CheckedRow` in Python (a ``keyed`` rule reads
-only ``s.caisse_code``, ``s.program_code``, ``s.period``, ``cr`` and ``p``: PostgreSQL checks
-it once per distinct key of the file). A row's reason is the
-first rule it breaks, in this order, on both paths (``tests/cagnotte/test_import_hostile.py``
-runs hostile files through both and compares). Rules about how the line itself reads
-(encoding, quotes, columns) are decided by the one reader (``reader.py``), which both engines
-share, and only named here.
+Each rule is written once, as ``broken``, a condition over a :class:`CheckedRow` (the file's
+fields, and what its codes resolve to). A row's reason is the first rule it breaks, in this
+order; the one checker (``checker.py``) applies the list for both engines, which differ only
+in how they write (``tests/cagnotte/test_import_hostile.py`` runs hostile files through both
+and compares). Rules about how the line itself reads (encoding, quotes, columns) are decided
+by the one reader (``reader.py``) and only named here.
 
 After the row rules, one rule per wallet: a wallet whose balance plus the file's total for it
 would not fit in the ledger's 64-bit integers has every row of that file reported, and none
@@ -19,7 +14,6 @@ applied (instead of a ``bigint out of range`` traceback).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -57,10 +51,11 @@ ERR_WALLET_TOTAL = (
 
 @dataclass(slots=True)
 class CheckedRow:
-    """One row as the Python engine checks it: its fields and what they resolve to.
+    """One row as the rules check it: its fields and what they resolve to.
 
-    The fields are the file's columns, named as in ``reader.COLUMNS`` (checked below) and
-    filled by name (:meth:`of`). ``amount`` is the text read; the SQL's ``s.amount`` too.
+    The fields are the file's columns, named and ordered as in ``reader.COLUMNS`` (checked
+    below): the checker fills them by position, :meth:`of` by name. ``amount`` is the text
+    read.
     """
 
     line: int
@@ -76,15 +71,11 @@ class CheckedRow:
     program_id: int | None = None
     program_caisse_id: int | None = None
     first_line: int | None = None  # of this reference in the file, when it occurs again
+    program_year: int | None = None  # the program's campaign year: the ledger's partition
 
     @classmethod
     def of(cls, line: int, fields: list[str]) -> CheckedRow:
         return cls(line, None, **dict(zip(reader.COLUMNS, fields, strict=True)))
-
-    @property
-    def amount_ok(self) -> bool:
-        a = self.amount
-        return 1 <= len(a) <= AMOUNT_DIGITS_MAX and a.isascii() and a.isdigit()
 
 
 assert tuple(f.name for f in dataclass_fields(CheckedRow))[2 : 2 + len(reader.COLUMNS)] == (
@@ -96,113 +87,63 @@ assert tuple(f.name for f in dataclass_fields(CheckedRow))[2 : 2 + len(reader.CO
 class RowRule:
     code: str
     message: str  # may hold {line} (first line of a duplicate) or {max} (the ceiling)
-    sql: str  # true when the row breaks the rule
-    broken: Callable[[CheckedRow, int], bool]  # (row, amount ceiling)
-    # Checked by PostgreSQL in a statement of its own, after the others, and only when it can
-    # matter (see postgres.py): it must come after every rule that is not deferred.
-    deferred: bool = False
-    # The rule reads only the row's key (its regional bank's code, its program's code, its
-    # period: ``s.caisse_code``, ``s.program_code``, ``s.period``, and ``cr``, ``p``), so
-    # PostgreSQL checks it once per distinct key of the file (a dozen in a month's file), not
-    # once per row: see sql_keyed_columns.
+    broken: Callable[[CheckedRow, int], bool]  # (row, amount ceiling): true when broken
+    # The rule reads only the row's key: its regional bank's code and id, its program's code
+    # and ids, its period (``caisse_code``, ``caisse_id``, ``program_code``, ``program_id``,
+    # ``program_caisse_id``, ``period``). The checker then checks it once per distinct key
+    # of the file (a dozen in a month's file), not once per row: see checker.py.
     keyed: bool = False
-
-
-def sql_digits_only(expression: str) -> str:
-    """SQL: every byte of the text ``expression`` is an ASCII digit (true for ''). Read as
-    bytes, where a digit is one byte and a multibyte character none: text's ltrim compares
-    characters, several times slower on a UTF-8 database. With a byte length (octet_length)
-    of n, it says: n characters, all ASCII digits."""
-    return f"ltrim(convert_to({expression}, 'UTF8'), '\\x30313233343536373839'::bytea) = ''::bytea"
-
-
-def _account_bad(a: str) -> bool:
-    return len(a) != 11 or not (a.isascii() and a.isdigit())
+    # The rule reads only ``read_error``: how the line reads. Only a record the reader could
+    # not read into fields can break it (the reader gives fields exactly when it has no
+    # error), so the checker checks it on those records only.
+    read: bool = False
 
 
 # The order is the order of the reasons: a row gets the first rule it breaks.
 ROW_RULES: tuple[RowRule, ...] = (
-    RowRule(
-        "encoding",
-        ERR_ENCODING,
-        f"s.read_error = '{reader.BAD_ENCODING}'",
-        lambda r, _: r.read_error == reader.BAD_ENCODING,
-    ),
-    RowRule(
-        "quotes",
-        ERR_QUOTES,
-        f"s.read_error = '{reader.BAD_QUOTES}'",
-        lambda r, _: r.read_error == reader.BAD_QUOTES,
-    ),
-    RowRule(
-        "columns",
-        ERR_COLUMNS,
-        f"s.read_error = '{reader.BAD_COLUMNS}'",
-        lambda r, _: r.read_error == reader.BAD_COLUMNS,
-    ),
+    RowRule("encoding", ERR_ENCODING, lambda r, _: r.read_error == reader.BAD_ENCODING, read=True),
+    RowRule("quotes", ERR_QUOTES, lambda r, _: r.read_error == reader.BAD_QUOTES, read=True),
+    RowRule("columns", ERR_COLUMNS, lambda r, _: r.read_error == reader.BAD_COLUMNS, read=True),
     RowRule(
         "reference",
         ERR_REFERENCE,
-        # A text has at least as many bytes as characters: length() only past that many.
-        f"s.reference = '' OR octet_length(s.reference) > {REFERENCE_MAX}"
-        f" AND length(s.reference) > {REFERENCE_MAX}",
         lambda r, _: not r.reference or len(r.reference) > REFERENCE_MAX,
     ),
-    RowRule("caisse", ERR_CAISSE, "cr.id IS NULL", lambda r, _: r.caisse_id is None, keyed=True),
+    RowRule("caisse", ERR_CAISSE, lambda r, _: r.caisse_id is None, keyed=True),
     RowRule(
         "account",
         ERR_ACCOUNT,
-        f"octet_length(s.account_number) <> 11 OR NOT {sql_digits_only('s.account_number')}",
-        lambda r, _: _account_bad(r.account_number),
+        lambda r, _: not (len(a := r.account_number) == 11 and a.isascii() and a.isdigit()),
     ),
-    RowRule("member", ERR_MEMBER, "u.id IS NULL", lambda r, _: r.member_id is None),
-    RowRule("program", ERR_PROGRAM, "p.id IS NULL", lambda r, _: r.program_id is None, keyed=True),
+    RowRule("member", ERR_MEMBER, lambda r, _: r.member_id is None),
+    RowRule("program", ERR_PROGRAM, lambda r, _: r.program_id is None, keyed=True),
     RowRule(
         "program_cr",
         ERR_PROGRAM_CR,
-        "p.caisse_regionale_id <> cr.id",
         lambda r, _: r.program_caisse_id != r.caisse_id,
         keyed=True,
     ),
-    # The SQL twin of tookets.periods.is_period, the one reading of a period.
-    RowRule(
-        "period",
-        ERR_PERIOD,
-        # Seven bytes, the fifth '-', the six others ASCII digits: seven characters then.
-        "octet_length(s.period) <> 7 OR substr(s.period, 5, 1) <> '-'"
-        f" OR NOT {sql_digits_only('substr(s.period, 1, 4) || substr(s.period, 6, 2)')}"
-        """ OR substr(s.period, 6, 2) COLLATE "C" NOT BETWEEN '01' AND '12'""",
-        lambda r, _: not is_period(r.period),
-        keyed=True,
-    ),
+    RowRule("period", ERR_PERIOD, lambda r, _: not is_period(r.period), keyed=True),
     RowRule(
         "amount",
         ERR_AMOUNT,
-        "NOT s.amount_ok OR s.amount_value = 0",
-        lambda r, _: not r.amount_ok or not r.amount.lstrip("0"),
+        # 1 to AMOUNT_DIGITS_MAX ASCII digits, not all zeros.
+        lambda r, _: (
+            not (
+                0 < len(a := r.amount) <= AMOUNT_DIGITS_MAX
+                and a.isascii()
+                and a.isdigit()
+                and a.lstrip("0")
+            )
+        ),
     ),
-    RowRule(
-        "amount_max",
-        ERR_AMOUNT_MAX,
-        "s.amount_value > %(amount_max)s",
-        lambda r, ceiling: int(r.amount) > ceiling,
-    ),
+    RowRule("amount_max", ERR_AMOUNT_MAX, lambda r, ceiling: int(r.amount) > ceiling),
+    # A reference seen on an earlier readable row of the file (whatever that row's fate).
     RowRule(
         "duplicate",
         ERR_DUPLICATE,
-        "d.first_line <> s.line",
         lambda r, _: r.first_line is not None and r.first_line != r.line,
-        deferred=True,
     ),
-)
-assert all(r.deferred for r in ROW_RULES[[r.deferred for r in ROW_RULES].index(True) :])
-# The key's columns and tables (the aliases of sql_keyed_columns), and nothing else of the row.
-_KEY_SQL = re.compile(r"\b(s\.(caisse_code|program_code|period)|cr|p)\.?")
-assert all(
-    not r.keyed or not re.search(r"\b[a-z]+\.", _KEY_SQL.sub("", r.sql)) for r in ROW_RULES
-), "a keyed rule reads only the row's key"
-assert all(r.keyed or not re.search(r"\b(cr|p)\.", r.sql) for r in ROW_RULES), (
-    "a rule reading the regional bank or the program is keyed"
 )
 
 
@@ -219,55 +160,12 @@ def message(rule: RowRule, *, ceiling: int, first_line: int | None = None) -> st
 
 
 def first_broken(row: CheckedRow, ceiling: int) -> str | None:
-    """The Python engine: the reason of the first rule ``row`` breaks, or None."""
+    """The reason of the first rule ``row`` (resolved) breaks, or None: the list's plain
+    reading, which the checker's per-key shortcut must give (test_import_checker.py)."""
     for rule in ROW_RULES:
         if rule.broken(row, ceiling):
             return message(rule, ceiling=ceiling, first_line=row.first_line)
     return None
-
-
-def _sql_reason(rule: RowRule, key: str) -> str:
-    reason = f"%({key})s"
-    if "{line}" in rule.message:
-        reason = f"replace({reason}, '{{line}}', d.first_line::text)"
-    return reason
-
-
-def _sql_params(ceiling: int) -> dict:
-    params = {"amount_max": ceiling}
-    for n, rule in enumerate(ROW_RULES):
-        params[f"e_{n}"] = rule.message.replace("{max}", str(ceiling))
-    return params
-
-
-def sql_error_case(ceiling: int) -> tuple[str, dict]:
-    """The PostgreSQL engine: one CASE giving each row the reason of the first rule it breaks
-    (of the rules not deferred), and its parameters (``amount_max``, one per reason). A keyed
-    rule reads its answer from ``k``, the row's key (sql_keyed_columns)."""
-    branches = [
-        f"WHEN {f'k.broken_{n}' if rule.keyed else rule.sql} THEN {_sql_reason(rule, f'e_{n}')}"
-        for n, rule in enumerate(ROW_RULES)
-        if not rule.deferred
-    ]
-    return "CASE " + " ".join(branches) + " END", _sql_params(ceiling)
-
-
-def sql_keyed_columns() -> str:
-    """The keyed rules' conditions as columns ``broken_<n>`` of the query over the file's
-    distinct keys (aliases ``s``: caisse_code, program_code, period; ``cr``; ``p``), which the
-    CASE of sql_error_case reads as ``k``."""
-    return ", ".join(
-        f"({rule.sql}) AS broken_{n}" for n, rule in enumerate(ROW_RULES) if rule.keyed
-    )
-
-
-def sql_deferred_checks(ceiling: int) -> tuple[list[tuple[str, str]], dict]:
-    """The deferred rules, in order, as (SQL condition, reason) for the rows that broke none
-    of the others, and their parameters; postgres.py runs each as an ``UPDATE … SET error =
-    <reason> WHERE error IS NULL AND <condition>`` over the same aliases."""
-    return [
-        (rule.sql, _sql_reason(rule, f"e_{n}")) for n, rule in enumerate(ROW_RULES) if rule.deferred
-    ], _sql_params(ceiling)
 
 
 def wallet_total_message() -> str:

@@ -173,10 +173,11 @@ def test_import_and_gifts_race_on_the_same_wallets(
 def test_a_wallet_created_while_the_import_creates_it_is_credited_once(
     require_postgres, member, program, tmp_path
 ):
-    """The import creates the file's missing wallets with a plain INSERT. A wallet that another
-    transaction creates meanwhile (here: inserted before the import starts, committed while
-    the import waits on it in the unique index) makes that INSERT fail: the import then runs
-    the statement again skipping it, locks it like any wallet that existed, and credits it."""
+    """The import's fast path creates the file's missing wallets with a COPY, after their
+    entries. A wallet that another transaction creates meanwhile (here: inserted before the
+    import starts, committed while the import waits on it in the unique index) makes that
+    COPY fail: the import undoes its fast path and takes the general path, which locks that
+    wallet like any wallet that existed, and credits it."""
     import time
 
     from django.db import transaction
@@ -210,7 +211,7 @@ def test_a_wallet_created_while_the_import_creates_it_is_credited_once(
                 cursor.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND wait_event = 'transactionid' AND query LIKE %s",
-                    ["%credit_import_keys%"],
+                    ["COPY cagnotte_wallet (%"],
                 )
                 if cursor.fetchone()[0]:
                     blocked.set()

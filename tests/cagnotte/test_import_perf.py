@@ -1,23 +1,23 @@
 """The PostgreSQL credit import's fast path (issue 4 §2) against the plain Python import.
 
-The fast path inserts every valid row with a plain INSERT and adds each wallet's total from
-the staging table; when a reference is already in the ledger it rolls that back and takes the
-general path (ON CONFLICT, balances from what was inserted). Both must give exactly what the
-Python import gives.
+The fast path writes every good row into the ledger with COPY as it is read, then creates
+the missing wallets with their totals and adds the others'; when a reference is already in
+the ledger it rolls that back and takes the general path (staged rows, ON CONFLICT, balances
+from what was inserted). Both must give exactly what the Python import gives.
 """
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from cagnotte.imports import import_credits
+from cagnotte.imports import import_credits, postgres
 from cagnotte.models import LedgerEntry, Wallet
 from tests import factories as f
 from tests.cagnotte.helpers import assert_ledger_consistent, credit
 
 HEADER = "caisse_code,account_number,program_code,period,amount,reference"
-FAST = "insert"
-FALLBACK = "insert skipping known references, and balances"
+FAST = postgres.STEP_FAST
+FALLBACK = postgres.STEP_GENERAL
 
 
 @pytest.fixture(params=["python", "postgres"])
@@ -242,8 +242,6 @@ def test_a_session_whose_temp_buffers_are_fixed_still_imports(
     # PostgreSQL fixes temp_buffers at a session's first temporary table: once one was used,
     # another size is refused, and the import goes on with the session's own (and its other
     # settings).
-    from cagnotte.imports import postgres
-
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE earlier_temp_table (x int) ON COMMIT DROP")
         cursor.execute("INSERT INTO earlier_temp_table VALUES (1)")
