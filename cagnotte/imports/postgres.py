@@ -414,10 +414,16 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
         append = lines.append
         totals: dict[int, int] = {}
         templates: dict[int, str] = {}
-        for record in reader:
+        records = iter(reader)
+        for record in records:
             row, reason = check(record)
             if reason is not None:
                 errors.append((row.line, reason))
+                if report.all_or_nothing:
+                    # Nothing will be kept: the rest of the file is only checked.
+                    lines.clear()
+                    _check_rest(records, check, errors)
+                    break
                 continue
             wallet = wallet_of(row.member_id, row.program_id, row.caisse_id)
             amount = row.amount
@@ -471,6 +477,15 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
     report.wallets_created = len(created)
     report.applied = report.rows - len(errors)
     report.tookets_applied = sum(totals.values())
+
+
+def _check_rest(records, check, errors: list[tuple[int, str]]) -> None:
+    """The records left, only checked (``records``: the reader's iterator, which holds the
+    lines it read ahead)."""
+    for record in records:
+        row, reason = check(record)
+        if reason is not None:
+            errors.append((row.line, reason))
 
 
 def _general_path(cursor, reader, report, timer, ceiling: int, progress: bool) -> None:

@@ -50,13 +50,16 @@ def rows_for(members, programs, *, prefix, count):
     return rows
 
 
-def write(tmp_path, rows, name="credits.csv", extra=()):
-    lines = [
+def lines_of(rows):
+    return [
         f"pyrenees-gascogne,{m.account_number},{p.code},{period},{amount},{ref}"
         for m, p, period, amount, ref in rows
     ]
+
+
+def write(tmp_path, rows, name="credits.csv", extra=()):
     path = tmp_path / name
-    path.write_text("\n".join([HEADER, *lines, *extra]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([HEADER, *lines_of(rows), *extra]) + "\n", encoding="utf-8")
     return path
 
 
@@ -182,6 +185,18 @@ def test_all_or_nothing_writes_nothing(engine, members, programs, tmp_path):
     path = write(tmp_path, rows, extra=["pyrenees-gascogne,123,carte-2,2026-01,5,bad-account"])
     report = import_credits(path=path, all_or_nothing=True, engine=engine)
     assert report.rejected and [line for line, _ in report.errors] == [22]
+    assert not Wallet.objects.exists() and not LedgerEntry.objects.exists()
+
+
+def test_all_or_nothing_reports_every_bad_row_after_the_first(engine, members, programs, tmp_path):
+    # The first bad row comes early; the rest of the file, well past what the reader reads
+    # ahead at once, is still checked and its bad rows reported.
+    bad = "pyrenees-gascogne,123,carte-2,2026-01,5,bad-{}"
+    rows = rows_for(members, programs, prefix="aon", count=3000)
+    path = write(tmp_path, rows[:1], extra=[bad.format(1), *lines_of(rows[1:]), bad.format(2)])
+    report = import_credits(path=path, all_or_nothing=True, engine=engine)
+    assert report.rejected and [line for line, _ in report.errors] == [3, 3003]
+    assert report.rows == 3002
     assert not Wallet.objects.exists() and not LedgerEntry.objects.exists()
 
 
