@@ -60,6 +60,7 @@ class Checker:
         self._keys: dict[tuple[str, str, str], tuple] = {}
         self._rule_of: dict[Broken, rules.RowRule] = {r.broken: r for r in rules.ROW_RULES}
         self._read_rules = tuple(r.broken for r in rules.ROW_RULES)
+        self.check = self._checker()
 
     def members_of(self, caisse_id: int) -> dict[str, int]:
         """The bank's members: account number -> member id (read once per file)."""
@@ -73,33 +74,46 @@ class Checker:
             )
         return found
 
-    def check(self, record: Record) -> tuple[rules.CheckedRow, str | None]:
-        # Once per row of the file: written for speed (the PostgreSQL engine's writes wait on
-        # it), each step the plain reading of the rules would take, in their order.
-        line, read_error, fields, _plain = record
-        if fields is None:
-            row = rules.CheckedRow(line, read_error)
-            return row, self._reason(row, self._read_rules)
-        row = rules.CheckedRow(line, None, *fields)
-        key = (row.caisse_code, row.program_code, row.period)
-        known = self._keys.get(key)
-        if known is None:
-            known = self._keys[key] = self._key(row)
-        caisse_id, row.program_id, row.program_caisse_id, row.program_year, checks = known
-        if caisse_id is not None:
-            row.caisse_id = caisse_id
-            members = self.members.get(caisse_id)
-            if members is None:
-                members = self.members_of(caisse_id)
-            row.member_id = members.get(row.account_number)
-        first = self._first_line.setdefault(row.reference, line)
-        if first != line:
-            row.first_line = first
-        ceiling = self.ceiling
-        for broken in checks:
-            if broken(row, ceiling):
-                return row, self._reason(row, checks)
-        return row, None
+    def _checker(self) -> Callable[[Record], tuple[rules.CheckedRow, str | None]]:
+        """``check``, once per row of the file: written for speed (the PostgreSQL engine's
+        writes wait on it; what it reads is bound to the closure once), each step the plain
+        reading of the rules would take, in their order."""
+        new_row = rules.CheckedRow
+        keys, members_by_caisse, first_lines = self._keys, self.members, self._first_line
+        ceiling, key_of, members_of, reason_of = (
+            self.ceiling,
+            self._key,
+            self.members_of,
+            self._reason,
+        )
+        read_rules = self._read_rules
+
+        def check(record: Record) -> tuple[rules.CheckedRow, str | None]:
+            line, read_error, fields, _plain = record
+            if fields is None:
+                row = new_row(line, read_error)
+                return row, reason_of(row, read_rules)
+            row = new_row(line, None, *fields)
+            key = (row.caisse_code, row.program_code, row.period)
+            known = keys.get(key)
+            if known is None:
+                known = keys[key] = key_of(row)
+            caisse_id, row.program_id, row.program_caisse_id, row.program_year, checks = known
+            if caisse_id is not None:
+                row.caisse_id = caisse_id
+                members = members_by_caisse.get(caisse_id)
+                if members is None:
+                    members = members_of(caisse_id)
+                row.member_id = members.get(row.account_number)
+            first = first_lines.setdefault(row.reference, line)
+            if first != line:
+                row.first_line = first
+            for broken in checks:
+                if broken(row, ceiling):
+                    return row, reason_of(row, checks)
+            return row, None
+
+        return check
 
     def _reason(self, row: rules.CheckedRow, checks: tuple[Broken, ...]) -> str | None:
         """The message of the first of ``checks`` that ``row`` breaks (the rule it belongs

@@ -35,6 +35,7 @@ RETURNING`` and adds to each balance what was inserted.
 from __future__ import annotations
 
 import time
+from operator import itemgetter
 
 from django.db import DataError, IntegrityError, connection, transaction
 
@@ -298,10 +299,10 @@ class _Copy:
 
 
 class _WalletIds:
-    """``wallet(member, program, caisse)``: the id of the member's wallet in the program,
-    one reserved for a wallet to create (``created``: id, member, program) when it has none.
-    A program's wallets are read the first time it is asked for, and ids reserved then (see
-    the module's docstring)."""
+    """The wallets' ids of the file's rows: ``by_program`` (program -> member -> id), each
+    program's read the first time a row names it (``read``: ids are reserved then, see the
+    module's docstring), and ids reserved for the wallets to create (``new``; ``created``:
+    id, member, program)."""
 
     def __init__(self, cursor, checker: Checker, copy: _Copy, *, rows_at_most: int):
         self.cursor = cursor
@@ -312,19 +313,17 @@ class _WalletIds:
         self.pool: list[int] = []  # reserved, not used yet (the smallest last)
         self.created: list[tuple[int, int, int]] = []
 
-    def __call__(self, member_id: int, program_id: int, caisse_id: int) -> int:
-        wallets = self.by_program.get(program_id)
-        if wallets is None:
-            wallets = self._read(program_id, caisse_id)
-        wallet = wallets.get(member_id)
-        if wallet is None:
-            if not self.pool:
-                self._reserve(max(1, min(self.room, 1024)))
-            wallet = wallets[member_id] = self.pool.pop()
-            self.created.append((wallet, member_id, program_id))
+    def new(self, wallets: dict[int, int], member_id: int, program_id: int) -> int:
+        """A reserved id for the member's new wallet in the program (``wallets``: the
+        program's, from ``read``)."""
+        if not self.pool:
+            self._reserve(max(1, min(self.room, 1024)))
+        wallet = wallets[member_id] = self.pool.pop()
+        self.created.append((wallet, member_id, program_id))
         return wallet
 
-    def _read(self, program_id: int, caisse_id: int) -> dict[int, int]:
+    def read(self, program_id: int, caisse_id: int) -> dict[int, int]:
+        """The program's wallets (member -> id), read, kept in ``by_program``."""
         self.copy.pause()
         self.cursor.execute(
             "SELECT member_id, id FROM cagnotte_wallet WHERE program_id = %s", [program_id]
@@ -409,6 +408,7 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
         checker = Checker(ceiling, before_query=copy.pause)
         check = checker.check
         wallet_of = _WalletIds(cursor, checker, copy, rows_at_most=size // MIN_LINE_BYTES + 1)
+        wallet_ids = wallet_of.by_program
         errors = report.errors
         lines = copy.lines
         append = lines.append
@@ -425,7 +425,12 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
                     _check_rest(records, check, errors)
                     break
                 continue
-            wallet = wallet_of(row.member_id, row.program_id, row.caisse_id)
+            wallets = wallet_ids.get(row.program_id)
+            if wallets is None:
+                wallets = wallet_of.read(row.program_id, row.caisse_id)
+            wallet = wallets.get(row.member_id)
+            if wallet is None:
+                wallet = wallet_of.new(wallets, row.member_id, row.program_id)
             amount = row.amount
             totals[wallet] = totals.get(wallet, 0) + int(amount)
             template = templates.get(row.program_year)
@@ -466,10 +471,12 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
     if cursor.fetchone()[0]:
         raise _GeneralPath
     cursor.execute(_PG_CREDIT_LOCKED)
-    # The wallets created, each with its total as balance (in id order, as reserved).
+    # The wallets created, each with its total as balance, in member order: the unique
+    # (member, program) index and the member checks at commit then walk their pages in order
+    # (the file's order is any).
     now = entry_time().isoformat()
     with _Copy(cursor, _PG_COPY_WALLETS) as copy:
-        for pk, member_id, program_id in created:
+        for pk, member_id, program_id in sorted(created, key=itemgetter(1, 2)):
             copy.lines.append(f"{pk},{member_id},{program_id},{totals[pk]},{now}\n")
             if len(copy.lines) == COPY_CHUNK:
                 copy.send()
