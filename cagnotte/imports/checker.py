@@ -6,13 +6,6 @@ needs and nothing more: the banks and programs (a few hundred rows, read at once
 members the first time a row names it (account number -> member), and the first line of each
 reference of the file (for the duplicate rule).
 
-Or, for a caller whose writes find the duplicates among the good rows themselves (the
-PostgreSQL engine's fast path: the ledger's unique index on (reference, year), for a file of
-one campaign year), only the references of the rows it refused (``refused_only``): a million
-references held and looked up cost a tenth of the checker's time. Such a checker never finds
-a duplicate; a row whose reference a refused row had is ``Undecided`` (a good row may have had
-it first): that caller then runs again with a checker that holds them all.
-
 The keyed rules (``RowRule.keyed``: they read only the row's bank, program and period) are
 checked once per distinct key of the file (a dozen in a month's file): for each key the
 checker keeps the rules a row of that key still has to be checked against, in the list's
@@ -43,10 +36,6 @@ def _nothing() -> None:
     pass
 
 
-class Undecided(Exception):
-    """A ``refused_only`` checker met a row whose reference a refused row had."""
-
-
 class Checker:
     """``check(record)``: the record as a :class:`rules.CheckedRow` (its ids filled in) and the
     reason it is refused, or None.
@@ -56,15 +45,8 @@ class Checker:
     with it until then.
     """
 
-    def __init__(
-        self,
-        ceiling: int,
-        *,
-        before_query: Callable[[], None] = _nothing,
-        refused_only: bool = False,
-    ):
+    def __init__(self, ceiling: int, *, before_query: Callable[[], None] = _nothing):
         self.ceiling = ceiling
-        self.refused_only = refused_only
         self.before_query = before_query
         self.caisses = dict(CaisseRegionale.objects.values_list("code", "id"))
         self.programs = {
@@ -105,8 +87,6 @@ class Checker:
             self._reason,
         )
         read_rules = self._read_rules
-        refused_only = self.refused_only
-        refused: set[str] = set()
 
         def check(record: Record) -> tuple[rules.CheckedRow, str | None]:
             line, read_error, fields, _plain = record
@@ -125,16 +105,11 @@ class Checker:
                 if members is None:
                     members = members_of(caisse_id)
                 row.member_id = members.get(row.account_number)
-            if not refused_only:
-                first = first_lines.setdefault(row.reference, line)
-                if first != line:
-                    row.first_line = first
-            elif refused and row.reference in refused:
-                raise Undecided(line)
+            first = first_lines.setdefault(row.reference, line)
+            if first != line:
+                row.first_line = first
             for broken in checks:
                 if broken(row, ceiling):
-                    if refused_only:
-                        refused.add(row.reference)
                     return row, reason_of(row, checks)
             return row, None
 

@@ -20,16 +20,12 @@ in id order by the ledger's one lock helper, before any balance moves (an import
 or two imports, queue behind each other and never deadlock; the wallets the import creates
 are its own until it commits), and each balance grows by its total in the file.
 
-That is the fast path, for a file whose references are all new and of one campaign year
-(the common case: this month's file). It runs inside a savepoint, and these send it back: a
-reference already in the ledger (the same file twice, overlapping files) or twice in the file
-makes the COPY fail on the ledger's unique index (the checker then need not hold the file's
-references: see checker.py, ``refused_only``); a second campaign year among the good rows, or
-a reference that a refused row had (the duplicate rule may then apply), are met by the
-checker or the loop; a wallet created meanwhile by another transaction (a member's first
-gift) makes the wallets' COPY fail on theirs; a wallet whose total would not fit
-(``rules.wallet_total_*``) refuses its rows. Everything since the savepoint is then undone
-and the general path runs:
+That is the fast path, for a file whose references are all new (the common case: this
+month's file). It runs inside a savepoint, and three things send it back: a reference already
+in the ledger (the same file twice, overlapping files) makes the COPY fail on the ledger's
+unique index; a wallet created meanwhile by another transaction (a member's first gift) makes
+the wallets' COPY fail on theirs; a wallet whose total would not fit (``rules.wallet_total_*``)
+refuses its rows. Everything since the savepoint is then undone and the general path runs:
 the file is read and checked again, its good rows staged in a temporary table, and set-based
 SQL creates the missing wallets (``ON CONFLICT DO NOTHING``), locks the wallets, reports the
 totals too large, inserts the entries with ``ON CONFLICT (reference, year) DO NOTHING
@@ -44,7 +40,7 @@ from operator import itemgetter
 from django.db import DataError, IntegrityError, connection, transaction
 
 from cagnotte.imports import rules
-from cagnotte.imports.checker import Checker, Undecided
+from cagnotte.imports.checker import Checker
 from cagnotte.imports.reader import Reader
 from cagnotte.imports.report import ImportReport, progress_bar
 from cagnotte.ledger import entry_time, locked_wallets, partition_guard
@@ -362,7 +358,7 @@ def import_postgres(reader: Reader, report: ImportReport, *, size: int, progress
                 with transaction.atomic(), partition_guard():
                     _fast_path(cursor, reader, report, timer, ceiling, size, progress)
                 return
-            except (_GeneralPath, Undecided):
+            except _GeneralPath:
                 pass
             except IntegrityError as exc:
                 diag = getattr(exc.__cause__, "diag", None)
@@ -409,11 +405,7 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
     stream = reader.stream
     done = stream.tell()
     with _Copy(cursor, _PG_COPY_ENTRIES) as copy:
-        # Two good rows of one reference make the COPY fail on the ledger's unique index, for
-        # a file of one campaign year (a second year sends the file to the general path):
-        # the checker needs only the refused rows' references. Not under all or nothing,
-        # whose rows stop being written at the first bad one.
-        checker = Checker(ceiling, before_query=copy.pause, refused_only=not report.all_or_nothing)
+        checker = Checker(ceiling, before_query=copy.pause)
         check = checker.check
         wallet_of = _WalletIds(cursor, checker, copy, rows_at_most=size // MIN_LINE_BYTES + 1)
         wallet_ids = wallet_of.by_program
@@ -443,8 +435,6 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
             totals[wallet] = totals.get(wallet, 0) + int(amount)
             template = templates.get(row.program_year)
             if template is None:
-                if templates:
-                    raise _GeneralPath  # a second campaign year (see the checker above)
                 template = templates[row.program_year] = _LEDGER_LINE.replace(
                     "{created_at}", stamp
                 ).replace("{year}", str(row.program_year))
