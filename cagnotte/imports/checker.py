@@ -10,8 +10,9 @@ The keyed rules (``RowRule.keyed``: they read only the row's bank, program and p
 checked once per distinct key of the file (a dozen in a month's file): for each key the
 checker keeps the rules a row of that key still has to be checked against, in the list's
 order, and stops at the first keyed rule the key breaks. The rules about reading
-(``RowRule.read``) are checked only on the records the reader could not read into fields. A row's reason is the one
-``rules.first_broken`` gives the same row (``tests/cagnotte/test_import_checker.py``).
+(``RowRule.read``) are checked only on the records the reader could not read into fields. A
+row's reason is the one ``rules.first_broken`` gives the same row
+(``tests/cagnotte/test_import_checker.py``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _nothing() -> None:
 
 
 class Checker:
-    """``check(record)``: the record as a :class:`rules.CheckedRow` (its ids filled in) and the
-    reason it is refused, or None.
+    """``checker.check(record)``: the record as a :class:`rules.CheckedRow` (its ids filled
+    in) and the reason it is refused, or None.
 
     ``before_query`` runs before each query the checker makes while records are checked (a
     bank's members): the PostgreSQL engine ends its ``COPY`` there, the connection being busy

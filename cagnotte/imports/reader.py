@@ -25,8 +25,9 @@ from cagnotte.imports.report import ImportFileError
 # and the reports derive from it.
 COLUMNS = ("caisse_code", "account_number", "program_code", "period", "amount", "reference")
 HEADER = ",".join(COLUMNS)
-# A row's key: its regional bank, program and period. The rules that read only these
-# (rules.RowRule.keyed) are checked once per distinct key, which the reader collects.
+# A row's key: its regional bank, program and period. The reader collects the file's distinct
+# keys: the batch's regional bank and the partitions to analyze after the import come from
+# them (cagnotte/imports/__init__.py).
 KEY_COLUMNS = ("caisse_code", "program_code", "period")
 _key_of = itemgetter(*(COLUMNS.index(c) for c in KEY_COLUMNS))
 # How much of the file is read and decoded at once (whole lines: a little more).
