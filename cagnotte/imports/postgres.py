@@ -258,9 +258,9 @@ class _GeneralPath(Exception):
 
 
 class _Copy:
-    """``COPY … FROM STDIN`` of the lines put in ``lines``, sent every ``COPY_CHUNK`` by the
-    caller (``send``). ``pause`` ends it, so that the connection can run a query; the next
-    ``send`` starts another. As a context manager: an error inside aborts it. PostgreSQL's
+    """``COPY … FROM STDIN`` of the lines given to ``write`` (or put in ``lines`` and sent
+    every ``COPY_CHUNK`` with ``send``). ``pause`` ends it, so that the connection can run a
+    query; the next ``send`` starts another. As a context manager: an error inside aborts it. PostgreSQL's
     errors (a reference already taken, say) come as Django's, as from any query."""
 
     def __init__(self, cursor, statement: str):
@@ -269,6 +269,13 @@ class _Copy:
         self.lines: list[str] = []
         self._context = None
         self._copy = None
+
+    def write(self, line: str) -> None:
+        """One line, sent with the lines before it every ``COPY_CHUNK`` (the fast path's loop
+        does the same inline)."""
+        self.lines.append(line)
+        if len(self.lines) == COPY_CHUNK:
+            self.send()
 
     def send(self) -> None:
         if not self.lines:
@@ -460,9 +467,7 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
     with _Copy(cursor, _PG_COPY_WALLET_TOTALS) as copy:
         for pk, total in totals.items():
             if pk not in new:
-                copy.lines.append(f"{pk},{total}\n")
-                if len(copy.lines) == COPY_CHUNK:
-                    copy.send()
+                copy.write(f"{pk},{total}\n")
     cursor.execute("ANALYZE credit_import_wallet_totals")
     affected = Wallet.objects.extra(where=[_PG_LOCKED_WALLETS])
     with locked_wallets(affected.values("id", "balance"), wait=None, into="credit_import_locked"):
@@ -477,9 +482,7 @@ def _fast_path(cursor, reader, report, timer, ceiling: int, size: int, progress:
     now = entry_time().isoformat()
     with _Copy(cursor, _PG_COPY_WALLETS) as copy:
         for pk, member_id, program_id in sorted(created, key=itemgetter(1, 2)):
-            copy.lines.append(f"{pk},{member_id},{program_id},{totals[pk]},{now}\n")
-            if len(copy.lines) == COPY_CHUNK:
-                copy.send()
+            copy.write(f"{pk},{member_id},{program_id},{totals[pk]},{now}\n")
     timer("wallets: created, locked, credited")
     report.wallets_created = len(created)
     report.applied = report.rows - len(errors)
@@ -505,19 +508,16 @@ def _general_path(cursor, reader, report, timer, ceiling: int, progress: bool) -
     bar = progress_bar(None, progress, "Lecture", unit="lignes")
     with _Copy(cursor, _PG_COPY_ROWS) as copy:
         check = Checker(ceiling, before_query=copy.pause).check
-        lines = copy.lines
         for record in reader:
+            bar.update(1)
             row, reason = check(record)
             if reason is not None:
                 errors.append((row.line, reason))
                 continue
-            lines.append(
+            copy.write(
                 f"{row.line},{_csv_field(row.reference)},{row.period},{row.member_id},"
                 f"{row.program_id},{row.program_year},{row.amount}\n"
             )
-            if len(lines) == COPY_CHUNK:
-                copy.send()
-                bar.update(COPY_CHUNK)
     bar.close()
     report.rows = reader.rows
     cursor.execute("ANALYZE credit_import_rows")
