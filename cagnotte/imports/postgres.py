@@ -263,8 +263,9 @@ class _GeneralPath(Exception):
 class _Copy:
     """``COPY … FROM STDIN`` of the lines given to ``write`` (or put in ``lines`` and sent
     every ``COPY_CHUNK`` with ``send``). ``pause`` ends it, so that the connection can run a
-    query; the next ``send`` starts another. As a context manager: an error inside aborts it. PostgreSQL's
-    errors (a reference already taken, say) come as Django's, as from any query."""
+    query; the next ``send`` starts another. As a context manager: an error inside aborts
+    it. PostgreSQL's errors (a reference already taken, say) come as Django's, as from any
+    query."""
 
     def __init__(self, cursor, statement: str):
         self.cursor = cursor
